@@ -1,0 +1,49 @@
+"""Limited-memory BFGS (SimpleITK's LBFGS2Optimizerv4, libLBFGS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regbench
+from regbench import param
+
+
+@dataclass(frozen=True)
+class LBFGS2Params:
+    solution_accuracy: float = param(1e-5, "stop when |g| / max(1, |x|) falls below this (libLBFGS epsilon)", min=0)
+    number_of_iterations: int = param(100, "iteration cap per run of libLBFGS (0: none); runs twice per level", min=0)
+    hessian_approximate_accuracy: int = param(
+        6, "corrections kept for the inverse Hessian (m); 0 crashes SimpleITK", min=1, max=100
+    )
+    delta_convergence_distance: int = param(0, "iterations back for the delta test (past; 0: off)", min=0)
+    delta_convergence_tolerance: float = param(1e-5, "relative decrease over 'past' iterations to stop (delta)", min=0)
+    line_search_maximum_evaluations: int = param(40, "function evaluations per line search", min=1)
+    line_search_minimum_step: float = param(1e-20, "smallest line-search step", min=0, min_exclusive=True)
+    line_search_maximum_step: float = param(1e20, "largest line-search step", min=0, min_exclusive=True)
+    line_search_accuracy: float = param(
+        1e-4, "sufficient-decrease parameter of the line search (ftol)", min=0, max=0.5, min_exclusive=True
+    )
+
+
+class LBFGS2(regbench.SingleRunStrategy):
+    """LBFGS2 (libLBFGS, More-Thuente line search). Runs twice per level in ITK 5.4: both count."""
+
+    Params = LBFGS2Params
+
+    def configure(self, method, params):
+        method.SetOptimizerAsLBFGS2(
+            solutionAccuracy=params.solution_accuracy,
+            numberOfIterations=params.number_of_iterations,
+            hessianApproximateAccuracy=params.hessian_approximate_accuracy,
+            deltaConvergenceDistance=params.delta_convergence_distance,
+            deltaConvergenceTolerance=params.delta_convergence_tolerance,
+            lineSearchMaximumEvaluations=params.line_search_maximum_evaluations,
+            lineSearchMinimumStep=params.line_search_minimum_step,
+            lineSearchMaximumStep=params.line_search_maximum_step,
+            lineSearchAccuracy=params.line_search_accuracy,
+        )
+
+
+@regbench.hookimpl
+def regbench_register_strategies(register):
+    register(LBFGS2("lbfgs2", "LBFGS2 with SimpleITK's defaults (no scales: re-estimating them costs 20×)"))

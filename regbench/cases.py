@@ -1,0 +1,276 @@
+"""Cases: registration problems held fixed while strategies vary.
+
+A case owns its images (loaded lazily), optional masks, initial transform and ground truth, and its
+:class:`Setup` (transform model, metric, sampling, pyramid, interpolator) so that every strategy faces the same
+problem. The harness builds the ``ImageRegistrationMethod`` from the setup with :func:`apply_setup`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+TRANSFORMS = ("translation", "rigid", "similarity", "affine", "bspline")
+METRICS = ("mean_squares", "correlation", "mattes", "ants_nc")
+SAMPLINGS = ("none", "regular", "random")
+INTERPOLATORS = {
+    "nearest": sitk.sitkNearestNeighbor,
+    "linear": sitk.sitkLinear,
+    "bspline": sitk.sitkBSpline,
+}
+
+
+class CaseError(ValueError):
+    """A case is malformed: the message names the case (and file) and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The registration problem's configuration, shared by every strategy run on the case."""
+
+    transform: str = "affine"
+    mesh_size: tuple[int, ...] = (4,)  # B-spline control-point mesh at the first level (one value per axis)
+    mesh_scale_factors: tuple[int, ...] = ()  # per level; empty means a fixed mesh
+    metric: str = "mean_squares"
+    histogram_bins: int = 32  # Mattes MI
+    ants_radius: int = 2  # ANTS neighbourhood correlation
+    sampling: str = "none"
+    sampling_percentage: tuple[float, ...] = (1.0,)  # one value, or one per level
+    shrink_factors: tuple[int, ...] = (1,)
+    smoothing_sigmas: tuple[float, ...] = (0.0,)  # physical units
+    interpolator: str = "linear"
+
+    def __post_init__(self) -> None:
+        _choice("transform", self.transform, TRANSFORMS)
+        _choice("metric", self.metric, METRICS)
+        _choice("sampling", self.sampling, SAMPLINGS)
+        _choice("interpolator", self.interpolator, tuple(INTERPOLATORS))
+        if len(self.shrink_factors) != len(self.smoothing_sigmas):
+            raise CaseError(
+                f"setup: shrink_factors {list(self.shrink_factors)} and smoothing_sigmas "
+                f"{list(self.smoothing_sigmas)} must have one value per level"
+            )
+        if not self.shrink_factors or any(int(f) < 1 for f in self.shrink_factors):
+            raise CaseError(f"setup: shrink_factors must be integers ≥ 1, got {list(self.shrink_factors)}")
+        if any(s < 0 for s in self.smoothing_sigmas):
+            raise CaseError(f"setup: smoothing_sigmas must be ≥ 0, got {list(self.smoothing_sigmas)}")
+        if len(self.sampling_percentage) not in (1, self.levels):
+            raise CaseError("setup: sampling_percentage needs one value or one per level")
+        if any(not 0 < p <= 1 for p in self.sampling_percentage):
+            raise CaseError(f"setup: sampling_percentage must be in (0, 1], got {list(self.sampling_percentage)}")
+        if self.mesh_scale_factors and len(self.mesh_scale_factors) != self.levels:
+            raise CaseError("setup: mesh_scale_factors needs one value per level")
+
+    @property
+    def levels(self) -> int:
+        return len(self.shrink_factors)
+
+    def percentage(self, level: int) -> float:
+        return self.sampling_percentage[level if len(self.sampling_percentage) > 1 else 0]
+
+    def level_is_dense(self, level: int) -> bool:
+        """Values at this level are comparable to the dense full-resolution metric."""
+        return (
+            self.shrink_factors[level] == 1
+            and self.smoothing_sigmas[level] == 0
+            and (self.sampling == "none" or self.percentage(level) >= 1.0)
+        )
+
+
+def _choice(name: str, value: str, valid: Sequence[str]) -> None:
+    if value not in valid:
+        raise CaseError(f"setup: {name} {value!r} is not one of {', '.join(valid)}")
+
+
+@dataclass
+class CaseData:
+    """The loaded images and truths of a case.
+
+    ``truth`` maps fixed-space points to moving space (the same direction as the transform a registration
+    returns). ``landmarks`` are (fixed_points, moving_points) arrays of shape (n, dim) in physical units.
+    """
+
+    fixed: sitk.Image
+    moving: sitk.Image
+    fixed_mask: sitk.Image | None = None
+    moving_mask: sitk.Image | None = None
+    initial_transform: sitk.Transform | None = None
+    truth: sitk.Transform | None = None
+    landmarks: tuple[np.ndarray, np.ndarray] | None = None
+
+
+@dataclass
+class Case:
+    """A registration problem. ``loader`` builds the :class:`CaseData` on first use."""
+
+    name: str
+    loader: Callable[[], CaseData]
+    setup: Setup = field(default_factory=Setup)
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    default: bool = False  # part of the default suite
+    unavailable: str | None = None  # why it cannot run here and how to fix that
+    provenance: Any = None  # set when registered
+    _data: CaseData | None = field(default=None, init=False, repr=False)
+
+    def load(self) -> CaseData:
+        if self.unavailable:
+            raise CaseError(f"case {self.name!r} is unavailable: {self.unavailable}")
+        if self._data is None:
+            data = self.loader()
+            check_case_data(self.name, data)
+            self._data = data
+        return self._data
+
+    @property
+    def dimension(self) -> int:
+        return self.load().fixed.GetDimension()
+
+
+def check_case_data(name: str, data: CaseData) -> None:
+    """Refuse data that would make every run fail for a reason that is not the optimizer's."""
+    dim = data.fixed.GetDimension()
+    if data.moving.GetDimension() != dim:
+        raise CaseError(f"case {name!r}: fixed image is {dim}D but moving image is {data.moving.GetDimension()}D")
+    for label, image in (("fixed", data.fixed), ("moving", data.moving)):
+        array = sitk.GetArrayViewFromImage(image)
+        if not np.all(np.isfinite(array)):
+            raise CaseError(f"case {name!r}: {label} image has {int((~np.isfinite(array)).sum())} NaN/Inf pixels")
+    for label, mask in (("fixed_mask", data.fixed_mask), ("moving_mask", data.moving_mask)):
+        if mask is not None and not np.any(sitk.GetArrayViewFromImage(mask)):
+            raise CaseError(f"case {name!r}: {label} is empty (no non-zero pixel)")
+    for label, tx in (("truth", data.truth), ("initial_transform", data.initial_transform)):
+        if tx is not None and tx.GetDimension() != dim:
+            raise CaseError(f"case {name!r}: {label} is {tx.GetDimension()}D but the images are {dim}D")
+
+
+# -- building a registration method from a setup ---------------------------------------------------------
+
+
+def configure_metric(method: sitk.ImageRegistrationMethod, setup: Setup) -> None:
+    if setup.metric == "mean_squares":
+        method.SetMetricAsMeanSquares()
+    elif setup.metric == "correlation":
+        method.SetMetricAsCorrelation()
+    elif setup.metric == "mattes":
+        method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=setup.histogram_bins)
+    else:
+        method.SetMetricAsANTSNeighborhoodCorrelation(radius=setup.ants_radius)
+    method.SetInterpolator(INTERPOLATORS[setup.interpolator])
+
+
+def configure_masks(method: sitk.ImageRegistrationMethod, data: CaseData) -> None:
+    if data.fixed_mask is not None:
+        method.SetMetricFixedMask(sitk.Cast(data.fixed_mask > 0, sitk.sitkUInt8))
+    if data.moving_mask is not None:
+        method.SetMetricMovingMask(sitk.Cast(data.moving_mask > 0, sitk.sitkUInt8))
+
+
+def initial_model_transform(setup: Setup, data: CaseData) -> sitk.Transform:
+    """The optimized transform at its starting point: the case's initial transform if it has the model's
+    type, otherwise the model's identity centred on the fixed image."""
+    fixed = data.fixed
+    dim = fixed.GetDimension()
+    if setup.transform == "bspline":
+        mesh = list(setup.mesh_size) * (dim if len(setup.mesh_size) == 1 else 1)
+        return sitk.BSplineTransformInitializer(fixed, mesh, order=3)
+    initial = data.initial_transform
+    if initial is not None and _model_name(setup.transform, dim) == initial.GetName():
+        return sitk.Transform(initial).Downcast()
+    if setup.transform == "translation":
+        return sitk.TranslationTransform(dim)
+    model = {
+        "rigid": sitk.Euler2DTransform() if dim == 2 else sitk.Euler3DTransform(),
+        "similarity": sitk.Similarity2DTransform() if dim == 2 else sitk.Similarity3DTransform(),
+        "affine": sitk.AffineTransform(dim),
+    }[setup.transform]
+    return (
+        sitk.CenteredTransformInitializer(
+            fixed, data.moving, model, sitk.CenteredTransformInitializerFilter.GEOMETRY
+        ).Downcast()
+        if initial is None
+        else _centred_on_image(model, fixed)
+    )
+
+
+def _centred_on_image(model: sitk.Transform, fixed: sitk.Image) -> sitk.Transform:
+    # With a separate initial transform the model starts at identity, centred on the fixed image.
+    centre = fixed.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2 for s in fixed.GetSize()])
+    model.SetCenter(centre)
+    return model
+
+
+def _model_name(transform: str, dim: int) -> str:
+    return {
+        "translation": "TranslationTransform",
+        "rigid": f"Euler{dim}DTransform",
+        "similarity": f"Similarity{dim}DTransform",
+        "affine": "AffineTransform",
+        "bspline": "BSplineTransform",
+    }[transform]
+
+
+def uses_moving_initial(setup: Setup, data: CaseData) -> bool:
+    """The case's initial transform is applied before the model (it is not of the model's type)."""
+    initial = data.initial_transform
+    return initial is not None and (
+        setup.transform == "bspline" or initial.GetName() != _model_name(setup.transform, initial.GetDimension())
+    )
+
+
+def apply_setup_levels(
+    method: sitk.ImageRegistrationMethod,
+    setup: Setup,
+    levels: Sequence[int],
+    transform: sitk.Transform,
+    sampling_seed: int,
+) -> None:
+    """Pyramid, sampling and the optimized transform for the selected case levels."""
+    method.SetShrinkFactorsPerLevel([int(setup.shrink_factors[x]) for x in levels])
+    method.SetSmoothingSigmasPerLevel([float(setup.smoothing_sigmas[x]) for x in levels])
+    method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
+    strategy = {
+        "none": method.NONE,
+        "regular": method.REGULAR,
+        "random": method.RANDOM,
+    }[setup.sampling]
+    method.SetMetricSamplingStrategy(strategy)
+    if setup.sampling != "none":
+        method.SetMetricSamplingPercentagePerLevel([setup.percentage(x) for x in levels], sampling_seed)
+    if transform.GetName() == "BSplineTransform" and setup.mesh_scale_factors:
+        # Factors are relative to the case's first mesh; a transform continued from a grown mesh is already
+        # refined by `done`, so only the remaining refinement is asked for.
+        base = setup.mesh_size[0]
+        done = max(1, round(transform.GetTransformDomainMeshSize()[0] / base))
+        factors = [max(1, round(setup.mesh_scale_factors[x] / done)) for x in levels]
+        method.SetInitialTransformAsBSpline(transform, inPlace=True, scaleFactors=factors)
+    else:
+        method.SetInitialTransform(transform, inPlace=True)
+
+
+def full_mapping(setup: Setup, data: CaseData, transform: sitk.Transform) -> sitk.Transform:
+    """The fixed → moving mapping of an optimized transform: the case's initial transform (when it is not of
+    the model's type) applied after it."""
+    if uses_moving_initial(setup, data):
+        composite = sitk.CompositeTransform(data.initial_transform)
+        composite.AddTransform(transform)
+        return composite
+    return transform
+
+
+def initial_mapping(setup: Setup, data: CaseData) -> sitk.Transform:
+    """Where every strategy starts on this case."""
+    return full_mapping(setup, data, initial_model_transform(setup, data))
+
+
+def as_float(image: sitk.Image) -> sitk.Image:
+    """A scalar float image (registration needs one); multi-component images give their first component."""
+    if image.GetNumberOfComponentsPerPixel() > 1:
+        image = sitk.VectorIndexSelectionCast(image, 0)
+    if image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
+        return image
+    return sitk.Cast(image, sitk.sitkFloat32)

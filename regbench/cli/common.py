@@ -1,0 +1,32 @@
+"""Shared pieces of the subcommands: the plugin manager, usage errors, strict JSON output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from regbench.plugins import PluginError, RegbenchPluginManager, make_plugin_manager
+from regbench.record import dumps
+
+
+def plugin_manager() -> RegbenchPluginManager:
+    try:
+        return make_plugin_manager()
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def echo_json(data: Any) -> None:
+    click.echo(dumps(data, indent=2))
+
+
+def parse_assignments(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """``name=value`` pairs from a repeatable option; a malformed one is a usage error."""
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint=option)
+        out[name.strip()] = value.strip()
+    return out

@@ -1,0 +1,252 @@
+"""One run: the RunContext a strategy drives, ``ctx.execute()`` and its event capture.
+
+The harness owns ``Execute()``. It attaches observers exactly as SimpleITK fires them (reference §3.2):
+
+    start  mres(L0)  iter×n0  mres(L1)  iter×n1 ...  end
+
+At ``start`` nothing is queried (the position getter raises there). At each ``mres`` the level is the new one but
+the iteration counter and metric are the *previous* level's final values, so they close that level. At ``end``
+the level getter is one past the last index and the metric value is what ``GetMetricValue()`` will return after
+``Execute``: that is the reported final metric.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import SimpleITK as sitk
+
+from regbench.cases import (
+    Case,
+    CaseData,
+    apply_setup_levels,
+    as_float,
+    configure_masks,
+    configure_metric,
+    full_mapping,
+    initial_model_transform,
+    uses_moving_initial,
+)
+from regbench.record import IterationEvent, Level, RunRecord, Segment, Trace, finite_or_none
+
+if TYPE_CHECKING:
+    from regbench.plugins import RegbenchPluginManager
+
+# GetOptimizerConvergenceValue() returns DBL_MAX until the convergence window is full.
+_NOT_YET = 1.0e308
+
+
+class ExecutionFailed(RuntimeError):
+    """``Execute`` raised. The segment is already recorded; the run becomes an ``error`` record."""
+
+    def __init__(self, segment: Segment) -> None:
+        super().__init__(segment.error)
+        self.segment = segment
+
+
+@dataclass
+class _Prepared:
+    transform: sitk.Transform
+    levels: list[int]
+
+
+class RunContext:
+    """What a strategy sees of a run: the case, the seed, a way to get a prepared method and to execute it."""
+
+    def __init__(
+        self,
+        case: Case,
+        seed: int,
+        threads: int,
+        pm: RegbenchPluginManager,
+        record: RunRecord,
+    ) -> None:
+        self.case = case
+        self.seed = seed
+        self.threads = threads
+        self.pm = pm
+        self.record = record
+        self.rng = np.random.default_rng(seed)  # for anything random in a strategy
+        self.sampling_seed = seed + 1  # SimpleITK treats 0 as "seed from the wall clock"
+        data = case.load()
+        self.data: CaseData = data
+        self.fixed = as_float(data.fixed)
+        self.moving = as_float(data.moving)
+        self._prepared: dict[int, _Prepared] = {}
+        self._observe = pm.has_iteration_observers()
+        self.count_iterations = "events"  # the strategy's rule, set by run_one
+
+    @property
+    def setup(self):
+        return self.case.setup
+
+    @property
+    def segments(self) -> list[Segment]:
+        return self.record.segments
+
+    def note(self, message: str) -> None:
+        """Add a plain-words note to the record (e.g. a limit of the optimizer that applied)."""
+        if message not in self.record.notes:
+            self.record.notes.append(message)
+
+    # -- preparing --------------------------------------------------------------------------------------------
+
+    def new_method(
+        self,
+        initial_transform: sitk.Transform | None = None,
+        levels: Sequence[int] | None = None,
+    ) -> sitk.ImageRegistrationMethod:
+        """A method set up from the case: metric, interpolator, masks, sampling (seeded), pyramid and the
+        transform to optimize, with no optimizer yet.
+
+        ``initial_transform`` continues from a previous execution's result (it is copied); ``levels`` selects
+        pyramid levels of the case (e.g. ``[2]`` for the finest of three) for one-execution-per-level
+        strategies; the sampling seed follows SimpleITK's per-level sequence so results stay comparable.
+        """
+        levels = list(range(self.setup.levels)) if levels is None else [int(x) for x in levels]
+        if not levels or any(not 0 <= x < self.setup.levels for x in levels):
+            raise ValueError(f"levels must be indices into the case's {self.setup.levels} pyramid levels")
+        method = sitk.ImageRegistrationMethod()
+        method.SetNumberOfWorkUnits(self.threads)
+        configure_metric(method, self.setup)
+        configure_masks(method, self.data)
+        if uses_moving_initial(self.setup, self.data):
+            method.SetMovingInitialTransform(self.data.initial_transform)
+        if initial_transform is None:
+            transform = initial_model_transform(self.setup, self.data)
+        else:
+            transform = sitk.Transform(initial_transform).Downcast()
+        apply_setup_levels(method, self.setup, levels, transform, self.sampling_seed + 2 * levels[0])
+        self._prepared[id(method)] = _Prepared(transform, levels)
+        return method
+
+    # -- executing --------------------------------------------------------------------------------------------
+
+    def execute(self, method: sitk.ImageRegistrationMethod) -> Segment:
+        """Run ``method.Execute`` with event capture; return the :class:`Segment`.
+
+        Raises :class:`ExecutionFailed` (after recording the segment) when ``Execute`` raises.
+        """
+        prepared = self._prepared.get(id(method))
+        if prepared is None:
+            raise ValueError("ctx.execute() takes a method made by ctx.new_method()")
+        segment = Segment(index=len(self.record.segments))
+        capture = _Capture(self, method, segment, prepared.levels)
+        capture.attach()
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            result = method.Execute(self.fixed, self.moving)
+        except Exception as exc:  # SimpleITK raises RuntimeError; a callback's error arrives the same way
+            segment.error = _clean_error(str(exc))
+            result = None
+        finally:
+            segment.wall_time_s = time.perf_counter() - wall
+            segment.cpu_time_s = time.process_time() - cpu
+            method.RemoveAllCommands()
+        capture.finish()
+        segment.stop_condition = method.GetOptimizerStopConditionDescription()
+        segment.stop_category = "error" if segment.error else self.pm.classify_stop(segment.stop_condition, segment)
+        if result is not None:
+            segment.transform = sitk.Transform(result).Downcast()
+        self.record.segments.append(segment)
+        if segment.error:
+            raise ExecutionFailed(segment)
+        return segment
+
+    def full_transform(self, transform: sitk.Transform) -> sitk.Transform:
+        """The mapping from fixed to moving space of an optimized transform."""
+        return full_mapping(self.setup, self.data, transform)
+
+
+class _Capture:
+    """Event observers for one Execute, and the per-level summary built from them."""
+
+    def __init__(self, ctx: RunContext, method: sitk.ImageRegistrationMethod, segment: Segment, levels):
+        self.ctx = ctx
+        self.method = method
+        self.segment = segment
+        self.case_levels = levels
+        self.trace: Trace = ctx.record.trace
+        self.start = len(self.trace)
+        self.level = -1
+        self.level_starts: list[int] = []
+        self.optimizer_iterations: list[int | None] = []
+        self.final_metric: float | None = None
+
+    def attach(self) -> None:
+        m = self.method
+        m.AddCommand(sitk.sitkMultiResolutionIterationEvent, self.on_level)
+        m.AddCommand(sitk.sitkIterationEvent, self.on_iteration)
+        m.AddCommand(sitk.sitkEndEvent, self.on_end)
+
+    def on_level(self) -> None:
+        if self.level >= 0:  # stale values: the previous level's final iteration counter
+            self.optimizer_iterations.append(self.method.GetOptimizerIteration())
+        self.level = self.method.GetCurrentLevel()
+        self.level_starts.append(len(self.trace))
+
+    def on_iteration(self) -> None:
+        m = self.method
+        convergence = m.GetOptimizerConvergenceValue()
+        event = IterationEvent(
+            segment=self.segment.index,
+            level=self.case_levels[self.level] if 0 <= self.level < len(self.case_levels) else self.level,
+            iteration=m.GetOptimizerIteration(),
+            metric=m.GetMetricValue(),
+            learning_rate=m.GetOptimizerLearningRate(),
+            convergence=None if convergence >= _NOT_YET else convergence,
+        )
+        self.trace.append(event)
+        if self.ctx._observe:
+            self.ctx.pm.record_iteration(self.ctx, event)
+
+    def on_end(self) -> None:
+        if self.level >= 0:
+            self.optimizer_iterations.append(self.method.GetOptimizerIteration())
+        self.final_metric = self.method.GetMetricValue()
+
+    def finish(self) -> None:
+        seg = self.segment
+        seg.final_metric = finite_or_none(self.final_metric)
+        setup = self.ctx.setup
+        bounds = [*self.level_starts, len(self.trace)]
+        count_by = self.ctx.count_iterations
+        for i in range(len(self.level_starts)):
+            lo, hi = bounds[i], bounds[i + 1]
+            metrics = self.trace.metric[lo:hi]
+            rates = self.trace.learning_rate[lo:hi]
+            case_level = self.case_levels[i]
+            level = Level(
+                index=case_level,
+                optimizer_iteration=self.optimizer_iterations[i] if i < len(self.optimizer_iterations) else None,
+                shrink_factor=int(setup.shrink_factors[case_level]),
+                smoothing_sigma=float(setup.smoothing_sigmas[case_level]),
+                sampling_percentage=None if setup.sampling == "none" else setup.percentage(case_level),
+            )
+            level.iterations = hi - lo
+            if count_by == "optimizer" and level.optimizer_iteration is not None:
+                level.iterations = level.optimizer_iteration
+            if metrics:
+                level.first_metric, level.last_metric = (
+                    finite_or_none(metrics[0]),
+                    finite_or_none(metrics[-1]),
+                )
+                best = int(np.argmin(metrics))
+                level.best_metric = finite_or_none(metrics[best])
+                level.best_iteration = int(self.trace.iteration[lo + best])
+                level.learning_rate_first, level.learning_rate_last = rates[0], rates[-1]
+            seg.levels.append(level)
+        seg.iterations = sum(level.iterations for level in seg.levels)
+        seg.learning_rate = seg.levels[-1].learning_rate_last if seg.levels else None
+
+
+def _clean_error(text: str) -> str:
+    # SimpleITK prefixes "<build path>/file.cxx:123:\nsitk::ERROR: "; keep what a user can act on.
+    marker = "sitk::ERROR:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    return text.strip()

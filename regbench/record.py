@@ -1,0 +1,223 @@
+"""The run record: everything one run produced, as dataclasses that round-trip through strict JSON.
+
+Strict JSON means no NaN or Infinity (they become null) and no numpy scalars. Field names are the public schema:
+add, don't rename.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class IterationEvent:
+    """One ``sitkIterationEvent`` as the harness saw it (passed to ``regbench_record_iteration``).
+
+    ``metric`` is SimpleITK's value at the event: for the gradient-descent family that is f at the position
+    *before* the step just taken (reference §3.3).
+    """
+
+    segment: int
+    level: int
+    iteration: int
+    metric: float | None
+    learning_rate: float | None
+    convergence: float | None
+
+
+@dataclass
+class Trace:
+    """Per-iteration samples of a whole run, stored column-wise (compact JSON, cheap to append)."""
+
+    segment: list[int] = field(default_factory=list)
+    level: list[int] = field(default_factory=list)
+    iteration: list[int] = field(default_factory=list)
+    metric: list[float | None] = field(default_factory=list)
+    learning_rate: list[float | None] = field(default_factory=list)
+    convergence: list[float | None] = field(default_factory=list)
+
+    def append(self, event: IterationEvent) -> None:
+        for name in TRACE_COLUMNS:
+            getattr(self, name).append(getattr(event, name))
+
+    def __len__(self) -> int:
+        return len(self.iteration)
+
+
+TRACE_COLUMNS = tuple(f.name for f in dataclasses.fields(Trace))
+
+
+@dataclass
+class Level:
+    """One pyramid level of one execution."""
+
+    index: int
+    iterations: int = 0
+    first_metric: float | None = None
+    last_metric: float | None = None
+    best_metric: float | None = None
+    best_iteration: int | None = None
+    learning_rate_first: float | None = None
+    learning_rate_last: float | None = None
+    # SimpleITK's own iteration counter at the end of the level (differs from the event count for some
+    # optimizers, e.g. LBFGS2 runs twice per level, LBFGSB emits one event per evaluation).
+    optimizer_iteration: int | None = None
+    shrink_factor: int | None = None
+    smoothing_sigma: float | None = None
+    sampling_percentage: float | None = None
+
+
+@dataclass
+class Segment:
+    """One ``Execute()``: what the harness captured of it."""
+
+    index: int
+    levels: list[Level] = field(default_factory=list)
+    stop_condition: str = ""
+    stop_category: str = "unknown"
+    iterations: int = 0
+    final_metric: float | None = None
+    learning_rate: float | None = None
+    wall_time_s: float = 0.0
+    cpu_time_s: float = 0.0
+    error: str | None = None
+    # The transform Execute returned (not serialized here; the record keeps the run's returned transform).
+    transform: Any = field(default=None, repr=False, compare=False, metadata={"json": False})
+
+
+@dataclass
+class RunRecord:
+    """Everything one (strategy, params, case, seed) run produced. Failed runs are records too."""
+
+    strategy: str
+    case: str
+    seed: int
+    params: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = None
+    sampling_seed: int | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    status: str = "ok"
+    error: str | None = None
+    segments: list[Segment] = field(default_factory=list)
+    iterations: int = 0
+    stop_condition: str | None = None
+    stop_category: str | None = None
+    outcome: str | None = None
+    rounding_failure: bool = False
+    hit_iteration_limit: bool = False
+    final_metric: float | None = None
+    initial_metric_dense: float | None = None
+    final_metric_dense: float | None = None
+    returned_best: bool | None = None
+    initial_error_mean: float | None = None
+    error_mean: float | None = None
+    error_p95: float | None = None
+    error_max: float | None = None
+    initial_error_mean_fg: float | None = None
+    error_mean_fg: float | None = None
+    error_p95_fg: float | None = None
+    error_max_fg: float | None = None
+    jacobian_min: float | None = None
+    folding_fraction: float | None = None
+    sdlogj: float | None = None
+    wall_time_s: float | None = None
+    cpu_time_s: float | None = None
+    peak_rss_mb: float | None = None
+    measures: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    transform: dict[str, Any] | None = None
+    trace: Trace = field(default_factory=Trace)
+    key: str | None = None
+    schema: int = SCHEMA_VERSION
+
+    # -- JSON ----------------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+    def to_json(self, **kwargs: Any) -> str:
+        return dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        data = dict(data)
+        segments = [_segment_from_dict(s) for s in data.pop("segments", [])]
+        trace = Trace(**data.pop("trace", {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        extra = {k: data.pop(k) for k in unknown}
+        record = cls(**data, segments=segments, trace=trace)
+        # Fields written by a newer regbench are kept, not dropped.
+        record.measures.update({f"unknown:{k}": v for k, v in extra.items()})
+        return record
+
+    @classmethod
+    def from_json(cls, text: str) -> RunRecord:
+        return cls.from_dict(json.loads(text))
+
+    # -- convenience ---------------------------------------------------------------------------------------
+
+    @property
+    def levels(self) -> list[Level]:
+        """The levels of every segment, in order."""
+        return [level for segment in self.segments for level in segment.levels]
+
+    def summary(self) -> dict[str, Any]:
+        """The flat summary fields (no trace, segments or transform): for tables, CSV and extra_info."""
+        skip = {"segments", "trace", "transform", "provenance", "versions", "measures", "params", "notes"}
+        out = {k: v for k, v in self.to_dict().items() if k not in skip}
+        out["params"] = dumps(self.params, sort_keys=True)
+        for name, value in self.measures.items():
+            out[f"measures.{name}"] = to_jsonable(value)
+        return out
+
+
+def _segment_from_dict(data: dict[str, Any]) -> Segment:
+    data = dict(data)
+    levels = [Level(**level) for level in data.pop("levels", [])]
+    return Segment(**data, levels=levels)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert dataclasses, numpy values, tuples and non-finite floats into strict-JSON-ready Python."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.metadata.get("json", True)
+        }
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
+
+
+def dumps(data: Any, **kwargs: Any) -> str:
+    """Strict JSON: raises rather than writing NaN or Infinity."""
+    return json.dumps(to_jsonable(data), allow_nan=False, **kwargs)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

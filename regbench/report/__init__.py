@@ -1,0 +1,1 @@
+"""Reports: tables, statistics, figures, HTML and comparisons built from run records."""

@@ -1,0 +1,99 @@
+"""One run for people: the per-level table and the summary lines."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from regbench.record import RunRecord
+
+
+def fmt(value, digits: int = 5) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value >= 1e307:
+            return "DBL_MAX (no overlap)"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def level_table(record: RunRecord) -> Table:
+    table = Table(title=f"{record.strategy} on {record.case}, seed {record.seed}", title_justify="left")
+    for column in (
+        "exec",
+        "level",
+        "shrink",
+        "iterations",
+        "first metric",
+        "last metric",
+        "best metric (at)",
+        "learning rate (first → last)",
+    ):
+        table.add_column(column, justify="right")
+    for segment in record.segments:
+        for level in segment.levels:
+            best = f"{fmt(level.best_metric)} ({fmt(level.best_iteration)})"
+            rate = f"{fmt(level.learning_rate_first, 3)} → {fmt(level.learning_rate_last, 3)}"
+            table.add_row(
+                str(segment.index),
+                str(level.index),
+                fmt(level.shrink_factor),
+                str(level.iterations),
+                fmt(level.first_metric),
+                fmt(level.last_metric),
+                best,
+                rate,
+            )
+    return table
+
+
+def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
+    rows = [
+        ("status", record.status + (f": {record.error}" if record.error else "")),
+        ("stop condition", record.stop_condition or "–"),
+        ("stop category", fmt(record.stop_category)),
+        ("outcome", fmt(record.outcome)),
+        ("rounding failure", fmt(record.rounding_failure)),
+        ("hit iteration cap", fmt(record.hit_iteration_limit)),
+        ("iterations", str(record.iterations)),
+        ("final metric (reported)", fmt(record.final_metric)),
+        (
+            "dense metric (initial → final)",
+            f"{fmt(record.initial_metric_dense)} → {fmt(record.final_metric_dense)}",
+        ),
+        ("returned best visited", fmt(record.returned_best)),
+    ]
+    if record.error_mean is not None:
+        rows.append(
+            (
+                "error vs truth, mean (initial → final)",
+                f"{fmt(record.initial_error_mean)} → {fmt(record.error_mean)}",
+            )
+        )
+        rows.append(("error vs truth, p95 / max", f"{fmt(record.error_p95)} / {fmt(record.error_max)}"))
+    if record.error_mean_fg is not None:
+        rows.append(("error vs truth, foreground mean", fmt(record.error_mean_fg)))
+    if record.folding_fraction is not None:
+        rows.append(
+            (
+                "Jacobian min / folding / SDlogJ",
+                f"{fmt(record.jacobian_min)} / {fmt(record.folding_fraction)} / {fmt(record.sdlogj)}",
+            )
+        )
+    rows.append(("time (wall / CPU)", f"{fmt(record.wall_time_s, 3)} s / {fmt(record.cpu_time_s, 3)} s"))
+    rows.append(("threads / sampling seed", f"{record.threads} / {record.sampling_seed}"))
+    return rows
+
+
+def print_record(record: RunRecord, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(level_table(record))
+    width = max(len(label) for label, _ in summary_lines(record))
+    for label, value in summary_lines(record):
+        console.print(f"  {label:<{width}}  {value}", highlight=False)
+    for note in record.notes:
+        if not note.startswith("traceback:"):
+            console.print(f"  [dim]note: {note}[/dim]")

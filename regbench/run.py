@@ -1,0 +1,213 @@
+"""``run_one``: one (strategy, params, case, seed) in this process, to a complete :class:`RunRecord`.
+
+The order is fixed: parse parameters, fix threads and seed, let the strategy drive ``ctx.execute``, evaluate
+the returned transform with every ``regbench_evaluate`` hook, classify the stop, judge the outcome, tell
+``regbench_run_finished``. Anything a strategy or SimpleITK raises becomes an ``error`` record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import platform
+import resource
+import time
+import traceback
+from collections.abc import Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pluggy
+import SimpleITK as sitk
+
+from regbench.cases import Case
+from regbench.harness import ExecutionFailed, RunContext
+from regbench.plugins import RegbenchPluginManager, make_plugin_manager
+from regbench.record import RunRecord, dumps, to_jsonable
+from regbench.stops import is_rounding_failure, judge_outcome
+from regbench.strategy import Strategy
+from regbench.transforms import transform_to_dict
+
+# Values are only comparable to the best visited one when they are within this relative tolerance.
+RETURNED_BEST_RTOL = 1e-6
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def versions() -> dict[str, str]:
+    import regbench
+
+    return {
+        "regbench": regbench.__version__,
+        "SimpleITK": sitk.Version_VersionString(),
+        "ITK": sitk.Version_ITKVersionString(),
+        "numpy": np.__version__,
+        "pluggy": pluggy.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def run_key(strategy: str, params: Mapping[str, Any], case: str, seed: int, threads: int, vers: Mapping) -> str:
+    """The identity of a run: same inputs, same threads, same software -> same key."""
+    payload = dumps(
+        {
+            "strategy": strategy,
+            "params": params,
+            "case": case,
+            "seed": seed,
+            "threads": threads,
+            "versions": vers,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+@contextmanager
+def itk_globals(threads: int):
+    """Fix ITK's global thread count (metric, filters) and silence its warnings for one run."""
+    previous_threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    previous_warnings = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(previous_threads)
+        sitk.ProcessObject.SetGlobalWarningDisplay(previous_warnings)
+
+
+def new_record(
+    strategy: Strategy, case: Case, seed: int, params: Mapping[str, Any] | None, threads: int | None
+) -> tuple[RunRecord, Any]:
+    """The record a run starts from (its key and inputs), and the parsed parameters.
+
+    Raises ``ParameterError`` for bad parameters: that is a usage error, not a run result.
+    """
+    parsed = strategy.parse_params(params)
+    threads = int(threads or default_threads())
+    vers = versions()
+    param_dict = to_jsonable(dataclasses.asdict(parsed))
+    record = RunRecord(
+        strategy=strategy.name,
+        case=case.name,
+        seed=int(seed),
+        params=param_dict,
+        threads=threads,
+        sampling_seed=int(seed) + 1,
+        provenance={
+            "strategy": strategy.provenance.as_dict() if strategy.provenance else None,
+            "case": case.provenance.as_dict() if case.provenance else None,
+        },
+        versions=vers,
+    )
+    record.key = run_key(strategy.name, param_dict, case.name, record.seed, threads, vers)
+    return record, parsed
+
+
+def run_one(
+    strategy: str | Strategy,
+    case: str | Case,
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+    threads: int | None = None,
+    pm: RegbenchPluginManager | None = None,
+) -> RunRecord:
+    """Run one registration and return its complete record (never raises for a failing registration).
+
+    ``strategy`` and ``case`` are names (looked up in ``pm``, a fresh plugin manager by default) or objects.
+    ``params`` override the strategy's defaults; unknown names or bad values raise ``ParameterError``.
+    ``threads`` is the ITK thread count for the run (default: the cores this process may use).
+    """
+    pm = pm or make_plugin_manager()
+    strategy = pm.get_strategy(strategy) if isinstance(strategy, str) else strategy
+    case = pm.get_case(case) if isinstance(case, str) else case
+    record, parsed = new_record(strategy, case, seed, params, threads)
+    return execute_record(record, strategy, case, parsed, pm)
+
+
+def execute_record(
+    record: RunRecord, strategy: Strategy, case: Case, params: Any, pm: RegbenchPluginManager
+) -> RunRecord:
+    """Fill ``record`` by running ``strategy`` on ``case``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    with itk_globals(record.threads):
+        try:
+            ctx = RunContext(case, record.seed, record.threads, pm, record)
+            ctx.count_iterations = strategy.count_iterations
+            returned = strategy.run(ctx, params)
+            if returned is None and record.segments:
+                returned = record.segments[-1].transform
+            if returned is None:
+                raise RuntimeError(f"strategy {strategy.name!r} returned no transform and ran no execution")
+            _summarize(record, ctx.full_transform(returned), case, pm)
+        except ExecutionFailed as exc:
+            record.status, record.error = "error", f"Execute failed: {exc}"
+        except Exception as exc:
+            record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
+            record.notes.append("traceback: " + "".join(traceback.format_exc(limit=-3)).strip())
+    _finish(record, strategy.iteration_cap(params) if record.status == "ok" else None)
+    record.wall_time_s = time.perf_counter() - wall
+    record.cpu_time_s = time.process_time() - cpu
+    record.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    pm.run_finished(record)
+    return record
+
+
+def _summarize(record: RunRecord, transform: sitk.Transform, case: Case, pm: RegbenchPluginManager) -> None:
+    record.transform = transform_to_dict(transform)
+    fields = {f.name for f in dataclasses.fields(RunRecord)}
+    for measures in pm.evaluate(case, transform, record):
+        for name, value in measures.items():
+            if name in fields:
+                setattr(record, name, to_jsonable(value))
+            else:
+                record.measures[name] = to_jsonable(value)
+    record.returned_best = _returned_best(record, case)
+
+
+def _returned_best(record: RunRecord, case: Case) -> bool | None:
+    """Is the returned transform at least as good as every position the run visited at a dense level?
+
+    Only levels whose values are on the dense full-resolution metric can be compared (no shrink, smoothing
+    or sampling); with none, the answer is unknown (None) and a note says why.
+    """
+    visited = [
+        level.best_metric
+        for segment in record.segments
+        for level in segment.levels
+        if level.best_metric is not None and case.setup.level_is_dense(level.index)
+    ]
+    if not visited or record.final_metric_dense is None:
+        record.notes.append(
+            "returned_best unknown: no level ran on the dense full-resolution metric, so visited values are "
+            "not comparable with the dense value of the returned transform"
+        )
+        return None
+    best = min(visited)
+    return record.final_metric_dense <= best + RETURNED_BEST_RTOL * max(abs(best), 1e-12)
+
+
+def _finish(record: RunRecord, cap: int | None) -> None:
+    segments = record.segments
+    record.iterations = sum(s.iterations for s in segments)
+    if segments:
+        last = segments[-1]
+        record.stop_condition, record.stop_category = last.stop_condition, last.stop_category
+        record.final_metric = last.final_metric
+    record.rounding_failure = any(is_rounding_failure(s.stop_condition) for s in segments)
+    # The stop text describes only the last level; earlier levels hit the cap when SimpleITK's counter did.
+    record.hit_iteration_limit = any(s.stop_category == "max_iterations" for s in segments) or bool(
+        cap and any(lvl.optimizer_iteration is not None and lvl.optimizer_iteration >= cap for lvl in record.levels)
+    )
+    record.outcome = judge_outcome(
+        record.status,
+        record.stop_category,
+        record.final_metric,
+        record.initial_metric_dense,
+        record.final_metric_dense,
+    )

@@ -1,0 +1,245 @@
+"""Strategies and their parameters.
+
+A strategy is an object: it owns a frozen parameter dataclass and defaults, and its ``run`` drives one or more
+``ctx.execute(method)`` calls. Variants are instances with other defaults, not subclasses::
+
+    register(GradientDescent("gd", learning_rate=1.0))
+    register(GradientDescent("gd-once", estimate_learning_rate="once"))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
+
+    from regbench.harness import RunContext
+    from regbench.plugins import Provenance
+
+
+class ParameterError(ValueError):
+    """A parameter name or value was refused; the message lists what is valid."""
+
+
+def param(
+    default: Any,
+    help: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    min_exclusive: bool = False,
+    choices: Sequence[Any] | None = None,
+) -> Any:
+    """A parameter field with help text, range and choices (shown by ``regbench list --verbose``)."""
+    metadata = {"help": help, "min": min, "max": max, "min_exclusive": min_exclusive, "choices": choices}
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use a tuple for sequence defaults: parameters are frozen")
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """A strategy without parameters."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter as users see it."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    range: str
+
+    def describe(self) -> str:
+        extra = f" {self.range}" if self.range else ""
+        return f"{self.name} ({self.type}, default {self.default!r}{extra}): {self.help}"
+
+
+def param_specs(params_cls: type) -> list[ParamSpec]:
+    hints = typing.get_type_hints(params_cls)
+    specs = []
+    for f in dataclasses.fields(params_cls):
+        specs.append(
+            ParamSpec(
+                name=f.name,
+                type=_type_name(hints[f.name]),
+                default=f.default,
+                help=f.metadata.get("help", ""),
+                range=_range_text(f),
+            )
+        )
+    return specs
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (tuple, Sequence):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        return f"list of {_type_name(args[0])}" if args else "list"
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        names = [_type_name(a) for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(names) + (" or none" if type(None) in typing.get_args(tp) else "")
+    return getattr(tp, "__name__", str(tp))
+
+
+def _range_text(f: dataclasses.Field) -> str:
+    md = f.metadata
+    if md.get("choices"):
+        return "one of " + ", ".join(repr(c) for c in md["choices"])
+    low, high = md.get("min"), md.get("max")
+    lower = ">" if md.get("min_exclusive") else "≥"
+    if low is not None and high is not None:
+        return f"{lower} {low} and ≤ {high}"
+    if low is not None:
+        return f"{lower} {low}"
+    if high is not None:
+        return f"≤ {high}"
+    return ""
+
+
+def parse_params(params_cls: type, values: Mapping[str, Any] | None, *, where: str = "parameters") -> Any:
+    """Build a frozen parameter instance from a dict of Python values or strings.
+
+    Unknown names are refused with the list of valid ones; values are coerced to the field type (so
+    ``"0.5"`` works from the command line) and checked against the declared range and choices.
+    """
+    values = dict(values or {})
+    fields = {f.name: f for f in dataclasses.fields(params_cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        valid = ", ".join(fields) or "(none)"
+        raise ParameterError(f"{where}: unknown parameter {', '.join(map(repr, unknown))}; valid: {valid}")
+    hints = typing.get_type_hints(params_cls)
+    coerced = {}
+    for name, raw in values.items():
+        value = _coerce(raw, hints[name], f"{where}: {name}")
+        _check(value, fields[name], f"{where}: {name}")
+        coerced[name] = value
+    return params_cls(**coerced)
+
+
+def _coerce(raw: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        is_none = raw is None or (isinstance(raw, str) and raw.lower() in ("none", "null", ""))
+        if is_none and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(raw, arg, where)
+            except ParameterError as exc:
+                errors.append(str(exc))
+        raise ParameterError(errors[0] if errors else f"{where}: invalid value {raw!r}")
+    if origin in (tuple, Sequence) or tp is tuple:
+        item_type = next((a for a in args if a is not Ellipsis), str)
+        if isinstance(raw, str):
+            raw = [part for part in raw.replace(";", ",").split(",") if part.strip()]
+        elif not isinstance(raw, (list, tuple)):
+            raw = [raw]
+        return tuple(_coerce(item, item_type, where) for item in raw)
+    if tp is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+            return raw.lower() in ("true", "yes", "1", "on")
+        raise ParameterError(f"{where}: expected true or false, got {raw!r}")
+    if tp is int:
+        try:
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError
+            return int(raw) if not isinstance(raw, str) else int(raw.strip())
+        except (TypeError, ValueError):
+            raise ParameterError(f"{where}: expected an integer, got {raw!r}") from None
+    if tp is float:
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{where}: expected a number, got {raw!r}") from None
+        if isinstance(raw, bool) or not math.isfinite(value):
+            raise ParameterError(f"{where}: expected a finite number, got {raw!r}")
+        return value
+    if tp is str:
+        if not isinstance(raw, str):
+            raise ParameterError(f"{where}: expected a string, got {raw!r}")
+        return raw
+    return raw
+
+
+def _check(value: Any, f: dataclasses.Field, where: str) -> None:
+    md = f.metadata
+    items = value if isinstance(value, tuple) else (value,)
+    for item in items:
+        if item is None:
+            continue
+        choices = md.get("choices")
+        if choices and item not in choices:
+            raise ParameterError(f"{where}: {item!r} is not one of {', '.join(map(repr, choices))}")
+        low, high = md.get("min"), md.get("max")
+        if low is not None and (item < low or (md.get("min_exclusive") and item == low)):
+            raise ParameterError(f"{where}: {item!r} is out of range; must be {_range_text(f)}")
+        if high is not None and item > high:
+            raise ParameterError(f"{where}: {item!r} is out of range; must be {_range_text(f)}")
+
+
+class Strategy:
+    """How to optimize: sets the optimizer on methods the harness prepared from the case, and runs them.
+
+    Subclass and implement :meth:`run` (or use :class:`SingleRunStrategy`). Set ``Params`` to a frozen
+    dataclass built with :func:`param`. Instances carry the name and the variant's defaults.
+    """
+
+    Params: ClassVar[type] = NoParams
+    #: How per-level iterations are counted: "events" (one sitkIterationEvent = one iteration) or "optimizer"
+    #: (SimpleITK's iteration counter, for optimizers that emit an event per function evaluation).
+    count_iterations: ClassVar[str] = "events"
+
+    def __init__(self, name: str, description: str = "", **defaults: Any) -> None:
+        self.name = name
+        self.description = description or (type(self).__doc__ or "").strip().split("\n")[0]
+        self.provenance: Provenance | None = None  # set when registered
+        # Validate the variant's defaults now: a broken built-in should fail at registration, not at run time.
+        self.defaults = parse_params(self.Params, defaults, where=f"strategy {name!r} defaults")
+
+    def parse_params(self, values: Mapping[str, Any] | None = None) -> Any:
+        """This variant's defaults overridden by ``values`` (validated)."""
+        overrides = parse_params(self.Params, values, where=f"strategy {self.name!r}")
+        given = {k: getattr(overrides, k) for k in (values or {})}
+        return dataclasses.replace(self.defaults, **given)
+
+    def param_specs(self) -> list[ParamSpec]:
+        specs = param_specs(self.Params)
+        return [dataclasses.replace(s, default=getattr(self.defaults, s.name)) for s in specs]
+
+    def iteration_cap(self, params: Any) -> int | None:
+        """The per-level iteration cap, to tell which levels stopped on it (0 or None: no cap)."""
+        return getattr(params, "number_of_iterations", None) or None
+
+    def run(self, ctx: RunContext, params: Any) -> sitk.Transform | None:
+        """Run the strategy; return the transform to evaluate (None: the last execution's result)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class SingleRunStrategy(Strategy):
+    """One ``Execute`` on the method the harness prepared: implement :meth:`configure`."""
+
+    def configure(self, method: sitk.ImageRegistrationMethod, params: Any) -> None:
+        """Set the optimizer (and its scales) on ``method``."""
+        raise NotImplementedError
+
+    def run(self, ctx: RunContext, params: Any) -> sitk.Transform | None:
+        method = ctx.new_method()
+        self.configure(method, params)
+        return ctx.execute(method).transform
