@@ -44,6 +44,14 @@ def affine_2d() -> CaseData:
     return warped_pair((96, 96), truth, seed=12)
 
 
+def bspline_2d() -> CaseData:
+    moving = texture((96, 96), seed=13)
+    truth = sitk.BSplineTransformInitializer(moving, [4, 4], order=3)
+    rng = np.random.default_rng(13)
+    truth.SetParameters(tuple(rng.uniform(-2.5, 2.5, len(truth.GetParameters()))))
+    return warped_pair((96, 96), truth, seed=13)
+
+
 PYRAMID = {"shrink_factors": (2, 1), "smoothing_sigmas": (1.0, 0.0)}
 
 
@@ -66,6 +74,16 @@ def regbench_register_cases(register):
             Setup(transform="affine", **PYRAMID),
             description="2D 96² texture, known affine (4% scale, shear, shift), mean squares",
             tags=("synthetic", "2d", "mono"),
+            default=True,
+        )
+    )
+    register(
+        Case(
+            "synth2d-bspline",
+            bspline_2d,
+            Setup(transform="bspline", mesh_size=(4,), **PYRAMID),
+            description="2D 96² texture, known B-spline deformation (4×4 mesh, ±2.5 px), mean squares",
+            tags=("synthetic", "2d", "mono", "deformable"),
             default=True,
         )
     )
