@@ -60,7 +60,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ),  # LBFGS_STOP: the delta (past) criterion, missing from ITK 5.4's switch
     (r"Reached maximum number of iterations", "max_iterations"),
     (r"A rounding error occurred", "line_search"),
-    (r"LineSearch (?:became smaller|became bigger|reached maximum u?umber|went outside)", "line_search"),
+    (r"LineSearch (?:became smaller|became bigger|reached maximum n?umber|went outside)", "line_search"),
     (r"Interval of uncertainty became too small", "line_search"),
     (r"Relative width of the interval became too small", "line_search"),
     (r"Negative line search step occurred", "line_search"),

@@ -1,0 +1,117 @@
+"""The plugin manager: built-ins, entry points, clashes, misspellings, blocking, provenance."""
+
+import textwrap
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+import regbench
+from regbench.cli import main
+
+PLUGIN_SOURCE = textwrap.dedent(
+    '''
+    import regbench
+
+    class Steady(regbench.SingleRunStrategy):
+        """regular-step gradient descent, from a third-party package"""
+
+        def configure(self, method, params):
+            method.SetOptimizerAsRegularStepGradientDescent(1.0, 1e-3, 30)
+
+    @regbench.hookimpl
+    def regbench_register_strategies(register):
+        register(Steady("steady"))
+    '''
+)
+
+
+@pytest.fixture
+def installed_plugin(tmp_path, monkeypatch):
+    """A module plus a dist-info with a `regbench` entry point on sys.path: an installed distribution."""
+    module = f"steady_plugin_{uuid.uuid4().hex}"  # a fresh module each test: no import cache between tests
+    (tmp_path / f"{module}.py").write_text(PLUGIN_SOURCE)
+    dist = tmp_path / "regbench_steady-1.2.3.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: regbench-steady\nVersion: 1.2.3\n")
+    (dist / "entry_points.txt").write_text(f"[regbench]\nsteady = {module}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("REGBENCH_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.delenv("REGBENCH_BLOCK_PLUGINS", raising=False)
+    return tmp_path / f"{module}.py"
+
+
+def test_builtins_register_with_provenance(pm):
+    strategy = pm.get_strategy("gd")
+    assert strategy.provenance.plugin == "regbench_plugins.gradient_descent"
+    assert strategy.provenance.distribution == "regbench"
+    assert pm.get_case("synth2d-affine").provenance.plugin == "regbench_plugins.synthetic_cases"
+
+
+def test_entry_point_plugin_is_listed_and_runs(installed_plugin):
+    pm = regbench.make_plugin_manager()
+    strategy = pm.get_strategy("steady")
+    assert (strategy.provenance.distribution, strategy.provenance.version) == ("regbench-steady", "1.2.3")
+    record = regbench.run_one("steady", "synth2d-translation", seed=1, pm=pm)
+    assert record.status == "ok" and record.iterations > 0
+    assert record.provenance["strategy"]["distribution"] == "regbench-steady"
+    result = CliRunner().invoke(main, ["list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"name": "steady"' in result.output and "regbench-steady" in result.output
+
+
+def test_autoload_can_be_disabled_and_plugins_blocked(installed_plugin, monkeypatch):
+    monkeypatch.setenv("REGBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert "steady" not in regbench.make_plugin_manager().strategies()
+    monkeypatch.delenv("REGBENCH_DISABLE_PLUGIN_AUTOLOAD")
+    monkeypatch.setenv("REGBENCH_BLOCK_PLUGINS", "steady,regbench_plugins.lbfgs")
+    strategies = regbench.make_plugin_manager().strategies()
+    assert "steady" not in strategies and "lbfgs2" not in strategies and "gd" in strategies
+
+
+def test_a_plugin_that_fails_to_import_is_named_with_its_distribution(installed_plugin):
+    installed_plugin.write_text("import does_not_exist\n")
+    with pytest.raises(regbench.PluginError) as info:
+        regbench.make_plugin_manager()
+    message = str(info.value)
+    assert "'steady'" in message and "regbench-steady 1.2.3" in message and "does_not_exist" in message
+
+
+def test_two_plugins_registering_one_name_are_both_named(pm):
+    gd_class = type(pm.get_strategy("gd"))
+
+    class Clash:
+        @regbench.hookimpl
+        def regbench_register_strategies(self, register):
+            register(gd_class("gd"))
+
+    pm = regbench.make_plugin_manager(entrypoints=False)
+    pm.register(Clash(), name="clashing-plugin")
+    with pytest.raises(regbench.PluginError) as info:
+        pm.strategies()
+    assert "regbench_plugins.gradient_descent" in str(info.value) and "clashing-plugin" in str(info.value)
+
+
+def test_a_misspelled_hook_is_an_error():
+    class Typo:
+        @regbench.hookimpl
+        def regbench_register_stratgies(self, register):
+            pass
+
+    with pytest.raises(regbench.PluginError, match="regbench_register_stratgies"):
+        regbench.make_plugin_manager(entrypoints=False, plugins=[Typo()])
+
+
+def test_no_global_manager_is_built_at_import():
+    import regbench.plugins
+
+    assert not [
+        name
+        for name, value in vars(regbench.plugins).items()
+        if isinstance(value, regbench.plugins.RegbenchPluginManager)
+    ]
+
+
+def test_unknown_names_list_the_valid_ones(pm):
+    with pytest.raises(regbench.PluginError, match=r"registered: .*gd.*lbfgs2"):
+        pm.get_strategy("nope")
