@@ -120,7 +120,9 @@ class RegbenchPluginManager(pluggy.PluginManager):
         return self.hook.regbench_classify_stop(text=text, segment=segment) or "unknown"
 
     def evaluate(self, case: Case, transform: Any, record: RunRecord) -> list[dict[str, Any]]:
-        return [r for r in self.hook.regbench_evaluate(case=case, transform=transform, record=record) if r]
+        """Every ``regbench_evaluate`` result; a plugin that raises is reported in the record's notes and
+        the others still run (an evaluation bug must not discard the optimization result)."""
+        return [r for r in self._call_each(self.hook.regbench_evaluate, record, case=case, transform=transform) if r]
 
     def has_iteration_observers(self) -> bool:
         return bool(self.hook.regbench_record_iteration.get_hookimpls())
@@ -129,7 +131,17 @@ class RegbenchPluginManager(pluggy.PluginManager):
         self.hook.regbench_record_iteration(run=run, event=event)
 
     def run_finished(self, record: RunRecord) -> None:
-        self.hook.regbench_run_finished(record=record)
+        self._call_each(self.hook.regbench_run_finished, record)
+
+    def _call_each(self, hook: pluggy.HookCaller, record: RunRecord, **kwargs: Any) -> list[Any]:
+        results = []
+        kwargs["record"] = record
+        for impl in reversed(hook.get_hookimpls()):
+            try:
+                results.append(impl.function(**{name: kwargs[name] for name in impl.argnames}))
+            except Exception as exc:
+                record.notes.append(f"plugin {impl.plugin_name!r} failed in {hook.name}: {type(exc).__name__}: {exc}")
+        return results
 
 
 def _lookup(items: dict[str, Any], name: str, kind: str) -> Any:

@@ -224,3 +224,21 @@ def test_returned_best_is_false_when_gd_overshoots(pm, translation_case):
     record = regbench.run_one(Observed(configure=gentle), translation_case, pm=pm)
     assert record.returned_best is True
     assert record.error_mean < 0.01
+
+
+def test_a_failing_evaluate_or_finished_plugin_loses_nothing(pm, translation_case):
+    class Broken:
+        @regbench.hookimpl
+        def regbench_evaluate(self, record):
+            raise RuntimeError("tracker down")
+
+        @regbench.hookimpl
+        def regbench_run_finished(self, record):
+            raise RuntimeError("tracker down")
+
+    pm.register(Broken(), name="broken-tracker")
+    record = regbench.run_one(ReturnsGiven((3.5, -2.0)), translation_case, pm=pm)
+    assert record.status == "ok"
+    assert record.error_mean == pytest.approx(0.5, abs=1e-9)  # the built-in evaluation still ran
+    failures = [n for n in record.notes if "broken-tracker" in n]
+    assert len(failures) == 2 and "regbench_evaluate" in failures[0] and "regbench_run_finished" in failures[1]
