@@ -65,6 +65,15 @@ class RegbenchPluginManager(pluggy.PluginManager):
         self._strategies: dict[str, Strategy] | None = None
         self._cases: dict[str, Case] | None = None
 
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        # Strategies and cases are collected once; a plugin registered (or removed) later must be seen.
+        self._strategies = self._cases = None
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        self._strategies = self._cases = None
+        return super().unregister(plugin, name)
+
     # -- discovery -----------------------------------------------------------------------------------------
 
     def provenance(self, plugin_name: str) -> Provenance:

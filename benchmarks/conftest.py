@@ -1,0 +1,215 @@
+"""pytest-benchmark over registered strategies × cases, carrying regbench's quality figures.
+
+Each registration is timed once (``benchmark.pedantic``, one round); ``benchmark.extra_info`` holds the run's
+summary under the stable names of :data:`EXTRA_INFO_FIELDS` (strict JSON: null, never NaN), the saved JSON gets a
+versioned top-level ``"regbench"`` block, and the session ends with a quality table: the columns
+pytest-benchmark's own table cannot show.
+
+Choose what runs (comma-separated names or glob patterns; default: every strategy × the default cases)::
+
+    pytest benchmarks/ --regbench-strategies 'gd,lbfgs*' --regbench-cases synth2d-translation
+    REGBENCH_BENCH_STRATEGIES=gd REGBENCH_BENCH_CASES='synth2d-*' pytest benchmarks/ --benchmark-json out.json
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from regbench.plugins import PluginError, RegbenchPluginManager, make_plugin_manager
+from regbench.record import RunRecord, to_jsonable
+
+#: Version of the extra_info fields and of the "regbench" block; bump when a name changes meaning.
+SCHEMA_VERSION = 1
+
+#: RunRecord field -> extra_info name. pytest-benchmark's own "iterations" is its timing-loop count, so the
+#: optimizer's iterations are ``optimizer_iterations``.
+EXTRA_INFO_FIELDS = {
+    "strategy": "strategy",
+    "case": "case",
+    "seed": "seed",
+    "threads": "threads",
+    "params": "params",
+    "status": "status",
+    "error": "error",
+    "iterations": "optimizer_iterations",
+    "stop_condition": "stop_condition",
+    "stop_category": "stop_category",
+    "outcome": "outcome",
+    "rounding_failure": "rounding_failure",
+    "hit_iteration_limit": "hit_iteration_limit",
+    "final_metric": "final_metric",
+    "initial_metric_dense": "initial_metric_dense",
+    "final_metric_dense": "final_metric_dense",
+    "returned_best": "returned_best",
+    "initial_error_mean": "initial_error_mean",
+    "error_mean": "error_mean",
+    "error_p95": "error_p95",
+    "error_max": "error_max",
+    "error_mean_fg": "error_mean_fg",
+    "jacobian_min": "jacobian_min",
+    "folding_fraction": "folding_fraction",
+    "wall_time_s": "wall_time_s",
+    "cpu_time_s": "cpu_time_s",
+    "measures": "measures",
+    "key": "run_key",
+}
+
+_ENV = {"strategies": "REGBENCH_BENCH_STRATEGIES", "cases": "REGBENCH_BENCH_CASES"}
+
+
+def extra_info(record: RunRecord) -> dict[str, Any]:
+    """The record's summary under the stable extra_info names, strict-JSON clean."""
+    data = record.to_dict()
+    return {name: to_jsonable(data.get(field_name)) for field_name, name in EXTRA_INFO_FIELDS.items()}
+
+
+@dataclass
+class BenchSession:
+    """What the suites share: the plugin manager, the run settings and the records for the quality table."""
+
+    pm: RegbenchPluginManager
+    seed: int
+    threads: int | None
+    records: list[tuple[str, RunRecord]] = field(default_factory=list)
+    extra_info_fields: tuple[str, ...] = tuple(EXTRA_INFO_FIELDS.values())
+
+    def add(self, name: str, record: RunRecord) -> dict[str, Any]:
+        """Keep ``record`` for the quality table; return its extra_info."""
+        self.records.append((name, record))
+        return extra_info(record)
+
+
+_SESSION = pytest.StashKey[BenchSession]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("regbench", "regbench benchmarks")
+    group.addoption(
+        "--regbench-strategies",
+        default=os.environ.get(_ENV["strategies"], ""),
+        help=f"strategy names or globs, comma-separated (env {_ENV['strategies']}; default: all)",
+    )
+    group.addoption(
+        "--regbench-cases",
+        default=os.environ.get(_ENV["cases"], ""),
+        help=f"case names or globs, comma-separated (env {_ENV['cases']}; default: the default cases)",
+    )
+    group.addoption("--regbench-seed", type=int, default=0, help="seed of every run (default 0)")
+    group.addoption("--regbench-threads", type=int, default=None, help="ITK threads per run (default: all cores)")
+
+
+def _session(config: pytest.Config) -> BenchSession:
+    if _SESSION not in config.stash:
+        try:
+            pm = make_plugin_manager()
+        except PluginError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+        threads = config.getoption("--regbench-threads")
+        if threads is not None and threads < 1:
+            raise pytest.UsageError(f"--regbench-threads must be ≥ 1, got {threads}")
+        config.stash[_SESSION] = BenchSession(pm, config.getoption("--regbench-seed"), threads)
+    return config.stash[_SESSION]
+
+
+def _select(option: str, patterns: str, names: list[str], default: list[str]) -> list[str]:
+    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    if not wanted:
+        return default
+    chosen = []
+    for pattern in wanted:
+        matches = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        if not matches:
+            raise pytest.UsageError(f"{option}: {pattern!r} matches nothing; registered: {', '.join(names)}")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize tests that take ``regbench_strategy`` and ``regbench_case`` (names; ids ``<strategy>-<case>``)."""
+    if not {"regbench_strategy", "regbench_case"} <= set(metafunc.fixturenames):
+        return
+    pm = _session(metafunc.config).pm
+    strategies = list(pm.strategies())
+    cases = pm.cases()
+    default_cases = [name for name, case in cases.items() if case.default and not case.unavailable]
+    chosen_strategies = _select(
+        "--regbench-strategies", metafunc.config.getoption("--regbench-strategies"), strategies, strategies
+    )
+    chosen_cases = _select(
+        "--regbench-cases", metafunc.config.getoption("--regbench-cases"), list(cases), default_cases
+    )
+    pairs = [(s, c) for s in chosen_strategies for c in chosen_cases]
+    metafunc.parametrize(("regbench_strategy", "regbench_case"), pairs, ids=[f"{s}-{c}" for s, c in pairs])
+
+
+@pytest.fixture(scope="session")
+def regbench_bench(pytestconfig: pytest.Config) -> BenchSession:
+    """The shared plugin manager, seed, threads and collected records."""
+    return _session(pytestconfig)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
+    """Add a versioned "regbench" block to pytest-benchmark's saved JSON."""
+    from regbench.run import versions
+
+    output_json["regbench"] = {
+        "schema": SCHEMA_VERSION,
+        "versions": versions(),
+        "extra_info_fields": list(EXTRA_INFO_FIELDS.values()),
+    }
+
+
+_COLUMNS = (
+    ("benchmark", 0),
+    ("outcome", 0),
+    ("iters", 1),
+    ("rounding", 0),
+    ("dense metric initial → final", 1),
+    ("error mean (fg)", 1),
+    ("best?", 0),
+    ("run s", 1),
+)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _row(name: str, r: RunRecord) -> list[str]:
+    fg = f" ({_fmt(r.error_mean_fg)})" if r.error_mean_fg is not None else ""
+    best = {True: "yes", False: "no", None: "?"}[r.returned_best]
+    outcome = r.outcome if r.status == "ok" else f"{r.status}: {(r.error or '')[:40]}"
+    return [
+        name,
+        outcome or "–",
+        str(r.iterations),
+        "yes" if r.rounding_failure else "",
+        f"{_fmt(r.initial_metric_dense)} → {_fmt(r.final_metric_dense)}",
+        _fmt(r.error_mean) + fg,
+        best,
+        _fmt(r.wall_time_s),
+    ]
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's timing table
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Print what pytest-benchmark's table cannot: how well each benchmarked registration did."""
+    session = config.stash.get(_SESSION, None)
+    if session is None or not session.records:
+        return
+    rows = [[title for title, _ in _COLUMNS]] + [_row(name, r) for name, r in session.records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    terminalreporter.write_sep("-", "regbench quality (error in physical units; fg = foreground)")
+    for row in rows:
+        cells = [c.rjust(w) if right else c.ljust(w) for c, w, (_, right) in zip(row, widths, _COLUMNS, strict=True)]
+        terminalreporter.write_line("  ".join(cells).rstrip())
