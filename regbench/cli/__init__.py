@@ -6,6 +6,7 @@ import click
 
 from regbench import __version__
 from regbench.cli.list import list_command
+from regbench.cli.report import compare_command, report_command, show_command
 from regbench.cli.run import run_command
 
 
@@ -17,8 +18,14 @@ def main() -> None:
     \b
     regbench list                 strategies and cases, with their plugins
     regbench run                  run strategies × cases × seeds and record what each optimizer did
+    regbench report               summary tables, statistics and an HTML report of a result store
+    regbench compare A B          deltas between two result sets, with --fail-on regression gates
+    regbench show RUN             one run explained in plain words
     """
 
 
 main.add_command(list_command)
 main.add_command(run_command)
+main.add_command(report_command)
+main.add_command(compare_command)
+main.add_command(show_command)

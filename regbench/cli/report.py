@@ -1,0 +1,128 @@
+"""``regbench report``, ``regbench compare`` and ``regbench show``: results for people, and regression gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from regbench.cli.common import echo_json
+from regbench.report import compare as cmp
+from regbench.report.runs import SourceError, store_key
+from regbench.report.sources import load_record, load_runs
+from regbench.store import DEFAULT_STORE
+
+ERROR_FIELDS = ("error_mean", "error_p95", "error_max", "error_mean_fg", "error_p95_fg", "error_max_fg")
+
+
+def _load(path: str):
+    try:
+        return load_runs(path)
+    except SourceError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@click.command("report")
+@click.option(
+    "--store",
+    "source",
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="Result store (or a JSON / JSON-lines record file, or pytest-benchmark JSON).",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["strategy", "case"]),
+    default="strategy",
+    show_default=True,
+    help="One row per strategy, or per strategy × case.",
+)
+@click.option(
+    "--error",
+    "error",
+    type=click.Choice(ERROR_FIELDS),
+    default="error_mean",
+    show_default=True,
+    help="The ground-truth error the tables and targets use (_fg: over the foreground).",
+)
+@click.option("--html", "html_dir", type=click.Path(file_okay=False), help="Also write an HTML report into DIR.")
+@click.option("--no-stats", is_flag=True, help="Only the summary table.")
+def report_command(source, by, error, html_dir, no_stats) -> None:
+    """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics."""
+    from regbench.report import stats
+    from regbench.report.summary import summary_table
+    from regbench.report.tables import success_table, tests_table
+
+    runs = _load(source)
+    console = Console()
+    if not len(runs):
+        console.print(f"{source}: no runs yet")
+        return
+    console.print(summary_table(runs, by=by, error=error))
+    if not no_stats:
+        _, has_truth = stats.quality(runs, error)
+        console.print(success_table(runs, stats.solved(runs, error), has_truth))
+        if len(set(runs.solver)) > 1:
+            console.print(tests_table(runs, (error, "wall_time_s")))
+    if html_dir:
+        from regbench.report.html import write_html
+
+        with console.status("writing the HTML report"):
+            result = write_html(runs, html_dir, error=error)
+        console.print(f"HTML report: {result.index} ({len(result.files) - 1} files beside it)", highlight=False)
+
+
+@click.command("compare")
+@click.argument("a", type=click.Path(dir_okay=False))
+@click.argument("b", type=click.Path(dir_okay=False))
+@click.option(
+    "--fail-on",
+    "gates",
+    multiple=True,
+    metavar="GATE",
+    help="Exit 1 when B regresses: 'error_mean:+10%', 'wall_time_s:+20%', 'outcome:diverged' (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the per strategy × case figures as JSON.")
+def compare_command(a, b, gates, as_json) -> None:
+    """Compare two result sets (stores or pytest-benchmark JSON files): A is the baseline, B the new one."""
+    try:
+        parsed = [cmp.parse_gate(g) for g in gates]
+    except cmp.GateError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fail-on") from exc
+    runs_a, runs_b = _load(a), _load(b)
+    deltas = cmp.compare(runs_a, runs_b)
+    if as_json:
+        echo_json(cmp.to_jsonable(deltas))
+    else:
+        Console().print(cmp.compare_table(deltas, a, b))
+    tripped = [message for gate in parsed for message in cmp.check(gate, deltas)]
+    for gate in parsed:
+        if not any(d.a and d.b for d in deltas) and gate.category is None:
+            click.echo(f"warning: {gate.text}: A and B share no strategy × case, nothing to check", err=True)
+    if tripped:
+        click.echo(f"FAILED: {len(tripped)} regression gate hit(s):", err=True)
+        for message in tripped:
+            click.echo(f"  {message}", err=True)
+        raise SystemExit(1)
+    if parsed:
+        click.echo(f"passed: {', '.join(g.text for g in parsed)}", err=True)
+
+
+@click.command("show")
+@click.argument("run")
+@click.option("--store", "source", default=DEFAULT_STORE, show_default=True, help="Result store to look RUN up in.")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON instead.")
+def show_command(run, source, as_json) -> None:
+    """Explain one run in plain words. RUN is a record key, a unique key prefix, or a JSON record file."""
+    from regbench.report.explain import print_explanation
+
+    try:
+        path = Path(run)
+        record = load_record(path) if path.is_file() else store_key(source, run)
+    except SourceError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if as_json:
+        echo_json(record.to_dict())
+        return
+    print_explanation(record)

@@ -1,0 +1,191 @@
+"""``regbench compare A B``: per strategy × case deltas of time and quality, and ``--fail-on`` regression gates.
+
+A gate is checked on every strategy × case present in both result sets (medians), or, for a category gate, on
+every strategy × case of B (a group new in B counts as having had none of that category).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from rich.markup import escape
+from rich.table import Table
+
+from regbench.report.runs import FLOAT_FIELDS, Runs
+from regbench.report.stats import median
+from regbench.report.summary import fmt_number
+
+CATEGORY_FIELDS = ("outcome", "status", "stop_category")
+NUMERIC_FIELDS = FLOAT_FIELDS
+# The columns the comparison table shows, in order.
+SHOWN = ("wall_time_s", "iterations", "final_metric_dense", "error_mean")
+GATE_SYNTAX = (
+    "FIELD:+N% or FIELD:-N% (relative change of the median per strategy × case, e.g. 'error_mean:+10%', "
+    "'wall_time_s:+20%'), FIELD:+N or FIELD:-N (absolute change, e.g. 'iterations:+5'), or CATEGORY:VALUE "
+    "(a larger share of runs with that value, e.g. 'outcome:diverged'); "
+    f"numeric fields: {', '.join(NUMERIC_FIELDS)}; categories: {', '.join(CATEGORY_FIELDS)}"
+)
+
+
+class GateError(ValueError):
+    """A ``--fail-on`` expression that does not parse; the message gives the valid syntax."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    text: str
+    field: str
+    amount: float | None = None  # signed: +10 trips on an increase of more than 10
+    relative: bool = False
+    category: str | None = None
+
+
+_NUMERIC = re.compile(r"^(?P<field>[a-z_0-9]+):(?P<sign>[+-])(?P<amount>\d+(?:\.\d*)?|\.\d+)(?P<pct>%?)$")
+
+
+def parse_gate(text: str) -> Gate:
+    text = text.strip()
+    match = _NUMERIC.match(text)
+    if match:
+        name = match["field"]
+        if name not in NUMERIC_FIELDS:
+            raise GateError(f"--fail-on {text!r}: {name!r} is not a numeric field. Valid: {GATE_SYNTAX}")
+        amount = float(match["amount"]) * (1 if match["sign"] == "+" else -1)
+        return Gate(text, name, amount, relative=bool(match["pct"]))
+    name, sep, value = text.partition(":")
+    if sep and name in CATEGORY_FIELDS and re.fullmatch(r"[A-Za-z_][\w.-]*", value):
+        return Gate(text, name, category=value)
+    raise GateError(f"--fail-on {text!r} is not a valid gate. Valid: {GATE_SYNTAX}")
+
+
+@dataclass
+class Group:
+    """One strategy × case in one result set."""
+
+    n: int
+    medians: dict[str, float]
+    shares: dict[str, dict[str, float]]  # category field -> value -> fraction of runs
+
+
+@dataclass
+class Delta:
+    solver: str
+    case: str
+    a: Group | None
+    b: Group | None
+    notes: list[str] = field(default_factory=list)
+
+    def change(self, name: str) -> tuple[float, float]:
+        """(absolute, relative) change of the median from A to B; NaN when either is missing."""
+        if self.a is None or self.b is None:
+            return float("nan"), float("nan")
+        old, new = self.a.medians[name], self.b.medians[name]
+        diff = new - old
+        if old != 0:
+            return diff, diff / abs(old)
+        return diff, 0.0 if diff == 0 else math.copysign(math.inf, diff)
+
+
+def groups(runs: Runs) -> dict[tuple[str, str], Group]:
+    out = {}
+    keys = list(zip(runs.solver.astype(str).tolist(), runs["case"].astype(str).tolist(), strict=True))
+    for key in sorted(set(keys)):
+        rows = (runs.solver == key[0]) & (runs["case"] == key[1])
+        shares = {}
+        for name in CATEGORY_FIELDS:
+            values, counts = np.unique(runs[name][rows].astype(str), return_counts=True)
+            shares[name] = {v: c / rows.sum() for v, c in zip(values.tolist(), counts.tolist(), strict=True)}
+        medians = {name: median(runs[name][rows]) for name in NUMERIC_FIELDS}
+        out[key] = Group(int(rows.sum()), medians, shares)
+    return out
+
+
+def compare(a: Runs, b: Runs) -> list[Delta]:
+    ga, gb = groups(a), groups(b)
+    return [Delta(solver, case, ga.get((solver, case)), gb.get((solver, case))) for solver, case in sorted({*ga, *gb})]
+
+
+def check(gate: Gate, deltas: list[Delta]) -> list[str]:
+    """Messages for every strategy × case that trips ``gate`` (empty: the gate passes)."""
+    tripped = []
+    for d in deltas:
+        where = f"{d.solver} on {d.case}"
+        if gate.category is not None:
+            if d.b is None:
+                continue
+            old = d.a.shares[gate.field].get(gate.category, 0.0) if d.a else 0.0
+            new = d.b.shares[gate.field].get(gate.category, 0.0)
+            if new > old:
+                tripped.append(
+                    f"{gate.text}: {where}: {gate.field} {gate.category} in {new:.0%} of runs "
+                    f"(was {old:.0%}{'' if d.a else ', not in A'})"
+                )
+            continue
+        diff, rel = d.change(gate.field)
+        change = rel * 100 if gate.relative else diff
+        if np.isnan(change):
+            continue
+        if (gate.amount >= 0 and change > gate.amount) or (gate.amount < 0 and change < gate.amount):
+            unit = "%" if gate.relative else ""
+            tripped.append(
+                f"{gate.text}: {where}: median {gate.field} {fmt_number(d.a.medians[gate.field])} → "
+                f"{fmt_number(d.b.medians[gate.field])} ({change:+.4g}{unit})"
+            )
+    return tripped
+
+
+def compare_table(deltas: list[Delta], label_a: str, label_b: str) -> Table:
+    table = Table(
+        title=f"A = {escape(label_a)}\nB = {escape(label_b)}",
+        title_justify="left",
+        caption="medians per strategy × case; change in % of |A|",
+        caption_justify="left",
+    )
+    table.add_column("strategy", no_wrap=True)
+    table.add_column("case", no_wrap=True)
+    table.add_column("runs A/B", justify="right")
+    for name in SHOWN:
+        table.add_column(f"{name}\nA → B (Δ)", justify="right")
+    table.add_column("outcomes A → B")
+    for d in deltas:
+        cells = [f"{d.a.n if d.a else 0}/{d.b.n if d.b else 0}"]
+        for name in SHOWN:
+            if d.a is None or d.b is None:
+                cells.append("only in " + ("B" if d.a is None else "A"))
+                continue
+            _, rel = d.change(name)
+            shift = "" if np.isnan(rel) else f" ({rel:+.1%})"
+            cells.append(f"{fmt_number(d.a.medians[name], 3)} → {fmt_number(d.b.medians[name], 3)}{shift}")
+        cells.append(_outcome_change(d))
+        table.add_row(*(escape(c) for c in [d.solver, d.case, *cells]))
+    return table
+
+
+def _outcome_change(d: Delta) -> str:
+    old = d.a.shares["outcome"] if d.a else {}
+    new = d.b.shares["outcome"] if d.b else {}
+    n_old, n_new = (d.a.n if d.a else 0), (d.b.n if d.b else 0)
+    parts = []
+    for name in sorted({*old, *new}):
+        x, y = round(old.get(name, 0) * n_old), round(new.get(name, 0) * n_new)
+        parts.append(f"{name} {x}" if x == y and n_old == n_new else f"{name} {x}→{y}")
+    return ", ".join(parts)
+
+
+def to_jsonable(deltas: list[Delta]) -> list[dict]:
+    from regbench.record import to_jsonable as strict
+
+    return [
+        strict(
+            {
+                "strategy": d.solver,
+                "case": d.case,
+                "a": d.a.__dict__ if d.a else None,
+                "b": d.b.__dict__ if d.b else None,
+            }
+        )
+        for d in deltas
+    ]

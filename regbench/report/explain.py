@@ -1,0 +1,245 @@
+"""``regbench show RUN``: one run explained in plain words.
+
+Explanations are keyed on stop categories and on the numbers in the record, never on optimizer names (the raw
+stop text is shown as recorded). The facts behind them are in the SimpleITK behaviour reference (§2, §3.4, §6).
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+
+from rich.console import Console
+from rich.markup import escape
+
+from regbench.record import Level, RunRecord
+from regbench.report.runview import fmt, level_table
+from regbench.stops import NO_OVERLAP_VALUE
+
+STOP_EXPLANATIONS = {
+    "converged": "The optimizer's own convergence test passed (its metric stopped decreasing over a window, or a "
+    "gradient or relative-decrease criterion was met). A convergence test can also pass while the metric rises "
+    "or sits at the no-overlap value, so read the outcome and the dense metric too.",
+    "max_iterations": "A level used its whole iteration budget. The optimizer was still moving when it was "
+    "stopped, so more iterations could have improved the result.",
+    "line_search": "A line search could not find a step that decreased the metric enough. When it ended on a "
+    "rounding error this is usually a successful stop near the optimum: the metric cannot be decreased further "
+    "at machine precision, or the image gradient is slightly inconsistent with the metric. Judge it by the "
+    "error and the dense metric, not by the text.",
+    "step_too_small": "The step length shrank below its minimum (the direction kept reversing): usually a normal "
+    "stop close to an optimum.",
+    "gradient_tolerance": "The gradient became smaller than its tolerance: a normal stop at a stationary point.",
+    "max_evaluations": "The budget of metric evaluations was used up before any convergence test passed.",
+    "user_stop": "The run was stopped from outside the optimizer (a callback asked it to stop).",
+    "invalid_parameter": "The optimizer rejected a parameter value before or while running: check the params.",
+    "error": "The optimizer or SimpleITK raised an error: see the error message.",
+    "unknown": "The stop text is not one regbench knows; it is kept verbatim above and counted as unknown.",
+}
+OUTCOME_EXPLANATIONS = {
+    "diverged": "The dense metric ended worse than it started: the run made the alignment worse, whatever the "
+    "stop text says.",
+    "no_overlap": "The metric reached SimpleITK's no-valid-points value (about 1.8e308): the moving image no "
+    "longer overlaps the fixed one. This is a failure whatever the stop text says.",
+    "error": "The run raised an error; the record keeps the message.",
+    "crashed": "The worker process died during the run (for example a segmentation fault in SimpleITK).",
+    "timeout": "The run took longer than its time limit and was stopped.",
+}
+REL_TOL = 1e-9
+
+
+def same(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-300)
+
+
+def _last_level(record: RunRecord) -> tuple[int, Level] | None:
+    for segment in reversed(record.segments):
+        if segment.levels:
+            return segment.index, segment.levels[-1]
+    return None
+
+
+def _last_event(record: RunRecord) -> tuple[int, int, int, float] | None:
+    """(segment, level, iteration, metric) of the last iteration event with a metric."""
+    trace = record.trace
+    for i in range(len(trace) - 1, -1, -1):
+        if trace.metric[i] is not None:
+            return trace.segment[i], trace.level[i], trace.iteration[i], trace.metric[i]
+    return None
+
+
+def level_kind(level: Level) -> list[str]:
+    """Why values on this level differ from the dense metric (empty: full resolution, unsmoothed, unsampled)."""
+    reasons = []
+    if level.shrink_factor not in (None, 1):
+        reasons.append(f"shrunk ×{level.shrink_factor}")
+    if level.smoothing_sigma not in (None, 0, 0.0):
+        reasons.append(f"smoothed (σ = {level.smoothing_sigma:g})")
+    if level.sampling_percentage is not None and level.sampling_percentage < 1.0:
+        reasons.append(f"sampled ({level.sampling_percentage:.0%} of the points)")
+    return reasons
+
+
+def reported_vs_last_iteration(record: RunRecord) -> str:
+    final, last = record.final_metric, _last_event(record)
+    if final is None:
+        return "No final metric was reported (the run did not finish an execution)."
+    if final >= NO_OVERLAP_VALUE:
+        return "The reported value is SimpleITK's no-valid-points value: nothing overlapped at the end."
+    if last is None:
+        return "No iteration reported a metric, so there is nothing to compare the final value with."
+    segment, level, iteration, value = last
+    where = f"the last iteration (execution {segment}, level {level}, iteration {iteration}) saw {fmt(value)}"
+    if same(final, value):
+        if record.stop_category in ("max_iterations", "user_stop"):
+            return (
+                f"The reported final metric equals what {where}. For gradient-descent-type optimizers stopped "
+                "by the iteration cap (or from outside), that is the value *before* the last step: the returned "
+                "transform is one step further and its own value is not reported."
+            )
+        return f"The reported final metric equals what {where}."
+    reasons = []
+    end = _last_level(record)
+    if end and (end[0], end[1].index) != (segment, level):
+        reasons.append(
+            f"the value is reported at the end of execution {end[0]}, level {end[1].index}, which ran "
+            f"{end[1].iterations} iterations after that"
+        )
+    if record.stop_category == "converged":
+        reasons.append(
+            "at convergence the optimizer evaluates the returned position once more after the last iteration, so "
+            "the reported value belongs to the returned transform"
+        )
+    elif record.stop_category == "line_search":
+        reasons.append(
+            "after a failed line search the optimizer goes back to its last accepted position but keeps the value "
+            "of the rejected trial point, so the reported value may belong to no returned position at all"
+        )
+    if not reasons:
+        reasons.append("the optimizer reports the value of its final state, not the one seen at the last iteration")
+    return f"The reported final metric {fmt(final)} differs from what {where}: " + "; ".join(reasons) + "."
+
+
+def reported_vs_dense(record: RunRecord) -> str:
+    final, dense = record.final_metric, record.final_metric_dense
+    if dense is None:
+        return "There is no dense value (the re-evaluation failed or the run did not return a transform)."
+    if final is None:
+        return f"The dense metric of the returned transform is {fmt(dense)}."
+    end = _last_level(record)
+    kind = level_kind(end[1]) if end else []
+    if same(final, dense):
+        return (
+            f"The reported and dense values agree ({fmt(dense)}): the last level is full resolution and the "
+            "reported value belongs to the returned transform."
+        )
+    if kind:
+        return (
+            f"The reported value {fmt(final)} is measured on the last level's images, which are "
+            f"{', '.join(kind)}; the dense value {fmt(dense)} re-evaluates the returned transform at full "
+            "resolution, unsmoothed, on every voxel. Only the dense value is comparable across strategies."
+        )
+    return (
+        f"The last level is full resolution and dense, yet the reported value {fmt(final)} differs from the dense "
+        f"value {fmt(dense)} of the returned transform: the reported value belongs to another position (see above)."
+    )
+
+
+def returned_best_text(record: RunRecord) -> str:
+    if record.returned_best is True:
+        return (
+            "Yes: the returned transform is at least as good (dense metric) as every position visited on a "
+            "full-resolution level."
+        )
+    if record.returned_best is False:
+        visited = [lv.best_metric for lv in record.levels if lv.best_metric is not None]
+        best = f" (a visited position reached {fmt(min(visited))})" if visited else ""
+        return (
+            "No: the optimizer returned its last position, which is worse than the best one it visited"
+            f"{best}; the returned dense value is {fmt(record.final_metric_dense)}."
+        )
+    why = next((n for n in record.notes if n.startswith("returned_best unknown")), "")
+    return "Unknown" + (f": {why.split(':', 1)[1].strip()}." if why else ".")
+
+
+def learning_rate_text(record: RunRecord) -> str:
+    rates = [(lv.learning_rate_first, lv.learning_rate_last) for lv in record.levels if lv.iterations]
+    known = [r for pair in rates for r in pair if r is not None]
+    if not known or all(r == 0 for r in known):
+        return "Not reported: this optimizer does not expose a learning rate (SimpleITK reads it as 0), or it has none."
+    changed = any(a != b for a, b in rates if a is not None and b is not None)
+    spans = ", ".join(f"{fmt(a, 3)} → {fmt(b, 3)}" for a, b in rates)
+    tail = (
+        " It changed within levels (a line search or a per-iteration estimate set it)."
+        if changed
+        else " It stayed constant within each level."
+    )
+    return f"Per level (first → last iteration): {spans}.{tail}"
+
+
+def cap_text(record: RunRecord) -> str:
+    if record.hit_iteration_limit:
+        return (
+            "Yes: at least one level stopped on its iteration limit, so the optimizer was still moving and "
+            "more iterations could have improved the result."
+        )
+    return "No: every level stopped for another reason before its iteration limit."
+
+
+def reproduce_command(record: RunRecord) -> str:
+    parts = ["regbench", "run", "-s", record.strategy, "-c", record.case, "--seed", str(record.seed)]
+    if record.threads:
+        parts += ["--threads", str(record.threads)]
+    for name, value in sorted(record.params.items()):
+        parts += ["-p", f"{name}={value}"]
+    return shlex.join(parts)
+
+
+def print_explanation(record: RunRecord, console: Console | None = None) -> None:
+    console = console or Console()
+    say = lambda text: console.print(escape(text), highlight=False)  # noqa: E731  record text, not markup
+    heading = lambda text: console.print(f"\n[bold]{text}[/bold]")  # noqa: E731
+    say(f"run {record.key}: {record.strategy} on {record.case}, seed {record.seed}, status {record.status}")
+    if record.error:
+        say(f"error: {record.error}")
+    console.print(level_table(record))
+
+    heading("Why it stopped")
+    say(f"stop text: {record.stop_condition or '(none)'}")
+    say(f"stop category: {record.stop_category}. {STOP_EXPLANATIONS.get(record.stop_category or 'unknown', '')}")
+    if record.rounding_failure:
+        say(
+            "rounding failure: yes. The line search ended on a rounding error; this is usually a successful stop, "
+            "so judge the run by its error and dense metric."
+        )
+    if record.outcome != record.stop_category:
+        say(f"outcome: {record.outcome}. {OUTCOME_EXPLANATIONS.get(record.outcome or '', '')}")
+    say(f"iteration cap hit: {cap_text(record)}")
+
+    heading("The final metric")
+    say(reported_vs_last_iteration(record))
+    say(reported_vs_dense(record))
+    say(f"dense metric, initial → final: {fmt(record.initial_metric_dense)} → {fmt(record.final_metric_dense)}")
+    say(f"returned transform is the best visited: {returned_best_text(record)}")
+    if record.error_mean is not None:
+        say(
+            f"error against the truth, mean: {fmt(record.initial_error_mean)} → {fmt(record.error_mean)} "
+            f"(p95 {fmt(record.error_p95)}, max {fmt(record.error_max)}; physical units)"
+        )
+    if record.error_mean_fg is not None:
+        say(f"error over the foreground, mean: {fmt(record.initial_error_mean_fg)} → {fmt(record.error_mean_fg)}")
+
+    heading("Learning rate")
+    say(learning_rate_text(record))
+
+    heading("Reproducing it")
+    say(
+        f"seed {record.seed}, metric sampling seed {record.sampling_seed}, {record.threads} ITK threads; same "
+        "inputs, same threads and same software versions give the same record."
+    )
+    if record.versions:
+        say("versions: " + ", ".join(f"{k} {v}" for k, v in record.versions.items()))
+    say(f"command: {reproduce_command(record)}")
+    say(f"time: {fmt(record.wall_time_s, 3)} s wall, {fmt(record.cpu_time_s, 3)} s CPU")
+    for note in record.notes:
+        if not note.startswith(("traceback:", "returned_best unknown")):
+            say(f"note: {note}")

@@ -1,0 +1,251 @@
+"""Report figures (matplotlib, Agg, no pyplot state): each has axis labels with units, a legend and a caption.
+
+A figure is returned with its caption (what to read from it, and the n behind it); the HTML module saves it.
+Figures are drawn on ``matplotlib.figure.Figure`` directly so nothing depends on an interactive backend.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from regbench.record import RunRecord
+from regbench.report.runs import Runs
+from regbench.report.stats import Ecdf, Profile
+from regbench.report.summary import SummaryRow
+from regbench.stops import NO_OVERLAP_VALUE
+
+# Per (case, solver): runs drawn individually, and runs pooled into the median convergence curve.
+TRACES_PER_GROUP = 3
+CONVERGENCE_RUNS_PER_GROUP = 50
+MAX_CASE_FIGURES = 12
+
+
+@dataclass
+class Plot:
+    name: str  # file stem, made of safe characters only (record strings never reach the file system)
+    title: str
+    caption: str
+    figure: Figure
+
+
+def colors(solvers: Sequence[str]) -> dict[str, tuple]:
+    """A stable colour per solver, the same in every figure."""
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10" if len(solvers) <= 10 else "tab20"]
+    return {s: palette(i % palette.N) for i, s in enumerate(sorted(solvers))}
+
+
+def safe(text: str) -> str:
+    """A record string for a legend or title: a "$" must not start matplotlib's mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def _metric_column(trace_metric: list) -> np.ndarray:
+    values = np.array([np.nan if v is None else v for v in trace_metric], dtype=float)
+    values[values >= NO_OVERLAP_VALUE] = np.nan
+    return values
+
+
+def _level_starts(record: RunRecord) -> list[int]:
+    """Trace positions where a new (segment, level) begins, the first excluded."""
+    pairs = list(zip(record.trace.segment, record.trace.level, strict=True))
+    return [i for i in range(1, len(pairs)) if pairs[i] != pairs[i - 1]]
+
+
+def _log_if_positive(ax, values: np.ndarray) -> None:
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 20:
+        ax.set_yscale("log")
+
+
+def trace_plot(case: str, number: int, records: dict[str, list[RunRecord]], palette: dict) -> Plot:
+    """Per-run metric traces on one case, with level (and execution) changes marked."""
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    drawn, every = 0, []
+    for solver, group in sorted(records.items()):
+        for i, record in enumerate(group):
+            values = _metric_column(record.trace.metric)
+            every.append(values)
+            label = safe(solver) if i == 0 else None
+            ax.plot(np.arange(values.size), values, color=palette[solver], lw=1.2, alpha=0.85, label=label)
+            for start in _level_starts(record):
+                ax.axvline(start - 0.5, color=palette[solver], ls=":", lw=0.9, alpha=0.7)
+            drawn += 1
+    ax.plot([], [], color="grey", ls=":", label="level change")
+    if every:
+        _log_if_positive(ax, np.concatenate(every))
+    ax.set_xlabel("iteration (counted over all levels and executions)")
+    ax.set_ylabel("metric value as the optimizer saw it (case metric units)")
+    ax.set_title(f"Metric traces: {safe(case)}")
+    ax.legend(fontsize="small")
+    caption = (
+        f"{drawn} runs on {case} (at most {TRACES_PER_GROUP} per strategy, lowest seeds). Each line is the metric "
+        "the optimizer reported at each iteration; dotted lines mark where a new pyramid level (or execution) "
+        "begins. Values on shrunk, smoothed or sampled levels are not comparable with those on the last level, "
+        "so a jump at a level change is expected, not a divergence. A line that keeps falling until it ends "
+        "was stopped by its iteration budget."
+    )
+    return Plot(f"traces-{number:02d}", f"Metric traces: {case}", caption, fig)
+
+
+def carried_forward(series: list[np.ndarray]) -> np.ndarray:
+    """(runs × longest) matrix; a run that stopped keeps its last value (the fixed-budget view)."""
+    length = max((s.size for s in series), default=0)
+    out = np.full((len(series), length), np.nan)
+    for i, values in enumerate(series):
+        if values.size:
+            out[i, : values.size] = values
+            out[i, values.size :] = values[-1]
+    return out
+
+
+def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]], palette: dict) -> Plot:
+    """Median (and interquartile band) of the metric against iterations, per strategy, on one case."""
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    counts, every = [], []
+    for solver, group in sorted(records.items()):
+        matrix = carried_forward([_metric_column(r.trace.metric) for r in group])
+        if matrix.size == 0 or np.all(np.isnan(matrix)):
+            continue
+        with warnings.catch_warnings():
+            # all-NaN columns (no run has a metric at that iteration) are expected
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, mid, high = np.nanpercentile(matrix, [25, 50, 75], axis=0)
+        x = np.arange(mid.size)
+        ax.plot(x, mid, color=palette[solver], lw=1.8, label=f"{safe(solver)} (n={len(group)})")
+        ax.fill_between(x, low, high, color=palette[solver], alpha=0.18, lw=0)
+        counts.append(f"{solver}: {len(group)}")
+        every.append(mid)
+    if every:
+        _log_if_positive(ax, np.concatenate(every))
+    ax.set_xlabel("iteration (counted over all levels and executions)")
+    ax.set_ylabel("median metric value (case metric units)")
+    ax.set_title(f"Median convergence: {safe(case)}")
+    ax.legend(fontsize="small", title="line: median; band: 25–75%")
+    caption = (
+        f"Median metric against iterations on {case}, over seeds ({'; '.join(counts) or 'no traces'} runs; at "
+        f"most {CONVERGENCE_RUNS_PER_GROUP} per strategy). A run that stopped keeps its last value, so the curve "
+        "shows what a strategy reaches within a given number of iterations. Lower is better. Iterations are not "
+        "comparable across optimizer families (a line-search iteration costs several metric evaluations): use "
+        "the runtime ECDF to compare cost."
+    )
+    return Plot(f"convergence-{number:02d}", f"Median convergence: {case}", caption, fig)
+
+
+def ecdf_plot(ecdfs: list[Ecdf], targets_text: str, instances: int) -> Plot:
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    finite = np.concatenate([e.runtimes for e in ecdfs] + [np.array([1.0])])
+    finite = finite[finite > 0]
+    left, right = finite.min() / 1.5, finite.max() * 1.5
+    names = [e.label for e in ecdfs if e.label != "virtual best"]
+    palette = colors(names)
+    for e in ecdfs:
+        x = np.concatenate([[left], e.runtimes, [right]])
+        y = np.concatenate([[0.0], np.arange(1, e.runtimes.size + 1) / max(e.n, 1), [e.runtimes.size / max(e.n, 1)]])
+        style = {"color": "black", "ls": "--"} if e.label == "virtual best" else {"color": palette[e.label]}
+        ax.step(x, y, where="post", lw=1.6, label=f"{safe(e.label)} (n={e.n})", **style)
+    ax.set_xscale("log")
+    ax.set_xlim(left, right)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("wall time (s, log scale)")
+    ax.set_ylabel("fraction of (case, seed, target) solved")
+    ax.set_title("Runtime ECDF")
+    ax.legend(fontsize="small", loc="upper left")
+    caption = (
+        f"Fraction of (case, seed, target) triples a strategy solved within a given wall time, over {instances} "
+        f"instances and the targets {targets_text}; n is the number of triples. Higher and further left is "
+        "better; the height at the right edge is the fraction ever solved (failures never count). The dashed "
+        "line is the virtual best solver: the fastest strategy on each triple."
+    )
+    return Plot("runtime-ecdf", "Runtime ECDF (data profile)", caption, fig)
+
+
+def profile_plot(time_profile: Profile, quality_profile: Profile, target_text: str) -> Plot:
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    palette = colors(time_profile.solvers)
+    for k, (profile, what) in enumerate(((time_profile, "wall time"), (quality_profile, "final error"))):
+        ax = fig.add_subplot(1, 2, k + 1)
+        top = max(2.0, profile.max_ratio() * 1.2)
+        taus = np.geomspace(1.0, top, 400)
+        for solver, rho in zip(profile.solvers, profile.fractions(taus), strict=True):
+            ax.step(taus, rho, where="post", color=palette[solver], lw=1.6, label=safe(solver))
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel(f"ratio τ to the best {what} on each instance (log scale, 1 = best)")
+        ax.set_ylabel("fraction of instances with ratio ≤ τ")
+        ax.set_title(f"Performance profile: {what} (n={profile.n})")
+        ax.legend(fontsize="small", loc="lower right")
+    caption = (
+        f"Dolan–Moré performance profiles over {time_profile.n} instances (case, seed). Left: wall time to reach "
+        f"{target_text}; right: final error (or relative dense-metric gap where a case has no ground truth). The "
+        "value at τ = 1 is the fraction of instances where a strategy was the best; the height at the right edge "
+        "is the fraction it solved at all (failures get a ratio above every real one). With more than two "
+        "strategies only the best one is ranked reliably."
+    )
+    return Plot("performance-profiles", "Performance profiles", caption, fig)
+
+
+def error_time_plot(runs: Runs, error: str) -> Plot:
+    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    palette = colors(sorted(set(runs.solver)))
+    values, time = runs[error], runs["wall_time_s"]
+    good = (runs["status"] == "ok") & np.isfinite(values) & np.isfinite(time)
+    ceiling = (np.nanmax(values[good]) * 2 if good.any() else 1.0) or 1.0
+    for solver in sorted(palette):
+        rows = runs.solver == solver
+        ax.scatter(time[rows & good], values[rows & good], s=12, alpha=0.6, color=palette[solver], label=safe(solver))
+        bad = rows & ~good & np.isfinite(time)
+        if bad.any():
+            ax.scatter(time[bad], np.full(bad.sum(), ceiling), marker="x", s=24, color=palette[solver])
+    if (~good).any():
+        ax.axhline(ceiling, color="grey", lw=0.6, ls="--")
+        ax.scatter([], [], marker="x", color="grey", label="failed / no error (drawn at the top)")
+    if good.any():
+        ax.set_xscale("log")
+        _log_if_positive(ax, np.append(values[good], ceiling))
+    ax.set_xlabel("wall time per run (s)")
+    ax.set_ylabel(f"{error} (physical units of the case)")
+    ax.set_title("Error against time")
+    ax.legend(fontsize="small")
+    caption = (
+        f"One point per run ({int(good.sum())} with an error value, {int((~good).sum())} without: failed runs or "
+        f"cases without ground truth, drawn as crosses at the top). The best strategies sit bottom left; a wide "
+        "vertical spread means results depend on the seed."
+    )
+    return Plot("error-vs-time", "Error against time", caption, fig)
+
+
+def outcome_plot(rows: list[SummaryRow]) -> Plot:
+    fig = Figure(figsize=(10, 0.6 * len(rows) + 2.2), layout="constrained")
+    for k, (attr, what) in enumerate((("outcomes", "outcome"), ("stop_categories", "stop category"))):
+        ax = fig.add_subplot(1, 2, k + 1)
+        names = sorted({name for row in rows for name in getattr(row, attr)})
+        palette = colors(names)
+        y = np.arange(len(rows))
+        left = np.zeros(len(rows))
+        for name in names:
+            counts = np.array([getattr(row, attr).get(name, 0) for row in rows], dtype=float)
+            ax.barh(y, counts, left=left, color=palette[name], label=safe(name))
+            left += counts
+        ax.set_yticks(y, [safe(row.solver) for row in rows])
+        ax.invert_yaxis()
+        ax.set_xlabel("number of runs")
+        ax.set_title(f"Runs per {what}")
+        ax.legend(fontsize="small", loc="lower right")
+    caption = (
+        f"Left: how each strategy's {sum(r.runs for r in rows)} runs ended, judged from the stop text and the "
+        "numbers (diverged: the dense metric ended worse than it started; no_overlap: the images no longer "
+        "overlap). Right: the optimizer's own stop reason. A line_search stop after a rounding error is usually "
+        "a successful stop: check the error columns."
+    )
+    return Plot("outcomes", "Outcomes and stop categories", caption, fig)

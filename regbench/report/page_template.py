@@ -1,0 +1,108 @@
+"""The HTML report's jinja2 template: one self-contained page (inline CSS, no scripts, no CDN, relative links).
+
+Kept as a module string so it ships with the package without package-data configuration.
+"""
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>regbench report: {{ source }}</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px;
+       padding: 0 1.5em 3em; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
+nav { background: #f4f4f4; padding: 0.6em 1em; border-radius: 4px; }
+nav a { margin-right: 1em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; }
+th { background: #f0f0f0; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.92em; color: #333; max-width: 60em; }
+.meta, .note { color: #555; font-size: 0.9em; } dt { font-weight: 600; margin-top: 0.5em; }
+</style>
+</head>
+<body>
+<h1>regbench report</h1>
+<p class="meta">{{ n_runs }} runs from <code>{{ source }}</code> · {{ n_solvers }} strategies · {{ n_cases }} cases ·
+{{ n_instances }} instances (case, seed) · generated {{ generated }} by regbench {{ version }}</p>
+<nav>
+<a href="#summary">Summary</a><a href="#by-case">Per case</a><a href="#success">Success rates</a>
+<a href="#ert">ERT</a><a href="#tests">Paired tests</a><a href="#figures">Figures</a>
+<a href="#definitions">Definitions</a><a href="{{ csv_file }}">summary CSV</a>
+</nav>
+
+{% macro summary(rows, by_case) %}
+<table>
+<tr><th>strategy</th>{% if by_case %}<th>case</th>{% endif %}
+{% for name in columns %}<th>{{ name }}</th>{% endfor %}</tr>
+{% for row in rows %}
+<tr><td>{{ row.solver }}</td>{% if by_case %}<td>{{ row.case }}</td>{% endif %}
+{% for cell in row.cells %}<td class="{{ 'num' if loop.index0 != 2 else '' }}">{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</table>
+{% endmacro %}
+
+<h2 id="summary">Summary per strategy</h2>
+<p>Across all cases and seeds. Error = <code>{{ error }}</code>, the distance to the ground truth in the case's
+physical units; worst-30% is its 70th percentile (the robustness figure).
+See <a href="#definitions">definitions</a>.</p>
+{{ summary(by_strategy, False) }}
+
+<h2 id="by-case">Per strategy and case</h2>
+{{ summary(by_case, True) }}
+
+<h2 id="success">Success rates at error targets</h2>
+<p>Fraction of a strategy's runs (cases × seeds) that finished <code>ok</code> with an error at or below the
+target. {{ target_note }}</p>
+<table>
+<tr><th>strategy</th><th>n</th>{% for t in target_labels %}<th>≤ {{ t }}</th>{% endfor %}</tr>
+{% for row in success %}<tr><td>{{ row.solver }}</td><td class="num">{{ row.n }}</td>
+{% for cell in row.cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>{% endfor %}
+</table>
+
+<h2 id="ert">Expected running time (ERT)</h2>
+<p>Seconds of wall time spent per success: the time of all runs (failures in full) divided by the number of runs
+that reached the target; ∞ when none did. Cells show ERT (successes / runs).</p>
+<table>
+<tr><th>strategy</th><th>case</th>{% for t in target_labels %}<th>≤ {{ t }}</th>{% endfor %}</tr>
+{% for row in ert %}<tr><td>{{ row.solver }}</td><td>{{ row.case }}</td>
+{% for cell in row.cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>{% endfor %}
+</table>
+
+<h2 id="tests">Paired Wilcoxon signed-rank tests</h2>
+<p>Each pair of strategies compared on the instances (case, seed) where both have a value; p-values
+Holm-corrected within each measure. Effect size: matched-pairs rank-biserial correlation r of (A − B): −1 means A
+is lower on every instance, +1 higher. Lower is better for both measures.</p>
+{% for block in tests %}
+<h3>{{ block.measure }}</h3>
+{% if block.rows %}
+<table>
+<tr><th>A</th><th>B</th><th>n pairs</th><th>unpaired</th><th>median A − B</th><th>p</th><th>p (Holm)</th><th>r</th></tr>
+{% for t in block.rows %}<tr><td>{{ t.a }}</td><td>{{ t.b }}</td><td class="num">{{ t.n }}</td>
+<td class="num">{{ t.n_missing }}</td><td class="num">{{ t.median }}</td><td class="num">{{ t.p }}</td>
+<td class="num">{{ t.p_holm }}</td><td class="num">{{ t.r }}</td></tr>{% endfor %}
+</table>
+{% else %}<p class="note">Fewer than two strategies: nothing to pair.</p>{% endif %}
+{% endfor %}
+
+<h2 id="figures">Figures</h2>
+<ul>{% for plot in plots %}<li><a href="#fig-{{ plot.name }}">{{ plot.title }}</a>
+(<a href="{{ plot.file }}">{{ plot.file }}</a>)</li>{% endfor %}</ul>
+{% if skipped_cases %}<p class="note">Per-case figures drawn for the first {{ max_cases }} cases only; not drawn:
+{{ skipped_cases|join(", ") }}.</p>{% endif %}
+{% for plot in plots %}
+<figure id="fig-{{ plot.name }}">
+<a href="{{ plot.file }}"><img src="{{ plot.file }}" alt="{{ plot.title }}"></a>
+<figcaption><strong>{{ plot.title }}.</strong> {{ plot.caption }}</figcaption>
+</figure>
+{% endfor %}
+
+<h2 id="definitions">Definitions</h2>
+<dl>
+{% for term, text in definitions %}<dt>{{ term }}</dt><dd>{{ text }}</dd>{% endfor %}
+</dl>
+</body>
+</html>
+"""

@@ -1,0 +1,97 @@
+"""Where runs come from: a result store, a JSON record file, JSON lines, or a pytest-benchmark JSON file."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from regbench.record import RunRecord
+from regbench.report.runs import Runs, SourceError, from_dicts, from_records, load_store
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# pytest-benchmark's extra_info carries the record summary under these names where they differ.
+BENCHMARK_RENAMES = {"optimizer_iterations": "iterations"}
+
+
+def load_runs(path: str | Path) -> Runs:
+    """Runs from any supported file, chosen by its content (not its name)."""
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"{path}: no such file")
+    if path.is_dir():
+        raise SourceError(f"{path}: is a directory; give a result store or a JSON file")
+    with path.open("rb") as handle:
+        head = handle.read(len(SQLITE_MAGIC))
+    if head == SQLITE_MAGIC:
+        return load_store(path)
+    return load_json(path)
+
+
+def load_json(path: Path) -> Runs:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except ValueError as first:
+        # JSON lines (one record per line, as `regbench export --format jsonl` writes)
+        try:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            raise SourceError(f"{path}: not JSON, JSON lines or a result store ({first})") from None
+    if isinstance(data, dict) and "benchmarks" in data:
+        return from_benchmark_json(data, str(path))
+    items = data if isinstance(data, list) else [data]
+    if not all(isinstance(item, dict) and "strategy" in item and "case" in item for item in items):
+        raise SourceError(f"{path}: expected run records (objects with strategy and case) or pytest-benchmark JSON")
+    try:
+        return from_records([RunRecord.from_dict(item) for item in items], str(path))
+    except TypeError as exc:
+        raise SourceError(f"{path}: not a run record: {exc}") from exc
+
+
+def load_record(path: Path) -> RunRecord:
+    """One record from a JSON file (``regbench run --json`` output, or a list holding exactly one)."""
+    runs = load_json(path)
+    records = runs.records(list(runs["key"]))
+    if len(records) != 1:
+        raise SourceError(f"{path}: holds {len(records)} records; `show` explains one (give a key instead)")
+    return records[0]
+
+
+def from_benchmark_json(data: dict[str, Any], source: str = "") -> Runs:
+    """One run per benchmark: extra_info holds the record summary; time is pytest-benchmark's median round.
+
+    pytest-benchmark's median is used for ``wall_time_s`` because it is what that tool measured (several
+    rounds); extra_info's own ``wall_time_s``, if any, is one run's time.
+    """
+    rows = []
+    for i, bench in enumerate(data.get("benchmarks") or []):
+        extra = dict(bench.get("extra_info") or {})
+        row = {BENCHMARK_RENAMES.get(k, k): v for k, v in extra.items() if k != "iterations"}
+        strategy, case = _strategy_and_case(bench, extra)
+        row.setdefault("strategy", strategy)
+        row.setdefault("case", case)
+        row.setdefault("status", "ok")
+        row.setdefault("seed", (bench.get("params") or {}).get("seed", 0))
+        stats = bench.get("stats") or {}
+        if stats.get("median") is not None:
+            row["wall_time_s"] = stats["median"]
+        row["key"] = bench.get("fullname") or bench.get("name") or f"#{i}"
+        rows.append(row)
+    if not rows:
+        raise SourceError(f"{source}: a pytest-benchmark file with no benchmarks")
+    return from_dicts(rows, source)
+
+
+def _strategy_and_case(bench: dict[str, Any], extra: dict[str, Any]) -> tuple[str, str]:
+    params = bench.get("params") or {}
+    strategy = extra.get("strategy") or params.get("strategy")
+    case = extra.get("case") or params.get("case")
+    if strategy and case:
+        return str(strategy), str(case)
+    # test_name[strategy-case] is how a parametrized benchmark is named when nothing else says it
+    match = re.search(r"\[(.+)\]$", bench.get("name") or "")
+    parts = match.group(1).split("-", 1) if match else []
+    name = bench.get("name") or "benchmark"
+    return str(strategy or (parts[0] if parts else name)), str(case or (parts[1] if len(parts) > 1 else name))
