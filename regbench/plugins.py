@@ -32,6 +32,7 @@ BUILTIN_PLUGINS = (
     "regbench_plugins.gradient_descent",
     "regbench_plugins.lbfgs",
     "regbench_plugins.synthetic_cases",
+    "regbench_plugins.brainweb_cases",
 )
 
 
