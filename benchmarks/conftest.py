@@ -75,6 +75,7 @@ class BenchSession:
     pm: RegbenchPluginManager
     seed: int
     threads: int | None
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # (strategy, case) names selected
     records: list[tuple[str, RunRecord]] = field(default_factory=list)
     extra_info_fields: tuple[str, ...] = tuple(EXTRA_INFO_FIELDS.values())
 
@@ -129,21 +130,24 @@ def _select(option: str, patterns: str, names: list[str], default: list[str]) ->
     return chosen
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Resolve the selection now, so that a bad name is a usage error (exit 4) rather than a collection error.
+    session = _session(config)
+    strategies = list(session.pm.strategies())
+    cases = session.pm.cases()
+    default_cases = [name for name, case in cases.items() if case.default and not case.unavailable]
+    session.pairs = [
+        (s, c)
+        for s in _select("--regbench-strategies", config.getoption("--regbench-strategies"), strategies, strategies)
+        for c in _select("--regbench-cases", config.getoption("--regbench-cases"), list(cases), default_cases)
+    ]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize tests that take ``regbench_strategy`` and ``regbench_case`` (names; ids ``<strategy>-<case>``)."""
     if not {"regbench_strategy", "regbench_case"} <= set(metafunc.fixturenames):
         return
-    pm = _session(metafunc.config).pm
-    strategies = list(pm.strategies())
-    cases = pm.cases()
-    default_cases = [name for name, case in cases.items() if case.default and not case.unavailable]
-    chosen_strategies = _select(
-        "--regbench-strategies", metafunc.config.getoption("--regbench-strategies"), strategies, strategies
-    )
-    chosen_cases = _select(
-        "--regbench-cases", metafunc.config.getoption("--regbench-cases"), list(cases), default_cases
-    )
-    pairs = [(s, c) for s in chosen_strategies for c in chosen_cases]
+    pairs = _session(metafunc.config).pairs
     metafunc.parametrize(("regbench_strategy", "regbench_case"), pairs, ids=[f"{s}-{c}" for s, c in pairs])
 
 

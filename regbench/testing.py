@@ -28,6 +28,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 import SimpleITK as sitk
 
@@ -42,13 +43,13 @@ __all__ = [
     "StrategyCheckFailed",
     "StrategyCheckWarning",
     "check_strategy",
+    "fixture_regbench_pm",
+    "fixture_register_plugin",
+    "fixture_tiny_case",
     "make_failing_case",
     "make_tiny_case",
     "parametrize_with_checks",
-    "regbench_pm",
-    "register_plugin",
     "strategy_checks",
-    "tiny_case",
 ]
 
 
@@ -70,11 +71,26 @@ _TRUTHS: dict[str, Callable[[], sitk.Transform]] = {
 }
 
 
+def _texture(seed: int, size: int = 64) -> sitk.Image:
+    """Smooth random texture in [0, 1] (structures at two scales: the metric has a clear basin)."""
+    rng = np.random.default_rng(seed)
+    array = np.zeros((size, size))
+    for sigma, weight in ((4.0, 1.0), (1.5, 0.5)):
+        noise = sitk.GetImageFromArray(rng.standard_normal((size, size)))
+        array += weight * sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(noise, sigma)) * sigma
+    array = (array - array.min()) / (array.max() - array.min())
+    return sitk.GetImageFromArray(array.astype(np.float32))
+
+
 @functools.cache
 def _tiny_data(transform: str) -> CaseData:
-    from regbench_plugins.synthetic_cases import warped_pair
-
-    return warped_pair((64, 64), _TRUTHS[transform](), seed=3)
+    # Self-contained on purpose: the kit's case must not change when the built-in cases do.
+    moving = _texture(seed=3)
+    truth = _TRUTHS[transform]()
+    fixed = sitk.Resample(moving, moving, truth, sitk.sitkLinear, 0.0)
+    noise = np.random.default_rng(4).normal(0.0, 0.01, (64, 64)).astype(np.float32)
+    noisy = sitk.GetImageFromArray(sitk.GetArrayFromImage(fixed) + noise)
+    return CaseData(fixed=noisy, moving=moving, truth=truth)
 
 
 def make_tiny_case(transform: str = "translation") -> Case:
@@ -93,11 +109,9 @@ def make_tiny_case(transform: str = "translation") -> Case:
 
 @functools.cache
 def _no_overlap_data() -> CaseData:
-    from regbench_plugins.synthetic_cases import texture
-
-    moving = texture((32, 32), seed=4)
+    moving = _texture(seed=4, size=32)
     moving.SetOrigin((10_000.0, 10_000.0))  # nowhere near the fixed image
-    return CaseData(fixed=texture((32, 32), seed=5), moving=moving)
+    return CaseData(fixed=_texture(seed=5, size=32), moving=moving)
 
 
 def make_failing_case() -> Case:
@@ -115,15 +129,15 @@ def make_failing_case() -> Case:
 # -- fixtures --------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def regbench_pm(monkeypatch: pytest.MonkeyPatch) -> RegbenchPluginManager:
+@pytest.fixture(name="regbench_pm")
+def fixture_regbench_pm(monkeypatch: pytest.MonkeyPatch) -> RegbenchPluginManager:
     """A fresh plugin manager with the built-in plugins only (no entry points, nothing blocked)."""
     monkeypatch.delenv("REGBENCH_BLOCK_PLUGINS", raising=False)
     return make_plugin_manager(entrypoints=False)
 
 
-@pytest.fixture
-def register_plugin(regbench_pm: RegbenchPluginManager) -> Iterator[Callable[..., Any]]:
+@pytest.fixture(name="register_plugin")
+def fixture_register_plugin(regbench_pm: RegbenchPluginManager) -> Iterator[Callable[..., Any]]:
     """``register_plugin(plugin, name=None)`` registers a plugin object or module into ``regbench_pm`` for
     this test; a misspelled hook raises ``PluginError`` at once."""
     registered: list[Any] = []
@@ -140,8 +154,8 @@ def register_plugin(regbench_pm: RegbenchPluginManager) -> Iterator[Callable[...
             regbench_pm.unregister(plugin)
 
 
-@pytest.fixture
-def tiny_case() -> Case:
+@pytest.fixture(name="tiny_case")
+def fixture_tiny_case() -> Case:
     """A 2D 64² case with a known translation: see :func:`make_tiny_case`."""
     return make_tiny_case()
 
@@ -351,8 +365,8 @@ def check_transform_rebuildable(strategy: Strategy, case: Case | None = None, pm
         _fail(strategy, "check_transform_rebuildable", "the rebuilt transform differs from the recorded one")
 
 
-# Fields that measure the machine, not the run.
-_TIMING = {"wall_time_s", "cpu_time_s", "peak_rss_mb"}
+# Fields that measure the machine, not the run; ``measures`` too, as strategies may put their own cost there.
+_TIMING = {"wall_time_s", "cpu_time_s", "peak_rss_mb", "measures"}
 
 
 def _repeatable(record: RunRecord) -> dict[str, Any]:
@@ -362,7 +376,7 @@ def _repeatable(record: RunRecord) -> dict[str, Any]:
 
 
 def check_reproducible(strategy: Strategy, case: Case | None = None, pm=None) -> None:
-    """Same strategy, case, seed and threads give the same record (timing aside). Anything random in a
+    """Same strategy, case, seed and threads give the same record (timing and measures aside). Anything random in a
     strategy must come from ``ctx.rng`` or ``ctx.seed`` (an optimizer seed of 0 means the wall clock)."""
     first = _repeatable(_run(strategy, case, pm))
     second = _repeatable(_run(strategy, case, pm, fresh=True))
