@@ -41,6 +41,31 @@ def colors(solvers: Sequence[str]) -> dict[str, tuple]:
     return {s: palette(i % palette.N) for i, s in enumerate(sorted(solvers))}
 
 
+# Good stops green-blue, budget stops amber, failures red-grey: the colours say it before the legend does.
+_CATEGORY_COLORS = {
+    "converged": "#2ca02c",
+    "gradient_tolerance": "#98df8a",
+    "step_too_small": "#17becf",
+    "line_search": "#1f77b4",
+    "max_iterations": "#ff7f0e",
+    "max_evaluations": "#ffbb78",
+    "user_stop": "#9467bd",
+    "diverged": "#d62728",
+    "no_overlap": "#8c1c13",
+    "invalid_parameter": "#e377c2",
+    "error": "#7f7f7f",
+    "crashed": "#404040",
+    "timeout": "#bcbd22",
+    "unknown": "#c7c7c7",
+}
+
+
+def category_colors(names: Sequence[str]) -> dict[str, tuple | str]:
+    """Fixed colours for the known outcomes and stop categories; others from a separate palette."""
+    others = colors([n for n in names if n not in _CATEGORY_COLORS])
+    return {n: _CATEGORY_COLORS.get(n) or others[n] for n in names}
+
+
 def safe(text: str) -> str:
     """A record string for a legend or title: a "$" must not start matplotlib's mathtext."""
     return str(text).replace("$", r"\$")
@@ -230,7 +255,7 @@ def outcome_plot(rows: list[SummaryRow]) -> Plot:
     for k, (attr, what) in enumerate((("outcomes", "outcome"), ("stop_categories", "stop category"))):
         ax = fig.add_subplot(1, 2, k + 1)
         names = sorted({name for row in rows for name in getattr(row, attr)})
-        palette = colors(names)
+        palette = category_colors(names)
         y = np.arange(len(rows))
         left = np.zeros(len(rows))
         for name in names:
@@ -241,7 +266,7 @@ def outcome_plot(rows: list[SummaryRow]) -> Plot:
         ax.invert_yaxis()
         ax.set_xlabel("number of runs")
         ax.set_title(f"Runs per {what}")
-        ax.legend(fontsize="small", loc="lower right")
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3)
     caption = (
         f"Left: how each strategy's {sum(r.runs for r in rows)} runs ended, judged from the stop text and the "
         "numbers (diverged: the dense metric ended worse than it started; no_overlap: the images no longer "

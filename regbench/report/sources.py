@@ -12,7 +12,7 @@ from regbench.report.runs import Runs, SourceError, from_dicts, from_records, lo
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # pytest-benchmark's extra_info carries the record summary under these names where they differ.
-BENCHMARK_RENAMES = {"optimizer_iterations": "iterations"}
+BENCHMARK_RENAMES = {"optimizer_iterations": "iterations", "run_key": "key"}
 
 
 def load_runs(path: str | Path) -> Runs:
@@ -77,7 +77,7 @@ def from_benchmark_json(data: dict[str, Any], source: str = "") -> Runs:
         stats = bench.get("stats") or {}
         if stats.get("median") is not None:
             row["wall_time_s"] = stats["median"]
-        row["key"] = bench.get("fullname") or bench.get("name") or f"#{i}"
+        row.setdefault("key", bench.get("fullname") or bench.get("name") or f"#{i}")
         rows.append(row)
     if not rows:
         raise SourceError(f"{source}: a pytest-benchmark file with no benchmarks")

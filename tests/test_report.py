@@ -1,0 +1,248 @@
+"""The terminal summary, loading sources, and the HTML report from a real store."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+import regbench
+from regbench.cli import main
+from regbench.record import Trace
+from regbench.report import figures
+from regbench.report.html import write_html
+from regbench.report.runs import from_records, load_store
+from regbench.report.sources import from_benchmark_json, load_runs
+from regbench.report.summary import summary_rows, summary_table
+from regbench.store import Store
+
+SEEDS = (0, 1, 2)
+RUNS = (
+    ("lbfgs2", "synth2d-translation", {"number_of_iterations": 5}),
+    ("gd", "synth2d-affine", {"number_of_iterations": 10}),
+    ("lbfgs2", "synth2d-affine", {"number_of_iterations": 5}),
+    ("gd", "synth2d-translation", {"number_of_iterations": 10}),
+)
+
+
+@pytest.fixture(scope="module")
+def real_store(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("store") / "runs.sqlite"
+    pm = regbench.make_plugin_manager(entrypoints=False)
+    store = Store(path)
+    for strategy, case, params in RUNS:
+        for seed in SEEDS:
+            store.add(regbench.run_one(strategy, case, seed=seed, params=params, threads=1, pm=pm))
+    store.close()
+    return path
+
+
+def render(table) -> str:
+    console = Console(width=250, record=True)
+    console.print(table)
+    return console.export_text()
+
+
+def test_store_columns_match_the_records(real_store):
+    runs = load_store(real_store)
+    records = list(Store(real_store).records())
+    assert len(runs) == len(records) == len(RUNS) * len(SEEDS)
+    for name in ("error_mean", "final_metric_dense", "wall_time_s", "iterations"):
+        expected = np.array([np.nan if getattr(r, name) is None else getattr(r, name) for r in records], dtype=float)
+        np.testing.assert_array_equal(runs[name], expected)
+    assert runs["outcome"].tolist() == [r.outcome for r in records]
+    # full records (with traces) come back on demand
+    (again,) = runs.records([records[4].key])
+    assert again.trace.metric == records[4].trace.metric
+
+
+def test_summary_table_from_records_and_from_store_agree(real_store):
+    records = list(Store(real_store).records())
+    assert summary_rows(records, by="case") == summary_rows(load_store(real_store), by="case")
+    text = render(summary_table(records, by="case"))
+    for strategy, case, _ in RUNS:
+        assert strategy in text and case in text
+    assert "worst" in text and "median" in text
+    row = {(r.solver, r.case): r for r in summary_rows(records, by="case")}[("gd", "synth2d-affine")]
+    assert row.runs == len(SEEDS)
+    assert row.cap_hits == sum(
+        r.hit_iteration_limit for r in records if (r.strategy, r.case) == ("gd", "synth2d-affine")
+    )
+
+
+def test_summary_table_rejects_an_unknown_grouping():
+    with pytest.raises(ValueError, match="strategy, case"):
+        summary_rows([], by="seed")
+
+
+def test_report_command(real_store):
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["report", "--store", str(real_store), "--by", "case"])
+    assert result.exit_code == 0, result.output
+    assert "synth2d-affine" in result.output
+    assert "Success rate at error targets" in result.output
+    assert "Wilcoxon" in result.output
+
+
+def test_report_of_a_missing_store_is_a_usage_error(tmp_path):
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["report", "--store", str(tmp_path / "none.sqlite")])
+    assert result.exit_code == 2
+    assert "none.sqlite" in result.output and "Traceback" not in result.output
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.images, self.ids, self.captions, self.scripts = [], [], set(), 0, 0
+        self._in_caption = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "href" in attrs:
+            self.links.append(attrs["href"])
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "figcaption":
+            self.captions += 1
+        if tag == "script":
+            self.scripts += 1
+
+
+def test_html_report_links_resolve_and_every_figure_is_there(real_store, tmp_path):
+    result = write_html(load_store(real_store), tmp_path / "html")
+    page = result.index.read_text(encoding="utf-8")
+    parser = Links()
+    parser.feed(page)
+    cases = {case for _, case, _ in RUNS}
+    # per case: traces and median convergence; then ECDF, profiles, error vs time, outcomes
+    assert len(parser.images) == 2 * len(cases) + 4
+    assert parser.captions == len(parser.images)
+    for src in parser.images:
+        path = result.index.parent / src
+        assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", src
+    for href in parser.links:
+        if href.startswith("#"):
+            assert href[1:] in parser.ids, href
+        else:
+            assert not href.startswith(("http:", "https:", "//", "/")), href
+            assert (result.index.parent / href).is_file(), href
+    assert "summary.csv" in parser.links
+    assert parser.scripts == 0 and "http://" not in page and "https://" not in page  # offline
+    assert "Runtime ECDF" in page and "Performance profiles" in page and "Median convergence" in page
+
+
+def test_html_escapes_strings_from_records(tmp_path):
+    evil = "<script>alert(1)</script>"
+    trace = Trace(
+        segment=[0, 0, 0],
+        level=[0, 0, 1],
+        iteration=[0, 1, 0],
+        metric=[3.0, 2.0, 1.0],
+        learning_rate=[1.0, 1.0, 1.0],
+        convergence=[None, None, None],
+    )
+    records = [
+        regbench.RunRecord(
+            strategy=evil,
+            case="c$1",
+            seed=s,
+            key=f"k{s}",
+            outcome="converged",
+            error_mean=0.5 + s,
+            wall_time_s=1.0 + s,
+            stop_category="converged",
+            trace=trace,
+        )
+        for s in range(2)
+    ] + [
+        regbench.RunRecord(
+            strategy="ok", case="c$1", seed=0, key="k9", status="error", outcome="error", error="<b>boom</b>"
+        )
+    ]
+    result = write_html(from_records(records), tmp_path)
+    page = result.index.read_text(encoding="utf-8")
+    assert evil not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>boom</b>" not in page
+    names = [p.name for p in result.files]
+    assert all(set(n) <= set("abcdefghijklmnopqrstuvwxyz0123456789-.") for n in names), names
+
+
+def test_rich_markup_in_names_stays_literal():
+    records = [regbench.RunRecord(strategy="[bold]x[/bold]", case="c", seed=0, key="k")]
+    assert "[bold]x[/bold]" in render(summary_table(records))
+
+
+def test_benchmark_json_maps_extra_info_names(tmp_path):
+    data = {
+        "benchmarks": [
+            {
+                "name": "test_registration[gd-synth2d-affine]",
+                "params": {"regbench_strategy": "gd", "regbench_case": "synth2d-affine"},
+                "stats": {"median": 0.25, "mean": 0.3},
+                "extra_info": {
+                    "strategy": "gd",
+                    "case": "synth2d-affine",
+                    "seed": 3,
+                    "optimizer_iterations": 17,
+                    "outcome": "converged",
+                    "status": "ok",
+                    "error_mean": 0.4,
+                    "wall_time_s": 0.2,
+                    "run_key": "abc",
+                    "params": {"learning_rate": 1.0},
+                },
+            }
+        ]
+    }
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(data))
+    runs = load_runs(path)
+    assert runs["iterations"].tolist() == [17.0]  # optimizer_iterations, not pytest-benchmark's own count
+    assert runs["wall_time_s"].tolist() == [0.25]  # pytest-benchmark's median round
+    assert (runs["strategy"][0], runs["case"][0], int(runs["seed"][0]), runs["key"][0]) == (
+        "gd",
+        "synth2d-affine",
+        3,
+        "abc",
+    )
+    # without strategy/case in extra_info, the parametrized name says them
+    del data["benchmarks"][0]["extra_info"]
+    runs = from_benchmark_json(data)
+    assert (runs["strategy"][0], runs["case"][0]) == ("gd", "synth2d-affine")
+
+
+def test_json_lines_and_bad_files(tmp_path):
+    lines = tmp_path / "runs.jsonl"
+    lines.write_text(
+        "\n".join(regbench.RunRecord(strategy="a", case="c", seed=s, key=f"k{s}").to_json() for s in range(3))
+    )
+    assert len(load_runs(lines)) == 3
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["report", "--store", str(bad)])
+    assert result.exit_code == 2 and "bad.json" in result.output
+
+
+def test_trace_figure_marks_level_changes():
+    trace = Trace(
+        segment=[0, 0, 0, 1],
+        level=[0, 0, 1, 0],
+        iteration=[0, 1, 0, 0],
+        metric=[3.0, 2.0, 1.0, 0.5],
+        learning_rate=[None] * 4,
+        convergence=[None] * 4,
+    )
+    record = regbench.RunRecord(strategy="s", case="c", seed=0, trace=trace)
+    assert figures._level_starts(record) == [2, 3]
+    plot = figures.trace_plot("c", 1, {"s": [record]}, figures.colors(["s"]))
+    ax = plot.figure.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+    level_lines = [line for line in ax.lines if line.get_linestyle() == ":" and len(line.get_xdata())]
+    assert len(level_lines) == 2  # the two level changes (the third dotted line is the legend entry)

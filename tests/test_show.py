@@ -1,0 +1,134 @@
+"""``regbench show RUN``: one run explained; the facts a user needs must be in the output."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+import regbench
+from regbench.cli import main
+from regbench.record import Level, Segment, Trace
+from regbench.report.explain import (
+    STOP_EXPLANATIONS,
+    print_explanation,
+    reported_vs_dense,
+    reported_vs_last_iteration,
+)
+from regbench.stops import CATEGORIES
+from regbench.store import Store
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    pm = regbench.make_plugin_manager(entrypoints=False)
+    gd = regbench.run_one("gd", "synth2d-affine", seed=0, params={"number_of_iterations": 10}, threads=1, pm=pm)
+    lbfgs = regbench.run_one("lbfgs2", "synth2d-translation", seed=1, params={"number_of_iterations": 5}, pm=pm)
+    path = tmp_path_factory.mktemp("show") / "runs.sqlite"
+    store = Store(path)
+    store.add(gd)
+    store.add(lbfgs)
+    store.close()
+    return path, gd, lbfgs
+
+
+def text_of(record) -> str:
+    console = Console(width=200, record=True)
+    print_explanation(record, console)
+    return console.export_text()
+
+
+def test_every_stop_category_is_explained():
+    assert set(STOP_EXPLANATIONS) == set(CATEGORIES)
+
+
+def test_show_by_key_prefix(runs):
+    path, gd, _ = runs
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["show", gd.key[:8], "--store", str(path)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert gd.stop_condition in out
+    assert "iteration cap hit: Yes" in out and "could have improved" in out  # gd with a 10-iteration cap
+    assert "before* the last step" in out  # the reported value lags one step at the cap
+    assert "returned transform is the best visited" in out
+    assert f"seed {gd.seed}, metric sampling seed {gd.sampling_seed}, 1 ITK threads" in out
+    assert "Per level (first → last iteration)" in out  # the effective learning rate
+    assert "regbench run -s gd -c synth2d-affine --seed 0 --threads 1" in out
+
+
+def test_show_a_json_record_file(runs, tmp_path):
+    _, _, lbfgs = runs
+    path = tmp_path / "run.json"
+    path.write_text(lbfgs.to_json())
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["show", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "stop category: converged" in result.output
+    assert "Not reported" in result.output  # this optimizer exposes no learning rate
+
+
+def test_show_errors_are_usage_errors(runs, tmp_path):
+    path, _, _ = runs
+    runner = CliRunner(env={"COLUMNS": "250"})
+    unknown = runner.invoke(main, ["show", "zzzz", "--store", str(path)])
+    assert unknown.exit_code == 2 and "no run with a key starting with 'zzzz'" in unknown.output
+    ambiguous = runner.invoke(main, ["show", "", "--store", str(path)])
+    assert ambiguous.exit_code == 2 and "matches several runs" in ambiguous.output
+    missing = runner.invoke(main, ["show", "abc", "--store", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code == 2 and "none.sqlite" in missing.output
+
+
+def record_with(last_level: Level, stop_category: str, final: float, dense: float, trace_metrics, **fields):
+    n = len(trace_metrics)
+    trace = Trace(
+        segment=[0] * n,
+        level=[last_level.index] * n,
+        iteration=list(range(n)),
+        metric=list(trace_metrics),
+        learning_rate=[0.0] * n,
+        convergence=[0.0] * n,
+    )
+    segment = Segment(index=0, levels=[last_level], stop_category=stop_category, final_metric=final)
+    return regbench.RunRecord(
+        strategy="s",
+        case="c",
+        seed=3,
+        segments=[segment],
+        trace=trace,
+        stop_category=stop_category,
+        final_metric=final,
+        final_metric_dense=dense,
+        **fields,
+    )
+
+
+def test_a_line_search_failure_reports_a_rejected_trial_value():
+    level = Level(index=0, iterations=3, shrink_factor=1, smoothing_sigma=0.0)
+    record = record_with(
+        level,
+        "line_search",
+        20.84745,
+        20.848,
+        [30.0, 25.0, 20.9],
+        rounding_failure=True,
+        stop_condition="A rounding error occurred or line-search steps have an insufficient reduction",
+    )
+    assert "rejected trial point" in reported_vs_last_iteration(record)
+    assert "belongs to another position" in reported_vs_dense(record)
+    text = text_of(record)
+    assert "rounding failure: yes" in text and "usually a successful stop" in text
+
+
+def test_a_sampled_shrunk_last_level_explains_the_dense_difference():
+    level = Level(index=2, iterations=4, shrink_factor=2, smoothing_sigma=1.0, sampling_percentage=0.1)
+    record = record_with(level, "converged", 0.103, 0.405, [0.2, 0.15, 0.11, 0.104])
+    text = reported_vs_dense(record)
+    assert "shrunk ×2" in text and "smoothed (σ = 1)" in text and "sampled (10% of the points)" in text
+    assert "extra" not in text
+    assert "evaluates the returned position once more" in reported_vs_last_iteration(record)
+
+
+def test_no_overlap_and_diverged_are_explained():
+    level = Level(index=0, iterations=2, shrink_factor=1, smoothing_sigma=0.0)
+    record = record_with(level, "converged", 1.7976931348623157e308, None, [5.0, 9.0], outcome="no_overlap")
+    text = text_of(record)
+    assert "no-valid-points value" in text and "outcome: no_overlap" in text
