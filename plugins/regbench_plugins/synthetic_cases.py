@@ -77,7 +77,7 @@ SUITE = (
     _case("synth3d-affine", CUBE, AFFINE, 31, _mono("affine"), default=True),
     # Beyond the default suite: harder or larger.
     _case("synth2d-bspline-mi", SQUARE, BSPLINE, 17, _multi("bspline", mesh_size=(4,)), multimodal=True),
-    _case("synth2d-affine-noisy", SQUARE, AFFINE, 19, _mono("affine"), noise=0.1),
+    _case("synth2d-affine-noisy", SQUARE, AFFINE, 19, _mono("affine"), noise=0.06),
     _case("synth2d-rigid-large", SQUARE, TruthSpec("rigid", shift=10.0, angle=25.0), 20, _mono("rigid")),
     _case("synth3d-rigid-mi", CUBE, RIGID, 32, _multi("rigid"), multimodal=True),
     _case("synth3d-bspline", CUBE, TruthSpec("bspline", bspline=2.0, mesh=3), 33, _mono("bspline", mesh_size=(3,))),
