@@ -246,3 +246,16 @@ def test_trace_figure_marks_level_changes():
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
     level_lines = [line for line in ax.lines if line.get_linestyle() == ":" and len(line.get_xdata())]
     assert len(level_lines) == 2  # the two level changes (the third dotted line is the legend entry)
+
+
+def test_an_sqlite_file_that_is_not_a_store_is_left_alone(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+    before = path.read_bytes()
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["report", "--store", str(path)])
+    assert result.exit_code == 2
+    assert "not a regbench result store" in result.output
+    assert path.read_bytes() == before

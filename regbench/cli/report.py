@@ -52,7 +52,7 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
     """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics."""
     from regbench.report import stats
     from regbench.report.summary import summary_table
-    from regbench.report.tables import success_table, tests_table
+    from regbench.report.tables import paired_tests_table, success_table
 
     runs = _load(source)
     console = Console()
@@ -64,7 +64,7 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
         _, has_truth = stats.quality(runs, error)
         console.print(success_table(runs, stats.solved(runs, error), has_truth))
         if len(set(runs.solver)) > 1:
-            console.print(tests_table(runs, (error, "wall_time_s")))
+            console.print(paired_tests_table(runs, (error, "wall_time_s")))
     if html_dir:
         from regbench.report.html import write_html
 

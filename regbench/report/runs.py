@@ -157,15 +157,20 @@ def load_store(path: str | Path) -> Runs:
 
 
 def _load_store_slowly(path: Path, reason: Exception) -> Runs:
-    """Fallback through the public Store API when the table layout is not the one this module reads."""
+    """Fallback through the public Store API when the fast query fails (e.g. SQLite without JSON functions)."""
     from regbench.store import Store
 
     try:
-        store = Store(path)
-        runs = from_records(store.records(), str(path))
+        with _connect(path) as db:
+            has_runs = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise SourceError(f"{path}: not a regbench result store ({exc}; fast path: {reason})") from exc
-    return runs
+        raise SourceError(f"{path}: not a readable SQLite file ({exc})") from exc
+    if not has_runs:
+        raise SourceError(f"{path}: an SQLite file without a runs table, not a regbench result store")
+    try:
+        return from_records(Store(path).records(), str(path))
+    except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+        raise SourceError(f"{path}: cannot read its runs ({exc}; fast path: {reason})") from exc
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -36,7 +36,7 @@ def success_table(runs: Runs, hits: np.ndarray, has_truth: np.ndarray) -> Table:
     return table
 
 
-def tests_table(runs: Runs, measures: tuple[str, ...]) -> Table:
+def paired_tests_table(runs: Runs, measures: tuple[str, ...]) -> Table:
     table = Table(
         title="Paired Wilcoxon signed-rank tests across instances (Holm-corrected per measure)",
         title_justify="left",
