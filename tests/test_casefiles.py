@@ -1,0 +1,198 @@
+"""User cases from TOML files: end to end, and a clear message for each bad input."""
+
+import textwrap
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from regbench_plugins.synthetic import phantom, warped_pair
+
+import regbench
+from regbench import CaseError
+from regbench.casefiles import load_case_file
+
+TRUTH = sitk.TranslationTransform(2, (2.5, -1.5))
+
+
+class StepDescent(regbench.SingleRunStrategy):
+    def configure(self, method, params):
+        method.SetOptimizerAsRegularStepGradientDescent(1.0, 1e-4, 100, relaxationFactor=0.5)
+        method.SetOptimizerScalesFromPhysicalShift()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A 2D pair in two formats, its truth, a mask, landmarks, and a few broken files."""
+    root = tmp_path_factory.mktemp("case-files")
+    data = warped_pair((64, 56), TRUTH, seed=4, noise=0.0, image=phantom)
+    sitk.WriteImage(data.fixed, str(root / "fixed.nii.gz"))
+    sitk.WriteImage(data.moving, str(root / "moving.mha"))
+    sitk.WriteTransform(TRUTH, str(root / "truth.tfm"))
+    sitk.WriteTransform(sitk.TranslationTransform(3, (1.0, 2.0, 3.0)), str(root / "truth3d.tfm"))
+    mask = sitk.Cast(data.fixed > 0.1, sitk.sitkUInt8)
+    sitk.WriteImage(mask, str(root / "mask.nrrd"))
+    sitk.WriteImage(mask * 0, str(root / "empty.nrrd"))
+    sitk.WriteImage(sitk.Image([8, 8, 8], sitk.sitkFloat32), str(root / "volume.mha"))
+    nan = sitk.Image(data.fixed)
+    nan[3, 4] = float("nan")
+    sitk.WriteImage(nan, str(root / "nan.mha"))
+    (root / "garbage.nii.gz").write_bytes(b"this is not an image")
+    fixed_points = np.array([[20.0, 20.0], [40.0, 30.0], [30.0, 45.0]])
+    rows = ["x_fixed,y_fixed,x_moving,y_moving"]
+    rows += [",".join(f"{v:g}" for v in (*p, *TRUTH.TransformPoint(p))) for p in fixed_points.tolist()]
+    (root / "landmarks.csv").write_text("\n".join(rows) + "\n")
+    (root / "short.csv").write_text("1,2,3,4\n5,6,7\n")
+    return root
+
+
+def write(root, text, name="cases.toml"):
+    path = root / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+GOOD = """
+    [setup]
+    shrink_factors = [2, 1]
+    smoothing_sigmas = [1.0, 0.0]
+
+    [[case]]
+    name = "user-translation"
+    fixed = "fixed.nii.gz"
+    moving = "moving.mha"
+    truth = "truth.tfm"
+    landmarks = "landmarks.csv"
+    tags = ["mine"]
+
+    [case.setup]
+    transform = "translation"
+    """
+
+
+def test_a_case_file_with_truth_runs_end_to_end(pm, files):
+    (case,) = load_case_file(write(files, GOOD))
+    assert case.name == "user-translation" and case.default and "mine" in case.tags
+    assert case.setup.shrink_factors == (2, 1) and case.setup.transform == "translation"
+    record = regbench.run_one(StepDescent("step"), case, seed=1, threads=2, pm=pm)
+    assert record.status == "ok", record.error
+    assert record.initial_error_mean == pytest.approx(np.hypot(2.5, 1.5))
+    assert record.error_mean < 0.1
+    assert record.measures["tre_mean"] < 0.1 and record.measures["landmarks"] == 3
+    assert record.measures["initial_tre_mean"] == pytest.approx(np.hypot(2.5, 1.5), rel=1e-6)
+
+
+def test_truth_as_a_csv_is_landmarks_and_setup_lists_become_tuples(files):
+    (case,) = load_case_file(
+        write(
+            files,
+            """
+            [[case]]
+            name = "by-landmarks"
+            fixed = "fixed.nii.gz"
+            moving = "moving.mha"
+            fixed_mask = "mask.nrrd"
+            truth = "landmarks.csv"
+            [case.setup]
+            transform = "bspline"
+            mesh_size = 3
+            metric = "mattes"
+            histogram_bins = 24
+            sampling = "random"
+            sampling_percentage = 0.3
+            """,
+        )
+    )
+    data = case.load()
+    assert data.truth is None and data.landmarks[0].shape == (3, 2)
+    np.testing.assert_allclose(data.landmarks[1] - data.landmarks[0], [[2.5, -1.5]] * 3)
+    assert data.fixed_mask.GetPixelID() == sitk.sitkUInt8
+    assert (case.setup.mesh_size, case.setup.histogram_bins, case.setup.sampling_percentage) == ((3,), 24, (0.3,))
+
+
+def test_a_dicom_series_directory_is_read_as_one_volume(files, tmp_path):
+    series = tmp_path / "series"
+    series.mkdir()
+    volume = sitk.GetImageFromArray((np.arange(4 * 16 * 16).reshape(4, 16, 16) % 251).astype(np.int16))
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    for z in range(4):
+        slice_ = volume[:, :, z]
+        for tag, value in {
+            "0020|000e": "1.2.826.0.1.3680043.2.1125.1",
+            "0020|0013": str(z),
+            "0020|0032": f"0\\0\\{2 * z}",
+            "0020|0037": "1\\0\\0\\0\\1\\0",
+            "0008|0060": "MR",
+        }.items():
+            slice_.SetMetaData(tag, value)
+        writer.SetFileName(str(series / f"{z}.dcm"))
+        writer.Execute(slice_)
+    text = f'[[case]]\nname = "dicom"\nfixed = "{series}"\nmoving = "{series}"\n'
+    (case,) = load_case_file(write(tmp_path, text))
+    fixed = case.load().fixed
+    assert fixed.GetSize() == (16, 16, 4) and fixed.GetSpacing()[2] == pytest.approx(2.0)
+
+
+# -- bad input: each message names the file (and TOML line) and what is wrong -----------------------------
+
+
+def _case_toml(**keys):
+    lines = ["# a comment", "", "[[case]]", 'name = "bad"']
+    keys = {"fixed": "fixed.nii.gz", "moving": "moving.mha", **keys}
+    lines += [f'{k} = "{v}"' for k, v in keys.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({"fixed": "nowhere.nii.gz"}, r"fixed image .*nowhere\.nii\.gz not found"),
+        ({"moving": "garbage.nii.gz"}, r"cannot read moving image .*garbage\.nii\.gz"),
+        ({"moving": "volume.mha"}, r"moving image .*volume\.mha is 3D but fixed image .*fixed\.nii\.gz is 2D"),
+        ({"fixed_mask": "empty.nrrd"}, r"fixed_mask .*empty\.nrrd is empty \(no non-zero pixel\)"),
+        ({"truth": "truth3d.tfm"}, r"truth .*truth3d\.tfm is a 3D transform but the images are 2D"),
+        ({"truth": "fixed.nii.gz"}, r"cannot read truth .*fixed\.nii\.gz as a transform"),
+        ({"fixed": "nan.mha"}, r"fixed image .*nan\.mha has 1 NaN or infinite pixels"),
+        ({"landmarks": "short.csv"}, r"short\.csv:2: expected 4 numbers \(2D fixed point, then moving point\), got 3"),
+    ],
+    ids=["missing", "unreadable", "dimension", "empty-mask", "truth-dimension", "truth-unreadable", "nan", "csv"],
+)
+def test_bad_files_are_named_with_the_case_line(files, keys, expected):
+    path = write(files, _case_toml(**keys), name="bad.toml")
+    with pytest.raises(CaseError, match=expected) as info:
+        load_case_file(path)
+    assert str(info.value).startswith(f"{path}:3: case 'bad': ")  # line 3 holds the [[case]] header
+
+
+def test_toml_syntax_error_gives_the_line(files):
+    path = write(files, '[[case]]\nname = "x"\nfixed = "unterminated\n', name="syntax.toml")
+    with pytest.raises(CaseError, match=r"syntax\.toml: TOML syntax error: .*line 3"):
+        load_case_file(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (_case_toml(fixd="a.nii"), r"bad\.toml:7: unknown key 'fixd'; valid keys: name, fixed, moving"),
+        (_case_toml() + "[case.setup]\ntransform = 'spline'\n", r"bad\.toml:7: setup: transform 'spline' is not one"),
+        (_case_toml() + "[case.setup]\nshrink_factors = [2, 1.5]\n", r"setup 'shrink_factors' must be a list of int"),
+        (_case_toml() + "[case.setup]\nlevels = 3\n", r"unknown setup key 'levels'; valid keys: transform"),
+        ('[[case]]\nfixed = "fixed.nii.gz"\n', r"bad\.toml:1: 'name' is required"),
+        ("[setup]\nmetric = 'mattes'\n", r"bad\.toml: no \[\[case\]\] table"),
+        ("title = 'x'\n" + _case_toml(), r"bad\.toml:1: unknown top-level key 'title'"),
+        (_case_toml() + _case_toml(), r"bad\.toml:9: case name 'bad' is used twice \(first at .*bad\.toml:3\)"),
+    ],
+    ids=["unknown-key", "bad-choice", "bad-type", "unknown-setup", "no-name", "no-case", "top-level", "duplicate"],
+)
+def test_bad_tables_are_named_with_their_line(files, text, expected):
+    with pytest.raises(CaseError, match=expected):
+        load_case_file(write(files, text, name="bad.toml"))
+
+
+def test_a_missing_case_file_is_named(tmp_path):
+    with pytest.raises(CaseError, match=r"nope\.toml: case file not found"):
+        load_case_file(tmp_path / "nope.toml")
+
+
+def test_case_error_is_a_value_error():
+    assert issubclass(CaseError, ValueError)
