@@ -259,3 +259,14 @@ def test_an_sqlite_file_that_is_not_a_store_is_left_alone(tmp_path):
     assert result.exit_code == 2
     assert "not a regbench result store" in result.output
     assert path.read_bytes() == before
+
+
+def test_the_slow_path_through_the_store_api_gives_the_same_columns(real_store):
+    from regbench.report import runs as runs_module
+
+    fast = load_store(real_store)
+    slow = runs_module._load_store_slowly(real_store, RuntimeError("forced"))
+    for name in ("error_mean", "wall_time_s", "iterations", "rounding_failure"):
+        np.testing.assert_array_equal(fast[name], slow[name])
+    assert fast["key"].tolist() == slow["key"].tolist()
+    assert fast.solver.tolist() == slow.solver.tolist()

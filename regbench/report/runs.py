@@ -158,8 +158,9 @@ def load_store(path: str | Path) -> Runs:
 
 def _load_store_slowly(path: Path, reason: Exception) -> Runs:
     """Fallback through the public Store API when the fast query fails (e.g. SQLite without JSON functions)."""
-    from regbench.store import Store
+    from regbench import store as store_module
 
+    read_errors = (sqlite3.DatabaseError, ValueError, TypeError, getattr(store_module, "StoreError", ValueError))
     try:
         with _connect(path) as db:
             has_runs = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
@@ -168,8 +169,8 @@ def _load_store_slowly(path: Path, reason: Exception) -> Runs:
     if not has_runs:
         raise SourceError(f"{path}: an SQLite file without a runs table, not a regbench result store")
     try:
-        return from_records(Store(path).records(), str(path))
-    except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+        return from_records(store_module.Store(path).records(), str(path))
+    except read_errors as exc:
         raise SourceError(f"{path}: cannot read its runs ({exc}; fast path: {reason})") from exc
 
 
