@@ -1,6 +1,9 @@
-"""The SQLite result store: one row per finished run, its JSON record, written in its own transaction.
+"""The SQLite result store: one row per finished run, its strict-JSON record, written in its own transaction.
 
-(Skeleton of the API; the runner issue hardens it: resumability, WAL, concurrency, export.)
+Safe against a killed writer: the database is in WAL mode and each record is committed as it arrives, so a
+``kill -9`` loses at most the run in flight, never a finished one. A record is never rewritten silently: adding
+a key that is already stored is an error unless ``replace=True``, and a replaced record moves to the
+``replaced`` table instead of vanishing. Readers (``regbench report``) may open the store while a run writes it.
 """
 
 from __future__ import annotations
@@ -8,10 +11,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from regbench.record import RunRecord
 
+if TYPE_CHECKING:
+    import pandas
+
 DEFAULT_STORE = "regbench-results.sqlite"
+
+# Bump when the layout changes; older stores are migrated in _migrate.
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -22,35 +32,130 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL,
     finished REAL NOT NULL DEFAULT (julianday('now')),
     record TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS replaced (
+    key TEXT NOT NULL,
+    replaced REAL NOT NULL DEFAULT (julianday('now')),
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_strategy_case ON runs (strategy, case_name);
 """
 
 
+class StoreError(Exception):
+    """The store cannot be opened or written: not a regbench store, missing, or a duplicate key."""
+
+
 class Store:
-    """Finished run records, keyed by the run's input hash."""
+    """Finished run records, keyed by the run's input hash.
 
-    def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
+    ``Store(path)`` creates the file when missing; ``Store(path, create=False)`` refuses to (for readers).
+    Use it as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_STORE, *, create: bool = True) -> None:
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute(_SCHEMA)
-        self._db.commit()
+        if not create and not self.path.is_file():
+            raise StoreError(f"{self.path}: no such result store (run `regbench run --store {self.path}` first)")
+        try:
+            # Autocommit mode: every write below opens its own explicit transaction.
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable against a killed process in WAL mode (only a power loss can drop the last commits).
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a regbench result store ({exc})") from exc
 
-    def add(self, record: RunRecord) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO runs (key, strategy, case_name, seed, status, record) VALUES (?,?,?,?,?,?)",
-                (record.key, record.strategy, record.case, record.seed, record.status, record.to_json()),
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: written by a newer regbench (store schema {version}, this one reads {SCHEMA_VERSION})"
             )
+        self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def add(self, record: RunRecord, *, replace: bool = False) -> None:
+        """Commit one finished record. A stored key raises :class:`StoreError` unless ``replace`` is true;
+        then the old record is kept in the ``replaced`` table."""
+        if not record.key:
+            raise StoreError(f"record of {record.strategy} on {record.case} has no key (build it with new_record)")
+        text = record.to_json()
+        row = (record.key, record.strategy, record.case, record.seed, record.status, text)
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if replace:
+                db.execute("INSERT INTO replaced (key, record) SELECT key, record FROM runs WHERE key = ?", row[:1])
+                db.execute("DELETE FROM runs WHERE key = ?", row[:1])
+            db.execute("INSERT INTO runs (key, strategy, case_name, seed, status, record) VALUES (?,?,?,?,?,?)", row)
+        except sqlite3.IntegrityError:
+            db.execute("ROLLBACK")
+            raise StoreError(
+                f"{self.path}: run {record.key} ({record.strategy} on {record.case}, seed {record.seed}) is already "
+                "stored; pass replace=True (`--force`) to rerun it"
+            ) from None
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # -- reading -------------------------------------------------------------------------------------------
 
     def keys(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT key FROM runs")}
 
-    def records(self) -> Iterator[RunRecord]:
-        for (text,) in self._db.execute("SELECT record FROM runs ORDER BY rowid"):
-            yield RunRecord.from_json(text)
+    def __contains__(self, key: object) -> bool:
+        return self._db.execute("SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone() is not None
+
+    def get(self, key: str) -> RunRecord | None:
+        row = self._db.execute("SELECT record FROM runs WHERE key = ?", (key,)).fetchone()
+        return RunRecord.from_json(row[0]) if row else None
+
+    def records(
+        self,
+        strategy: str | None = None,
+        case: str | None = None,
+        status: str | None = None,
+        keys: set[str] | None = None,
+    ) -> Iterator[RunRecord]:
+        """Stored records in the order they finished, optionally only those matching every given filter."""
+        where, args = [], []
+        for column, value in (("strategy", strategy), ("case_name", case), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT key, record FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY rowid"
+        # A cursor of its own, streamed: a store of traces may not fit in memory at once.
+        for key, text in self._db.cursor().execute(sql, args):
+            if keys is None or key in keys:
+                yield RunRecord.from_json(text)
+
+    def replaced(self, key: str | None = None) -> list[RunRecord]:
+        """Records that ``--force`` replaced, oldest first (all of them, or those of one key)."""
+        sql, args = "SELECT record FROM replaced", ()
+        if key is not None:
+            sql, args = sql + " WHERE key = ?", (key,)
+        return [RunRecord.from_json(text) for (text,) in self._db.execute(sql + " ORDER BY rowid", args)]
 
     def __len__(self) -> int:
         return self._db.execute("SELECT count(*) FROM runs").fetchone()[0]
 
+    def to_dataframe(self, **filters: Any) -> pandas.DataFrame:
+        """One row per stored run (summary fields, ``params.*``, ``measures.*``); needs pandas."""
+        from regbench.exports import to_dataframe
+
+        return to_dataframe(self.records(**filters))
+
+    # -- lifetime ------------------------------------------------------------------------------------------
+
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from regbench import __version__
+from regbench.cli.export import export_command
 from regbench.cli.list import list_command
 from regbench.cli.report import compare_command, report_command, show_command
 from regbench.cli.run import run_command
@@ -21,6 +22,7 @@ def main() -> None:
     regbench report               summary tables, statistics and an HTML report of a result store
     regbench compare A B          deltas between two result sets, with --fail-on regression gates
     regbench show RUN             one run explained in plain words
+    regbench export               the records of a result store as JSON lines or CSV
     """
 
 
@@ -29,3 +31,4 @@ main.add_command(run_command)
 main.add_command(report_command)
 main.add_command(compare_command)
 main.add_command(show_command)
+main.add_command(export_command)

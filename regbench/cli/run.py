@@ -1,43 +1,253 @@
-"""``regbench run``: run strategies × cases × seeds and record what each optimizer did."""
+"""``regbench run``: run strategies × cases × seeds (× parameter grids), each record stored as it finishes."""
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
 import click
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from regbench.cli.common import echo_json, parse_assignments, plugin_manager
+from regbench.cases import CaseError
+from regbench.cli.common import echo_json
+from regbench.executors import PlannedRun
+from regbench.matrix import Matrix, MatrixError, parse_param_option, plan
 from regbench.plugins import PluginError
+from regbench.record import RunRecord
 from regbench.report.runview import print_record
-from regbench.run import execute_record, new_record
+from regbench.runfile import RunFile, load_run_file
+from regbench.runner import RunnerError, default_workers, make_executor, pending, record_runs, threads_per_worker
+from regbench.store import DEFAULT_STORE, Store, StoreError
 from regbench.strategy import ParameterError
+from regbench.worker import WorkerState, plugin_manager
+
+USAGE_ERRORS = (MatrixError, ParameterError, PluginError, CaseError, StoreError)
+SHOW_FAILURES = 10
+
+
+@dataclass
+class Settings:
+    """The command line over the run file over the defaults."""
+
+    matrix: Matrix
+    plugins: tuple[str, ...]
+    workers: int | None  # None: not chosen (a single run may then run in this process)
+    threads: int | None
+    timeout: float | None
+    executor: str
+    scheduler: str | None
+    store: str
 
 
 @click.command("run")
-@click.option("-s", "--strategy", "strategies", multiple=True, help="Strategy name (repeatable).")
-@click.option("-c", "--case", "cases", multiple=True, help="Case name (repeatable).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling and the strategy.")
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter (repeatable).")
-@click.option("--threads", type=click.IntRange(min=1), help="ITK threads for the run [default: all cores].")
-@click.option("--json", "as_json", is_flag=True, help="Print the run records as JSON instead of tables.")
-def run_command(strategies, cases, seed, params, threads, as_json) -> None:
-    """Run registrations and print what each optimizer really did."""
-    pm = plugin_manager()
+@click.option(
+    "-s",
+    "--strategy",
+    "strategies",
+    multiple=True,
+    metavar="PATTERN",
+    help="Strategy name or glob, e.g. 'gd*' (repeatable) [default: all].",
+)
+@click.option(
+    "-c",
+    "--case",
+    "cases",
+    multiple=True,
+    metavar="PATTERN",
+    help="Case name or glob (repeatable) [default: the default suite].",
+)
+@click.option("--cases", "case_files", multiple=True, metavar="FILE", help="A user case file, TOML (repeatable).")
+@click.option("--seed", "seed_list", multiple=True, type=int, help="A seed (repeatable) [default: 0].")
+@click.option("--seeds", type=click.IntRange(min=1), metavar="N", help="Seeds 0 to N-1.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="[STRATEGY.]NAME=V[,V...]",
+    help="Strategy parameter; several values make a grid (repeatable), e.g. gd.learning_rate=0.5,1,2.",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="A TOML run file; options given on the command line win.",
+)
+@click.option("-w", "--workers", type=click.IntRange(min=1), help="Worker processes [default: the cores].")
+@click.option("--threads", type=click.IntRange(min=1), help="ITK threads per run [default: cores // workers].")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Per run; a run past it is killed and recorded as 'timeout'.",
+)
+@click.option("--executor", type=click.Choice(["local", "dask"]), help="Where runs execute [default: local].")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 [default: a local cluster].")
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Import this plugin module here and in every worker (repeatable).",
+)
+@click.option("--store", type=click.Path(dir_okay=False), help=f"Result store [default: ./{DEFAULT_STORE}].")
+@click.option("--force", is_flag=True, help="Rerun runs the store already holds (the old records are kept aside).")
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON instead of tables.")
+def run_command(force: bool, as_json: bool, **options) -> None:
+    """Run registrations and record what each optimizer really did.
+
+    Every finished run is committed to the store at once; rerunning the same command skips what is done, so an
+    interrupted run (Ctrl-C, kill -9) resumes where it stopped. Exit status: 0 when every run was executed and
+    recorded (failed registrations are results), 1 when the runner itself failed, 2 for usage errors.
+    """
     try:
-        chosen_strategies = [pm.get_strategy(n) for n in strategies] or list(pm.strategies().values())
-        chosen_cases = [pm.get_case(n) for n in cases] or [c for c in pm.cases().values() if c.default]
-        overrides = parse_assignments(params, "--param")
-        planned = [
-            (strategy, case, *new_record(strategy, case, seed, overrides, threads))
-            for strategy in chosen_strategies
-            for case in chosen_cases
-        ]
-    except (PluginError, ParameterError) as exc:
+        settings = _settings(**options)
+        threads = settings.threads or threads_per_worker(settings.workers or default_workers())
+        runs = plan(settings.matrix, plugin_manager(settings.plugins), threads)
+        store = Store(settings.store)
+    except USAGE_ERRORS as exc:
         raise click.UsageError(str(exc)) from exc
+    with store:
+        single = len(runs) == 1 and settings.workers is None and settings.executor == "local" and not settings.timeout
+        if single:
+            _run_here(runs[0], settings, store, force, as_json)
+        else:
+            _run_matrix(runs, settings, store, force, as_json)
+
+
+def _settings(
+    strategies,
+    cases,
+    case_files,
+    seed_list,
+    seeds,
+    params,
+    config,
+    workers,
+    threads,
+    timeout,
+    executor,
+    scheduler,
+    plugins,
+    store,
+) -> Settings:
+    file = load_run_file(config) if config else RunFile()
+    if seed_list and seeds:
+        raise MatrixError("give --seeds N or --seed S (repeatable), not both")
+    chosen_seeds = list(seed_list) or (list(range(seeds)) if seeds else None) or file.seeds or [0]
+    entries = {(e.qualifier, e.name): e for e in file.params}
+    given = set()
+    for text in params:
+        entry = parse_param_option(text)
+        if (entry.qualifier, entry.name) in given:
+            raise MatrixError(f"--param {entry.label} is given twice; list its values once: {entry.label}=V1,V2")
+        given.add((entry.qualifier, entry.name))
+        entries[(entry.qualifier, entry.name)] = entry
+    executor = executor or file.executor or ("dask" if scheduler or file.scheduler else "local")
+    if executor not in ("local", "dask"):
+        raise MatrixError(f"{config}: executor must be 'local' or 'dask', not {executor!r}")
+    scheduler = scheduler or file.scheduler
+    if scheduler and executor != "dask":
+        raise MatrixError("--scheduler needs --executor dask")
+    matrix = Matrix(
+        strategies=list(strategies) or file.strategies,
+        cases=list(cases) or file.cases,
+        case_files=list(case_files) or file.case_files,
+        seeds=chosen_seeds,
+        params=list(entries.values()),
+    )
+    return Settings(
+        matrix=matrix,
+        plugins=tuple(plugins) or tuple(file.plugins),
+        workers=workers or file.workers,
+        threads=threads or file.threads,
+        timeout=timeout or file.timeout,
+        executor=executor,
+        scheduler=scheduler,
+        store=store or file.store or DEFAULT_STORE,
+    )
+
+
+def _run_here(run: PlannedRun, settings: Settings, store: Store, force: bool, as_json: bool) -> None:
+    """One run, in this process, shown in full (the per-level table)."""
     console = Console()
-    records = []
-    for strategy, case, record, parsed in planned:
-        records.append(execute_record(record, strategy, case, parsed, pm))
-        if not as_json:
-            print_record(records[-1], console)
+    record = None if force else store.get(run.spec.key)
+    if record is None:
+        record = WorkerState(settings.plugins).run(run.spec)
+        store.add(record, replace=force)
+    elif not as_json:
+        console.print(f"[dim]already in {escape(str(store.path))} (key {record.key}); --force reruns it[/dim]")
     if as_json:
-        echo_json([r.to_dict() for r in records] if len(records) > 1 else records[0].to_dict())
+        echo_json(record.to_dict())
+    else:
+        print_record(record, console)
+
+
+def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force: bool, as_json: bool) -> None:
+    todo = pending(runs, store, force)
+    workers = settings.workers or default_workers()
+    executor = make_executor(settings.executor, workers, settings.timeout, settings.plugins, settings.scheduler)
+    err = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[green]ok {task.fields[ok]}[/] [red]failed {task.fields[failed]}[/]"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    )
+    done = 0
+    try:
+        with Progress(*columns, console=err, disable=not todo) as bar:
+            task = bar.add_task(
+                f"{len(todo)} runs on {workers} {settings.executor} workers", total=len(todo), ok=0, failed=0
+            )
+
+            def show(record: RunRecord, progress) -> None:
+                nonlocal done
+                done = progress.done
+                bar.update(task, completed=progress.done, ok=progress.ok, failed=progress.failed)
+
+            record_runs(todo, store, executor, replace=force, on_record=show)
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: {done} of {len(todo)} runs finished and are in {store.path}; "
+            "rerun the same command to resume"
+        )
+        sys.exit(130)
+    except (RunnerError, StoreError) as exc:
+        raise click.ClickException(
+            f"the runner failed: {exc}\n{done} of {len(todo)} runs finished and are in {store.path}; "
+            "rerun the same command to resume"
+        ) from exc
+    _report(runs, len(runs) - len(todo), store, as_json)
+
+
+def _report(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -> None:
+    found = {r.key: r for r in store.records(keys={run.spec.key for run in runs})}
+    records = [found[run.spec.key] for run in runs if run.spec.key in found]
+    if as_json:
+        echo_json([r.to_dict() for r in records])
+        return
+    from regbench.report.summary import summary_table
+
+    console = Console()
+    console.print(summary_table(records))
+    failures = [r for r in records if r.status != "ok"]
+    for r in failures[:SHOW_FAILURES]:
+        console.print(f"[red]{r.status}[/] {escape(r.strategy)} on {escape(r.case)}, seed {r.seed}: {_short(r.error)}")
+    if len(failures) > SHOW_FAILURES:
+        console.print(f"... and {len(failures) - SHOW_FAILURES} more (regbench export, or regbench report)")
+    again = f", {skipped} already in the store (--force reruns them)" if skipped else ""
+    console.print(f"{len(records)} runs: {len(runs) - skipped} new{again}; stored in {escape(str(Path(store.path)))}")
+
+
+def _short(error: str | None, width: int = 200) -> str:
+    """One line of an error message; ITK's own sentence rather than its file and line prefix."""
+    text = " ".join((error or "").split())
+    text = text[text.find("ITK ERROR:") :] if "ITK ERROR:" in text else text
+    return escape(text if len(text) <= width else text[: width - 1] + "…")

@@ -1,0 +1,124 @@
+"""The Dask executor (``pip install 'regbench[dask]'``): runs on a Dask cluster, records written by the client.
+
+Each Dask task runs its spec in an isolated worker process kept by the Dask worker (see
+:mod:`regbench.isolation`), so a segfault or a hang costs one ``crashed``/``timeout`` record, not the Dask
+worker, and the records are the same as the local executor's. Without a scheduler address a ``LocalCluster`` on
+loopback runs ``workers`` single-threaded worker processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from regbench.executors import Emit, PlannedRun
+from regbench.isolation import IsolatedWorker, Lost, RunnerError, lost_record, run_isolated
+from regbench.record import RunRecord
+from regbench.worker import RunSpec
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ModuleNotFoundError as exc:
+        raise RunnerError(
+            "--executor dask needs Dask's distributed scheduler, which is not installed: pip install 'regbench[dask]'"
+        ) from exc
+    return distributed
+
+
+class DaskExecutor:
+    """Runs on the cluster at ``scheduler`` (``tcp://host:8786``), or on a loopback ``LocalCluster``."""
+
+    def __init__(
+        self, scheduler: str | None, workers: int, timeout: float | None = None, plugins: Sequence[str] = ()
+    ) -> None:
+        self.scheduler = scheduler
+        self.workers = workers
+        self.timeout = timeout
+        self.plugins = tuple(plugins)
+
+    def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None:
+        if not runs:
+            return
+        distributed = _distributed()
+        cluster = None
+        try:
+            if self.scheduler:
+                client = distributed.Client(self.scheduler)
+            else:
+                cluster = distributed.LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
+                client = distributed.Client(cluster)
+        except OSError as exc:
+            raise RunnerError(f"cannot reach the Dask scheduler {self.scheduler or '(local cluster)'}: {exc}") from exc
+        try:
+            self._run(client, distributed, runs, emit)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    def _run(self, client: Any, distributed: Any, runs: Sequence[PlannedRun], emit: Emit) -> None:
+        futures = {}
+        for run in runs:
+            spec = run.spec
+            future = client.submit(
+                run_in_dask_worker,
+                spec.to_dict(),
+                self.plugins,
+                self.timeout,
+                key=f"regbench-{spec.strategy}-{spec.case}-{spec.seed}-{spec.key[:8]}-{uuid.uuid4().hex[:8]}",
+                pure=False,
+            )
+            futures[future] = run
+        try:
+            for future in distributed.as_completed(futures):
+                emit(self._record(future, futures[future], distributed))
+        finally:
+            client.cancel(list(futures))
+
+    def _record(self, future: Any, run: PlannedRun, distributed: Any) -> RunRecord:
+        try:
+            result = future.result()
+        except distributed.KilledWorker as exc:
+            # The isolated process normally absorbs crashes: losing the Dask worker itself is rarer.
+            return lost_record(run.template, Lost("crashed", f"Dask worker died during the run: {exc}", 0.0))
+        except RunnerError:
+            raise
+        except Exception as exc:
+            raise RunnerError(f"{run.spec.strategy} on {run.spec.case}: Dask task failed: {exc}") from exc
+        if "lost" in result:
+            return lost_record(run.template, Lost(**result["lost"]))
+        return RunRecord.from_dict(result["record"])
+
+
+# -- on the Dask worker --------------------------------------------------------------------------------------
+
+_idle: dict[tuple[str, ...], list[IsolatedWorker]] = {}
+_lock = threading.Lock()
+
+
+def run_in_dask_worker(spec: dict[str, Any], plugins: tuple[str, ...], timeout: float | None) -> dict[str, Any]:
+    """The Dask task: run one spec in an isolated process this Dask worker keeps between tasks."""
+    with _lock:
+        pool = _idle.setdefault(tuple(plugins), [])
+        worker = pool.pop() if pool else IsolatedWorker(plugins)
+    try:
+        result = run_isolated(worker, RunSpec.from_dict(spec), timeout)
+    except BaseException:
+        worker.close()
+        raise
+    with _lock:
+        _idle[tuple(plugins)].append(worker)
+    if isinstance(result, Lost):
+        return {"lost": dataclasses.asdict(result)}
+    return {"record": result.to_dict()}

@@ -1,0 +1,103 @@
+"""Executors: how planned runs get run. Each calls ``emit(record)`` once per run as it finishes.
+
+- :class:`LocalExecutor`: N persistent isolated worker processes on this machine (the default).
+- :class:`InProcessExecutor`: this process, no isolation (one quick run, tests, the isolation benchmark).
+- ``regbench.dask_executor.DaskExecutor``: a Dask cluster (optional extra).
+
+A run that crashes its worker or outlives the timeout is emitted as a ``crashed``/``timeout`` record and its
+worker respawned; the other runs go on. An executor raises :class:`RunnerError` only when it cannot run at all.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Protocol
+
+from regbench.isolation import STARTUP_TIMEOUT_S, IsolatedWorker, Lost, RunnerError, lost_record
+from regbench.record import RunRecord
+from regbench.worker import RunSpec, WorkerState
+
+Emit = Callable[[RunRecord], None]
+
+
+@dataclass
+class PlannedRun:
+    """A run to do: the spec a worker rebuilds it from, and the record it starts as (key, inputs, provenance)."""
+
+    spec: RunSpec
+    template: RunRecord
+
+
+class Executor(Protocol):
+    def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None: ...
+
+
+class InProcessExecutor:
+    """Runs in this process, one after the other: no isolation and no timeout, so a segfault ends it all."""
+
+    def __init__(self, plugins: Sequence[str] = ()) -> None:
+        self.plugins = tuple(plugins)
+
+    def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None:
+        state = WorkerState(self.plugins)
+        for run in runs:
+            emit(state.run(run.spec))
+
+
+class LocalExecutor:
+    """``workers`` persistent worker processes; ``timeout`` seconds per run (None: no limit)."""
+
+    def __init__(self, workers: int, timeout: float | None = None, plugins: Sequence[str] = ()) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be ≥ 1, not {workers}")
+        self.workers = workers
+        self.timeout = timeout
+        self.plugins = tuple(plugins)
+
+    def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None:
+        if not runs:
+            return
+        templates = {run.spec.key: run.template for run in runs}
+        pending = deque(run.spec for run in runs)
+        pool = [IsolatedWorker(self.plugins) for _ in range(min(self.workers, len(runs)))]
+        try:
+            for worker in pool:
+                worker.start()
+            while pending or any(w.busy for w in pool):
+                for worker in pool:
+                    if worker.ready and not worker.busy and pending:
+                        worker.submit(pending.popleft())
+                by_conn = {w.conn: w for w in pool}
+                for conn in wait(list(by_conn), self._wait_time(pool)):
+                    worker = by_conn[conn]
+                    spec = worker.spec
+                    result = worker.receive()
+                    if isinstance(result, Lost):
+                        worker.start()
+                        emit(lost_record(templates[spec.key], result))
+                    elif result is not None:
+                        emit(result)
+                self._enforce_deadlines(pool, templates, emit)
+        finally:
+            for worker in pool:
+                worker.close()
+
+    def _wait_time(self, pool: list[IsolatedWorker]) -> float:
+        limits = [STARTUP_TIMEOUT_S - w.elapsed() for w in pool if not w.ready]
+        if self.timeout is not None:
+            limits += [self.timeout - w.elapsed() for w in pool if w.busy]
+        return max(0.0, min(limits)) if limits else STARTUP_TIMEOUT_S
+
+    def _enforce_deadlines(self, pool: list[IsolatedWorker], templates: dict[str, RunRecord], emit: Emit) -> None:
+        for worker in pool:
+            if not worker.ready and worker.elapsed() > STARTUP_TIMEOUT_S:
+                tail = worker.log_tail()
+                raise RunnerError(f"a worker did not start within {STARTUP_TIMEOUT_S:g} s; its log: {tail}")
+            if self.timeout is not None and worker.busy and worker.elapsed() > self.timeout:
+                key = worker.spec.key
+                lost = worker.timed_out(self.timeout)
+                worker.start()
+                emit(lost_record(templates[key], lost))

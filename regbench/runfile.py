@@ -1,0 +1,137 @@
+"""The TOML run file (``regbench run --config run.toml``): the same choices as the command-line options.
+
+strategies = ["gd*", "lbfgs2"]       # glob patterns (a string is one pattern)
+cases = ["synth2d-*"]
+case_files = ["my-cases.toml"]       # relative to this file
+seeds = 3                            # seeds 0, 1, 2; or seed = [1, 5, 9]
+workers = 2
+threads = 1
+timeout = 120                        # seconds per run
+store = "results.sqlite"             # relative to this file
+plugins = ["my_project.regbench_plugin"]
+executor = "local"                   # or "dask", with scheduler = "tcp://host:8786"
+
+[params]
+number_of_iterations = 50            # every selected strategy
+[params.gd]
+learning_rate = [0.5, 1.0, 2.0]      # a list is a grid (a list of lists for a sequence parameter)
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from regbench.matrix import MatrixError, ParamEntry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class RunFile:
+    """What a run file sets; None (or empty) where it is silent."""
+
+    strategies: list[str] = field(default_factory=list)
+    cases: list[str] = field(default_factory=list)
+    case_files: list[str] = field(default_factory=list)
+    seeds: list[int] | None = None
+    params: list[ParamEntry] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list)
+    workers: int | None = None
+    threads: int | None = None
+    timeout: float | None = None
+    store: str | None = None
+    executor: str | None = None
+    scheduler: str | None = None
+
+
+KEYS = (
+    "strategies",
+    "cases",
+    "case_files",
+    "seeds",
+    "seed",
+    "params",
+    "plugins",
+    "workers",
+    "threads",
+    "timeout",
+    "store",
+    "executor",
+    "scheduler",
+)
+
+
+def load_run_file(path: str | Path) -> RunFile:
+    """Read and check a run file; every problem is a :class:`MatrixError` naming the file and the key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise MatrixError(f"{path}: cannot read the run file ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise MatrixError(f"{path}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise MatrixError(f"{path}: unknown key {', '.join(map(repr, unknown))}; valid: {', '.join(KEYS)}")
+    if "seeds" in data and "seed" in data:
+        raise MatrixError(f"{path}: give seeds (a count) or seed (a list), not both")
+    here = path.parent
+
+    def get(key: str, kind: type | tuple[type, ...], what: str) -> Any:
+        value = data.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise MatrixError(f"{path}: {key} must be {what}, not {value!r}")
+        return value
+
+    out = RunFile(
+        strategies=_names(path, data, "strategies"),
+        cases=_names(path, data, "cases"),
+        case_files=[str(here / p) for p in _names(path, data, "case_files")],
+        plugins=_names(path, data, "plugins"),
+        workers=_positive(path, "workers", get("workers", int, "a positive integer")),
+        threads=_positive(path, "threads", get("threads", int, "a positive integer")),
+        timeout=_positive(path, "timeout", get("timeout", (int, float), "a positive number of seconds")),
+        store=str(here / data["store"]) if get("store", str, "a path") else None,
+        executor=get("executor", str, '"local" or "dask"'),
+        scheduler=get("scheduler", str, "an address like tcp://host:8786"),
+        params=_params(path, get("params", dict, "a table")),
+    )
+    if "seeds" in data:
+        out.seeds = list(range(_positive(path, "seeds", get("seeds", int, "a positive integer (a count)"))))
+    elif "seed" in data:
+        seed = data["seed"]
+        seeds = seed if isinstance(seed, list) else [seed]
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            raise MatrixError(f"{path}: seed must be an integer or a list of integers, not {seed!r}")
+        out.seeds = seeds
+    return out
+
+
+def _names(path: Path, data: dict[str, Any], key: str) -> list[str]:
+    value = data.get(key, [])
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise MatrixError(f"{path}: {key} must be a string or a list of strings, not {value!r}")
+    return value
+
+
+def _positive(path: Path, key: str, value: Any) -> Any:
+    if value is not None and value <= 0:
+        raise MatrixError(f"{path}: {key} must be positive, not {value!r}")
+    return value
+
+
+def _params(path: Path, table: dict[str, Any] | None) -> list[ParamEntry]:
+    entries = []
+    for name, value in (table or {}).items():
+        if isinstance(value, dict):
+            entries += [ParamEntry(name, k, v, f"{path} [params.{name}] {k}") for k, v in value.items()]
+        else:
+            entries.append(ParamEntry(None, name, value, f"{path} [params] {name}"))
+    return entries

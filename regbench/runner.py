@@ -1,0 +1,147 @@
+"""The runner: the runs a matrix still needs, run by an executor, each record committed to the store at once.
+
+The pieces, each in its own module: :mod:`regbench.matrix` (what to run, with keys), :mod:`regbench.executors`
+and :mod:`regbench.dask_executor` (where), :mod:`regbench.isolation` and :mod:`regbench.worker` (the worker
+processes), :mod:`regbench.store` (what is done). From Python::
+
+    from regbench.matrix import Matrix
+    from regbench.runner import run_matrix
+
+    records = run_matrix(Matrix(strategies=["gd"], seeds=range(3)), "results.sqlite", workers=2)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from regbench.executors import Emit, Executor, InProcessExecutor, LocalExecutor, PlannedRun
+from regbench.isolation import RunnerError
+from regbench.matrix import Matrix, plan
+from regbench.record import RunRecord
+from regbench.run import default_threads
+from regbench.store import Store
+from regbench.worker import plugin_manager
+
+EXECUTORS = ("local", "dask", "inprocess")
+
+__all__ = [
+    "EXECUTORS",
+    "Progress",
+    "RunnerError",
+    "make_executor",
+    "pending",
+    "record_runs",
+    "run_matrix",
+    "threads_per_worker",
+]
+
+
+def threads_per_worker(workers: int) -> int:
+    """ITK threads per run so that ``workers`` concurrent runs do not oversubscribe the cores."""
+    return max(1, default_threads() // max(1, workers))
+
+
+def default_workers() -> int:
+    return default_threads()
+
+
+def pending(runs: Sequence[PlannedRun], store: Store, force: bool = False) -> list[PlannedRun]:
+    """The runs whose key the store does not hold yet (all of them with ``force``)."""
+    if force:
+        return list(runs)
+    done = store.keys()
+    return [run for run in runs if run.spec.key not in done]
+
+
+@dataclass
+class Progress:
+    """Counts while a matrix runs (``failed``: error, crashed or timeout)."""
+
+    total: int
+    done: int = 0
+    ok: int = 0
+    failed: int = 0
+
+    def add(self, record: RunRecord) -> None:
+        self.done += 1
+        if record.status == "ok":
+            self.ok += 1
+        else:
+            self.failed += 1
+
+
+def record_runs(
+    runs: Sequence[PlannedRun],
+    store: Store,
+    executor: Executor,
+    *,
+    replace: bool = False,
+    on_record: Callable[[RunRecord, Progress], None] | None = None,
+) -> Progress:
+    """Run ``runs`` with ``executor``, committing each record to ``store`` the moment it arrives."""
+    progress = Progress(len(runs))
+
+    def emit(record: RunRecord) -> None:
+        store.add(record, replace=replace)
+        progress.add(record)
+        if on_record is not None:
+            on_record(record, progress)
+
+    executor.run(runs, emit)
+    return progress
+
+
+def make_executor(
+    name: str = "local",
+    workers: int | None = None,
+    timeout: float | None = None,
+    plugins: Sequence[str] = (),
+    scheduler: str | None = None,
+) -> Executor:
+    workers = workers or default_workers()
+    if name == "local":
+        return LocalExecutor(workers, timeout, plugins)
+    if name == "dask":
+        from regbench.dask_executor import DaskExecutor
+
+        return DaskExecutor(scheduler, workers, timeout, plugins)
+    if name == "inprocess":
+        return InProcessExecutor(plugins)
+    raise ValueError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
+
+
+def run_matrix(
+    matrix: Matrix,
+    store: Store | str | os.PathLike[str],
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    timeout: float | None = None,
+    plugins: Sequence[str] = (),
+    scheduler: str | None = None,
+    force: bool = False,
+    on_record: Emit | None = None,
+) -> list[RunRecord]:
+    """Run what the store lacks of ``matrix`` and return the record of every run of the matrix.
+
+    ``threads`` defaults to the cores divided by ``workers`` (itself defaulting to the cores). ``plugins`` are
+    module names imported in this process and in every worker. Raises ``MatrixError`` for a bad selection and
+    :class:`RunnerError` when the runner itself fails; records finished before either are kept.
+    """
+    workers = workers or default_workers()
+    runs = plan(matrix, plugin_manager(plugins), threads or threads_per_worker(workers))
+    own = not isinstance(store, Store)
+    db = Store(Path(store)) if own else store
+    try:
+        chosen = make_executor(executor, workers, timeout, plugins, scheduler)
+        callback = (lambda record, _: on_record(record)) if on_record else None
+        record_runs(pending(runs, db, force), db, chosen, replace=force, on_record=callback)
+        found = {r.key: r for r in db.records(keys={run.spec.key for run in runs})}
+        return [found[run.spec.key] for run in runs if run.spec.key in found]
+    finally:
+        if own:
+            db.close()

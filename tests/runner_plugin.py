@@ -1,0 +1,60 @@
+"""Strategies that misbehave, for the runner's isolation tests (loaded in workers with ``--plugin``)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+import SimpleITK as sitk
+
+import regbench
+from regbench import Strategy, param
+
+
+class Segfault(Strategy):
+    """dies with SIGSEGV (a null-pointer read, as a broken C++ extension would)"""
+
+    def run(self, ctx, params):
+        ctypes.string_at(0)
+
+
+class Kill(Strategy):
+    """sends itself a signal"""
+
+    def run(self, ctx, params):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+
+class Hang(Strategy):
+    """never returns"""
+
+    def run(self, ctx, params):
+        while True:
+            time.sleep(60)
+
+
+@dataclass(frozen=True)
+class SleepParams:
+    seconds: float = param(0.2, "how long to sleep", min=0)
+
+
+class Sleep(Strategy):
+    """sleeps, then returns the identity: a run of known length"""
+
+    Params = SleepParams
+
+    def run(self, ctx, params):
+        time.sleep(params.seconds)
+        print("a plugin printing to stdout must not disturb the runner")
+        return sitk.TranslationTransform(ctx.case.dimension)
+
+
+@regbench.hookimpl
+def regbench_register_strategies(register):
+    register(Segfault("test-segfault"))
+    register(Kill("test-sigsegv"))
+    register(Hang("test-hang"))
+    register(Sleep("test-sleep"))
