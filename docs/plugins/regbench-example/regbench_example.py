@@ -13,6 +13,7 @@ from regbench import Case, CaseData, Setup, param
 # -- a strategy: one Execute, so SingleRunStrategy does the running -----------------------------------------
 
 
+# --8<-- [start:powell]
 @dataclass(frozen=True)
 class PowellParams:
     number_of_iterations: int = param(100, "outer iterations per pyramid level (Powell runs one more)", min=1)
@@ -40,9 +41,13 @@ class Powell(regbench.SingleRunStrategy):
             method.SetOptimizerScalesFromPhysicalShift()
 
 
+# --8<-- [end:powell]
+
+
 # -- a strategy that needs the run: its own Strategy.run ----------------------------------------------------
 
 
+# --8<-- [start:oneplusone]
 @dataclass(frozen=True)
 class OnePlusOneParams:
     number_of_iterations: int = param(200, "mutations per pyramid level", min=1)
@@ -69,9 +74,13 @@ class OnePlusOne(regbench.Strategy):
         return ctx.execute(method).transform  # never method.Execute(): the harness records the segment
 
 
+# --8<-- [end:oneplusone]
+
+
 # -- a case: images built on first use, with the truth known ------------------------------------------------
 
 
+# --8<-- [start:case]
 def blobs_rigid() -> CaseData:
     """Moving: anisotropic Gaussian blobs on 80²; fixed: the same seen through a known rigid transform."""
     y, x = np.mgrid[0:80, 0:80].astype(float)
@@ -85,9 +94,13 @@ def blobs_rigid() -> CaseData:
     return CaseData(fixed=fixed, moving=moving, truth=truth)
 
 
+# --8<-- [end:case]
+
+
 # -- registration: the hooks regbench calls -----------------------------------------------------------------
 
 
+# --8<-- [start:hooks]
 @regbench.hookimpl
 def regbench_register_strategies(register):
     register(Powell("example-powell", "Powell direction-set search, physical-shift scales"))
@@ -105,3 +118,6 @@ def regbench_register_cases(register):
             tags=("synthetic", "2d", "mono", "example"),
         )
     )
+
+
+# --8<-- [end:hooks]
