@@ -19,6 +19,9 @@ from regbench.isolation import IsolatedWorker, Lost, RunnerError, lost_record, r
 from regbench.record import RunRecord
 from regbench.worker import RunSpec
 
+#: How long to try reaching a scheduler before giving up (Dask's own default is 30 s).
+CONNECT_TIMEOUT_S = 10.0
+
 
 def _distributed() -> Any:
     try:
@@ -48,7 +51,7 @@ class DaskExecutor:
         cluster = None
         try:
             if self.scheduler:
-                client = distributed.Client(self.scheduler)
+                client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
             else:
                 cluster = distributed.LocalCluster(
                     n_workers=self.workers,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import SimpleITK as sitk
 
 import regbench
-from regbench import Strategy, param
+from regbench import Case, Strategy, param
 
 
 class Segfault(Strategy):
@@ -39,6 +39,7 @@ class Hang(Strategy):
 @dataclass(frozen=True)
 class SleepParams:
     seconds: float = param(0.2, "how long to sleep", min=0)
+    schedule: tuple[float, ...] = param((1.0,), "a sequence parameter, unused (grids of sequences)", min=0)
 
 
 class Sleep(Strategy):
@@ -58,3 +59,8 @@ def regbench_register_strategies(register):
     register(Kill("test-sigsegv"))
     register(Hang("test-hang"))
     register(Sleep("test-sleep"))
+
+
+@regbench.hookimpl
+def regbench_register_cases(register):
+    register(Case("test-unavailable", loader=None, unavailable="it needs files nobody has"))

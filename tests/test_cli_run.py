@@ -1,0 +1,246 @@
+"""``regbench run`` and ``regbench export`` from the command line: outputs, store, exit status."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import SimpleITK as sitk
+from click.testing import CliRunner
+
+from regbench.cli import main
+from regbench.record import RunRecord
+from regbench.store import Store
+
+TESTS = Path(__file__).resolve().parent
+ONE = ["-s", "gd", "-c", "synth2d-translation", "--seed", "1", "-p", "number_of_iterations=5"]
+FOUR = ["-s", "gd", "-s", "lbfgs2", "-c", "synth2d-translation", "--seeds", "2", "-p", "gd.number_of_iterations=5"]
+
+
+def invoke(*args, store=None):
+    args = [*args, "--store", str(store)] if store else list(args)
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+def test_one_run_prints_its_levels_and_is_stored(tmp_path):
+    store = tmp_path / "s.sqlite"
+    result = invoke("run", *ONE, store=store)
+    assert result.exit_code == 0, result.output
+    assert "gd on synth2d-translation, seed 1" in result.output  # the per-level table
+    with Store(store) as db:
+        (record,) = db.records()
+    assert (record.strategy, record.seed, record.params["number_of_iterations"]) == ("gd", 1, 5)
+    again = invoke("run", *ONE, store=store)
+    assert f"already in {store} (key {record.key})" in " ".join(again.output.split())
+    as_json = invoke("run", *ONE, "--json", store=store)
+    assert json.loads(as_json.stdout) == record.to_dict()
+
+
+def test_a_matrix_prints_a_summary_and_resumes(tmp_path):
+    store = tmp_path / "s.sqlite"
+    first = invoke("run", *FOUR, "--json", store=store)
+    assert first.exit_code == 0, first.output
+    records = [RunRecord.from_dict(d) for d in json.loads(first.stdout)]
+    assert [(r.strategy, r.seed) for r in records] == [("gd", 0), ("gd", 1), ("lbfgs2", 0), ("lbfgs2", 1)]
+    assert all(r.status == "ok" and r.threads == 1 for r in records)  # 2 workers on 2 cores: 1 thread each
+    second = invoke("run", *FOUR, store=store)
+    assert second.exit_code == 0
+    text = " ".join(second.output.split())
+    assert "Summary per strategy (4 runs)" in text and "lbfgs2" in text
+    assert "4 runs: 0 new, 4 already in the store (--force reruns them)" in text
+
+
+def test_crashes_are_results_not_runner_failures(tmp_path):
+    store = tmp_path / "s.sqlite"
+    result = invoke(
+        "run",
+        "-s",
+        "test-segfault",
+        "-s",
+        "test-sleep",
+        "-c",
+        "synth2d-translation",
+        "-p",
+        "test-sleep.seconds=0",
+        "--plugin",
+        "runner_plugin",
+        "--timeout",
+        "30",
+        store=store,
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "crashed test-segfault on synth2d-translation, seed 0: worker died with signal SIGSEGV" in text
+    with Store(store) as db:
+        assert sorted(r.status for r in db.records()) == ["crashed", "ok"]
+
+
+def test_a_runner_failure_exits_1_and_says_how_to_resume(tmp_path, monkeypatch):
+    from regbench import dask_executor
+
+    monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT_S", 1.0)
+    result = CliRunner().invoke(
+        main, ["run", *FOUR, "--scheduler", "tcp://127.0.0.1:9", "--store", str(tmp_path / "s.sqlite")]
+    )
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "the runner failed: cannot reach the Dask scheduler tcp://127.0.0.1:9" in text
+    assert "rerun the same command to resume" in text
+
+
+def test_the_run_file_and_command_line_options(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        'strategies = ["gd"]\ncases = ["synth2d-translation"]\nseeds = 3\nworkers = 1\n'
+        'store = "from-file.sqlite"\n[params.gd]\nnumber_of_iterations = [4, 6]\n'
+    )
+    result = invoke("run", "--config", str(config), "--seed", "9", "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert sorted((r["seed"], r["params"]["number_of_iterations"]) for r in records) == [(9, 4), (9, 6)]
+    with Store(tmp_path / "from-file.sqlite") as db:
+        assert len(db) == 2
+
+
+def test_user_case_files_reach_the_workers(tmp_path):
+    fixed = sitk.GaussianSource(sitk.sitkFloat32, [48, 48], [6, 6], [24, 24], 100.0)
+    moving = sitk.GaussianSource(sitk.sitkFloat32, [48, 48], [6, 6], [26, 23], 100.0)
+    sitk.WriteImage(fixed, str(tmp_path / "fixed.nii.gz"))
+    sitk.WriteImage(moving, str(tmp_path / "moving.nii.gz"))
+    cases = tmp_path / "cases.toml"
+    cases.write_text('[[case]]\nname = "my-blobs"\nfixed = "fixed.nii.gz"\nmoving = "moving.nii.gz"\n')
+    store = tmp_path / "s.sqlite"
+    result = invoke(
+        "run", "--cases", str(cases), "-s", "gd", "-p", "number_of_iterations=5", "--seeds", "2", "--json", store=store
+    )
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [(r["case"], r["seed"], r["status"]) for r in records] == [("my-blobs", 0, "ok"), ("my-blobs", 1, "ok")]
+    assert all(r["iterations"] > 0 for r in records)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-s", "nope"], "no strategy matches 'nope'; valid: "),
+        (["-s", "gd", "-c", "synth2d-translation", "-p", "learning_rate=-1"], "learning_rate"),
+        (["-s", "gd", "-p", "lbfgs2.solution_accuracy=1"], "no selected strategy matches 'lbfgs2'"),
+        (["--seed", "1", "--seeds", "2"], "give --seeds N or --seed S"),
+        (["--plugin", "no_such_module_anywhere"], "plugin module 'no_such_module_anywhere' failed to import"),
+        (["--scheduler", "tcp://h:1", "--executor", "local"], "--scheduler needs --executor dask"),
+        (["--config", "missing.toml"], "missing.toml: cannot read the run file"),
+        (["--cases", "missing-cases.toml"], "missing-cases.toml: case file not found"),
+        (["-p", "x"], "expected [STRATEGY.]NAME=VALUE"),
+    ],
+)
+def test_usage_errors_exit_2_without_a_traceback(tmp_path, args, message):
+    result = CliRunner().invoke(main, ["run", *args, "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_a_file_that_is_not_a_store_is_a_usage_error(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not sqlite " * 200)
+    result = CliRunner().invoke(main, ["run", *ONE, "--store", str(junk)])
+    assert result.exit_code == 2 and "not a regbench result store" in " ".join(result.output.split())
+
+
+def test_export_jsonl_and_csv(tmp_path):
+    store = tmp_path / "s.sqlite"
+    assert invoke("run", *FOUR, store=store).exit_code == 0
+    with Store(store) as db:
+        stored = {r.key: r.to_dict() for r in db.records()}
+    lines = invoke("export", store=store).stdout.splitlines()
+    assert {d["key"]: d for d in map(json.loads, lines)} == stored
+    out = tmp_path / "runs.csv"
+    result = invoke("export", "--format", "csv", "-o", str(out), "-s", "gd", store=store)
+    assert result.exit_code == 0 and "2 runs written" in result.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert sorted(r["seed"] for r in rows) == ["0", "1"] and {r["params.number_of_iterations"] for r in rows} == {"5"}
+    missing = CliRunner().invoke(main, ["export", "--store", str(tmp_path / "nope.sqlite")])
+    assert missing.exit_code == 2 and "no such result store" in " ".join(missing.output.split())
+    assert not (tmp_path / "nope.sqlite").exists()
+
+
+def _count(path: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_runs_and_says_how_to_resume(tmp_path):
+    store = tmp_path / "s.sqlite"
+    args = [
+        "run",
+        "-s",
+        "test-sleep",
+        "-s",
+        "test-hang",
+        "-c",
+        "synth2d-translation",
+        "-p",
+        "test-sleep.seconds=0",
+        "--workers",
+        "2",
+        "--plugin",
+        "runner_plugin",
+        "--store",
+        str(store),
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from regbench.cli import main; main()", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (store.exists() and _count(store) == 1):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "interrupted: 1 of 2 runs finished" in " ".join(err.split())
+    assert "Traceback" not in err
+    with Store(store) as db:
+        assert [r.strategy for r in db.records()] == ["test-sleep"]
+
+
+def test_help_lists_the_options():
+    result = invoke("run", "--help")
+    for option in (
+        "--strategy",
+        "--case",
+        "--cases",
+        "--seeds",
+        "--param",
+        "--config",
+        "--workers",
+        "--threads",
+        "--timeout",
+        "--executor",
+        "--scheduler",
+        "--plugin",
+        "--store",
+        "--force",
+        "--json",
+    ):
+        assert option in result.output
+    assert "Exit status: 0 when every run was executed and recorded" in " ".join(result.output.split())

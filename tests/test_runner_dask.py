@@ -1,0 +1,55 @@
+"""The Dask executor: a LocalCluster on loopback gives the local executor's records, crashes and hangs included."""
+
+from __future__ import annotations
+
+import pytest
+
+from regbench.matrix import Matrix, parse_param_option
+from regbench.runner import run_matrix
+
+pytest.importorskip("distributed")
+
+TIMING = ("wall_time_s", "cpu_time_s", "peak_rss_mb")
+
+
+def comparable(record) -> dict:
+    data = record.to_dict()
+    for name in TIMING:
+        data.pop(name)
+    for segment in data["segments"]:
+        segment.pop("wall_time_s")
+        segment.pop("cpu_time_s")
+    if data["status"] in ("crashed", "timeout"):
+        data.pop("notes")  # the worker log's tail names thread ids and addresses
+    return data
+
+
+@pytest.mark.slow
+def test_a_local_cluster_gives_the_records_of_the_local_executor(tmp_path):
+    chosen = Matrix(
+        strategies=["gd", "lbfgs2", "test-segfault", "test-hang"],
+        cases=["synth2d-translation"],
+        seeds=[0, 1],
+        params=[parse_param_option("gd.number_of_iterations=5")],
+    )
+    options = {"workers": 2, "threads": 1, "timeout": 2.0, "plugins": ("runner_plugin",)}
+    local = run_matrix(chosen, tmp_path / "local.sqlite", executor="local", **options)
+    dask = run_matrix(chosen, tmp_path / "dask.sqlite", executor="dask", **options)
+    assert len(local) == len(dask) == 8
+    assert [comparable(r) for r in dask] == [comparable(r) for r in local]
+    assert {r.strategy: r.status for r in dask} == {
+        "gd": "ok",
+        "lbfgs2": "ok",
+        "test-segfault": "crashed",
+        "test-hang": "timeout",
+    }
+
+
+def test_an_unreachable_scheduler_is_a_runner_failure(tmp_path, monkeypatch):
+    from regbench import dask_executor
+    from regbench.isolation import RunnerError
+
+    monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT_S", 1.0)
+    chosen = Matrix(strategies=["gd"], cases=["synth2d-translation"])
+    with pytest.raises(RunnerError, match="tcp://127.0.0.1:9"):
+        run_matrix(chosen, tmp_path / "s.sqlite", executor="dask", scheduler="tcp://127.0.0.1:9")
