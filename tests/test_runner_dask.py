@@ -51,5 +51,5 @@ def test_an_unreachable_scheduler_is_a_runner_failure(tmp_path, monkeypatch):
 
     monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT_S", 1.0)
     chosen = Matrix(strategies=["gd"], cases=["synth2d-translation"])
-    with pytest.raises(RunnerError, match="tcp://127.0.0.1:9"):
+    with pytest.raises(RunnerError, match=r"tcp://127.0.0.1:9"):
         run_matrix(chosen, tmp_path / "s.sqlite", executor="dask", scheduler="tcp://127.0.0.1:9")

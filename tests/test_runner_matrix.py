@@ -76,7 +76,7 @@ def test_a_grid_is_a_cartesian_product_per_strategy(pm):
     )
     assert lbfgs2 == [(1e-4, 5), (1e-4, 7)]
     # an unqualified name applies to every selected strategy: test-sleep has no number_of_iterations
-    with pytest.raises(MatrixError, match="unknown parameter 'number_of_iterations'.*valid: seconds"):
+    with pytest.raises(MatrixError, match=r"unknown parameter 'number_of_iterations'.*valid: seconds"):
         plan(
             Matrix(strategies=["test-sleep"], cases=["synth2d-translation"], params=cli("number_of_iterations=5")),
             pm,
@@ -114,11 +114,11 @@ def test_malformed_param_options(text, message):
 
 def test_bad_param_values_and_qualifiers_are_usage_errors(pm):
     base = {"strategies": ["gd"], "cases": ["synth2d-translation"]}
-    with pytest.raises(MatrixError, match="learning_rate.*from --param gd.learning_rate"):
+    with pytest.raises(MatrixError, match=r"learning_rate.*from --param gd.learning_rate"):
         plan(Matrix(**base, params=cli("gd.learning_rate=-1")), pm, 1)
-    with pytest.raises(MatrixError, match="no selected strategy matches 'lbfgs2'; selected: gd"):
+    with pytest.raises(MatrixError, match=r"no selected strategy matches 'lbfgs2'; selected: gd"):
         plan(Matrix(**base, params=cli("lbfgs2.solution_accuracy=1e-3")), pm, 1)
-    with pytest.raises(MatrixError, match="empty value"):
+    with pytest.raises(MatrixError, match=r"empty value"):
         plan(Matrix(**base, params=cli("gd.learning_rate=1,,2")), pm, 1)
 
 
@@ -182,5 +182,5 @@ def test_run_file_errors_name_the_file_and_key(tmp_path, text, message):
 
 
 def test_a_missing_run_file(tmp_path):
-    with pytest.raises(MatrixError, match="cannot read the run file"):
+    with pytest.raises(MatrixError, match=r"cannot read the run file"):
         load_run_file(tmp_path / "nope.toml")

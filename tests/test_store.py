@@ -52,7 +52,7 @@ def test_records_survive_reopening_and_the_file_is_in_wal_mode(tmp_path):
 def test_a_stored_key_is_never_overwritten_silently(tmp_path):
     with Store(tmp_path / "s.sqlite") as store:
         store.add(record("k1", error_mean=1.0))
-        with pytest.raises(StoreError, match="already stored.*--force"):
+        with pytest.raises(StoreError, match=r"already stored.*--force"):
             store.add(record("k1", error_mean=2.0))
         assert store.get("k1").error_mean == 1.0
         store.add(record("k1", error_mean=3.0), replace=True)
@@ -62,16 +62,16 @@ def test_a_stored_key_is_never_overwritten_silently(tmp_path):
 
 
 def test_a_record_without_key_is_refused(tmp_path):
-    with Store(tmp_path / "s.sqlite") as store, pytest.raises(StoreError, match="no key"):
+    with Store(tmp_path / "s.sqlite") as store, pytest.raises(StoreError, match=r"no key"):
         store.add(RunRecord(strategy="gd", case="c", seed=0))
 
 
 def test_not_a_store_and_missing_store_are_clear_errors(tmp_path):
     junk = tmp_path / "junk.sqlite"
     junk.write_text("this is not a database " * 100)
-    with pytest.raises(StoreError, match="junk.sqlite: not a regbench result store"):
+    with pytest.raises(StoreError, match=r"junk.sqlite: not a regbench result store"):
         Store(junk)
-    with pytest.raises(StoreError, match="no such result store"):
+    with pytest.raises(StoreError, match=r"no such result store"):
         Store(tmp_path / "missing.sqlite", create=False)
     assert not (tmp_path / "missing.sqlite").exists()
 
@@ -82,7 +82,7 @@ def test_a_store_from_a_newer_regbench_is_refused(tmp_path):
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(StoreError, match="newer regbench"):
+    with pytest.raises(StoreError, match=r"newer regbench"):
         Store(path)
 
 
