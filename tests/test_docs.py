@@ -23,7 +23,7 @@ HOOKS = hook_names()
 
 def _sections(path: Path) -> dict[str, str]:
     """Markdown heading text -> the section's body."""
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     headings = list(re.finditer(r"^#{2,4} +(.+)$", text, flags=re.M))
     return {
         m.group(1).strip(): text[m.end() : headings[i + 1].start() if i + 1 < len(headings) else len(text)]
@@ -46,7 +46,9 @@ def test_every_hook_has_a_section_with_its_signature(hook):
 
 
 def test_the_hook_reference_documents_no_hook_that_does_not_exist():
-    documented = {m.group(1) for m in re.finditer(r"^### (regbench_\w+)\(", (DOCS / "hooks.md").read_text(), re.M)}
+    documented = {
+        m.group(1) for m in re.finditer(r"^### (regbench_\w+)\(", (DOCS / "hooks.md").read_text(encoding="utf-8"), re.M)
+    }
     assert documented == set(HOOKS)
 
 
@@ -54,7 +56,7 @@ def test_the_hook_reference_documents_no_hook_that_does_not_exist():
 def test_every_hook_is_implemented_in_a_test(hook):
     pattern = re.compile(rf"def {hook}\(")
     users = [p.name for p in (ROOT / "tests").glob("test_*.py") if p.name != Path(__file__).name]
-    users = [name for name in users if pattern.search((ROOT / "tests" / name).read_text())]
+    users = [name for name in users if pattern.search((ROOT / "tests" / name).read_text(encoding="utf-8"))]
     assert users, f"no test implements {hook}: add one that registers a plugin with it"
 
 
@@ -97,7 +99,7 @@ def _nav_pages(nav) -> list[str]:
 
 
 def test_every_page_is_in_the_nav():
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
     nav = set(_nav_pages(config["nav"]))
     pages = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md") if "plugins" not in p.relative_to(DOCS).parts}
     assert pages - nav == set(), "pages missing from the mkdocs nav"
@@ -116,7 +118,7 @@ def test_the_cli_reference_covers_every_command():
     from regbench.cli import main
 
     hooks = _build_hooks()
-    assert hooks.MARKER in (DOCS / "cli.md").read_text()
+    assert hooks.MARKER in (DOCS / "cli.md").read_text(encoding="utf-8")
     reference = hooks.cli_reference()
     for name, command in main.commands.items():
         assert f"## regbench {name}\n" in reference
@@ -128,7 +130,7 @@ def test_the_cli_reference_covers_every_command():
 
 
 def test_the_tutorial_includes_the_example_plugin_code():
-    tutorial = (DOCS / "plugin-tutorial.md").read_text()
+    tutorial = (DOCS / "plugin-tutorial.md").read_text(encoding="utf-8")
     included = re.findall(r'--8<-- "([^"]+)"', tutorial)
     assert "pyproject.toml" in included
     assert any(name.startswith("regbench_example.py") for name in included)

@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_importing_regbench_loads_neither_the_kit_nor_pytest():
     code = "import sys, regbench; print('regbench.testing' in sys.modules, 'pytest' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, encoding="utf-8", check=True).stdout
     assert out.split() == ["False", "False"]
 
 
@@ -310,13 +310,13 @@ def _strict(text: str):
 
 
 def _pytest_benchmarks(tmp_path, *args, **env):
-    environ = {**os.environ, "REGBENCH_DISABLE_PLUGIN_AUTOLOAD": "1", **env}
+    environ = {**os.environ, "REGBENCH_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONIOENCODING": "utf-8", **env}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "benchmarks/test_registration.py", "-p", "no:cacheprovider", *args],
         cwd=ROOT,
         env=environ,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=300,
     )
 
@@ -334,7 +334,7 @@ def test_benchmark_json_is_strict_and_carries_the_quality_fields(tmp_path):
         REGBENCH_BENCH_CASES="synth2d-translation",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    text = out.read_text()
+    text = out.read_text(encoding="utf-8")
     assert "UNSERIALIZABLE" not in text
     data = _strict(text)
     block = data["regbench"]

@@ -61,12 +61,19 @@ COMMANDS: dict[str, list[str]] = {
 
 
 def run(name: str, commands: list[str], workdir: Path) -> str:
-    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb", "REGBENCH_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env = {
+        **os.environ,
+        "PYTHONIOENCODING": "utf-8",
+        "COLUMNS": "100",
+        "NO_COLOR": "1",
+        "TERM": "dumb",
+        "REGBENCH_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
     env.pop("REGBENCH_BLOCK_PLUGINS", None)
     lines = []
     for command in commands:
         done = subprocess.run(
-            ["bash", "-c", command], cwd=workdir, env=env, capture_output=True, text=True, check=False
+            ["bash", "-c", command], cwd=workdir, env=env, capture_output=True, encoding="utf-8", check=False
         )
         if done.returncode:
             sys.exit(f"{name}: '{command}' exited {done.returncode}:\n{done.stderr}")
@@ -82,7 +89,7 @@ def main(names: list[str]) -> None:
         for name, commands in COMMANDS.items():
             if names and name not in names:
                 continue
-            (HERE / f"{name}.txt").write_text(run(name, commands, Path(tmp)))
+            (HERE / f"{name}.txt").write_text(run(name, commands, Path(tmp)), encoding="utf-8")
             print(f"wrote docs/outputs/{name}.txt")
 
 
