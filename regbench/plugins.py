@@ -31,6 +31,10 @@ BUILTIN_PLUGINS = (
     "regbench.evaluate",
     "regbench_plugins.gradient_descent",
     "regbench_plugins.lbfgs",
+    "regbench_plugins.lbfgsb",
+    "regbench_plugins.learning_rate",
+    "regbench_plugins.restarts",
+    "regbench_plugins.gradient_free",
     "regbench_plugins.synthetic_cases",
     "regbench_plugins.brainweb_cases",
 )

@@ -1,63 +1,241 @@
-"""Gradient descent (SimpleITK's GradientDescentOptimizerv4)."""
+"""The gradient-descent family: SimpleITK's GradientDescent, RegularStepGradientDescent,
+GradientDescentLineSearch and ConjugateGradientLineSearch optimizers.
+
+Every member takes a scales estimator as a parameter (learning-rate estimation silently does nothing without
+one, reference §1.3) and can return the best visited position instead of SimpleITK's last iterate
+(``return_best``, §6). Jacobian scales on a B-spline transform are refused up front with the reason (ITK would
+throw "m_Scales values must be > epsilon").
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import SimpleITK as sitk
 
 import regbench
 from regbench import param
+from regbench_plugins.return_best import execute_returning_best
+from regbench_plugins.support import SCALES, resolve_scales, set_scales
+
+__all__ = [
+    "ESTIMATE",
+    "SCALES",
+    "GradientDescent",
+    "GradientDescentFamily",
+    "configure_gradient_descent",
+    "set_scales",
+]
 
 ESTIMATE = {"never": 0, "once": 1, "each_iteration": 2}
-SCALES = ("none", "physical_shift", "index_shift", "jacobian")
-
-
-def set_scales(method: sitk.ImageRegistrationMethod, scales: str) -> None:
-    """Attach a scales estimator; learning-rate estimation does nothing without one (reference §1.3)."""
-    if scales == "physical_shift":
-        method.SetOptimizerScalesFromPhysicalShift()
-    elif scales == "index_shift":
-        method.SetOptimizerScalesFromIndexShift()
-    elif scales == "jacobian":
-        method.SetOptimizerScalesFromJacobian()
 
 
 @dataclass(frozen=True)
-class GradientDescentParams:
+class StepParams:
+    """What every member of the family shares."""
+
     learning_rate: float = param(
         1.0,
-        "step multiplier (used as given when estimate_learning_rate is 'never')",
+        "step multiplier of the scaled gradient; used as given only when estimate_learning_rate is 'never' "
+        "(or scales is 'none')",
         min=0,
         min_exclusive=True,
     )
     number_of_iterations: int = param(200, "iteration cap per pyramid level", min=0)
-    convergence_minimum_value: float = param(1e-6, "stop when the windowed relative decrease falls below this", min=0)
-    convergence_window_size: int = param(10, "iterations in the convergence window", min=2)
-    estimate_learning_rate: str = param("never", "learning-rate estimation policy", choices=tuple(ESTIMATE))
-    maximum_step_size: float = param(
-        0.0, "largest physical step when estimating the rate (0: the coarsest level's spacing)", min=0
+    estimate_learning_rate: str = param(
+        "never",
+        "learning-rate estimation: 'never' (use learning_rate), 'once' (at the start of each level), "
+        "'each_iteration'; needs a scales estimator to take effect",
+        choices=tuple(ESTIMATE),
     )
-    scales: str = param("physical_shift", "parameter scales estimator", choices=SCALES)
+    maximum_step_size: float = param(
+        0.0,
+        "largest physical step (mm) an estimated rate allows; 0: the coarsest level's smallest spacing, "
+        "kept for every level",
+        min=0,
+    )
+    scales: str = param(
+        "auto",
+        "parameter scales estimator; 'auto': physical_shift, but none for a B-spline under a fixed rate; "
+        "'jacobian' is refused for B-spline transforms",
+        choices=SCALES,
+    )
+    return_best: bool = param(
+        False,
+        "return the best position visited at the last level instead of the last iterate (copies the "
+        "position each iteration; the cost is recorded)",
+    )
 
 
-class GradientDescent(regbench.SingleRunStrategy):
-    """Plain gradient descent with a fixed or estimated learning rate."""
+@dataclass(frozen=True)
+class ConvergenceParams(StepParams):
+    convergence_minimum_value: float = param(
+        1e-6, "stop when the windowed relative decrease of the metric falls below this", min=0
+    )
+    convergence_window_size: int = param(10, "iterations in the convergence window", min=2)
+
+
+@dataclass(frozen=True)
+class GradientDescentParams(ConvergenceParams):
+    pass
+
+
+@dataclass(frozen=True)
+class LineSearchParams(ConvergenceParams):
+    line_search_lower_limit: float = param(0.0, "smallest multiple of the learning rate tried", min=0)
+    line_search_upper_limit: float = param(
+        5.0, "largest multiple of the learning rate tried", min=0, min_exclusive=True
+    )
+    line_search_epsilon: float = param(0.01, "golden-section search tolerance", min=0, min_exclusive=True)
+    line_search_maximum_iterations: int = param(20, "golden-section iterations per line search", min=1)
+
+
+@dataclass(frozen=True)
+class RegularStepParams(StepParams):
+    minimum_step: float = param(1e-4, "stop when the step length falls below this", min=0)
+    relaxation_factor: float = param(
+        0.5, "step length multiplier each time the gradient direction reverses", min=0, max=1, min_exclusive=True
+    )
+    gradient_magnitude_tolerance: float = param(
+        1e-6, "stop when the scaled gradient norm falls below this (it scales with intensity²)", min=0
+    )
+
+
+class GradientDescentFamily(regbench.SingleRunStrategy):
+    """One ``Execute`` of a gradient-descent-family optimizer; subclasses set the optimizer."""
+
+    Params = StepParams
+
+    def set_optimizer(self, method: sitk.ImageRegistrationMethod, params: StepParams) -> None:
+        raise NotImplementedError
+
+    def configure(self, method: sitk.ImageRegistrationMethod, params: StepParams) -> None:
+        self.set_optimizer(method, params)
+        set_scales(method, params.scales)
+
+    def run(self, ctx: regbench.RunContext, params: StepParams) -> sitk.Transform | None:
+        scales = resolve_scales(ctx, params.scales, params.estimate_learning_rate)
+        params = dataclasses.replace(params, scales=scales)
+        if params.estimate_learning_rate != "never" and scales == "none":
+            ctx.note(
+                f"estimate_learning_rate={params.estimate_learning_rate!r} has no effect without a scales "
+                f"estimator: learning_rate {params.learning_rate} was used as given"
+            )
+        method = ctx.new_method()
+        self.configure(method, params)
+        if params.return_best:
+            return execute_returning_best(ctx, method, ctx.setup.levels)
+        return ctx.execute(method).transform
+
+
+def configure_gradient_descent(method: sitk.ImageRegistrationMethod, params: GradientDescentParams) -> None:
+    """Plain gradient descent with ``params`` (and its scales) on ``method``; shared by the multi-execution
+    strategies (per-level schedule, restarts)."""
+    method.SetOptimizerAsGradientDescent(
+        learningRate=params.learning_rate,
+        numberOfIterations=params.number_of_iterations,
+        convergenceMinimumValue=params.convergence_minimum_value,
+        convergenceWindowSize=params.convergence_window_size,
+        estimateLearningRate=ESTIMATE[params.estimate_learning_rate],
+        maximumStepSizeInPhysicalUnits=params.maximum_step_size,
+    )
+    set_scales(method, params.scales)
+
+
+class GradientDescent(GradientDescentFamily):
+    """Plain gradient descent (GradientDescentOptimizerv4) with a fixed or estimated learning rate."""
 
     Params = GradientDescentParams
 
     def configure(self, method, params):
-        method.SetOptimizerAsGradientDescent(
+        configure_gradient_descent(method, params)
+
+
+class RegularStepGradientDescent(GradientDescentFamily):
+    """Regular-step gradient descent: a step of learning_rate·relaxation^k along the normalised gradient."""
+
+    Params = RegularStepParams
+
+    def set_optimizer(self, method, params):
+        method.SetOptimizerAsRegularStepGradientDescent(
+            learningRate=params.learning_rate,
+            minStep=params.minimum_step,
+            numberOfIterations=params.number_of_iterations,
+            relaxationFactor=params.relaxation_factor,
+            gradientMagnitudeTolerance=params.gradient_magnitude_tolerance,
+            estimateLearningRate=ESTIMATE[params.estimate_learning_rate],
+            maximumStepSizeInPhysicalUnits=params.maximum_step_size,
+        )
+
+
+class GradientDescentLineSearch(GradientDescentFamily):
+    """Gradient descent with a golden-section line search on the learning rate each iteration."""
+
+    Params = LineSearchParams
+    setter = "SetOptimizerAsGradientDescentLineSearch"
+
+    def set_optimizer(self, method, params):
+        getattr(method, self.setter)(
             learningRate=params.learning_rate,
             numberOfIterations=params.number_of_iterations,
             convergenceMinimumValue=params.convergence_minimum_value,
             convergenceWindowSize=params.convergence_window_size,
+            lineSearchLowerLimit=params.line_search_lower_limit,
+            lineSearchUpperLimit=params.line_search_upper_limit,
+            lineSearchEpsilon=params.line_search_epsilon,
+            lineSearchMaximumIterations=params.line_search_maximum_iterations,
             estimateLearningRate=ESTIMATE[params.estimate_learning_rate],
             maximumStepSizeInPhysicalUnits=params.maximum_step_size,
         )
-        set_scales(method, params.scales)
+
+
+class ConjugateGradientLineSearch(GradientDescentLineSearch):
+    """Polak-Ribière conjugate gradient with the same golden-section line search."""
+
+    setter = "SetOptimizerAsConjugateGradientLineSearch"
+
+
+# Tuned on the built-in 2D cases (intensities in [0, 1], mean squares): a fixed rate scales with the metric's
+# gradient, so other intensity ranges need other rates (docs/strategies.md, "learning-rate traps").
+GD_RATE = 250.0
 
 
 @regbench.hookimpl
 def regbench_register_strategies(register):
-    register(GradientDescent("gd", "gradient descent, fixed learning rate, physical-shift scales"))
+    register(
+        GradientDescent(
+            "gd",
+            "gradient descent, fixed learning rate (scales: physical shift; none for B-splines)",
+            learning_rate=GD_RATE,
+        )
+    )
+    register(
+        GradientDescent(
+            "gd-best",
+            "gd returning the best position visited at the last level instead of the last iterate",
+            learning_rate=GD_RATE,
+            return_best=True,
+        )
+    )
+    register(
+        RegularStepGradientDescent(
+            "rsgd",
+            "regular-step gradient descent: first step 2 (mm for B-splines), halved when the gradient reverses",
+            learning_rate=2.0,
+        )
+    )
+    register(
+        GradientDescentLineSearch(
+            "gdls",
+            "gradient descent with a golden-section line search, rate estimated once per level",
+            estimate_learning_rate="once",
+        )
+    )
+    register(
+        ConjugateGradientLineSearch(
+            "cg",
+            "conjugate gradient (Polak-Ribière) with a golden-section line search, rate estimated once per level",
+            estimate_learning_rate="once",
+        )
+    )

@@ -1,0 +1,109 @@
+"""Manual learning-rate restarts: a sequence of gradient-descent executions with given or geometrically
+decreasing fixed rates, each starting from the previous result.
+
+SimpleITK's setters only take effect at the next ``Execute`` (reference §9.4), so a rate change is a new
+execution: the record has one segment per rate and its iteration count is the sum over them. With
+``keep_best`` the returned transform is the segment result with the lowest full-resolution metric (one metric
+evaluation per segment) instead of the last one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import SimpleITK as sitk
+
+import regbench
+from regbench import param
+from regbench_plugins.gradient_descent import GD_RATE, GradientDescentParams, configure_gradient_descent
+from regbench_plugins.support import SCALES, last_level_metric, resolve_scales
+
+
+@dataclass(frozen=True)
+class RestartParams:
+    learning_rates: tuple[float, ...] = param(
+        (), "fixed rate of each execution, in order; empty: a geometric sequence from first_learning_rate", min=0
+    )
+    first_learning_rate: float = param(
+        2 * GD_RATE, "rate of the first execution of the geometric sequence", min=0, min_exclusive=True
+    )
+    rate_factor: float = param(
+        0.5, "each execution's rate is the previous one times this", min=0, max=1, min_exclusive=True
+    )
+    executions: int = param(4, "number of executions of the geometric sequence", min=1, max=50)
+    restart_levels: str = param(
+        "finest",
+        "pyramid levels of the executions after the first: 'finest' (the case's last level) or 'all'",
+        choices=("finest", "all"),
+    )
+    keep_best: bool = param(False, "return the best execution's transform rather than the last one")
+    number_of_iterations: int = param(100, "iteration cap per pyramid level of each execution", min=0)
+    convergence_minimum_value: float = param(
+        1e-6, "stop an execution's level when the windowed relative decrease falls below this", min=0
+    )
+    convergence_window_size: int = param(10, "iterations in the convergence window", min=2)
+    scales: str = param(
+        "auto",
+        "parameter scales estimator; 'auto': physical_shift, but none for a B-spline (the rates are fixed)",
+        choices=SCALES,
+    )
+
+    def rates(self) -> tuple[float, ...]:
+        if self.learning_rates:
+            return self.learning_rates
+        return tuple(self.first_learning_rate * self.rate_factor**i for i in range(self.executions))
+
+
+class LearningRateRestarts(regbench.Strategy):
+    """Gradient descent restarted with a new fixed rate each execution, from the last result."""
+
+    Params = RestartParams
+
+    def run(self, ctx: regbench.RunContext, params: RestartParams) -> sitk.Transform | None:
+        scales = resolve_scales(ctx, params.scales, "never")
+        finest = [ctx.setup.levels - 1]
+        transform = None
+        results = []
+        for i, rate in enumerate(params.rates()):
+            levels = None if i == 0 or params.restart_levels == "all" else finest
+            method = ctx.new_method(initial_transform=transform, levels=levels)
+            configure_gradient_descent(
+                method,
+                GradientDescentParams(
+                    learning_rate=rate,
+                    number_of_iterations=params.number_of_iterations,
+                    convergence_minimum_value=params.convergence_minimum_value,
+                    convergence_window_size=params.convergence_window_size,
+                    estimate_learning_rate="never",
+                    scales=scales,
+                ),
+            )
+            transform = ctx.execute(method).transform
+            results.append(transform)
+        if not params.keep_best:
+            return transform
+        values = [last_level_metric(ctx, t) for t in results]
+        ranked = [(v, i) for i, v in enumerate(values) if v is not None]
+        kept = min(ranked)[1] if ranked else len(results) - 1
+        ctx.record.measures["restart_metrics"] = values
+        ctx.record.measures["restart_kept"] = kept
+        if kept != len(results) - 1:
+            ctx.note(f"kept execution {kept} of {len(results)} (lowest full-resolution metric), not the last one")
+        return results[kept]
+
+
+@regbench.hookimpl
+def regbench_register_strategies(register):
+    register(
+        LearningRateRestarts(
+            "gd-restarts",
+            "gd restarted 4 times from the last result with the rate halved each time (one segment per rate)",
+        )
+    )
+    register(
+        LearningRateRestarts(
+            "gd-restarts-best",
+            "gd-restarts returning the execution result with the lowest metric instead of the last",
+            keep_best=True,
+        )
+    )

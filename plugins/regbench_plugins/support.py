@@ -1,0 +1,69 @@
+"""Helpers shared by the built-in strategy modules (not a plugin: it registers nothing).
+
+Everything here uses only regbench's public API, like a third-party plugin would.
+"""
+
+from __future__ import annotations
+
+import SimpleITK as sitk
+
+import regbench
+
+SCALES = ("auto", "none", "physical_shift", "index_shift", "jacobian")
+
+
+class UnsupportedSetup(ValueError):
+    """The strategy cannot run on this case's setup; the message says why and what to use instead.
+
+    Raised from ``run`` before any ``Execute``; the harness makes it an ``error`` record.
+    """
+
+
+def set_scales(method: sitk.ImageRegistrationMethod, scales: str) -> None:
+    """Attach a scales estimator; learning-rate estimation does nothing without one (reference §1.3)."""
+    if scales == "physical_shift":
+        method.SetOptimizerScalesFromPhysicalShift()
+    elif scales == "index_shift":
+        method.SetOptimizerScalesFromIndexShift()
+    elif scales == "jacobian":
+        method.SetOptimizerScalesFromJacobian()
+    elif scales != "none":
+        raise ValueError(f"scales {scales!r} is not one of {', '.join(SCALES)}")
+
+
+def resolve_scales(ctx: regbench.RunContext, scales: str, estimate: str = "never") -> str:
+    """The scales estimator to use on this case; refuses Jacobian scales on a B-spline transform up front,
+    with the reason, instead of ITK's exception.
+
+    ``auto`` is physical-shift scales, except none for a B-spline transform with a fixed learning rate: shift
+    scales of B-spline parameters are tiny (~1e-7 on the built-in cases, ~1e-9 in reference §1.3), which makes
+    any ordinary fixed rate explode; an estimated rate compensates, so estimation keeps them.
+    """
+    if scales == "auto":
+        scales = "none" if ctx.setup.transform == "bspline" and estimate == "never" else "physical_shift"
+        ctx.note(f"scales 'auto' resolved to {scales!r} for this {ctx.setup.transform} case")
+    if scales == "jacobian" and ctx.setup.transform == "bspline":
+        raise UnsupportedSetup(
+            "scales 'jacobian' cannot be used with a B-spline transform: control points outside the central "
+            "sampling region get scale 0 and ITK refuses them ('m_Scales values must be > epsilon'); "
+            "use scales 'physical_shift', 'index_shift' or 'none'"
+        )
+    return scales
+
+
+def last_level_metric(ctx: regbench.RunContext, transform: sitk.Transform) -> float | None:
+    """The case metric of ``transform`` at full resolution without sampling (one metric evaluation).
+
+    Used to compare candidate transforms on equal terms: SimpleITK never evaluates the last iterate when
+    the iteration cap stops a gradient-descent run (reference §3.4).
+    """
+    method = ctx.new_method(initial_transform=transform, levels=[ctx.setup.levels - 1])
+    value = method.MetricEvaluate(ctx.fixed, ctx.moving)
+    return value if value < 1.0e308 else None  # DBL_MAX: no sample maps inside the moving image
+
+
+def copy_with_parameters(transform: sitk.Transform, parameters) -> sitk.Transform:
+    """A copy of ``transform`` (same type and fixed parameters) at ``parameters``."""
+    out = sitk.Transform(transform).Downcast()
+    out.SetParameters(tuple(float(p) for p in parameters))
+    return out
