@@ -64,6 +64,8 @@ class Store:
             # NORMAL is durable against a killed process in WAL mode (only a power loss can drop the last commits).
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+        except sqlite3.OperationalError as exc:  # unreadable, read-only, locked for too long
+            raise StoreError(f"{self.path}: cannot open the result store ({exc})") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a regbench result store ({exc})") from exc
 

@@ -85,9 +85,12 @@ def test_rerun_skips_finished_runs_and_force_reruns_them(tmp_path):
 
 def test_an_isolated_run_gives_the_record_of_an_in_process_run(tmp_path):
     pm = plugin_manager()
-    (record,) = run_matrix(matrix(["gd"], "number_of_iterations=5", seeds=(3,)), tmp_path / "s.sqlite", threads=1)
+    chosen = matrix(["gd"], "number_of_iterations=5", seeds=(3,))
+    (record,) = run_matrix(chosen, tmp_path / "s.sqlite", threads=1)
     here = run_one("gd", "synth2d-translation", seed=3, params={"number_of_iterations": 5}, threads=1, pm=pm)
     assert without_timing(record) == without_timing(here)
+    (inprocess,) = run_matrix(chosen, tmp_path / "other.sqlite", threads=1, executor="inprocess")
+    assert without_timing(inprocess) == without_timing(here)
 
 
 def test_a_worker_that_cannot_run_a_spec_is_a_runner_failure(tmp_path):

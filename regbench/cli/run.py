@@ -176,7 +176,11 @@ def _run_here(run: PlannedRun, settings: Settings, store: Store, force: bool, as
     console = Console()
     record = None if force else store.get(run.spec.key)
     if record is None:
-        record = WorkerState(settings.plugins).run(run.spec)
+        try:
+            record = WorkerState(settings.plugins).run(run.spec)
+        except KeyboardInterrupt:
+            Console(stderr=True).print("interrupted: the run did not finish and nothing was recorded")
+            sys.exit(130)
         store.add(record, replace=force)
     elif not as_json:
         console.print(f"[dim]already in {escape(str(store.path))} (key {record.key}); --force reruns it[/dim]")
