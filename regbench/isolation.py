@@ -61,7 +61,7 @@ def death_message(returncode: int | None) -> str:
             name = f"signal {-returncode}"
         hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if name == "SIGKILL" else ""
         return f"worker died with signal {name}{hint}"
-    return f"worker exited with code {returncode} during the run"
+    return f"worker exited with code {returncode}"
 
 
 class IsolatedWorker:
@@ -148,8 +148,8 @@ class IsolatedWorker:
 
     def receive(self) -> RunRecord | Lost | None:
         """Handle one message (call when :attr:`conn` is readable). Returns the finished run's record, a
-        :class:`Lost` when the worker died during a run, or None (the worker became ready). A worker that
-        cannot start, or cannot run a spec, raises :class:`RunnerError`."""
+        :class:`Lost` when the worker died during a run, or None (it became ready, or died idle and was
+        replaced). A worker that cannot start, or cannot run a spec, raises :class:`RunnerError`."""
         try:
             message = json.loads(self.conn.recv_bytes())
         except (EOFError, OSError):
@@ -164,14 +164,18 @@ class IsolatedWorker:
         where = f"{spec.strategy} on {spec.case}, seed {spec.seed}" if spec else "worker start"
         raise RunnerError(f"{where}: {message.get('failure') or message.get('fatal')}")
 
-    def _died(self) -> Lost:
+    def _died(self) -> Lost | None:
         returncode = self.proc.wait() if self.proc is not None else None
-        spec, wall, tail = self.spec, self.elapsed(), self.log_tail()
+        spec, was_ready, wall, tail = self.spec, self.ready, self.elapsed(), self.log_tail()
         self.stop()
-        if spec is None:
-            # Died before or between runs: nothing to record, and respawning would die again.
-            raise RunnerError(f"{death_message(returncode)} before it could run anything; its log: {tail or '(empty)'}")
-        return Lost("crashed", death_message(returncode), wall, tail)
+        if spec is not None:
+            return Lost("crashed", death_message(returncode), wall, tail)
+        if not was_ready:
+            # Died while starting: respawning would die again.
+            why = death_message(returncode)
+            raise RunnerError(f"a worker died while starting ({why}); its log: {tail or '(empty)'}")
+        self.start()  # died while idle (killed from outside): nothing was lost, replace it
+        return None
 
     def timed_out(self, timeout: float) -> Lost:
         """Kill the worker running past ``timeout``; the caller respawns it."""

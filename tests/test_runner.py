@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from regbench.executors import LocalExecutor, PlannedRun
-from regbench.isolation import RunnerError
+from regbench.isolation import IsolatedWorker, RunnerError, run_isolated
 from regbench.matrix import Matrix, parse_param_option, plan
 from regbench.run import run_one
 from regbench.runner import run_matrix
@@ -165,3 +165,27 @@ def test_kill_9_mid_suite_then_rerun_runs_every_run_exactly_once(tmp_path):
     assert {r.key for r in records} == planned and len(records) == 12
     with Store(path) as store:
         assert store.keys() == planned and not store.replaced()
+
+
+def test_a_worker_that_cannot_start_is_a_runner_failure():
+    (run,) = plan(matrix(["gd"]), plugin_manager(), threads=1)
+    worker = IsolatedWorker(("no_such_plugin_module",))
+    try:
+        with pytest.raises(RunnerError, match=r"worker start: worker could not start: .*no_such_plugin_module"):
+            run_isolated(worker, run.spec, timeout=None)
+    finally:
+        worker.close()
+
+
+def test_an_idle_worker_killed_from_outside_is_replaced():
+    (run,) = plan(matrix(["gd"], "number_of_iterations=5"), plugin_manager(), threads=1)
+    worker = IsolatedWorker()
+    try:
+        assert run_isolated(worker, run.spec, timeout=60).status == "ok"
+        old = worker.proc.pid
+        os.kill(old, signal.SIGKILL)
+        assert worker.receive() is None  # the EOF of its pipe: nothing was running, nothing is lost
+        assert worker.proc.pid != old
+        assert run_isolated(worker, run.spec, timeout=60).status == "ok"
+    finally:
+        worker.close()
