@@ -101,7 +101,7 @@ def run_command(force: bool, as_json: bool, **options) -> None:
 
     Every finished run is committed to the store at once; rerunning the same command skips what is done, so an
     interrupted run (Ctrl-C, kill -9) resumes where it stopped. Exit status: 0 when every run was executed and
-    recorded (failed registrations are results), 1 when the runner itself failed, 2 for usage errors.
+    recorded (failed registrations are results), 1 when the runner itself failed, 2 for usage errors, 130 after Ctrl-C.
     """
     try:
         settings = _settings(**options)
