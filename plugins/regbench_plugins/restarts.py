@@ -22,7 +22,10 @@ from regbench_plugins.support import SCALES, last_level_metric, resolve_scales
 @dataclass(frozen=True)
 class RestartParams:
     learning_rates: tuple[float, ...] = param(
-        (), "fixed rate of each execution, in order; empty: a geometric sequence from first_learning_rate", min=0
+        (),
+        "fixed rate of each execution, in order; empty: a geometric sequence from first_learning_rate",
+        min=0,
+        min_exclusive=True,
     )
     first_learning_rate: float = param(
         2 * GD_RATE, "rate of the first execution of the geometric sequence", min=0, min_exclusive=True
