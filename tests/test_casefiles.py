@@ -196,3 +196,15 @@ def test_a_missing_case_file_is_named(tmp_path):
 
 def test_case_error_is_a_value_error():
     assert issubclass(CaseError, ValueError)
+
+
+def test_the_cli_turns_a_bad_case_file_into_exit_2_without_traceback(files):
+    from click.testing import CliRunner
+
+    from regbench.cli import main
+
+    path = write(files, _case_toml(fixed="nowhere.nii.gz"), name="cli.toml")
+    result = CliRunner().invoke(main, ["run", "--cases", str(path), "-s", "lbfgs2"])
+    assert result.exit_code == 2
+    assert f"{path}:3: case 'bad': fixed image" in result.output and "not found" in result.output
+    assert "Traceback" not in result.output

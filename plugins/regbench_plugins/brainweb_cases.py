@@ -85,8 +85,8 @@ class RealCase:
         hint = None
         if missing:
             hint = (
-                f"{', '.join(missing)} not found in {data_dir()}: install the ITK Software Guide images "
-                f"(`sudo apt-get install insighttoolkit5-examples`) or set {DATA_ENV} to a directory holding them"
+                "needs the ITK Software Guide images: `sudo apt-get install insighttoolkit5-examples`, or set "
+                f"{DATA_ENV} to a directory holding them ({', '.join(missing)} not found in {data_dir()})"
             )
         return Case(
             self.name,
