@@ -145,3 +145,15 @@ def test_registering_from_the_truth_stays_there(pm, spec):
     assert record.error_mean_fg < 0.1, record.error_mean_fg
     if spec.setup.transform != "bspline":
         assert record.initial_error_mean == pytest.approx(0.0, abs=1e-9)
+
+
+def test_every_built_in_case_is_documented(pm):
+    from pathlib import Path
+
+    page = (Path(__file__).parent.parent / "docs" / "cases.md").read_text()
+    builtin = [c for c in pm.cases().values() if c.provenance.plugin.startswith("regbench_plugins.")]
+    missing = [c.name for c in builtin if f"| `{c.name}` |" not in page]
+    assert not missing, f"docs/cases.md has no table row for {missing}"
+    for spec in SUITE:  # the default column says what the code says
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{spec.name}` |"))
+        assert (row.split("|")[2].strip() == "yes") == spec.default, spec.name
