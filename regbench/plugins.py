@@ -91,7 +91,7 @@ class RegbenchPluginManager(pluggy.PluginManager):
         found: dict[str, Any] = {}
         owners: dict[str, str] = {}
         # Call each implementation on its own so every item knows which plugin registered it.
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():
             plugin_name = impl.plugin_name
 
             def register(item: Any, _plugin: str = plugin_name) -> None:
@@ -150,7 +150,7 @@ class RegbenchPluginManager(pluggy.PluginManager):
     def _call_each(self, hook: pluggy.HookCaller, record: RunRecord, **kwargs: Any) -> list[Any]:
         results = []
         kwargs["record"] = record
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():
             try:
                 results.append(impl.function(**{name: kwargs[name] for name in impl.argnames}))
             except Exception as exc:

@@ -120,10 +120,18 @@ def test_transform_round_trips_exactly(pm):
 
 
 def test_lbfgs2_counts_both_internal_runs_per_level(pm):
-    record = regbench.run_one("lbfgs2", "synth2d-affine", seed=1, params={"number_of_iterations": 5}, pm=pm)
-    first = record.levels[0]
-    assert first.optimizer_iteration == 5  # SimpleITK's counter sees one run of libLBFGS
-    assert first.iterations == 10  # the events include the second run (reference §7)
+    truth = sitk.AffineTransform(2)
+    truth.SetCenter((31.5, 31.5))
+    truth.SetMatrix((1.05, 0.04, -0.03, 0.96))
+    truth.SetTranslation((2.0, -1.5))
+    data = warped_pair((64, 64), truth, seed=7, noise=0.0)
+    case = Case("a64", lambda: data, Setup(transform="affine", shrink_factors=(2, 1), smoothing_sigmas=(1.0, 0.0)))
+    params = {"number_of_iterations": 3, "solution_accuracy": 1e-12}
+    record = regbench.run_one("lbfgs2", case, seed=1, params=params, pm=pm)
+    assert record.stop_condition == "Reached maximum number of iterations"
+    last = record.levels[-1]
+    assert last.optimizer_iteration == 3  # SimpleITK's counter sees one run of libLBFGS...
+    assert last.iterations == 6  # ...the events include the second run from its result (reference §7)
     assert record.iterations == sum(level.iterations for level in record.levels) == len(record.trace)
 
 
