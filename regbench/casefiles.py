@@ -8,9 +8,11 @@ what is wrong.
 from __future__ import annotations
 
 import csv
+import locale
 import math
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
@@ -246,16 +248,29 @@ def read_image(path: Path, what: str, where: str, check_finite: bool = True) -> 
     return image
 
 
-def _read_dicom_series(path: Path, what: str, where: str) -> sitk.Image:
-    files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path))
-    if not files:
-        raise CaseError(f"{where}: {what} {path} is a directory without a DICOM series")
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(files)
+@contextmanager
+def preserve_locale():
+    """GDCM (DICOM I/O) switches the process to the C locale; put it back, or Python's default text encoding
+    becomes ASCII for the rest of the process."""
+    saved = locale.setlocale(locale.LC_ALL)
     try:
-        return reader.Execute()
-    except RuntimeError as exc:
-        raise CaseError(f"{where}: cannot read the DICOM series of {what} {path}: {_sitk_message(exc)}") from None
+        yield
+    finally:
+        locale.setlocale(locale.LC_ALL, saved)
+
+
+def _read_dicom_series(path: Path, what: str, where: str) -> sitk.Image:
+    with preserve_locale():
+        files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path))
+        if not files:
+            raise CaseError(f"{where}: {what} {path} is a directory without a DICOM series")
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(files)
+        try:
+            return reader.Execute()
+        except RuntimeError as exc:
+            message = f"{where}: cannot read the DICOM series of {what} {path}: {_sitk_message(exc)}"
+            raise CaseError(message) from None
 
 
 def read_transform(path: Path, what: str, dim: int, where: str) -> sitk.Transform:

@@ -1,5 +1,6 @@
 """User cases from TOML files: end to end, and a clear message for each bad input."""
 
+import locale
 import textwrap
 
 import numpy as np
@@ -9,7 +10,7 @@ from regbench_plugins.synthetic import phantom, warped_pair
 
 import regbench
 from regbench import CaseError
-from regbench.casefiles import load_case_file
+from regbench.casefiles import load_case_file, preserve_locale
 
 TRUTH = sitk.TranslationTransform(2, (2.5, -1.5))
 
@@ -110,11 +111,22 @@ def test_truth_as_a_csv_is_landmarks_and_setup_lists_become_tuples(files):
 
 
 def test_a_dicom_series_directory_is_read_as_one_volume(files, tmp_path):
+    before = locale.getpreferredencoding(False)
     series = tmp_path / "series"
     series.mkdir()
     volume = sitk.GetImageFromArray((np.arange(4 * 16 * 16).reshape(4, 16, 16) % 251).astype(np.int16))
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
+    with preserve_locale():
+        write_series(writer, volume, series)
+    text = f'[[case]]\nname = "dicom"\nfixed = "{series}"\nmoving = "{series}"\n'
+    (case,) = load_case_file(write(tmp_path, text))
+    fixed = case.load().fixed
+    assert fixed.GetSize() == (16, 16, 4) and fixed.GetSpacing()[2] == pytest.approx(2.0)
+    assert locale.getpreferredencoding(False) == before  # GDCM's switch to the C locale is undone
+
+
+def write_series(writer, volume, series):
     for z in range(4):
         slice_ = volume[:, :, z]
         for tag, value in {
@@ -127,10 +139,6 @@ def test_a_dicom_series_directory_is_read_as_one_volume(files, tmp_path):
             slice_.SetMetaData(tag, value)
         writer.SetFileName(str(series / f"{z}.dcm"))
         writer.Execute(slice_)
-    text = f'[[case]]\nname = "dicom"\nfixed = "{series}"\nmoving = "{series}"\n'
-    (case,) = load_case_file(write(tmp_path, text))
-    fixed = case.load().fixed
-    assert fixed.GetSize() == (16, 16, 4) and fixed.GetSpacing()[2] == pytest.approx(2.0)
 
 
 # -- bad input: each message names the file (and TOML line) and what is wrong -----------------------------
