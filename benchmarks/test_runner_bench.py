@@ -27,7 +27,7 @@ ISOLATION_TARGET_MS = 30.0
 RSS_GROWTH_TARGET_MB = 10.0  # between run 100 and run 1,000
 
 # ~1 s each and all the same length: a window that never fills, so every level runs to its cap.
-STEADY = ["gd.number_of_iterations=150", "gd.convergence_window_size=1000", "gd.learning_rate=0.2"]
+STEADY = ["gd.number_of_iterations=300", "gd.convergence_window_size=1000", "gd.learning_rate=0.2"]
 SHORT = ["gd.number_of_iterations=5"]  # ~20 ms
 
 
@@ -56,10 +56,13 @@ def test_two_workers_are_twice_as_fast_as_one(capsys):
     one, records_one = timed_matrix(1, runs)
     two, records_two = timed_matrix(2, runs)
     speedup = one / two
-    median_run = statistics.median(r.wall_time_s for r in records_one)
+    # Runs slower side by side than alone mean the cores were not free (another process, or memory bandwidth).
+    alone = statistics.median(r.wall_time_s for r in records_one)
+    paired = statistics.median(r.wall_time_s for r in records_two)
     report(
         capsys,
-        f"16-run matrix (median run {median_run:.2f} s, 1 ITK thread): 1 worker {one:.2f} s, 2 workers {two:.2f} s, "
+        f"16-run matrix (1 ITK thread; median run {alone:.2f} s alone, {paired:.2f} s side by side): "
+        f"1 worker {one:.2f} s, 2 workers {two:.2f} s, "
         f"speedup {speedup:.2f} (target ≥ {SPEEDUP_TARGET}; load average before: {load:.1f})",
     )
     assert all(r.status == "ok" for r in records_one + records_two)
