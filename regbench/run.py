@@ -38,6 +38,28 @@ def default_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+def reset_peak_rss() -> None:
+    """Start a new peak-RSS window (Linux), so a worker's runs each report their own peak, not the
+    largest run's so far."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory since :func:`reset_peak_rss` (Linux VmHWM), else the process's lifetime peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def versions() -> dict[str, str]:
     import regbench
 
@@ -135,6 +157,7 @@ def execute_record(
 ) -> RunRecord:
     """Fill ``record`` by running ``strategy`` on ``case``."""
     wall, cpu = time.perf_counter(), time.process_time()
+    reset_peak_rss()
     with itk_globals(record.threads):
         try:
             ctx = RunContext(case, record.seed, record.threads, pm, record)
@@ -153,7 +176,7 @@ def execute_record(
     _finish(record, strategy.iteration_cap(params) if record.status == "ok" else None)
     record.wall_time_s = time.perf_counter() - wall
     record.cpu_time_s = time.process_time() - cpu
-    record.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    record.peak_rss_mb = peak_rss_mb()
     pm.run_finished(record)
     return record
 
@@ -210,4 +233,5 @@ def _finish(record: RunRecord, cap: int | None) -> None:
         record.final_metric,
         record.initial_metric_dense,
         record.final_metric_dense,
+        record.error,
     )

@@ -25,6 +25,8 @@ CATEGORIES = (
 
 # SimpleITK's metric value when no sample point maps inside the moving image (DBL_MAX).
 NO_OVERLAP_VALUE = 1.0e308
+# Mattes MI raises instead of returning DBL_MAX when the images no longer overlap (reference §2).
+NO_OVERLAP_ERRORS = ("All samples map outside moving image buffer",)
 
 _GD = (
     r"(?:GradientDescentOptimizerv4Template|GradientDescentLineSearchOptimizerv4Template"
@@ -129,13 +131,17 @@ def judge_outcome(
     final_metric: float | None,
     initial_metric_dense: float | None,
     final_metric_dense: float | None,
+    error: str | None = None,
 ) -> str:
     """The outcome from text *and* numbers.
 
     ``no_overlap`` when the metric is SimpleITK's no-valid-points value whatever the text says; ``diverged``
     when the dense metric ended worse than it started (every built-in metric is minimised); otherwise the stop
     category. A rounding-error stop at a good solution stays ``line_search``: accuracy is in the measures.
+    An ``error`` whose message is the metric's no-overlap exception is ``no_overlap`` too.
     """
+    if status == "error" and error and any(text in error for text in NO_OVERLAP_ERRORS):
+        return "no_overlap"
     if status != "ok":
         return status
     if is_no_overlap(final_metric) or is_no_overlap(final_metric_dense):

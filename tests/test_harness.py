@@ -250,3 +250,11 @@ def test_a_failing_evaluate_or_finished_plugin_loses_nothing(pm, translation_cas
     assert record.error_mean == pytest.approx(0.5, abs=1e-9)  # the built-in evaluation still ran
     failures = [n for n in record.notes if "broken-tracker" in n]
     assert len(failures) == 2 and "regbench_evaluate" in failures[0] and "regbench_run_finished" in failures[1]
+
+
+def test_peak_rss_is_per_run_not_the_process_lifetime_peak(pm, translation_case):
+    ballast = np.ones(400 * 1024 * 1024 // 8)  # 400 MB touched, then released before the run
+    ballast.sum()
+    del ballast
+    record = regbench.run_one(ReturnsGiven((3.0, -2.0)), translation_case, pm=pm)
+    assert 0 < record.peak_rss_mb < 350

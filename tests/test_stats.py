@@ -169,3 +169,15 @@ def test_a_parameter_grid_gives_one_solver_per_point():
         ]
     )
     assert runs.solver.tolist() == ["gd[lr=0.5]", "gd[lr=1.0]", "other"]
+
+
+def test_median_of_no_overlap_values_does_not_overflow():
+    import warnings
+
+    from regbench.report.stats import median
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert median(np.array([1.7976931348623157e308, 1.7976931348623157e308])) == 1.7976931348623157e308
+    assert median(np.array([1.0, 3.0, np.nan])) == 2.0
+    assert median(np.array([5.0, 1.0, 3.0])) == 3.0

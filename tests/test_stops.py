@@ -167,3 +167,12 @@ def test_rounding_failures():
 )
 def test_outcome_uses_the_numbers(args, outcome):
     assert judge_outcome(*args) == outcome
+
+
+def test_mattes_no_overlap_exception_is_a_no_overlap_outcome():
+    error = (
+        "Execute failed: ITK ERROR: MattesMutualInformationImageToImageMetricv4(0x1): All samples map outside "
+        "moving image buffer. The images do not sufficiently overlap."
+    )
+    assert judge_outcome("error", "error", None, None, None, error) == "no_overlap"
+    assert judge_outcome("error", "error", None, None, None, "Execute failed: something else") == "error"

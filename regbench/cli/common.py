@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
+from rich.console import Console
 
 from regbench.plugins import PluginError, RegbenchPluginManager, make_plugin_manager
 from regbench.record import dumps
@@ -30,3 +32,12 @@ def parse_assignments(values: tuple[str, ...], option: str) -> dict[str, str]:
             raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint=option)
         out[name.strip()] = value.strip()
     return out
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A rich console; when output goes to a file or pipe (CI logs, `> out.txt`), wide enough that tables
+    keep their columns instead of folding to rich's default 80."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, width=160)
+    return console

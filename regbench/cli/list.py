@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from regbench.cli.common import echo_json, plugin_manager
+from regbench.cli.common import echo_json, make_console, plugin_manager
 
 
 def strategy_info(strategy) -> dict:
@@ -46,7 +45,7 @@ def list_command(as_json: bool, verbose: bool) -> None:
     if as_json:
         echo_json({"strategies": strategies, "cases": cases})
         return
-    console = Console()
+    console = make_console()
     table = Table(title=f"Strategies ({len(strategies)})", title_justify="left")
     for column in ("name", "description", "plugin"):
         table.add_column(column)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from regbench.cli.common import echo_json
+from regbench.cli.common import echo_json, make_console
 from regbench.report import compare as cmp
 from regbench.report.runs import SourceError, store_key
 from regbench.report.sources import load_record, load_runs
@@ -55,7 +54,7 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
     from regbench.report.tables import paired_tests_table, success_table
 
     runs = _load(source)
-    console = Console()
+    console = make_console()
     if not len(runs):
         console.print(f"{source}: no runs yet")
         return
@@ -95,7 +94,7 @@ def compare_command(a, b, gates, as_json) -> None:
     if as_json:
         echo_json(cmp.to_jsonable(deltas))
     else:
-        Console().print(cmp.compare_table(deltas, a, b))
+        make_console().print(cmp.compare_table(deltas, a, b))
     tripped = [message for gate in parsed for message in cmp.check(gate, deltas)]
     for gate in parsed:
         if not any(d.a and d.b for d in deltas) and gate.category is None:

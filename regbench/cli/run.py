@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from regbench.cases import CaseError
-from regbench.cli.common import echo_json
+from regbench.cli.common import echo_json, make_console
 from regbench.executors import PlannedRun
 from regbench.matrix import Matrix, MatrixError, parse_param_option, plan
 from regbench.plugins import PluginError
@@ -173,13 +172,13 @@ def _settings(
 
 def _run_here(run: PlannedRun, settings: Settings, store: Store, force: bool, as_json: bool) -> None:
     """One run, in this process, shown in full (the per-level table)."""
-    console = Console()
+    console = make_console()
     record = None if force else store.get(run.spec.key)
     if record is None:
         try:
             record = WorkerState(settings.plugins).run(run.spec)
         except KeyboardInterrupt:
-            Console(stderr=True).print("interrupted: the run did not finish and nothing was recorded")
+            make_console(stderr=True).print("interrupted: the run did not finish and nothing was recorded")
             sys.exit(130)
         store.add(record, replace=force)
     elif not as_json:
@@ -194,7 +193,7 @@ def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force:
     todo = pending(runs, store, force)
     workers = settings.workers or default_workers()
     executor = make_executor(settings.executor, workers, settings.timeout, settings.plugins, settings.scheduler)
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -239,7 +238,7 @@ def _report(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -
         return
     from regbench.report.summary import summary_table
 
-    console = Console()
+    console = make_console()
     console.print(summary_table(records))
     failures = [r for r in records if r.status != "ok"]
     for r in failures[:SHOW_FAILURES]:

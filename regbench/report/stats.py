@@ -29,9 +29,13 @@ def worst30(values: np.ndarray) -> float:
 
 
 def median(values: np.ndarray) -> float:
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
-    return float(np.median(values)) if values.size else float("nan")
+    """The median, NaN when empty; computed as a + (b − a)/2 so two no-overlap values (DBL_MAX) do not
+    overflow to infinity."""
+    values = np.sort(np.asarray(values, dtype=float)[~np.isnan(np.asarray(values, dtype=float))])
+    if not values.size:
+        return float("nan")
+    low, high = values[(values.size - 1) // 2], values[values.size // 2]
+    return float(low + (high - low) / 2)
 
 
 def quality(runs: Runs, error: str = "error_mean") -> tuple[np.ndarray, np.ndarray]:
