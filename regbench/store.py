@@ -8,6 +8,7 @@ a key that is already stored is an error unless ``replace=True``, and a replaced
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,23 @@ class Store:
             raise StoreError(f"{self.path}: cannot open the result store ({exc})") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a regbench result store ({exc})") from exc
+
+    @classmethod
+    def read_only(cls, path: str | Path) -> Store:
+        """Open an existing store for reading only: reports never write, and may read while a run writes."""
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise StoreError(f"{self.path}: no such result store (run `regbench run --store {self.path}` first)")
+        try:
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
+            has_runs = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a readable SQLite file ({exc})") from exc
+        if not has_runs:
+            self._db.close()
+            raise StoreError(f"{self.path}: an SQLite file without a runs table, not a regbench result store")
+        return self
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -134,6 +152,36 @@ class Store:
         for key, text in self._db.cursor().execute(sql, args):
             if keys is None or key in keys:
                 yield RunRecord.from_json(text)
+
+    def summaries(self, without: tuple[str, ...] = ("trace", "transform", "segments")) -> list[dict[str, Any]]:
+        """Every stored record as a dict without its heavy fields, in finishing order. SQLite drops them
+        (``json_remove``) so large stores load fast; without SQLite's JSON functions, Python does."""
+        try:
+            drop = ",".join(f"'$.{name}'" for name in without)
+            rows = self._db.execute(f"SELECT json_remove(record, {drop}) FROM runs ORDER BY rowid").fetchall()
+            return [json.loads(text) for (text,) in rows]
+        except sqlite3.OperationalError:
+            rows = self._db.execute("SELECT record FROM runs ORDER BY rowid").fetchall()
+            return [{k: v for k, v in json.loads(text).items() if k not in without} for (text,) in rows]
+
+    def get_many(self, keys: list[str]) -> list[RunRecord]:
+        """The records of ``keys`` that are stored, in the order of ``keys``."""
+        found: dict[str, RunRecord] = {}
+        for start in range(0, len(keys), 500):  # SQLite caps the number of parameters in one statement
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for key, text in self._db.execute(f"SELECT key, record FROM runs WHERE key IN ({marks})", chunk):
+                found[key] = RunRecord.from_json(text)
+        return [found[k] for k in keys if k in found]
+
+    def find(self, prefix: str, limit: int = 6) -> list[RunRecord]:
+        """Records whose key is ``prefix`` exactly (that one alone) or starts with it (at most ``limit``)."""
+        exact = self.get(prefix)
+        if exact is not None:
+            return [exact]
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql = "SELECT record FROM runs WHERE key LIKE ? ESCAPE '\\' ORDER BY key LIMIT ?"
+        return [RunRecord.from_json(text) for (text,) in self._db.execute(sql, (escaped + "%", limit))]
 
     def replaced(self, key: str | None = None) -> list[RunRecord]:
         """Records that ``--force`` replaced, oldest first (all of them, or those of one key)."""

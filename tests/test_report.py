@@ -261,12 +261,17 @@ def test_an_sqlite_file_that_is_not_a_store_is_left_alone(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_the_slow_path_through_the_store_api_gives_the_same_columns(real_store):
-    from regbench.report import runs as runs_module
+def test_store_summaries_are_the_records_without_heavy_fields(real_store):
+    from regbench.store import Store
 
-    fast = load_store(real_store)
-    slow = runs_module._load_store_slowly(real_store, RuntimeError("forced"))
-    for name in ("error_mean", "wall_time_s", "iterations", "rounding_failure"):
-        np.testing.assert_array_equal(fast[name], slow[name])
-    assert fast["key"].tolist() == slow["key"].tolist()
-    assert fast.solver.tolist() == slow.solver.tolist()
+    with Store.read_only(real_store) as store:
+        summaries = store.summaries(("trace", "transform", "segments"))
+        records = list(store.records())
+    assert len(summaries) == len(records) > 0
+    for summary, record in zip(summaries, records, strict=True):
+        full = record.to_dict()
+        assert summary == {k: v for k, v in full.items() if k not in ("trace", "transform", "segments")}
+    with Store.read_only(real_store) as store:
+        keys = [r.key for r in records[::-1]]
+        assert [r.key for r in store.get_many(keys)] == keys
+        assert [r.key for r in store.find(keys[0][:12])] == [keys[0]]

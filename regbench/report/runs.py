@@ -8,7 +8,6 @@ parsed in Python. Full records (for traces and ``show``) are fetched on demand f
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from regbench.record import RunRecord
+from regbench.store import Store, StoreError
 
 FLOAT_FIELDS = (
     "iterations",
@@ -91,14 +91,8 @@ class Runs:
             return [self._records[k] for k in keys if k in self._records]
         if self._store_path is None or not keys:
             return []
-        found: dict[str, RunRecord] = {}
-        with _connect(self._store_path) as db:
-            for start in range(0, len(keys), 500):
-                chunk = list(keys[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                for key, text in db.execute(f"SELECT key, record FROM runs WHERE key IN ({marks})", chunk):
-                    found[key] = RunRecord.from_json(text)
-        return [found[k] for k in keys if k in found]
+        with Store.read_only(self._store_path) as store:
+            return store.get_many(list(keys))
 
 
 def from_dicts(rows: Sequence[Mapping[str, Any]], source: str = "") -> Runs:
@@ -142,60 +136,28 @@ def solver_labels(strategies: np.ndarray, params: list[dict[str, Any]]) -> np.nd
 
 def load_store(path: str | Path) -> Runs:
     """The summary columns of every run in a result store, read without parsing traces."""
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path}: no such result store (run `regbench run --store {path}` first)")
-    drop = ",".join(f"'$.{name}'" for name in _HEAVY)
     try:
-        with _connect(path) as db:
-            rows = db.execute(f"SELECT json_remove(record, {drop}) FROM runs ORDER BY rowid").fetchall()
-    except sqlite3.DatabaseError as exc:
-        return _load_store_slowly(path, exc)
-    runs = from_dicts([json.loads(text) for (text,) in rows], str(path))
-    runs._store_path = path
+        with Store.read_only(path) as store:
+            runs = from_dicts(store.summaries(_HEAVY), str(path))
+    except StoreError as exc:
+        raise SourceError(str(exc)) from exc
+    runs._store_path = Path(path)
     return runs
-
-
-def _load_store_slowly(path: Path, reason: Exception) -> Runs:
-    """Fallback through the public Store API when the fast query fails (e.g. SQLite without JSON functions)."""
-    from regbench import store as store_module
-
-    read_errors = (sqlite3.DatabaseError, ValueError, TypeError, getattr(store_module, "StoreError", ValueError))
-    try:
-        with _connect(path) as db:
-            has_runs = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise SourceError(f"{path}: not a readable SQLite file ({exc})") from exc
-    if not has_runs:
-        raise SourceError(f"{path}: an SQLite file without a runs table, not a regbench result store")
-    try:
-        return from_records(store_module.Store(path).records(), str(path))
-    except read_errors as exc:
-        raise SourceError(f"{path}: cannot read its runs ({exc}; fast path: {reason})") from exc
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # Read-only: a report never writes the store, and may run while `regbench run` is writing it.
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
 def store_key(path: str | Path, prefix: str) -> RunRecord:
     """The one record whose key starts with ``prefix``; a clear error when none or several match."""
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path}: no such result store")
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    with _connect(path) as db:
-        rows = db.execute(
-            "SELECT key, record FROM runs WHERE key LIKE ? ESCAPE '\\' ORDER BY key LIMIT 6", (escaped + "%",)
-        ).fetchall()
-    if not rows:
+    try:
+        with Store.read_only(path) as store:
+            found = store.find(prefix)
+    except StoreError as exc:
+        raise SourceError(str(exc)) from exc
+    if not found:
         raise SourceError(f"{path}: no run with a key starting with {prefix!r} (see `regbench report`)")
-    exact = [text for key, text in rows if key == prefix]
-    if len(rows) > 1 and not exact:
-        keys = ", ".join(key for key, _ in rows[:5])
+    if len(found) > 1:
+        keys = ", ".join(r.key for r in found[:5])
         raise SourceError(f"{path}: {prefix!r} matches several runs ({keys}...): give more characters")
-    return RunRecord.from_json(exact[0] if exact else rows[0][1])
+    return found[0]
 
 
 def _float(value: Any) -> float:
