@@ -74,6 +74,16 @@ class Level:
     smoothing_sigma: float | None = None
     sampling_percentage: float | None = None
 
+    @property
+    def is_dense(self) -> bool:
+        """Its metric values are on the full-resolution, unsmoothed, unsampled metric: comparable with the
+        dense value of a transform."""
+        return (
+            self.shrink_factor == 1
+            and not self.smoothing_sigma
+            and (self.sampling_percentage is None or self.sampling_percentage >= 1.0)
+        )
+
 
 @dataclass
 class Segment:

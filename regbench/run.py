@@ -190,10 +190,10 @@ def _summarize(record: RunRecord, transform: sitk.Transform, case: Case, pm: Reg
                 setattr(record, name, to_jsonable(value))
             else:
                 record.measures[name] = to_jsonable(value)
-    record.returned_best = _returned_best(record, case)
+    record.returned_best = _returned_best(record)
 
 
-def _returned_best(record: RunRecord, case: Case) -> bool | None:
+def _returned_best(record: RunRecord) -> bool | None:
     """Is the returned transform at least as good as every position the run visited at a dense level?
 
     Only levels whose values are on the dense full-resolution metric can be compared (no shrink, smoothing
@@ -203,7 +203,7 @@ def _returned_best(record: RunRecord, case: Case) -> bool | None:
         level.best_metric
         for segment in record.segments
         for level in segment.levels
-        if level.best_metric is not None and case.setup.level_is_dense(level.index)
+        if level.best_metric is not None and level.is_dense
     ]
     if not visited or record.final_metric_dense is None:
         record.notes.append(

@@ -151,7 +151,7 @@ def returned_best_text(record: RunRecord) -> str:
             "full-resolution level."
         )
     if record.returned_best is False:
-        visited = [lv.best_metric for lv in record.levels if lv.best_metric is not None]
+        visited = [lv.best_metric for lv in record.levels if lv.best_metric is not None and lv.is_dense]
         best = f" (a visited position reached {fmt(min(visited))})" if visited else ""
         return (
             "No: the optimizer returned its last position, which is worse than the best one it visited"
