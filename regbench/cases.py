@@ -72,13 +72,6 @@ class Setup:
     def percentage(self, level: int) -> float:
         return self.sampling_percentage[level if len(self.sampling_percentage) > 1 else 0]
 
-    def level_is_dense(self, level: int) -> bool:
-        """Values at this level are comparable to the dense full-resolution metric."""
-        return (
-            self.shrink_factors[level] == 1
-            and self.smoothing_sigmas[level] == 0
-            and (self.sampling == "none" or self.percentage(level) >= 1.0)
-        )
 
 
 def _choice(name: str, value: str, valid: Sequence[str]) -> None:

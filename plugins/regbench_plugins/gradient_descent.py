@@ -5,11 +5,18 @@ Every member takes a scales estimator as a parameter (learning-rate estimation s
 one, reference §1.3) and can return the best visited position instead of SimpleITK's last iterate
 (``return_best``, §6). Jacobian scales on a B-spline transform are refused up front with the reason (ITK would
 throw "m_Scales values must be > epsilon").
+
+Plain gradient descent defaults to the ``first_level`` learning-rate policy (:func:`run_first_level_rate`): a
+fixed rate does not survive a change of metric or intensity range (a rate tuned for mean squares on [0, 1]
+images diverges under Mattes MI or on 0-255 images), and SimpleITK's ``Once`` re-estimates at every level from
+an already small gradient and diverges (§1.3). So the rate is estimated once, at the start of the coarsest
+level where the gradient is large, and held for the finer levels.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import SimpleITK as sitk
@@ -25,10 +32,12 @@ __all__ = [
     "GradientDescent",
     "GradientDescentFamily",
     "configure_gradient_descent",
+    "run_first_level_rate",
     "set_scales",
 ]
 
 ESTIMATE = {"never": 0, "once": 1, "each_iteration": 2}
+FIRST_LEVEL = "first_level"  # regbench's policy for plain gradient descent (run_first_level_rate)
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,13 @@ class ConvergenceParams(StepParams):
 
 @dataclass(frozen=True)
 class GradientDescentParams(ConvergenceParams):
-    pass
+    estimate_learning_rate: str = param(
+        FIRST_LEVEL,
+        "learning-rate policy: 'first_level' (estimated at the start of the coarsest level, then held fixed for "
+        "every level: one execution per level), 'never' (use learning_rate as given), 'once' (SimpleITK: "
+        "re-estimated at the start of each level), 'each_iteration'; estimation needs a scales estimator",
+        choices=(FIRST_LEVEL, *ESTIMATE),
+    )
 
 
 @dataclass(frozen=True)
@@ -122,6 +137,10 @@ class GradientDescentFamily(regbench.SingleRunStrategy):
                 f"estimate_learning_rate={params.estimate_learning_rate!r} has no effect without a scales "
                 f"estimator: learning_rate {params.learning_rate} was used as given"
             )
+            params = dataclasses.replace(params, estimate_learning_rate="never")
+        if params.estimate_learning_rate == FIRST_LEVEL:
+            factors = (1.0,) * ctx.setup.levels
+            return run_first_level_rate(ctx, params, factors, return_best=params.return_best)
         method = ctx.new_method()
         self.configure(method, params)
         if params.return_best:
@@ -131,7 +150,10 @@ class GradientDescentFamily(regbench.SingleRunStrategy):
 
 def configure_gradient_descent(method: sitk.ImageRegistrationMethod, params: GradientDescentParams) -> None:
     """Plain gradient descent with ``params`` (and its scales) on ``method``; shared by the multi-execution
-    strategies (per-level schedule, restarts)."""
+    strategies (per-level schedule, restarts). ``first_level`` is a sequence of executions, not an ITK mode:
+    see :func:`run_first_level_rate`."""
+    if params.estimate_learning_rate == FIRST_LEVEL:
+        raise ValueError("estimate_learning_rate 'first_level' is run by run_first_level_rate, not one method")
     method.SetOptimizerAsGradientDescent(
         learningRate=params.learning_rate,
         numberOfIterations=params.number_of_iterations,
@@ -141,6 +163,71 @@ def configure_gradient_descent(method: sitk.ImageRegistrationMethod, params: Gra
         maximumStepSizeInPhysicalUnits=params.maximum_step_size,
     )
     set_scales(method, params.scales)
+
+
+def coarsest_spacing(ctx: regbench.RunContext) -> float:
+    """ITK's automatic maximum step: the smallest spacing of the virtual domain at the first level (§1.3)."""
+    return min(ctx.fixed.GetSpacing()) * int(ctx.setup.shrink_factors[0])
+
+
+def run_first_level_rate(
+    ctx: regbench.RunContext,
+    params: GradientDescentParams,
+    factors: Sequence[float],
+    *,
+    levels: Sequence[int] | None = None,
+    return_best: bool = False,
+) -> sitk.Transform:
+    """Gradient descent over ``levels`` (default: all the case's) with the rate estimated once, at the first.
+
+    The first level runs with SimpleITK's ``Once`` estimation: its first step moves the farthest sample point
+    by ``factors[0]`` × the maximum step (``params.maximum_step_size``, 0: the coarsest spacing). That rate,
+    read back from the record, divided by ``factors[0]``, is the *estimated rate* E (stored in
+    ``measures.estimated_learning_rate``). Each later level is its own execution under ``Never`` at
+    ``factors[i]`` × E, continuing from the previous result. Unlike ``Once``, the estimate comes from the
+    large gradient far from the optimum, not from the small one at a finer level, and unlike a fixed rate it
+    follows the metric's scale. Needs a scales estimator (``params.scales`` not 'none').
+    """
+    levels = list(range(ctx.setup.levels)) if levels is None else list(levels)
+    if len(factors) != len(levels):
+        raise ValueError(f"need one rate factor per level, got {len(factors)} for {len(levels)} levels")
+    maximum_step = params.maximum_step_size or coarsest_spacing(ctx)
+    transform = None
+    estimated: float | None = None
+    for i, (level, factor) in enumerate(zip(levels, factors, strict=True)):
+        if i == 0:
+            level_params = dataclasses.replace(
+                params, estimate_learning_rate="once", maximum_step_size=factor * maximum_step
+            )
+        else:
+            level_params = dataclasses.replace(params, estimate_learning_rate="never", learning_rate=factor * estimated)
+        method = ctx.new_method(initial_transform=transform, levels=[level])
+        configure_gradient_descent(method, level_params)
+        if return_best and i == len(levels) - 1:
+            transform = execute_returning_best(ctx, method, 1)
+        else:
+            transform = ctx.execute(method).transform
+        if i == 0:
+            estimated = _estimated_rate(ctx, params, factor, maximum_step)
+    return transform
+
+
+def _estimated_rate(ctx: regbench.RunContext, params: GradientDescentParams, factor: float, step: float) -> float:
+    # GetOptimizerLearningRate() at the first iteration event is the rate ITK estimated (the harness records it).
+    rate = ctx.segments[-1].levels[0].learning_rate_first if ctx.segments[-1].levels else None
+    if rate is None or not rate > 0:
+        ctx.note(
+            "the learning rate could not be estimated (no iteration at the first level): "
+            f"learning_rate {params.learning_rate} was used as given for the other levels"
+        )
+        return params.learning_rate
+    estimated = rate / factor
+    ctx.record.measures["estimated_learning_rate"] = estimated
+    ctx.note(
+        f"learning rate estimated at the start of the first level ({estimated:.4g}: the first step moves the "
+        f"farthest sample point {step:g} mm) and held fixed for the finer levels"
+    )
+    return estimated
 
 
 class GradientDescent(GradientDescentFamily):
@@ -196,25 +283,19 @@ class ConjugateGradientLineSearch(GradientDescentLineSearch):
     setter = "SetOptimizerAsConjugateGradientLineSearch"
 
 
-# Tuned on the built-in 2D cases (intensities in [0, 1], mean squares): a fixed rate scales with the metric's
-# gradient, so other intensity ranges need other rates (docs/strategies.md, "learning-rate traps").
-GD_RATE = 250.0
-
-
 @regbench.hookimpl
 def regbench_register_strategies(register):
     register(
         GradientDescent(
             "gd",
-            "gradient descent, fixed learning rate (scales: physical shift; none for B-splines)",
-            learning_rate=GD_RATE,
+            "gradient descent, rate estimated at the start of the first level and held for the others "
+            "(physical-shift scales); estimate_learning_rate=never takes a raw learning_rate",
         )
     )
     register(
         GradientDescent(
             "gd-best",
             "gd returning the best position visited at the last level instead of the last iterate",
-            learning_rate=GD_RATE,
             return_best=True,
         )
     )

@@ -6,10 +6,13 @@ variant uses physical-shift scales. The effective rate of every iteration is in 
 
 SimpleITK cannot change the rate inside one ``Execute``; the per-level schedule therefore runs one execution
 per pyramid level (that level's shrink, smoothing and sampling seed), each continuing from the last result.
+Its rates are multiples of the rate estimated at the start of the first level (``run_first_level_rate``), so
+they follow the metric's scale; ``rate_base='raw'`` takes fixed rates as given instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import SimpleITK as sitk
@@ -17,22 +20,41 @@ import SimpleITK as sitk
 import regbench
 from regbench import param
 from regbench_plugins.gradient_descent import (
-    GD_RATE,
     GradientDescent,
     GradientDescentParams,
     configure_gradient_descent,
+    run_first_level_rate,
 )
 from regbench_plugins.support import SCALES, resolve_scales
+
+RATE_BASES = ("estimated", "raw")
+RATE_BASE_HELP = (
+    "'estimated': rates are multiples of the rate estimated at the start of the first level (its first step "
+    "moves the farthest sample point by maximum_step_size), so they follow the metric's scale; 'raw': rates "
+    "are used as given (they depend on the metric and the intensity range)"
+)
+MAXIMUM_STEP_HELP = (
+    "physical step (mm) of the first iteration at rate multiple 1, for the estimate; 0: the coarsest level's "
+    "smallest spacing; unused with rate_base 'raw'"
+)
+
+
+def per_level(rates: tuple[float, ...], levels: int) -> tuple[float, ...]:
+    """One rate per level: the last value repeats for extra levels."""
+    return tuple(rates[min(level, len(rates) - 1)] for level in range(levels))
 
 
 @dataclass(frozen=True)
 class LevelScheduleParams:
     learning_rates: tuple[float, ...] = param(
-        (2 * GD_RATE, GD_RATE),
-        "fixed learning rate for each pyramid level, coarsest first; the last value repeats for extra levels",
+        (2.0, 1.0),
+        "learning rate for each pyramid level, coarsest first (multiples of the estimated rate, or raw rates: "
+        "see rate_base); the last value repeats for extra levels",
         min=0,
         min_exclusive=True,
     )
+    rate_base: str = param("estimated", RATE_BASE_HELP, choices=RATE_BASES)
+    maximum_step_size: float = param(0.0, MAXIMUM_STEP_HELP, min=0)
     number_of_iterations: int = param(200, "iteration cap per pyramid level", min=0)
     convergence_minimum_value: float = param(
         1e-6, "stop a level when the windowed relative decrease of the metric falls below this", min=0
@@ -40,34 +62,42 @@ class LevelScheduleParams:
     convergence_window_size: int = param(10, "iterations in the convergence window", min=2)
     scales: str = param(
         "auto",
-        "parameter scales estimator; 'auto': physical_shift, but none for a B-spline (the rates are fixed)",
+        "parameter scales estimator; 'auto': physical_shift, but none for a B-spline under raw rates; "
+        "the estimated rate needs one",
         choices=SCALES,
     )
 
 
 class LevelSchedule(regbench.Strategy):
-    """Gradient descent with a fixed learning rate per pyramid level: one execution per level."""
+    """Gradient descent with its own learning rate per pyramid level: one execution per level."""
 
     Params = LevelScheduleParams
 
     def run(self, ctx: regbench.RunContext, params: LevelScheduleParams) -> sitk.Transform | None:
         if not params.learning_rates:
             raise regbench.ParameterError(f"strategy {self.name!r}: learning_rates needs at least one rate")
-        scales = resolve_scales(ctx, params.scales, "never")
+        estimated = params.rate_base == "estimated"
+        scales = resolve_scales(ctx, params.scales, "first_level" if estimated else "never")
+        if estimated and scales == "none":
+            raise regbench.ParameterError(
+                f"strategy {self.name!r}: rate_base 'estimated' needs a scales estimator (SimpleITK estimates "
+                "nothing without one); use scales 'auto' or 'physical_shift', or rate_base 'raw'"
+            )
+        rates = per_level(params.learning_rates, ctx.setup.levels)
+        gd = GradientDescentParams(
+            number_of_iterations=params.number_of_iterations,
+            convergence_minimum_value=params.convergence_minimum_value,
+            convergence_window_size=params.convergence_window_size,
+            maximum_step_size=params.maximum_step_size,
+            scales=scales,
+        )
+        if estimated:
+            return run_first_level_rate(ctx, gd, rates)
         transform = None
-        for level in range(ctx.setup.levels):
-            rate = params.learning_rates[min(level, len(params.learning_rates) - 1)]
+        for level, rate in enumerate(rates):
             method = ctx.new_method(initial_transform=transform, levels=[level])
             configure_gradient_descent(
-                method,
-                GradientDescentParams(
-                    learning_rate=rate,
-                    number_of_iterations=params.number_of_iterations,
-                    convergence_minimum_value=params.convergence_minimum_value,
-                    convergence_window_size=params.convergence_window_size,
-                    estimate_learning_rate="never",
-                    scales=scales,
-                ),
+                method, dataclasses.replace(gd, learning_rate=rate, estimate_learning_rate="never")
             )
             transform = ctx.execute(method).transform
         return transform
@@ -96,6 +126,7 @@ def regbench_register_strategies(register):
     register(
         LevelSchedule(
             "gd-level-schedule",
-            "gd with a fixed learning rate per pyramid level, one execution per level",
+            "gd with its own rate per pyramid level (2× then 1× the rate estimated at the start of the first "
+            "level), one execution per level",
         )
     )

@@ -1,5 +1,9 @@
 """Manual learning-rate restarts: a sequence of gradient-descent executions with given or geometrically
-decreasing fixed rates, each starting from the previous result.
+decreasing rates, each starting from the previous result.
+
+The rates are multiples of the rate estimated at the start of the first level (``run_first_level_rate``: the
+first execution runs the pyramid with it held, and later ones reuse the estimate), so they follow the metric's
+scale; ``rate_base='raw'`` takes fixed rates as given instead.
 
 SimpleITK's setters only take effect at the next ``Execute`` (reference §9.4), so a rate change is a new
 execution: the record has one segment per rate and its iteration count is the sum over them. With
@@ -9,13 +13,19 @@ evaluation per segment) instead of the last one.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import SimpleITK as sitk
 
 import regbench
 from regbench import param
-from regbench_plugins.gradient_descent import GD_RATE, GradientDescentParams, configure_gradient_descent
+from regbench_plugins.gradient_descent import (
+    GradientDescentParams,
+    configure_gradient_descent,
+    run_first_level_rate,
+)
+from regbench_plugins.learning_rate import MAXIMUM_STEP_HELP, RATE_BASE_HELP, RATE_BASES
 from regbench_plugins.support import SCALES, last_level_metric, resolve_scales
 
 
@@ -23,12 +33,13 @@ from regbench_plugins.support import SCALES, last_level_metric, resolve_scales
 class RestartParams:
     learning_rates: tuple[float, ...] = param(
         (),
-        "fixed rate of each execution, in order; empty: a geometric sequence from first_learning_rate",
+        "rate of each execution, in order (multiples of the estimated rate, or raw rates: see rate_base); "
+        "empty: a geometric sequence from first_learning_rate",
         min=0,
         min_exclusive=True,
     )
     first_learning_rate: float = param(
-        2 * GD_RATE, "rate of the first execution of the geometric sequence", min=0, min_exclusive=True
+        1.0, "rate of the first execution of the geometric sequence", min=0, min_exclusive=True
     )
     rate_factor: float = param(
         0.5, "each execution's rate is the previous one times this", min=0, max=1, min_exclusive=True
@@ -40,6 +51,8 @@ class RestartParams:
         choices=("finest", "all"),
     )
     keep_best: bool = param(False, "return the best execution's transform rather than the last one")
+    rate_base: str = param("estimated", RATE_BASE_HELP, choices=RATE_BASES)
+    maximum_step_size: float = param(0.0, MAXIMUM_STEP_HELP, min=0)
     number_of_iterations: int = param(100, "iteration cap per pyramid level of each execution", min=0)
     convergence_minimum_value: float = param(
         1e-6, "stop an execution's level when the windowed relative decrease falls below this", min=0
@@ -47,7 +60,8 @@ class RestartParams:
     convergence_window_size: int = param(10, "iterations in the convergence window", min=2)
     scales: str = param(
         "auto",
-        "parameter scales estimator; 'auto': physical_shift, but none for a B-spline (the rates are fixed)",
+        "parameter scales estimator; 'auto': physical_shift, but none for a B-spline under raw rates; "
+        "the estimated rate needs one",
         choices=SCALES,
     )
 
@@ -63,25 +77,35 @@ class LearningRateRestarts(regbench.Strategy):
     Params = RestartParams
 
     def run(self, ctx: regbench.RunContext, params: RestartParams) -> sitk.Transform | None:
-        scales = resolve_scales(ctx, params.scales, "never")
+        estimated = params.rate_base == "estimated"
+        scales = resolve_scales(ctx, params.scales, "first_level" if estimated else "never")
+        if estimated and scales == "none":
+            raise regbench.ParameterError(
+                f"strategy {self.name!r}: rate_base 'estimated' needs a scales estimator (SimpleITK estimates "
+                "nothing without one); use scales 'auto' or 'physical_shift', or rate_base 'raw'"
+            )
+        gd = GradientDescentParams(
+            number_of_iterations=params.number_of_iterations,
+            convergence_minimum_value=params.convergence_minimum_value,
+            convergence_window_size=params.convergence_window_size,
+            maximum_step_size=params.maximum_step_size,
+            estimate_learning_rate="never",
+            scales=scales,
+        )
         finest = [ctx.setup.levels - 1]
+        rates = params.rates()
         transform = None
         results = []
-        for i, rate in enumerate(params.rates()):
-            levels = None if i == 0 or params.restart_levels == "all" else finest
-            method = ctx.new_method(initial_transform=transform, levels=levels)
-            configure_gradient_descent(
-                method,
-                GradientDescentParams(
-                    learning_rate=rate,
-                    number_of_iterations=params.number_of_iterations,
-                    convergence_minimum_value=params.convergence_minimum_value,
-                    convergence_window_size=params.convergence_window_size,
-                    estimate_learning_rate="never",
-                    scales=scales,
-                ),
-            )
-            transform = ctx.execute(method).transform
+        unit = 1.0  # what a rate multiplies: the estimated rate, once known
+        for i, rate in enumerate(rates):
+            if i == 0 and estimated:
+                transform = run_first_level_rate(ctx, gd, (rate,) * ctx.setup.levels)
+                unit = ctx.record.measures.get("estimated_learning_rate", gd.learning_rate)
+            else:
+                levels = None if i == 0 or params.restart_levels == "all" else finest
+                method = ctx.new_method(initial_transform=transform, levels=levels)
+                configure_gradient_descent(method, dataclasses.replace(gd, learning_rate=rate * unit))
+                transform = ctx.execute(method).transform
             results.append(transform)
         if not params.keep_best:
             return transform
@@ -100,7 +124,8 @@ def regbench_register_strategies(register):
     register(
         LearningRateRestarts(
             "gd-restarts",
-            "gd restarted 4 times from the last result with the rate halved each time (one segment per rate)",
+            "gd, then 3 restarts from the last result at the finest level with the rate halved each time (rates "
+            "relative to the one estimated at the start of the first level; one segment per execution)",
         )
     )
     register(
