@@ -73,7 +73,6 @@ class Setup:
         return self.sampling_percentage[level if len(self.sampling_percentage) > 1 else 0]
 
 
-
 def _choice(name: str, value: str, valid: Sequence[str]) -> None:
     if value not in valid:
         raise CaseError(f"setup: {name} {value!r} is not one of {', '.join(valid)}")
