@@ -43,6 +43,9 @@ class Setup:
     shrink_factors: tuple[int, ...] = (1,)
     smoothing_sigmas: tuple[float, ...] = (0.0,)  # physical units
     interpolator: str = "linear"
+    # Standard deviation (physical units) of a random translation added to the start, drawn from the run seed:
+    # with a dense metric every seed is otherwise the same problem; with it, seeds are distinct instances.
+    initial_jitter: float = 0.0
 
     def __post_init__(self) -> None:
         _choice("transform", self.transform, TRANSFORMS)
@@ -62,6 +65,10 @@ class Setup:
             raise CaseError("setup: sampling_percentage needs one value or one per level")
         if any(not 0 < p <= 1 for p in self.sampling_percentage):
             raise CaseError(f"setup: sampling_percentage must be in (0, 1], got {list(self.sampling_percentage)}")
+        if self.initial_jitter < 0:
+            raise CaseError(f"setup: initial_jitter must be ≥ 0 (physical units), got {self.initial_jitter}")
+        if self.initial_jitter and self.transform == "bspline":
+            raise CaseError("setup: initial_jitter applies to global transforms (translation … affine), not bspline")
         if self.mesh_scale_factors and len(self.mesh_scale_factors) != self.levels:
             raise CaseError("setup: mesh_scale_factors needs one value per level")
 
@@ -162,31 +169,45 @@ def configure_masks(method: sitk.ImageRegistrationMethod, data: CaseData) -> Non
         method.SetMetricMovingMask(sitk.Cast(data.moving_mask > 0, sitk.sitkUInt8))
 
 
-def initial_model_transform(setup: Setup, data: CaseData) -> sitk.Transform:
+def initial_model_transform(setup: Setup, data: CaseData, seed: int | None = None) -> sitk.Transform:
     """The optimized transform at its starting point: the case's initial transform if it has the model's
-    type, otherwise the model's identity centred on the fixed image."""
+    type, otherwise the model's identity centred on the fixed image; then, when the setup asks for it, a random
+    translation drawn from the run's ``seed`` (:attr:`Setup.initial_jitter`)."""
     fixed = data.fixed
     dim = fixed.GetDimension()
+    initial = data.initial_transform
+    if initial is not None and _model_name(setup.transform, dim) == initial.GetName():
+        return _jittered(sitk.Transform(initial).Downcast(), setup, seed)
     if setup.transform == "bspline":
         mesh = list(setup.mesh_size) * (dim if len(setup.mesh_size) == 1 else 1)
         return sitk.BSplineTransformInitializer(fixed, mesh, order=3)
-    initial = data.initial_transform
-    if initial is not None and _model_name(setup.transform, dim) == initial.GetName():
-        return sitk.Transform(initial).Downcast()
     if setup.transform == "translation":
-        return sitk.TranslationTransform(dim)
+        return _jittered(sitk.TranslationTransform(dim), setup, seed)
     model = {
         "rigid": sitk.Euler2DTransform() if dim == 2 else sitk.Euler3DTransform(),
         "similarity": sitk.Similarity2DTransform() if dim == 2 else sitk.Similarity3DTransform(),
         "affine": sitk.AffineTransform(dim),
     }[setup.transform]
-    return (
-        sitk.CenteredTransformInitializer(
+    if initial is None:
+        model = sitk.CenteredTransformInitializer(
             fixed, data.moving, model, sitk.CenteredTransformInitializerFilter.GEOMETRY
         ).Downcast()
-        if initial is None
-        else _centred_on_image(model, fixed)
-    )
+    else:
+        model = _centred_on_image(model, fixed)
+    return _jittered(model, setup, seed)
+
+
+def _jittered(transform: sitk.Transform, setup: Setup, seed: int | None) -> sitk.Transform:
+    # Each seed a different starting misalignment: with a dense metric, seeds are then distinct instances.
+    if not setup.initial_jitter or seed is None or setup.transform == "bspline":
+        return transform
+    dim = transform.GetDimension()
+    offset = np.random.default_rng([int(seed), 0x5EED]).normal(0.0, setup.initial_jitter, dim)
+    if transform.GetName() == "TranslationTransform":
+        transform.SetOffset([a + b for a, b in zip(transform.GetOffset(), offset, strict=True)])
+    else:
+        transform.SetTranslation([a + b for a, b in zip(transform.GetTranslation(), offset, strict=True)])
+    return transform
 
 
 def _centred_on_image(model: sitk.Transform, fixed: sitk.Image) -> sitk.Transform:
@@ -209,9 +230,7 @@ def _model_name(transform: str, dim: int) -> str:
 def uses_moving_initial(setup: Setup, data: CaseData) -> bool:
     """The case's initial transform is applied before the model (it is not of the model's type)."""
     initial = data.initial_transform
-    return initial is not None and (
-        setup.transform == "bspline" or initial.GetName() != _model_name(setup.transform, initial.GetDimension())
-    )
+    return initial is not None and initial.GetName() != _model_name(setup.transform, initial.GetDimension())
 
 
 def apply_setup_levels(
@@ -254,9 +273,9 @@ def full_mapping(setup: Setup, data: CaseData, transform: sitk.Transform) -> sit
     return transform
 
 
-def initial_mapping(setup: Setup, data: CaseData) -> sitk.Transform:
-    """Where every strategy starts on this case."""
-    return full_mapping(setup, data, initial_model_transform(setup, data))
+def initial_mapping(setup: Setup, data: CaseData, seed: int | None = None) -> sitk.Transform:
+    """Where every strategy starts on this case (for this run seed, when the setup jitters the start)."""
+    return full_mapping(setup, data, initial_model_transform(setup, data, seed))
 
 
 def as_float(image: sitk.Image) -> sitk.Image:

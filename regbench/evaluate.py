@@ -10,6 +10,7 @@ image direction and halves the derivative on the border.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ import SimpleITK as sitk
 from regbench.cases import Case, CaseData, as_float, configure_masks, configure_metric, initial_mapping
 from regbench.hookspecs import hookimpl
 from regbench.record import RunRecord, finite_or_none
-from regbench.transforms import is_deformable
+from regbench.transforms import is_deformable, transform_to_dict
 
 
 def dense_metric(case: Case, transform: sitk.Transform, threads: int | None = None) -> float | None:
@@ -185,13 +186,14 @@ def jacobian_stats(jac: np.ndarray) -> dict[str, Any]:
 
 
 # The last few cases' constant parts (a benchmark evaluates many runs of one case in a row). Keyed by id() and
-# checked by identity, because cases are mutable dataclasses and not hashable.
-_CACHE: dict[tuple[int, int], tuple[Case, CaseData, float | None, _Reference | None]] = {}
+# checked by identity, because cases are mutable dataclasses and not hashable; and by the starting transform,
+# which differs per seed when the case jitters its start.
+_CACHE: dict[tuple[int, int, str], tuple[Case, CaseData, float | None, _Reference | None]] = {}
 _CACHE_SIZE = 8
 
 
 def _case_constants(case: Case, data: CaseData, initial: sitk.Transform, threads: int | None):
-    key = (id(case), int(threads or 0))
+    key = (id(case), int(threads or 0), json.dumps(transform_to_dict(initial)))
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is case and hit[1] is data:
         return hit[2], hit[3]
@@ -207,7 +209,7 @@ def _case_constants(case: Case, data: CaseData, initial: sitk.Transform, threads
 def regbench_evaluate(case, transform, record: RunRecord):
     data = case.load()
     threads = record.threads
-    initial = initial_mapping(case.setup, data)
+    initial = initial_mapping(case.setup, data, record.seed)
     initial_dense, reference = _case_constants(case, data, initial, threads)
     out: dict[str, Any] = {
         "initial_metric_dense": initial_dense,

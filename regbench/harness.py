@@ -117,7 +117,7 @@ class RunContext:
         if uses_moving_initial(self.setup, self.data):
             method.SetMovingInitialTransform(self.data.initial_transform)
         if initial_transform is None:
-            transform = initial_model_transform(self.setup, self.data)
+            transform = initial_model_transform(self.setup, self.data, self.seed)
         else:
             transform = sitk.Transform(initial_transform).Downcast()
         apply_setup_levels(method, self.setup, levels, transform, self.sampling_seed + 2 * levels[0])
