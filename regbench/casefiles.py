@@ -156,9 +156,22 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
         description=str(table.get("description") or f"{entry.fixed.name} ← {entry.moving.name} ({path.name})"),
         tags=("user", *tags),
         default=default,
+        identity={"file": str(path), "inputs": _file_stats(entry)},
     )
     case.load()  # read and check everything now: a bad file is a usage error, not a failed run
     return case
+
+
+def _file_stats(entry: CaseEntry) -> dict[str, Any]:
+    """Path, size and modification time of every input (a directory: of each file in it), so an edited input
+    changes the run key (checked like make does: no hashing of large images)."""
+    out: dict[str, Any] = {}
+    for f in fields(entry):
+        value = getattr(entry, f.name)
+        if isinstance(value, Path) and value.exists():
+            files = sorted(value.iterdir()) if value.is_dir() else [value]
+            out[f.name] = [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files if p.is_file()]
+    return out
 
 
 def parse_setup(table: dict[str, Any], where: str) -> Setup:

@@ -7,6 +7,7 @@ problem. The harness builds the ``ImageRegistrationMethod`` from the setup with 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,10 @@ class Setup:
             raise CaseError(f"setup: initial_jitter must be ≥ 0 (physical units), got {self.initial_jitter}")
         if self.initial_jitter and self.transform == "bspline":
             raise CaseError("setup: initial_jitter applies to global transforms (translation … affine), not bspline")
+        if not self.mesh_size or any(int(m) < 1 for m in self.mesh_size):
+            raise CaseError(f"setup: mesh_size must be integers ≥ 1 (cells per axis), got {list(self.mesh_size)}")
+        if any(int(f) < 0 for f in self.mesh_scale_factors):
+            raise CaseError(f"setup: mesh_scale_factors must be ≥ 0, got {list(self.mesh_scale_factors)}")
         if self.mesh_scale_factors and len(self.mesh_scale_factors) != self.levels:
             raise CaseError("setup: mesh_scale_factors needs one value per level")
 
@@ -113,6 +118,9 @@ class Case:
     tags: tuple[str, ...] = ()
     default: bool = False  # part of the default suite
     unavailable: str | None = None  # why it cannot run here and how to fix that
+    # What else identifies the problem beyond its name and setup (e.g. its files' paths, sizes and modification
+    # times): part of every run's key, so editing a case's definition never returns a stale stored result.
+    identity: dict[str, Any] = field(default_factory=dict)
     provenance: Any = None  # set when registered
     _data: CaseData | None = field(default=None, init=False, repr=False)
 
@@ -124,6 +132,11 @@ class Case:
             check_case_data(self.name, data)
             self._data = data
         return self._data
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The case's definition for run keys: setup, identity and the version of the plugin that made it."""
+        provenance = self.provenance.as_dict() if self.provenance is not None else None
+        return {"setup": dataclasses.asdict(self.setup), "identity": self.identity, "provenance": provenance}
 
     @property
     def dimension(self) -> int:
@@ -139,12 +152,33 @@ def check_case_data(name: str, data: CaseData) -> None:
         array = sitk.GetArrayViewFromImage(image)
         if not np.all(np.isfinite(array)):
             raise CaseError(f"case {name!r}: {label} image has {int((~np.isfinite(array)).sum())} NaN/Inf pixels")
-    for label, mask in (("fixed_mask", data.fixed_mask), ("moving_mask", data.moving_mask)):
-        if mask is not None and not np.any(sitk.GetArrayViewFromImage(mask)):
+    for label, mask, image in (
+        ("fixed_mask", data.fixed_mask, data.fixed),
+        ("moving_mask", data.moving_mask, data.moving),
+    ):
+        if mask is None:
+            continue
+        if not np.any(sitk.GetArrayViewFromImage(mask)):
             raise CaseError(f"case {name!r}: {label} is empty (no non-zero pixel)")
+        if not _same_grid(mask, image):
+            image_label = label.split("_")[0]
+            raise CaseError(
+                f"case {name!r}: {label} does not lie on the {image_label} image's grid (size "
+                f"{'×'.join(map(str, mask.GetSize()))} vs {'×'.join(map(str, image.GetSize()))}, or another origin, "
+                f"spacing or direction): resample it onto the {image_label} image"
+            )
     for label, tx in (("truth", data.truth), ("initial_transform", data.initial_transform)):
         if tx is not None and tx.GetDimension() != dim:
             raise CaseError(f"case {name!r}: {label} is {tx.GetDimension()}D but the images are {dim}D")
+
+
+def _same_grid(a: sitk.Image, b: sitk.Image) -> bool:
+    return (
+        a.GetSize() == b.GetSize()
+        and np.allclose(a.GetOrigin(), b.GetOrigin(), atol=1e-4)
+        and np.allclose(a.GetSpacing(), b.GetSpacing(), rtol=1e-5)
+        and np.allclose(a.GetDirection(), b.GetDirection(), atol=1e-6)
+    )
 
 
 # -- building a registration method from a setup ---------------------------------------------------------

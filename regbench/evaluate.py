@@ -11,6 +11,7 @@ image direction and halves the derivative on the border.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ import SimpleITK as sitk
 from regbench.cases import Case, CaseData, as_float, configure_masks, configure_metric, initial_mapping
 from regbench.hookspecs import hookimpl
 from regbench.record import RunRecord, finite_or_none
+from regbench.stops import NO_OVERLAP_ERRORS
 from regbench.transforms import is_deformable, transform_to_dict
 
 
@@ -35,9 +37,12 @@ def dense_metric(case: Case, transform: sitk.Transform, threads: int | None = No
     method.SetInitialTransform(sitk.TranslationTransform(data.fixed.GetDimension()), inPlace=False)
     try:
         return finite_or_none(method.MetricEvaluate(as_float(data.fixed), as_float(data.moving)))
-    except RuntimeError:
-        # Mattes MI raises when every sample maps outside the moving image: no overlap.
-        return None
+    except RuntimeError as exc:
+        # Mattes MI raises when every sample maps outside the moving image; the other metrics return DBL_MAX
+        # there: give the same value so the outcome is no_overlap whatever the metric. Anything else is a bug.
+        if any(text in str(exc) for text in NO_OVERLAP_ERRORS):
+            return sys.float_info.max
+        raise
 
 
 def displacement(transform: sitk.Transform, reference: sitk.Image) -> np.ndarray:

@@ -50,6 +50,7 @@ class ExecutionFailed(RuntimeError):
 
 @dataclass
 class _Prepared:
+    method: sitk.ImageRegistrationMethod  # held so its id() cannot be reused by another object
     transform: sitk.Transform
     levels: list[int]
 
@@ -121,7 +122,7 @@ class RunContext:
         else:
             transform = sitk.Transform(initial_transform).Downcast()
         apply_setup_levels(method, self.setup, levels, transform, self.sampling_seed + 2 * levels[0])
-        self._prepared[id(method)] = _Prepared(transform, levels)
+        self._prepared[id(method)] = _Prepared(method, transform, levels)
         return method
 
     # -- executing --------------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ class RunContext:
         Raises :class:`ExecutionFailed` (after recording the segment) when ``Execute`` raises.
         """
         prepared = self._prepared.get(id(method))
-        if prepared is None:
+        if prepared is None or prepared.method is not method:
             raise ValueError("ctx.execute() takes a method made by ctx.new_method()")
         segment = Segment(index=len(self.record.segments))
         capture = _Capture(self, method, segment, prepared.levels)

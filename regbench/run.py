@@ -27,7 +27,7 @@ from regbench.harness import ExecutionFailed, RunContext
 from regbench.plugins import RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord, dumps, to_jsonable
 from regbench.stops import is_rounding_failure, judge_outcome
-from regbench.strategy import Strategy
+from regbench.strategy import ParameterError, Strategy
 from regbench.transforms import transform_to_dict
 
 # Values are only comparable to the best visited one when they are within this relative tolerance.
@@ -73,13 +73,23 @@ def versions() -> dict[str, str]:
     }
 
 
-def run_key(strategy: str, params: Mapping[str, Any], case: str, seed: int, threads: int, vers: Mapping) -> str:
-    """The identity of a run: same inputs, same threads, same software -> same key."""
+def run_key(
+    strategy: str,
+    params: Mapping[str, Any],
+    case: str,
+    seed: int,
+    threads: int,
+    vers: Mapping,
+    case_fingerprint: Mapping[str, Any] | None = None,
+) -> str:
+    """The identity of a run: same inputs (the case's definition included), same threads, same software -> same
+    key."""
     payload = dumps(
         {
             "strategy": strategy,
             "params": params,
             "case": case,
+            "case_definition": case_fingerprint,
             "seed": seed,
             "threads": threads,
             "versions": vers,
@@ -110,6 +120,10 @@ def new_record(
 
     Raises ``ParameterError`` for bad parameters: that is a usage error, not a run result.
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"seed must be an integer ≥ 0, got {seed!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1):
+        raise ParameterError(f"threads must be an integer ≥ 1 (or None for every core), got {threads!r}")
     parsed = strategy.parse_params(params)
     threads = int(threads or default_threads())
     vers = versions()
@@ -127,7 +141,7 @@ def new_record(
         },
         versions=vers,
     )
-    record.key = run_key(strategy.name, param_dict, case.name, record.seed, threads, vers)
+    record.key = run_key(strategy.name, param_dict, case.name, record.seed, threads, vers, case.fingerprint())
     return record, parsed
 
 

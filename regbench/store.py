@@ -89,6 +89,13 @@ class Store:
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version == 0 and tables - {"runs", "replaced"}:
+            # Someone else's database: never add regbench's tables to it.
+            raise StoreError(
+                f"{self.path}: an SQLite database that is not a regbench result store (it has tables "
+                f"{', '.join(sorted(tables))}); give another --store path"
+            )
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: written by a newer regbench (store schema {version}, this one reads {SCHEMA_VERSION})"

@@ -154,6 +154,8 @@ def _coerce(raw: Any, tp: Any, where: str) -> Any:
             return raw.lower() in ("true", "yes", "1", "on")
         raise ParameterError(f"{where}: expected true or false, got {raw!r}")
     if tp is int:
+        if isinstance(raw, bool):
+            raise ParameterError(f"{where}: expected an integer, got {raw!r}")
         try:
             if isinstance(raw, float) and not raw.is_integer():
                 raise ValueError

@@ -6,6 +6,7 @@ import SimpleITK as sitk
 from regbench_plugins.synthetic_cases import warped_pair
 
 import regbench
+import regbench.run
 from regbench import Case, CaseError, Setup
 from regbench.cases import initial_mapping, uses_moving_initial
 
@@ -53,3 +54,33 @@ def test_a_bspline_initial_transform_starts_a_bspline_model(data, pm):
     assert initial_mapping(case.setup, data_with_start).GetParameters() == start.GetParameters()
     record = regbench.run_one("lbfgs2", case, seed=1, params={"number_of_iterations": 3}, pm=pm)
     assert record.status == "ok", record.error
+
+
+def test_a_mask_off_the_image_grid_is_refused(data):
+    mask = sitk.Image([10, 10], sitk.sitkUInt8) + 1
+    bad = regbench.CaseData(fixed=data.fixed, moving=data.moving, fixed_mask=mask)
+    with pytest.raises(CaseError, match=r"fixed_mask does not lie on the fixed image's grid \(size 10×10 vs 64×64"):
+        Case("masked", lambda: bad).load()
+
+
+def test_mesh_size_must_be_positive():
+    with pytest.raises(CaseError, match=r"mesh_size must be integers ≥ 1"):
+        Setup(transform="bspline", mesh_size=(0,))
+
+
+def test_the_run_key_follows_the_case_definition(data, pm):
+    a = Case("same-name", lambda: data, Setup(transform="translation"))
+    b = Case("same-name", lambda: data, Setup(transform="rigid"))
+    c = Case("same-name", lambda: data, Setup(transform="translation"), identity={"file": "x", "inputs": [1]})
+    keys = {regbench.run.new_record(pm.get_strategy("lbfgs2"), case, 0, None, 1)[0].key for case in (a, b, c, a)}
+    assert len(keys) == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"seed": -1}, "seed must be an integer ≥ 0"), ({"seed": 1.5}, "seed must be"), ({"threads": -3}, "threads")],
+)
+def test_bad_seeds_and_threads_are_refused(data, pm, kwargs, message):
+    case = Case("t", lambda: data, Setup(transform="translation"))
+    with pytest.raises(regbench.ParameterError, match=message):
+        regbench.run_one("lbfgs2", case, pm=pm, **kwargs)

@@ -214,3 +214,19 @@ def test_the_hook_reports_jacobian_statistics_for_a_deformable_result(pm):
     assert record.folding_fraction == expected["folding_fraction"]
     assert record.sdlogj == expected["sdlogj"]
     assert record.measures["jacobian_nonpositive"] == expected["jacobian_nonpositive"]
+
+
+def test_no_overlap_is_the_same_value_for_every_metric():
+    import SimpleITK as sitk
+
+    from regbench import Case, Setup
+    from regbench.evaluate import dense_metric
+    from regbench_plugins.synthetic_cases import warped_pair
+
+    data = warped_pair((64, 64), sitk.TranslationTransform(2, (3.0, -2.0)), seed=5, noise=0.0)
+    far = sitk.TranslationTransform(2, (500.0, 500.0))
+    values = {
+        m: dense_metric(Case(m, lambda: data, Setup(transform="translation", metric=m)), far)
+        for m in ("mattes", "mean_squares")
+    }
+    assert values == {"mattes": 1.7976931348623157e308, "mean_squares": 1.7976931348623157e308}

@@ -171,3 +171,17 @@ def test_the_writer_commits_each_record_at_once(tmp_path):
             store.add(record(f"k{i}"))
             assert other.execute("SELECT count(*) FROM runs").fetchone()[0] == i + 1
         other.close()
+
+
+def test_someone_elses_sqlite_database_is_refused_and_left_alone(tmp_path):
+    import sqlite3
+
+    from regbench.store import Store, StoreError
+
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreError, match="not a regbench result store .*tables t"):
+        Store(path)
+    with sqlite3.connect(path) as db:
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["t"]

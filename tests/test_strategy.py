@@ -72,3 +72,8 @@ def test_param_specs_show_help_default_and_range():
     assert specs["policy"].range == "one of 'never', 'once'"
     assert all(s.help for s in specs.values())
     assert specs["count"].describe() == "count (int, default 3 ≥ 1 and ≤ 100): how many"
+
+
+def test_booleans_are_not_integers():
+    with pytest.raises(ParameterError, match="count: expected an integer, got True"):
+        S("s").parse_params({"count": True})
