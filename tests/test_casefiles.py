@@ -216,3 +216,25 @@ def test_the_cli_turns_a_bad_case_file_into_exit_2_without_traceback(files):
     assert result.exit_code == 2
     assert f"{path}:3: case 'bad': fixed image" in result.output and "not found" in result.output
     assert "Traceback" not in result.output
+
+
+def test_editing_an_input_file_changes_the_run_key(tmp_path, pm):
+    import os
+    import shutil
+
+    from regbench.run import new_record
+
+    data = warped_pair((64, 56), TRUTH, seed=4, noise=0.0, image=phantom)
+    sitk.WriteImage(data.fixed, str(tmp_path / "fixed.mha"))
+    sitk.WriteImage(data.moving, str(tmp_path / "moving.mha"))
+    text = '[[case]]\nname = "edited"\nfixed = "fixed.mha"\nmoving = "moving.mha"\n'
+
+    def key():
+        (case,) = load_case_file(write(tmp_path, text))
+        return new_record(pm.get_strategy("lbfgs2"), case, 0, None, 1)[0].key
+
+    before = key()
+    assert key() == before  # nothing changed, same key: the stored result is reused
+    shutil.copy(tmp_path / "fixed.mha", tmp_path / "moving.mha")  # another moving image, same name
+    os.utime(tmp_path / "moving.mha", ns=(1, 1))
+    assert key() != before
