@@ -63,16 +63,23 @@ def test_each_iteration_changes_the_rate_within_a_level(builtin_pm):
 
 
 def test_never_uses_the_rate_as_given(builtin_pm):
-    record = regbench.run_one("gd", "synth2d-affine", params={"number_of_iterations": 4}, threads=1, pm=builtin_pm)
-    requested = builtin_pm.get_strategy("gd").defaults.learning_rate
-    assert set(record.trace.learning_rate) == {requested}
+    params = {"estimate_learning_rate": "never", "learning_rate": 250.0, "number_of_iterations": 4}
+    record = regbench.run_one("gd", "synth2d-affine", params=params, threads=1, pm=builtin_pm)
+    assert set(record.trace.learning_rate) == {250.0}
+    assert len(record.segments) == 1  # one execution over the pyramid
 
 
 def test_auto_scales_follow_the_transform_model(builtin_pm):
-    affine = regbench.run_one("gd", "synth2d-affine", params={"number_of_iterations": 2}, threads=1, pm=builtin_pm)
-    bspline = regbench.run_one("gd", "synth2d-bspline", params={"number_of_iterations": 2}, threads=1, pm=builtin_pm)
-    assert "scales 'auto' resolved to 'physical_shift' for this affine case" in affine.notes
-    assert "scales 'auto' resolved to 'none' for this bspline case" in bspline.notes
+    def notes(case, **params):
+        params = {"number_of_iterations": 2, **params}
+        return regbench.run_one("gd", case, params=params, threads=1, pm=builtin_pm).notes
+
+    assert "scales 'auto' resolved to 'physical_shift' for this affine case" in notes("synth2d-affine")
+    # A B-spline keeps its tiny shift scales when the rate is estimated (the estimate compensates) ...
+    assert "scales 'auto' resolved to 'physical_shift' for this bspline case" in notes("synth2d-bspline")
+    # ... and drops them under a raw rate, which they would make explode.
+    raw = notes("synth2d-bspline", estimate_learning_rate="never", learning_rate=250)
+    assert "scales 'auto' resolved to 'none' for this bspline case" in raw
 
 
 def test_jacobian_scales_on_a_bspline_are_refused_with_the_reason(builtin_pm):
@@ -102,8 +109,8 @@ def test_family_members_use_their_own_optimizer(builtin_pm, name):
 
 
 def test_return_best_beats_the_last_iterate_when_gd_overshoots(builtin_pm, dense_affine):
-    # A rate far too large for this problem: plain gradient descent ends worse than it started.
-    params = {"learning_rate": 1500.0, "number_of_iterations": 40}
+    # A raw rate far too large for this problem: plain gradient descent ends worse than it started.
+    params = {"estimate_learning_rate": "never", "learning_rate": 1500.0, "number_of_iterations": 40}
     plain = regbench.run_one("gd", dense_affine, params=params, threads=1, pm=builtin_pm)
     best = regbench.run_one("gd-best", dense_affine, params=params, threads=1, pm=builtin_pm)
     assert plain.status == best.status == "ok"
@@ -132,7 +139,7 @@ def test_level_schedule_runs_one_execution_per_level_with_its_rate(builtin_pm):
     record = regbench.run_one(
         "gd-level-schedule",
         "synth2d-affine",
-        params={"learning_rates": "300,150", "number_of_iterations": 4},
+        params={"learning_rates": "300,150", "rate_base": "raw", "number_of_iterations": 4},
         threads=1,
         pm=builtin_pm,
     )
@@ -142,12 +149,25 @@ def test_level_schedule_runs_one_execution_per_level_with_its_rate(builtin_pm):
     assert [level.shrink_factor for level in record.levels] == [2, 1]
 
 
+def test_level_schedule_rates_are_multiples_of_the_estimated_rate(builtin_pm):
+    params = {"number_of_iterations": 20}
+    schedule = regbench.run_one("gd-level-schedule", "synth2d-affine", params=params, threads=1, pm=builtin_pm)
+    gd = regbench.run_one("gd", "synth2d-affine", params=params, threads=1, pm=builtin_pm)
+    assert schedule.status == "ok", schedule.error
+    estimated = schedule.measures["estimated_learning_rate"]
+    # The first level's factor 2 doubles its maximum step; ITK's estimate is linear in it, so the estimated
+    # rate (for factor 1) is the one plain gd estimates.
+    assert estimated == pytest.approx(gd.measures["estimated_learning_rate"], rel=1e-9)
+    assert schedule.measures["learning_rate_halvings"] == 0
+    assert [s.learning_rate for s in schedule.segments] == pytest.approx([2 * estimated, estimated], rel=1e-12)
+
+
 def test_restarts_record_one_segment_per_rate_and_sum_iterations(builtin_pm):
     rates = [400.0, 200.0, 100.0]
     record = regbench.run_one(
         "gd-restarts",
         "synth2d-affine",
-        params={"learning_rates": rates, "number_of_iterations": 6},
+        params={"learning_rates": rates, "rate_base": "raw", "number_of_iterations": 6},
         threads=1,
         pm=builtin_pm,
     )
@@ -164,11 +184,30 @@ def test_restarts_default_to_a_geometric_sequence(builtin_pm):
     record = regbench.run_one(
         "gd-restarts",
         "synth2d-affine",
-        params={"first_learning_rate": 400, "rate_factor": 0.25, "executions": 3, "number_of_iterations": 2},
+        params={
+            "first_learning_rate": 400,
+            "rate_factor": 0.25,
+            "executions": 3,
+            "number_of_iterations": 2,
+            "rate_base": "raw",
+        },
         threads=1,
         pm=builtin_pm,
     )
     assert [s.learning_rate for s in record.segments] == [400.0, 100.0, 25.0]
+
+
+def test_restart_rates_are_relative_to_the_held_rate(builtin_pm):
+    record = regbench.run_one(
+        "gd-restarts", "synth2d-affine", params={"number_of_iterations": 20}, threads=1, pm=builtin_pm
+    )
+    assert record.status == "ok", record.error
+    held = record.measures["estimated_learning_rate"]
+    assert record.measures["learning_rate_halvings"] == 0
+    # gd over the pyramid (one execution per level) at the held rate, then the finest level at 1/2, 1/4, 1/8 of it
+    assert [[level.index for level in s.levels] for s in record.segments] == [[0], [1], [1], [1], [1]]
+    expected = [held, held, held / 2, held / 4, held / 8]
+    assert [s.learning_rate for s in record.segments] == pytest.approx(expected, rel=1e-12)
 
 
 def test_restarts_keep_best_returns_the_lowest_metric_segment(builtin_pm):
@@ -176,7 +215,7 @@ def test_restarts_keep_best_returns_the_lowest_metric_segment(builtin_pm):
     record = regbench.run_one(
         "gd-restarts-best",
         "synth2d-affine",
-        params={"learning_rates": "300,150,20000", "number_of_iterations": 20},
+        params={"learning_rates": "300,150,20000", "rate_base": "raw", "number_of_iterations": 20},
         threads=1,
         pm=builtin_pm,
     )

@@ -116,3 +116,28 @@ def test_lbfgsb_bounds_must_be_ordered(builtin_pm):
     )
     assert record.status == "error"
     assert "lower_bound 1.0 must be below upper_bound -1.0" in record.error
+
+
+def test_lbfgsb_under_mattes_mi_is_bounded_to_half_the_image(builtin_pm):
+    # Unbounded, a long quasi-Newton step takes every sample out of the moving image and Mattes MI throws.
+    unbounded = regbench.run_one(
+        "lbfgsb", "synth2d-rigid-mi", params={"extent_bounds": "never"}, threads=1, pm=builtin_pm
+    )
+    assert unbounded.outcome == "no_overlap"
+    assert "All samples map outside moving image buffer" in unbounded.error
+    bounded = regbench.run_one("lbfgsb", "synth2d-rigid-mi", threads=1, pm=builtin_pm)
+    assert bounded.status == "ok", bounded.error
+    assert bounded.error_mean_fg < 0.1 * bounded.initial_error_mean_fg
+    assert "every parameter bounded to [-64, 64] (extent_bounds: half the fixed image's extent)" in bounded.notes
+
+
+def test_lbfgsb_extent_bounds_leave_other_metrics_alone(builtin_pm):
+    record = regbench.run_one("lbfgsb", "synth2d-affine", params={"number_of_iterations": 3}, threads=1, pm=builtin_pm)
+    assert not any("extent_bounds" in note for note in record.notes)
+
+
+def test_lbfgs2_can_still_step_out_of_the_image_under_mattes_mi(builtin_pm):
+    # The limit the docs state: no LBFGS2 parameter bounds the step length (see regbench_plugins.lbfgs).
+    record = regbench.run_one("lbfgs2", "synth2d-rigid-mi", threads=1, pm=builtin_pm)
+    assert record.outcome == "no_overlap"
+    assert "All samples map outside moving image buffer" in record.error

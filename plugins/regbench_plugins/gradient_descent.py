@@ -6,23 +6,20 @@ one, reference §1.3) and can return the best visited position instead of Simple
 (``return_best``, §6). Jacobian scales on a B-spline transform are refused up front with the reason (ITK would
 throw "m_Scales values must be > epsilon").
 
-Plain gradient descent defaults to the ``first_level`` learning-rate policy (:func:`run_first_level_rate`): a
-fixed rate does not survive a change of metric or intensity range (a rate tuned for mean squares on [0, 1]
-images diverges under Mattes MI or on 0-255 images), and SimpleITK's ``Once`` re-estimates at every level from
-an already small gradient and diverges (§1.3). So the rate is estimated once, at the start of the coarsest
-level where the gradient is large, and held for the finer levels.
+Plain gradient descent defaults to the ``first_level`` learning-rate policy (:mod:`.gd_rate`): the rate is
+estimated once, at the start of the coarsest level where the gradient is large, and held for the finer levels.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import SimpleITK as sitk
 
 import regbench
 from regbench import param
+from regbench_plugins.gd_rate import ESTIMATE, FIRST_LEVEL, configure_gradient_descent, run_first_level_rate
 from regbench_plugins.return_best import execute_returning_best
 from regbench_plugins.support import SCALES, resolve_scales, set_scales
 
@@ -32,12 +29,8 @@ __all__ = [
     "GradientDescent",
     "GradientDescentFamily",
     "configure_gradient_descent",
-    "run_first_level_rate",
     "set_scales",
 ]
-
-ESTIMATE = {"never": 0, "once": 1, "each_iteration": 2}
-FIRST_LEVEL = "first_level"  # regbench's policy for plain gradient descent (run_first_level_rate)
 
 
 @dataclass(frozen=True)
@@ -60,8 +53,8 @@ class StepParams:
     )
     maximum_step_size: float = param(
         0.0,
-        "largest physical step (mm) an estimated rate allows; 0: the coarsest level's smallest spacing, "
-        "kept for every level",
+        "physical step (mm) by which an estimated rate's first step moves the farthest sample point; 0: the "
+        "coarsest level's smallest spacing, kept for every level",
         min=0,
     )
     scales: str = param(
@@ -89,9 +82,10 @@ class ConvergenceParams(StepParams):
 class GradientDescentParams(ConvergenceParams):
     estimate_learning_rate: str = param(
         FIRST_LEVEL,
-        "learning-rate policy: 'first_level' (estimated at the start of the coarsest level, then held fixed for "
-        "every level: one execution per level), 'never' (use learning_rate as given), 'once' (SimpleITK: "
-        "re-estimated at the start of each level), 'each_iteration'; estimation needs a scales estimator",
+        "learning-rate policy: 'first_level' (estimated at the start of the coarsest level, then held for every "
+        "level, halved for a level whose metric rises; one execution per level), 'never' (use learning_rate as "
+        "given), 'once' (SimpleITK: re-estimated at the start of each level), 'each_iteration'; estimation needs "
+        "a scales estimator",
         choices=(FIRST_LEVEL, *ESTIMATE),
     )
 
@@ -140,94 +134,12 @@ class GradientDescentFamily(regbench.SingleRunStrategy):
             params = dataclasses.replace(params, estimate_learning_rate="never")
         if params.estimate_learning_rate == FIRST_LEVEL:
             factors = (1.0,) * ctx.setup.levels
-            return run_first_level_rate(ctx, params, factors, return_best=params.return_best)
+            return run_first_level_rate(ctx, params, factors, return_best=params.return_best).transform
         method = ctx.new_method()
         self.configure(method, params)
         if params.return_best:
             return execute_returning_best(ctx, method, ctx.setup.levels)
         return ctx.execute(method).transform
-
-
-def configure_gradient_descent(method: sitk.ImageRegistrationMethod, params: GradientDescentParams) -> None:
-    """Plain gradient descent with ``params`` (and its scales) on ``method``; shared by the multi-execution
-    strategies (per-level schedule, restarts). ``first_level`` is a sequence of executions, not an ITK mode:
-    see :func:`run_first_level_rate`."""
-    if params.estimate_learning_rate == FIRST_LEVEL:
-        raise ValueError("estimate_learning_rate 'first_level' is run by run_first_level_rate, not one method")
-    method.SetOptimizerAsGradientDescent(
-        learningRate=params.learning_rate,
-        numberOfIterations=params.number_of_iterations,
-        convergenceMinimumValue=params.convergence_minimum_value,
-        convergenceWindowSize=params.convergence_window_size,
-        estimateLearningRate=ESTIMATE[params.estimate_learning_rate],
-        maximumStepSizeInPhysicalUnits=params.maximum_step_size,
-    )
-    set_scales(method, params.scales)
-
-
-def coarsest_spacing(ctx: regbench.RunContext) -> float:
-    """ITK's automatic maximum step: the smallest spacing of the virtual domain at the first level (§1.3)."""
-    return min(ctx.fixed.GetSpacing()) * int(ctx.setup.shrink_factors[0])
-
-
-def run_first_level_rate(
-    ctx: regbench.RunContext,
-    params: GradientDescentParams,
-    factors: Sequence[float],
-    *,
-    levels: Sequence[int] | None = None,
-    return_best: bool = False,
-) -> sitk.Transform:
-    """Gradient descent over ``levels`` (default: all the case's) with the rate estimated once, at the first.
-
-    The first level runs with SimpleITK's ``Once`` estimation: its first step moves the farthest sample point
-    by ``factors[0]`` × the maximum step (``params.maximum_step_size``, 0: the coarsest spacing). That rate,
-    read back from the record, divided by ``factors[0]``, is the *estimated rate* E (stored in
-    ``measures.estimated_learning_rate``). Each later level is its own execution under ``Never`` at
-    ``factors[i]`` × E, continuing from the previous result. Unlike ``Once``, the estimate comes from the
-    large gradient far from the optimum, not from the small one at a finer level, and unlike a fixed rate it
-    follows the metric's scale. Needs a scales estimator (``params.scales`` not 'none').
-    """
-    levels = list(range(ctx.setup.levels)) if levels is None else list(levels)
-    if len(factors) != len(levels):
-        raise ValueError(f"need one rate factor per level, got {len(factors)} for {len(levels)} levels")
-    maximum_step = params.maximum_step_size or coarsest_spacing(ctx)
-    transform = None
-    estimated: float | None = None
-    for i, (level, factor) in enumerate(zip(levels, factors, strict=True)):
-        if i == 0:
-            level_params = dataclasses.replace(
-                params, estimate_learning_rate="once", maximum_step_size=factor * maximum_step
-            )
-        else:
-            level_params = dataclasses.replace(params, estimate_learning_rate="never", learning_rate=factor * estimated)
-        method = ctx.new_method(initial_transform=transform, levels=[level])
-        configure_gradient_descent(method, level_params)
-        if return_best and i == len(levels) - 1:
-            transform = execute_returning_best(ctx, method, 1)
-        else:
-            transform = ctx.execute(method).transform
-        if i == 0:
-            estimated = _estimated_rate(ctx, params, factor, maximum_step)
-    return transform
-
-
-def _estimated_rate(ctx: regbench.RunContext, params: GradientDescentParams, factor: float, step: float) -> float:
-    # GetOptimizerLearningRate() at the first iteration event is the rate ITK estimated (the harness records it).
-    rate = ctx.segments[-1].levels[0].learning_rate_first if ctx.segments[-1].levels else None
-    if rate is None or not rate > 0:
-        ctx.note(
-            "the learning rate could not be estimated (no iteration at the first level): "
-            f"learning_rate {params.learning_rate} was used as given for the other levels"
-        )
-        return params.learning_rate
-    estimated = rate / factor
-    ctx.record.measures["estimated_learning_rate"] = estimated
-    ctx.note(
-        f"learning rate estimated at the start of the first level ({estimated:.4g}: the first step moves the "
-        f"farthest sample point {step:g} mm) and held fixed for the finer levels"
-    )
-    return estimated
 
 
 class GradientDescent(GradientDescentFamily):

@@ -4,6 +4,15 @@ ITK 5.4 runs libLBFGS twice per level (reference §7): the iteration events of b
 level may report up to twice ``number_of_iterations``. Its usual stop, "A rounding error occurred ...", is a
 line-search end at a good point more often than a failure: judge by the measures. ``hessian_approximate_accuracy``
 0 would crash the process (SIGSEGV) and is refused.
+
+No default keeps it inside the image under Mattes MI. Without scales, a quasi-Newton step after a few
+iterations can take every sample out of the moving image (synth2d-rigid-mi: angle 0.2 rad, translation
+(-4.6, -4.1) mm after 3 iterations, then a step out); mean squares would return DBL_MAX and the line search
+would back off, but Mattes MI throws. SimpleITK exposes no step length bound: ``line_search_maximum_step``
+bounds the step *multiplier* of the search direction, not its length (1 or less stops every built-in case at 0
+iterations; 100 does not prevent the jump), and LBFGS2 has no parameter bounds. Physical-shift scales avoid
+the jump on that case but end at 4.9 px, and are worse on most others (ITK scales the gradient it hands to
+libLBFGS, not the function, so the two disagree and the line search stops early; reference §7, §10).
 """
 
 from __future__ import annotations
@@ -70,7 +79,8 @@ def regbench_register_strategies(register):
         LBFGS2(
             "lbfgs2",
             "LBFGS2, no scales (re-estimating them each evaluation is costly), solution accuracy 1e-7 "
-            "(SimpleITK's 1e-5 stops B-splines early on [0, 1] intensities)",
+            "(SimpleITK's 1e-5 stops B-splines early on [0, 1] intensities); no step bound exists: under "
+            "Mattes MI a long step can leave the image (no_overlap)",
             solution_accuracy=1e-7,
         )
     )

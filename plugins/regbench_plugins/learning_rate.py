@@ -19,19 +19,15 @@ import SimpleITK as sitk
 
 import regbench
 from regbench import param
-from regbench_plugins.gradient_descent import (
-    GradientDescent,
-    GradientDescentParams,
-    configure_gradient_descent,
-    run_first_level_rate,
-)
+from regbench_plugins.gd_rate import configure_gradient_descent, run_first_level_rate
+from regbench_plugins.gradient_descent import GradientDescent, GradientDescentParams
 from regbench_plugins.support import SCALES, resolve_scales
 
 RATE_BASES = ("estimated", "raw")
 RATE_BASE_HELP = (
     "'estimated': rates are multiples of the rate estimated at the start of the first level (its first step "
-    "moves the farthest sample point by maximum_step_size), so they follow the metric's scale; 'raw': rates "
-    "are used as given (they depend on the metric and the intensity range)"
+    "moves the farthest sample point by maximum_step_size), halved for a level whose metric rises, so they "
+    "follow the metric's scale; 'raw': rates are used as given (they depend on the metric and intensity range)"
 )
 MAXIMUM_STEP_HELP = (
     "physical step (mm) of the first iteration at rate multiple 1, for the estimate; 0: the coarsest level's "
@@ -92,7 +88,7 @@ class LevelSchedule(regbench.Strategy):
             scales=scales,
         )
         if estimated:
-            return run_first_level_rate(ctx, gd, rates)
+            return run_first_level_rate(ctx, gd, rates).transform
         transform = None
         for level, rate in enumerate(rates):
             method = ctx.new_method(initial_transform=transform, levels=[level])

@@ -20,11 +20,8 @@ import SimpleITK as sitk
 
 import regbench
 from regbench import param
-from regbench_plugins.gradient_descent import (
-    GradientDescentParams,
-    configure_gradient_descent,
-    run_first_level_rate,
-)
+from regbench_plugins.gd_rate import configure_gradient_descent, configure_held, run_first_level_rate
+from regbench_plugins.gradient_descent import GradientDescentParams
 from regbench_plugins.learning_rate import MAXIMUM_STEP_HELP, RATE_BASE_HELP, RATE_BASES
 from regbench_plugins.support import SCALES, last_level_metric, resolve_scales
 
@@ -95,16 +92,19 @@ class LearningRateRestarts(regbench.Strategy):
         finest = [ctx.setup.levels - 1]
         rates = params.rates()
         transform = None
+        held = None
         results = []
-        unit = 1.0  # what a rate multiplies: the estimated rate, once known
         for i, rate in enumerate(rates):
             if i == 0 and estimated:
-                transform = run_first_level_rate(ctx, gd, (rate,) * ctx.setup.levels)
-                unit = ctx.record.measures.get("estimated_learning_rate", gd.learning_rate)
+                held = run_first_level_rate(ctx, gd, (rate,) * ctx.setup.levels)
+                transform = held.transform
             else:
                 levels = None if i == 0 or params.restart_levels == "all" else finest
                 method = ctx.new_method(initial_transform=transform, levels=levels)
-                configure_gradient_descent(method, dataclasses.replace(gd, learning_rate=rate * unit))
+                if held is None:
+                    configure_gradient_descent(method, dataclasses.replace(gd, learning_rate=rate))
+                else:  # relative to the held rate, with the scales it was estimated with
+                    configure_held(ctx, method, gd, rate * held.rate, held.scales)
                 transform = ctx.execute(method).transform
             results.append(transform)
         if not params.keep_best:
