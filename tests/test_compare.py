@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import regbench
 from regbench.cli import main
-from regbench.report.compare import GateError, check, compare, parse_gate
+from regbench.report.compare import GateError, check, check_values, compare, parse_gate
 from regbench.report.runs import from_records
 from regbench.store import Store
 
@@ -127,3 +127,50 @@ def test_compare_pytest_benchmark_files(tmp_path):
     as_json = runner.invoke(main, ["compare", old, new, "--json"])
     data = json.loads(as_json.output)
     assert [(d["strategy"], d["b"]["medians"]["wall_time_s"]) for d in data] == [("s", 0.15), ("t", 0.15)]
+
+
+def test_a_category_gate_naming_no_possible_value_is_refused(tmp_path):
+    a = store(tmp_path / "a.sqlite", baseline())
+    runner = CliRunner(env={"COLUMNS": "250"})
+    for gate, listed in (
+        ("outcome:nosuch", ("diverged", "no_overlap", "timeout", "line_search")),
+        ("stop_category:diverged", ("max_iterations", "unknown")),  # an outcome, never a stop category
+        ("status:converged", ("ok", "error", "crashed", "timeout")),
+    ):
+        result = runner.invoke(main, ["compare", a, a, "--fail-on", gate])
+        assert result.exit_code == 2, (gate, result.output)
+        assert "passed" not in result.output and "Traceback" not in result.output
+        assert all(name in result.output for name in listed), result.output
+    # a category a plugin's stop classifier produced is valid where it occurs in the data
+    plugin = store(tmp_path / "p.sqlite", [rec(seed=0, stop_category="my_stop", outcome="my_stop")])
+    custom = runner.invoke(main, ["compare", plugin, plugin, "--fail-on", "stop_category:my_stop"])
+    assert custom.exit_code == 0, custom.output
+
+
+def test_gates_that_check_nothing_fail(tmp_path):
+    a = store(tmp_path / "a.sqlite", baseline())
+    other = store(tmp_path / "other.sqlite", [rec(strategy="t", case="d", error_mean=1.0, wall_time_s=1.0)])
+    runner = CliRunner(env={"COLUMNS": "250"})
+    for gate in ("outcome:diverged", "wall_time_s:+20%"):
+        result = runner.invoke(main, ["compare", a, other, "--fail-on", gate])
+        assert result.exit_code == 1, (gate, result.output)
+        assert "share no strategy × case" in result.output and "checks nothing" in result.output
+        assert "passed" not in result.output
+    no_gates = runner.invoke(main, ["compare", a, other])
+    assert no_gates.exit_code == 0 and "warning: A and B share no strategy × case" in no_gates.output
+    # shared groups, but none has the gated measure: the hint names the landmark TRE they do have
+    landmarks = [rec(seed=i, wall_time_s=1.0, measures={"tre_mean": 0.5}) for i in range(2)]
+    lm = store(tmp_path / "lm.sqlite", landmarks)
+    unchecked = runner.invoke(main, ["compare", lm, lm, "--fail-on", "error_mean:+10%"])
+    assert unchecked.exit_code == 1
+    assert "no strategy × case has error_mean in both A and B (they have tre_mean" in unchecked.output
+    tre = runner.invoke(main, ["compare", lm, lm, "--fail-on", "tre_mean:+10%"])
+    assert tre.exit_code == 0 and "passed: tre_mean:+10%" in tre.output
+    assert "tre_mean" in tre.output.split("passed")[0]  # the table shows the TRE column
+
+
+def test_check_values_accepts_known_and_seen_categories():
+    runs = from_records([rec(outcome="diverged", stop_category="converged")])
+    check_values([parse_gate("outcome:timeout"), parse_gate("stop_category:converged")], runs)
+    with pytest.raises(GateError, match=r"Valid outcome values: converged, .*no_overlap"):
+        check_values([parse_gate("outcome:diverge")], runs)

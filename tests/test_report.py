@@ -275,3 +275,112 @@ def test_store_summaries_are_the_records_without_heavy_fields(real_store):
         keys = [r.key for r in records[::-1]]
         assert [r.key for r in store.get_many(keys)] == keys
         assert [r.key for r in store.find(keys[0][:12])] == [keys[0]]
+
+
+def landmark_records() -> list[regbench.RunRecord]:
+    """A user case with landmarks and no truth transform: accuracy only in measures (as evaluate.py writes it)."""
+    return [
+        regbench.RunRecord(
+            strategy=strategy,
+            case="user-landmarks",
+            seed=seed,
+            key=f"{strategy}{seed}",
+            outcome="converged",
+            wall_time_s=0.1,
+            measures={"tre_mean": tre, "tre_p95": tre * 2, "tre_max": tre * 3, "initial_tre_mean": 3.0, "landmarks": 3},
+        )
+        for strategy, base in (("a", 0.25), ("b", 0.75))
+        for seed, tre in enumerate((base, base + 0.5))
+    ]
+
+
+def test_landmark_only_cases_report_their_tre(tmp_path):
+    path = tmp_path / "lm.sqlite"
+    store = Store(path)
+    for record in landmark_records():
+        store.add(record)
+    store.close()
+    runner = CliRunner(env={"COLUMNS": "250"})
+    fallback = runner.invoke(main, ["report", "--store", str(path)])
+    assert fallback.exit_code == 0, fallback.output
+    # median error and worst-30% columns: the TRE (a: 0.25, 0.75; b: 0.75, 1.25), not "–"
+    assert summary_cells(fallback.output, "a")[8:10] == ["0.5", "0.6"]
+    assert summary_cells(fallback.output, "b")[8:10] == ["1", "1.1"]
+    assert "tre_mean stands in for error_mean" in fallback.output and "(user-landmarks)" in fallback.output
+    assert "Success rate" in fallback.output and "100%" in fallback.output  # TRE targets, not a metric gap
+    chosen = runner.invoke(main, ["report", "--store", str(path), "--error", "tre_max", "--no-stats"])
+    assert chosen.exit_code == 0, chosen.output
+    assert "error = tre_max (landmark TRE" in chosen.output
+    assert summary_cells(chosen.output, "a")[8] == "1.5"  # median of 0.75 and 2.25
+
+
+def summary_cells(output: str, strategy: str) -> list[str]:
+    """The cells of a strategy's row in the summary table printed by the CLI."""
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) > 10 and cells[0] == strategy:
+            return cells
+    raise AssertionError(f"no row for {strategy} in {output}")
+
+
+def test_an_unwritable_html_directory_is_a_usage_error(real_store, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    for bad in ("/proc/regbench-report", str(tmp_path / "a-file" / "html")):
+        result = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["report", "--store", str(real_store), "--html", bad])
+        assert result.exit_code == 2, result.output
+        assert bad in result.output and "cannot write the HTML report" in result.output
+        assert "Traceback" not in result.output and not isinstance(result.exception, Exception)  # SystemExit(2)
+
+
+def test_a_reused_html_directory_loses_only_its_own_stale_figures(tmp_path):
+    out = tmp_path / "html"
+    out.mkdir()
+    stale = ["traces-07.png", "convergence-12.png", "outcomes.png"]
+    kept = ["photo.png", "notes.txt", "traces-7.png", "outcomes.png.bak"]
+    for name in stale + kept:
+        (out / name).write_bytes(b"old")
+    records = landmark_records()
+    result = write_html(from_records(records), out)
+    names = {p.name for p in out.iterdir()}
+    assert not {"traces-07.png", "convergence-12.png"} & names
+    assert (out / "outcomes.png").read_bytes()[:4] == b"\x89PNG"  # rewritten, not the stale bytes
+    assert set(kept) <= names and all((out / n).read_bytes() == b"old" for n in kept)
+    assert {p.name for p in result.files} <= names
+
+
+def _extents(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return fig.canvas.get_renderer()
+
+
+def test_trace_legend_sits_outside_and_coinciding_lines_stay_distinct():
+    trace = Trace(
+        segment=[0] * 20,
+        level=[0] * 20,
+        iteration=list(range(20)),
+        metric=[1.0 / (i + 1) for i in range(20)],
+        learning_rate=[None] * 20,
+        convergence=[None] * 20,
+    )
+    same = {s: [regbench.RunRecord(strategy=s, case="c", seed=0, trace=trace)] for s in ("gd", "gd-best")}
+    plot = figures.trace_plot("c", 1, same, figures.colors(list(same)))
+    ax = plot.figure.axes[0]
+    renderer = _extents(plot.figure)
+    assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+    gd, best = (line for line in ax.lines if len(line.get_xdata()) == 20)
+    assert (gd.get_linestyle(), gd.get_marker()) != (best.get_linestyle(), best.get_marker())
+    assert gd.get_markevery() != best.get_markevery()  # markers of overlapping lines fall side by side
+
+
+def test_profile_axis_labels_fit_in_the_figure():
+    from regbench.report.stats import Profile
+
+    profile = Profile(["a", "b"], np.array([[1.0, 2.0], [1.5, 1.0], [1.0, np.inf]]))
+    plot = figures.profile_plot(profile, profile, "an error of 1")
+    renderer = _extents(plot.figure)
+    box = plot.figure.bbox
+    for ax in plot.figure.axes:
+        label = ax.xaxis.label.get_window_extent(renderer)
+        assert box.x0 <= label.x0 and label.x1 <= box.x1, ax.get_xlabel()

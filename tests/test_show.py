@@ -8,13 +8,16 @@ from rich.console import Console
 
 import regbench
 from regbench.cli import main
+from regbench.isolation import Lost, lost_record
 from regbench.record import Level, Segment, Trace
 from regbench.report.explain import (
     STOP_EXPLANATIONS,
     print_explanation,
     reported_vs_dense,
     reported_vs_last_iteration,
+    reproduce_command,
 )
+from regbench.report.runview import level_table, rate_cell, summary_lines
 from regbench.stops import CATEGORIES
 from regbench.store import Store
 
@@ -132,3 +135,86 @@ def test_no_overlap_and_diverged_are_explained():
     record = record_with(level, "converged", 1.7976931348623157e308, None, [5.0, 9.0], outcome="no_overlap")
     text = text_of(record)
     assert "no-valid-points value" in text and "outcome: no_overlap" in text
+
+
+def test_no_learning_rate_shows_a_dash_not_zero_to_zero(runs):
+    _, gd, lbfgs = runs
+    console = Console(width=200, record=True)
+    console.print(level_table(lbfgs))
+    rate_column = [line.split("│")[-2].strip() for line in console.export_text().splitlines() if line.count("│") > 5]
+    assert rate_column and set(rate_column) == {"–"}  # lbfgs2 reports no learning rate
+    console.print(level_table(gd))
+    assert "→" in console.export_text()  # gd does
+    assert rate_cell(0.0, 0.0) == "–" and rate_cell(None, None) == "–"
+    assert rate_cell(2.0, 0.5) == "2 → 0.5" and rate_cell(0.0, 1.0) == "0 → 1"
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        ("timeout", "run exceeded the timeout of 5 s; its worker was killed", "killed after its time limit"),
+        ("crashed", "worker died with signal SIGSEGV", "the worker process died during the run"),
+    ],
+)
+def test_a_lost_run_explains_its_status_instead_of_a_stop(status, error, expected):
+    template = regbench.RunRecord(strategy="gd", case="c", seed=1, key="k", threads=1)
+    record = lost_record(template, Lost(status, error, 5.0, "last words"))
+    text = " ".join(text_of(record).split())
+    assert expected in text and f"({error})" in text
+    assert "stop category" not in text and "not one regbench knows" not in text
+    assert "iteration cap" not in text and "every level stopped" not in text
+    assert "first metric" not in text and "┃" not in text  # no empty per-level table
+    assert "command: regbench run -s gd -c c --seed 1" in text and "note: worker log (tail): last words" in text
+
+
+def provenance(plugin, distribution=None):
+    return {"plugin": plugin, "distribution": distribution, "version": "1" if distribution else None}
+
+
+def test_the_command_names_plugin_modules_and_user_case_files():
+    builtin = regbench.RunRecord(
+        strategy="gd",
+        case="synth2d-affine",
+        seed=0,
+        provenance={
+            "strategy": provenance("regbench_plugins.gradient_descent", "regbench"),
+            "case": provenance("regbench_plugins.synthetic_cases", "regbench"),
+        },
+    )
+    assert reproduce_command(builtin) == ("regbench run -s gd -c synth2d-affine --seed 0", [])
+    # a strategy from a --plugin module (no distribution) on a case from a TOML file (no plugin)
+    user = regbench.RunRecord(
+        strategy="myopt",
+        case="mine",
+        seed=2,
+        threads=1,
+        provenance={"strategy": provenance("my_plugins.opt"), "case": None},
+    )
+    command, needs = reproduce_command(user)
+    assert command == "regbench run -s myopt -c mine --seed 2 --plugin my_plugins.opt --cases FILE --threads 1"
+    (need,) = needs
+    assert "FILE: the TOML case file that defines case 'mine'" in need
+    # an installed plugin (an entry point with a distribution) needs no --plugin
+    installed = regbench.RunRecord(
+        strategy="x", case="mine", seed=0, provenance={"strategy": provenance("regbench_x", "regbench-x")}
+    )
+    assert reproduce_command(installed) == ("regbench run -s x -c mine --seed 0", [])
+    text = text_of(user)
+    assert "--plugin my_plugins.opt --cases FILE" in text and "needs FILE: the TOML case file" in text
+
+
+def test_show_prints_the_landmark_tre():
+    level = Level(index=0, iterations=2, shrink_factor=1, smoothing_sigma=0.0)
+    measures = {"tre_mean": 0.125, "tre_p95": 0.25, "tre_max": 0.5, "initial_tre_mean": 3.5, "landmarks": 4}
+    record = record_with(level, "converged", 0.1, 0.1, [0.3, 0.1], measures=measures)
+    assert "landmark TRE, mean: 3.5 → 0.125 (p95 0.25, max 0.5; 4 landmarks" in text_of(record)
+    lines = dict(summary_lines(record))
+    assert lines["landmark TRE, mean (initial → final)"] == "3.5 → 0.125"
+    assert lines["landmark TRE, p95 / max"] == "0.25 / 0.5"
+
+
+def test_show_piped_keeps_long_lines(runs):
+    path, gd, _ = runs
+    result = CliRunner(env={"COLUMNS": None}).invoke(main, ["show", gd.key, "--store", str(path)])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) > 100  # not folded to rich's default 80

@@ -181,3 +181,31 @@ def test_median_of_no_overlap_values_does_not_overflow():
         assert median(np.array([1.7976931348623157e308, 1.7976931348623157e308])) == 1.7976931348623157e308
     assert median(np.array([1.0, 3.0, np.nan])) == 2.0
     assert median(np.array([5.0, 1.0, 3.0])) == 3.0
+
+
+def tre(value: float) -> dict:
+    return {"tre_mean": value, "tre_p95": 2 * value, "tre_max": 3 * value, "initial_tre_mean": 9.0, "landmarks": 3}
+
+
+def test_landmark_tre_stands_in_for_the_error_on_cases_without_truth():
+    runs = from_records(
+        [rec(case="truth", seed=s, error_mean=e) for s, e in enumerate([0.5, 1.5])]
+        + [rec(case="landmarks", seed=s, measures=tre(t)) for s, t in enumerate([0.2, 3.0])]
+    )
+    assert runs["tre_p95"].tolist()[2:] == [0.4, 6.0]  # read from the records' measures
+    column = stats.error_column(runs, "error_mean")
+    assert column.values.tolist() == [0.5, 1.5, 0.2, 3.0]
+    assert (column.stand_in, column.stand_in_cases) == ("tre_mean", ("landmarks",))
+    assert "tre_mean stands in for error_mean" in column.note() and "landmarks" in column.note()
+    values, has_truth = stats.quality(runs, "error_mean")
+    assert values.tolist() == [0.5, 1.5, 0.2, 3.0] and has_truth.all()  # error targets, not the metric gap
+    assert stats.solved(runs)[:, 3].tolist() == [True, False, True, False]  # target 1
+    (row,) = summary_rows(runs)
+    assert row.median_error == 1.0  # median of 0.5, 1.5, 0.2, 3.0
+    # the other way round: --error tre_mean uses error_mean on the case without landmarks
+    back = stats.error_column(runs, "tre_mean")
+    assert back.stand_in_cases == ("truth",) and back.values.tolist() == [0.5, 1.5, 0.2, 3.0]
+    # a case with both keeps the chosen one; no stand-in is mentioned
+    both = from_records([rec(error_mean=0.5, measures=tre(0.7))])
+    assert stats.error_column(both, "error_mean").values.tolist() == [0.5]
+    assert stats.error_column(both, "error_mean").note() == ""

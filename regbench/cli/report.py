@@ -12,7 +12,19 @@ from regbench.report.runs import SourceError, store_key
 from regbench.report.sources import load_record, load_runs
 from regbench.store import DEFAULT_STORE
 
-ERROR_FIELDS = ("error_mean", "error_p95", "error_max", "error_mean_fg", "error_p95_fg", "error_max_fg")
+# Ground-truth errors (truth transform) and landmark TRE (measures); each stands in for the other on cases
+# that have only one of them (regbench.report.stats.STAND_INS).
+ERROR_FIELDS = (
+    "error_mean",
+    "error_p95",
+    "error_max",
+    "error_mean_fg",
+    "error_p95_fg",
+    "error_max_fg",
+    "tre_mean",
+    "tre_p95",
+    "tre_max",
+)
 
 
 def _load(path: str):
@@ -43,7 +55,8 @@ def _load(path: str):
     type=click.Choice(ERROR_FIELDS),
     default="error_mean",
     show_default=True,
-    help="The ground-truth error the tables and targets use (_fg: over the foreground).",
+    help="The accuracy measure the tables and targets use (_fg: over the foreground; tre_*: landmark TRE). "
+    "A case without it uses its counterpart (landmark TRE for error_*, and back).",
 )
 @click.option("--html", "html_dir", type=click.Path(file_okay=False), help="Also write an HTML report into DIR.")
 @click.option("--no-stats", is_flag=True, help="Only the summary table.")
@@ -54,6 +67,8 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
     from regbench.report.tables import paired_tests_table, success_table
 
     runs = _load(source)
+    if html_dir:
+        _check_html_dir(html_dir)  # before the tables: a bad directory is a usage error, found at once
     console = make_console()
     if not len(runs):
         console.print(f"{source}: no runs yet")
@@ -61,15 +76,27 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
     console.print(summary_table(runs, by=by, error=error))
     if not no_stats:
         _, has_truth = stats.quality(runs, error)
-        console.print(success_table(runs, stats.solved(runs, error), has_truth))
+        console.print(success_table(runs, stats.solved(runs, error), has_truth, error))
         if len(set(runs.solver)) > 1:
             console.print(paired_tests_table(runs, (error, "wall_time_s")))
     if html_dir:
-        from regbench.report.html import write_html
+        from regbench.report.html import ReportError, write_html
 
-        with console.status("writing the HTML report"):
-            result = write_html(runs, html_dir, error=error)
+        try:
+            with console.status("writing the HTML report"):
+                result = write_html(runs, html_dir, error=error)
+        except ReportError as exc:
+            raise click.BadParameter(str(exc), param_hint="--html") from exc
         console.print(f"HTML report: {result.index} ({len(result.files) - 1} files beside it)", highlight=False)
+
+
+def _check_html_dir(html_dir: str) -> None:
+    from regbench.report.html import ReportError, prepare_dir
+
+    try:
+        prepare_dir(Path(html_dir))
+    except ReportError as exc:
+        raise click.BadParameter(str(exc), param_hint="--html") from exc
 
 
 @click.command("compare")
@@ -80,7 +107,8 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
     "gates",
     multiple=True,
     metavar="GATE",
-    help="Exit 1 when B regresses: 'error_mean:+10%', 'wall_time_s:+20%', 'outcome:diverged' (repeatable).",
+    help="Exit 1 when B regresses, or when the gate checks nothing (no strategy × case in both): "
+    "'error_mean:+10%', 'wall_time_s:+20%', 'outcome:diverged' (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the per strategy × case figures as JSON.")
 def compare_command(a, b, gates, as_json) -> None:
@@ -90,19 +118,29 @@ def compare_command(a, b, gates, as_json) -> None:
     except cmp.GateError as exc:
         raise click.BadParameter(str(exc), param_hint="--fail-on") from exc
     runs_a, runs_b = _load(a), _load(b)
+    try:
+        cmp.check_values(parsed, runs_a, runs_b)
+    except cmp.GateError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fail-on") from exc
     deltas = cmp.compare(runs_a, runs_b)
     if as_json:
         echo_json(cmp.to_jsonable(deltas))
     else:
         make_console().print(cmp.compare_table(deltas, a, b))
+    if not any(d.a and d.b for d in deltas):
+        click.echo("warning: A and B share no strategy × case: nothing to compare", err=True)
+    # a gate that checks nothing fails: a passing gate must mean B was checked and did not regress
+    unchecked = [reason for gate in parsed if (reason := cmp.unchecked(gate, deltas))]
     tripped = [message for gate in parsed for message in cmp.check(gate, deltas)]
-    for gate in parsed:
-        if not any(d.a and d.b for d in deltas) and gate.category is None:
-            click.echo(f"warning: {gate.text}: A and B share no strategy × case, nothing to check", err=True)
-    if tripped:
-        click.echo(f"FAILED: {len(tripped)} regression gate hit(s):", err=True)
-        for message in tripped:
-            click.echo(f"  {message}", err=True)
+    if tripped or unchecked:
+        if tripped:
+            click.echo(f"FAILED: {len(tripped)} regression gate hit(s):", err=True)
+            for message in tripped:
+                click.echo(f"  {message}", err=True)
+        if unchecked:
+            click.echo(f"FAILED: {len(unchecked)} gate(s) checked nothing:", err=True)
+            for message in unchecked:
+                click.echo(f"  {message}", err=True)
         raise SystemExit(1)
     if parsed:
         click.echo(f"passed: {', '.join(g.text for g in parsed)}", err=True)
@@ -124,4 +162,4 @@ def show_command(run, source, as_json) -> None:
     if as_json:
         echo_json(record.to_dict())
         return
-    print_explanation(record)
+    print_explanation(record, make_console())

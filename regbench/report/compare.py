@@ -14,14 +14,23 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from regbench.report.runs import FLOAT_FIELDS, Runs
-from regbench.report.stats import median
+from regbench.report.runs import FLOAT_FIELDS, MEASURE_FIELDS, Runs
+from regbench.report.stats import STAND_INS, median
 from regbench.report.summary import fmt_number
+from regbench.stops import CATEGORIES
 
 CATEGORY_FIELDS = ("outcome", "status", "stop_category")
-NUMERIC_FIELDS = FLOAT_FIELDS
-# The columns the comparison table shows, in order.
+NUMERIC_FIELDS = FLOAT_FIELDS + MEASURE_FIELDS
+STATUSES = ("ok", "error", "crashed", "timeout")
+# The values a category gate may name; a value a plugin's stop classifier produced is valid where it occurs.
+CATEGORY_VALUES = {
+    "status": STATUSES,
+    "stop_category": CATEGORIES,
+    "outcome": (*CATEGORIES, "diverged", "no_overlap", "crashed", "timeout"),
+}
+# The columns the comparison table shows, in order; the landmark TRE too when either side has it.
 SHOWN = ("wall_time_s", "iterations", "final_metric_dense", "error_mean")
+SHOWN_IF_PRESENT = ("tre_mean",)
 GATE_SYNTAX = (
     "FIELD:+N% or FIELD:-N% (relative change of the median per strategy × case, e.g. 'error_mean:+10%', "
     "'wall_time_s:+20%'), FIELD:+N or FIELD:-N (absolute change, e.g. 'iterations:+5'), or CATEGORY:VALUE "
@@ -59,6 +68,39 @@ def parse_gate(text: str) -> Gate:
     if sep and name in CATEGORY_FIELDS and re.fullmatch(r"[A-Za-z_][\w.-]*", value):
         return Gate(text, name, category=value)
     raise GateError(f"--fail-on {text!r} is not a valid gate. Valid: {GATE_SYNTAX}")
+
+
+def check_values(gates: list[Gate], *sources: Runs) -> None:
+    """Refuse a category gate whose value no run can have: it would pass without checking anything.
+
+    Valid: :data:`CATEGORY_VALUES`, and any value that occurs in the sources. Raises :class:`GateError`.
+    """
+    for gate in gates:
+        if gate.category is None:
+            continue
+        seen = {str(v) for runs in sources for v in runs[gate.field].tolist() if v is not None}
+        valid = [*CATEGORY_VALUES[gate.field], *sorted(seen - set(CATEGORY_VALUES[gate.field]))]
+        if gate.category not in valid:
+            raise GateError(
+                f"--fail-on {gate.text!r}: no run can have {gate.field} {gate.category!r}. Valid {gate.field} "
+                f"values: {', '.join(valid)}"
+            )
+
+
+def unchecked(gate: Gate, deltas: list[Delta]) -> str | None:
+    """Why ``gate`` checks nothing on these deltas (a gate that checks nothing must not pass), or None."""
+    common = [d for d in deltas if d.a is not None and d.b is not None]
+    if not common:
+        return f"{gate.text}: A and B share no strategy × case, so the gate checks nothing"
+    if gate.category is None and not _checkable(gate.field, common):
+        other = STAND_INS.get(gate.field)
+        hint = f" (they have {other}: gate on that)" if other and _checkable(other, common) else ""
+        return f"{gate.text}: no strategy × case has {gate.field} in both A and B{hint}, so the gate checks nothing"
+    return None
+
+
+def _checkable(name: str, common: list[Delta]) -> bool:
+    return any(not np.isnan(d.change(name)[0]) for d in common)
 
 
 @dataclass
@@ -147,12 +189,13 @@ def compare_table(deltas: list[Delta], label_a: str, label_b: str) -> Table:
     table.add_column("strategy", no_wrap=True)
     table.add_column("case", no_wrap=True)
     table.add_column("runs A/B", justify="right")
-    for name in SHOWN:
+    shown = [*SHOWN, *(name for name in SHOWN_IF_PRESENT if _present(name, deltas))]
+    for name in shown:
         table.add_column(f"{name}\nA → B (Δ)", justify="right")
     table.add_column("outcomes A → B")
     for d in deltas:
         cells = [f"{d.a.n if d.a else 0}/{d.b.n if d.b else 0}"]
-        for name in SHOWN:
+        for name in shown:
             if d.a is None or d.b is None:
                 cells.append("only in " + ("B" if d.a is None else "A"))
                 continue
@@ -162,6 +205,11 @@ def compare_table(deltas: list[Delta], label_a: str, label_b: str) -> Table:
         cells.append(_outcome_change(d))
         table.add_row(*(escape(c) for c in [d.solver, d.case, *cells]))
     return table
+
+
+def _present(name: str, deltas: list[Delta]) -> bool:
+    groups = [g for d in deltas for g in (d.a, d.b) if g is not None]
+    return any(not np.isnan(g.medians[name]) for g in groups)
 
 
 def _outcome_change(d: Delta) -> str:

@@ -7,6 +7,7 @@ stop text is shown as recorded). The facts behind them are in the SimpleITK beha
 from __future__ import annotations
 
 import math
+import re
 import shlex
 
 from rich.console import Console
@@ -44,7 +45,16 @@ OUTCOME_EXPLANATIONS = {
     "crashed": "The worker process died during the run (for example a segmentation fault in SimpleITK).",
     "timeout": "The run took longer than its time limit and was stopped.",
 }
+# Runs without an execution record: what happened instead (the record's error holds the details).
+STATUS_EXPLANATIONS = {
+    "timeout": "the run was killed after its time limit: it was still going when the limit ran out, so its "
+    "worker process was stopped (a longer --timeout, or fewer iterations, shows how it ends)",
+    "crashed": "the worker process died during the run (for example a segmentation fault in SimpleITK, or the "
+    "out-of-memory killer)",
+    "error": "the run failed before the optimizer reported anything",
+}
 REL_TOL = 1e-9
+_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
 def same(a: float | None, b: float | None) -> bool:
@@ -185,35 +195,99 @@ def cap_text(record: RunRecord) -> str:
     return "No: every level stopped for another reason before its iteration limit."
 
 
-def reproduce_command(record: RunRecord) -> str:
+def status_text(record: RunRecord) -> str:
+    """What happened to a run that has no execution record (timeout, crash, early error)."""
+    what = STATUS_EXPLANATIONS.get(record.status, "the strategy returned without running an execution")
+    detail = f" ({record.error})" if record.error else ""  # the worker's death signal, the time limit, ...
+    return (
+        f"{record.status}: {what}{detail}. The optimizer never reported how it stopped, so there is no stop text, "
+        "no per-level record and no returned transform to judge."
+    )
+
+
+def reproduce_command(record: RunRecord) -> tuple[str, list[str]]:
+    """The ``regbench run`` command that repeats the run, and what it needs that the record cannot say.
+
+    From the provenance: a strategy or case whose plugin has no distribution came from a module given with
+    ``--plugin``; a case with no plugin at all came from a user case file (``--cases``).
+    """
     parts = ["regbench", "run", "-s", record.strategy, "-c", record.case, "--seed", str(record.seed)]
+    needs: list[str] = []
+    provenance = record.provenance or {}
+    modules = []
+    for kind in ("strategy", "case"):
+        origin = provenance.get(kind)
+        if not isinstance(origin, dict) or origin.get("distribution") or not origin.get("plugin"):
+            continue
+        module = str(origin["plugin"])
+        if _MODULE_NAME.fullmatch(module):
+            modules.append(module)
+        else:
+            needs.append(f"the {kind} comes from plugin {module!r}, registered in code: register it the same way")
+    for module in dict.fromkeys(modules):
+        parts += ["--plugin", module]
+    case_origin = provenance.get("case", False)
+    if isinstance(case_origin, dict) and case_origin.get("file"):
+        parts += ["--cases", str(case_origin["file"])]
+    elif "case" in provenance and case_origin is None:
+        parts += ["--cases", "FILE"]
+        needs.append(
+            f"FILE: the TOML case file that defines case {record.case!r} (a user case; the record does not keep "
+            "the file's path)"
+        )
     if record.threads:
         parts += ["--threads", str(record.threads)]
     for name, value in sorted(record.params.items()):
         parts += ["-p", f"{name}={value}"]
-    return shlex.join(parts)
+    return shlex.join(parts), needs
+
+
+def tre_text(record: RunRecord) -> str | None:
+    """The landmark target registration error, when the case has landmarks."""
+    m = record.measures
+    if m.get("tre_mean") is None:
+        return None
+    count = f"{m['landmarks']} landmarks; " if m.get("landmarks") is not None else ""
+    return (
+        f"landmark TRE, mean: {fmt(m.get('initial_tre_mean'))} → {fmt(m.get('tre_mean'))} "
+        f"(p95 {fmt(m.get('tre_p95'))}, max {fmt(m.get('tre_max'))}; {count}physical units)"
+    )
 
 
 def print_explanation(record: RunRecord, console: Console | None = None) -> None:
-    console = console or Console()
+    """Print the explanation; ``console`` defaults to the CLI's (wide when piped)."""
+    if console is None:
+        from regbench.cli.common import make_console  # here: the CLI package imports this module
+
+        console = make_console()
     say = lambda text: console.print(escape(text), highlight=False)  # noqa: E731  record text, not markup
     heading = lambda text: console.print(f"\n[bold]{text}[/bold]")  # noqa: E731
     say(f"run {record.key}: {record.strategy} on {record.case}, seed {record.seed}, status {record.status}")
-    if record.error:
+    if record.error and record.segments:  # without segments the status text below quotes it
         say(f"error: {record.error}")
-    console.print(level_table(record))
+    executed = any(segment.levels for segment in record.segments)
+    if executed:
+        console.print(level_table(record))
 
     heading("Why it stopped")
-    say(f"stop text: {record.stop_condition or '(none)'}")
-    say(f"stop category: {record.stop_category}. {STOP_EXPLANATIONS.get(record.stop_category or 'unknown', '')}")
-    if record.rounding_failure:
-        say(
-            "rounding failure: yes. The line search ended on a rounding error; this is usually a successful stop, "
-            "so judge the run by its error and dense metric."
-        )
-    if record.outcome != record.stop_category:
-        say(f"outcome: {record.outcome}. {OUTCOME_EXPLANATIONS.get(record.outcome or '', '')}")
-    say(f"iteration cap hit: {cap_text(record)}")
+    if not record.segments:
+        say(status_text(record))
+    else:
+        say(f"stop text: {record.stop_condition or '(none)'}")
+        category = record.stop_category or "unknown"
+        say(f"stop category: {record.stop_category}. {STOP_EXPLANATIONS.get(category, '')}")
+        if record.rounding_failure:
+            say(
+                "rounding failure: yes. The line search ended on a rounding error; this is usually a successful "
+                "stop, so judge the run by its error and dense metric."
+            )
+        if record.outcome != record.stop_category:
+            say(f"outcome: {record.outcome}. {OUTCOME_EXPLANATIONS.get(record.outcome or '', '')}")
+    if executed:
+        say(f"iteration cap hit: {cap_text(record)}")
+    if not record.segments:  # no execution: no metric, no transform, nothing more to explain
+        _print_tail(record, say, heading)
+        return
 
     heading("The final metric")
     say(reported_vs_last_iteration(record))
@@ -227,10 +301,16 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
         )
     if record.error_mean_fg is not None:
         say(f"error over the foreground, mean: {fmt(record.initial_error_mean_fg)} → {fmt(record.error_mean_fg)}")
+    if tre := tre_text(record):
+        say(tre)
 
-    heading("Learning rate")
-    say(learning_rate_text(record))
+    if executed:
+        heading("Learning rate")
+        say(learning_rate_text(record))
+    _print_tail(record, say, heading)
 
+
+def _print_tail(record: RunRecord, say, heading) -> None:
     heading("Reproducing it")
     say(
         f"seed {record.seed}, metric sampling seed {record.sampling_seed}, {record.threads} ITK threads; same "
@@ -238,7 +318,10 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
     )
     if record.versions:
         say("versions: " + ", ".join(f"{k} {v}" for k, v in record.versions.items()))
-    say(f"command: {reproduce_command(record)}")
+    command, needs = reproduce_command(record)
+    say(f"command: {command}")
+    for need in needs:
+        say(f"  needs {need}")
     say(f"time: {fmt(record.wall_time_s, 3)} s wall, {fmt(record.cpu_time_s, 3)} s CPU")
     for note in record.notes:
         if not note.startswith(("traceback:", "returned_best unknown")):

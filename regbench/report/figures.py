@@ -6,6 +6,7 @@ Figures are drawn on ``matplotlib.figure.Figure`` directly so nothing depends on
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from matplotlib.figure import Figure
 
 from regbench.record import RunRecord
 from regbench.report.runs import Runs
-from regbench.report.stats import Ecdf, Profile
+from regbench.report.stats import Ecdf, ErrorColumn, Profile
 from regbench.report.summary import SummaryRow
 from regbench.stops import NO_OVERLAP_VALUE
 
@@ -39,6 +40,64 @@ def colors(solvers: Sequence[str]) -> dict[str, tuple]:
 
     palette = colormaps["tab10" if len(solvers) <= 10 else "tab20"]
     return {s: palette(i % palette.N) for i, s in enumerate(sorted(solvers))}
+
+
+# Line styles and markers that tell strategies apart where their lines coincide (two variants with the same
+# start overplot until they part) and for readers who cannot tell the colours apart. Dotted is kept for level
+# changes.
+_DASHES = ("-", "--", "-.", (0, (5, 1.5)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 2, 2, 2)))
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+MARKERS_PER_LINE = 8
+
+
+def line_styles(solvers: Sequence[str]) -> dict[str, dict]:
+    """A stable line style and marker per solver (like :func:`colors`), as ``plot`` keyword arguments."""
+    return {
+        s: {"ls": _DASHES[i % len(_DASHES)], "marker": _MARKERS[i % len(_MARKERS)], "ms": 4}
+        for i, s in enumerate(sorted(solvers))
+    }
+
+
+def mark_every(n_points: int, k: int) -> tuple[int, int]:
+    """About :data:`MARKERS_PER_LINE` markers on a line of ``n_points``, shifted per line ``k`` so markers of
+    coinciding lines fall side by side instead of on top of each other."""
+    step = max(1, n_points // MARKERS_PER_LINE)
+    return (k * max(1, step // 5)) % step, step
+
+
+def legend_outside(ax, **kwargs) -> None:
+    """The legend to the right of the axes: it never hides data (constrained layout makes room for it)."""
+    if not ax.get_legend_handles_labels()[0]:
+        return  # nothing drawn (no run has a trace): the caption says so
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
+
+
+def _plain_log_ticks(axis, top: float) -> None:
+    """On a log axis spanning a ratio ``top`` < 20, ticks as plain numbers (0.2, 0.5, 1, 2) instead of
+    matplotlib's 2×10⁰ minor labels; wider axes keep the powers of ten."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    if top >= 20:
+        axis.set_minor_formatter(NullFormatter())
+        return
+    # label every minor tick on a short axis, fewer on a longer one (by the tick's leading digit)
+    digits = "23456789" if top < 3 else "2345" if top < 8 else "25"
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda value, _pos: f"{value:g}" if f"{value:.0e}"[0] in digits else ""))
+
+
+# Names of the figure files a report writes (``<name>.png``): per case numbered, the others once. A reused
+# output directory is cleaned of exactly these before a new report is written.
+PER_CASE_FIGURES = ("traces", "convergence")
+SINGLE_FIGURES = ("runtime-ecdf", "performance-profiles", "error-vs-time", "outcomes")
+_FIGURE_FILE = re.compile(
+    rf"^(?:(?:{'|'.join(PER_CASE_FIGURES)})-\d{{2,}}|{'|'.join(map(re.escape, SINGLE_FIGURES))})\.png$"
+)
+
+
+def is_figure_file(name: str) -> bool:
+    """True for a file name that a report's figure would have (``traces-03.png``, ``outcomes.png``)."""
+    return _FIGURE_FILE.match(name) is not None
 
 
 # Good stops green-blue, budget stops amber, failures red-grey: the colours say it before the legend does.
@@ -91,15 +150,25 @@ def _log_if_positive(ax, values: np.ndarray) -> None:
 
 def trace_plot(case: str, number: int, records: dict[str, list[RunRecord]], palette: dict) -> Plot:
     """Per-run metric traces on one case, with level (and execution) changes marked."""
-    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
     ax = fig.add_subplot()
     drawn, every = 0, []
-    for solver, group in sorted(records.items()):
+    styles = line_styles(list(records))
+    for k, (solver, group) in enumerate(sorted(records.items())):
         for i, record in enumerate(group):
             values = _metric_column(record.trace.metric)
             every.append(values)
             label = safe(solver) if i == 0 else None
-            ax.plot(np.arange(values.size), values, color=palette[solver], lw=1.2, alpha=0.85, label=label)
+            ax.plot(
+                np.arange(values.size),
+                values,
+                color=palette[solver],
+                lw=1.2,
+                alpha=0.8,
+                label=label,
+                markevery=mark_every(values.size, k),
+                **styles[solver],
+            )
             for start in _level_starts(record):
                 ax.axvline(start - 0.5, color=palette[solver], ls=":", lw=0.9, alpha=0.7)
             drawn += 1
@@ -109,15 +178,16 @@ def trace_plot(case: str, number: int, records: dict[str, list[RunRecord]], pale
     ax.set_xlabel("iteration (counted over all levels and executions)")
     ax.set_ylabel("metric value as the optimizer saw it (case metric units)")
     ax.set_title(f"Metric traces: {safe(case)}")
-    ax.legend(fontsize="small")
+    legend_outside(ax)
     caption = (
         f"{drawn} runs on {case} (at most {TRACES_PER_GROUP} per strategy, lowest seeds). Each line is the metric "
         "the optimizer reported at each iteration; dotted lines mark where a new pyramid level (or execution) "
         "begins. Values on shrunk, smoothed or sampled levels are not comparable with those on the last level, "
         "so a jump at a level change is expected, not a divergence. A line that keeps falling until it ends "
-        "was stopped by its iteration budget."
+        "was stopped by its iteration budget. Line style and marker differ per strategy, so lines that coincide "
+        "stay visible."
     )
-    return Plot(f"traces-{number:02d}", f"Metric traces: {case}", caption, fig)
+    return Plot(f"{PER_CASE_FIGURES[0]}-{number:02d}", f"Metric traces: {case}", caption, fig)
 
 
 def carried_forward(series: list[np.ndarray]) -> np.ndarray:
@@ -133,10 +203,11 @@ def carried_forward(series: list[np.ndarray]) -> np.ndarray:
 
 def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]], palette: dict) -> Plot:
     """Median (and interquartile band) of the metric against iterations, per strategy, on one case."""
-    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
     ax = fig.add_subplot()
     counts, every = [], []
-    for solver, group in sorted(records.items()):
+    styles = line_styles(list(records))
+    for k, (solver, group) in enumerate(sorted(records.items())):
         matrix = carried_forward([_metric_column(r.trace.metric) for r in group])
         if matrix.size == 0 or np.all(np.isnan(matrix)):
             continue
@@ -145,7 +216,16 @@ def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]]
             warnings.simplefilter("ignore", RuntimeWarning)
             low, mid, high = np.nanpercentile(matrix, [25, 50, 75], axis=0)
         x = np.arange(mid.size)
-        ax.plot(x, mid, color=palette[solver], lw=1.8, label=f"{safe(solver)} (n={len(group)})")
+        ax.plot(
+            x,
+            mid,
+            color=palette[solver],
+            lw=1.6,
+            alpha=0.85,
+            label=f"{safe(solver)} (n={len(group)})",
+            markevery=mark_every(mid.size, k),
+            **styles[solver],
+        )
         ax.fill_between(x, low, high, color=palette[solver], alpha=0.18, lw=0)
         counts.append(f"{solver}: {len(group)}")
         every.append(mid)
@@ -154,7 +234,7 @@ def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]]
     ax.set_xlabel("iteration (counted over all levels and executions)")
     ax.set_ylabel("median metric value (case metric units)")
     ax.set_title(f"Median convergence: {safe(case)}")
-    ax.legend(fontsize="small", title="line: median; band: 25–75%")
+    legend_outside(ax, title="line: median\nband: 25–75%", title_fontsize="small")
     caption = (
         f"Median metric against iterations on {case}, over seeds ({'; '.join(counts) or 'no traces'} runs; at "
         f"most {CONVERGENCE_RUNS_PER_GROUP} per strategy). A run that stopped keeps its last value, so the curve "
@@ -162,53 +242,72 @@ def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]]
         "comparable across optimizer families (a line-search iteration costs several metric evaluations): use "
         "the runtime ECDF to compare cost."
     )
-    return Plot(f"convergence-{number:02d}", f"Median convergence: {case}", caption, fig)
+    return Plot(f"{PER_CASE_FIGURES[1]}-{number:02d}", f"Median convergence: {case}", caption, fig)
 
 
 def ecdf_plot(ecdfs: list[Ecdf], targets_text: str, instances: int) -> Plot:
-    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
     ax = fig.add_subplot()
     finite = np.concatenate([e.runtimes for e in ecdfs] + [np.array([1.0])])
     finite = finite[finite > 0]
     left, right = finite.min() / 1.5, finite.max() * 1.5
     names = [e.label for e in ecdfs if e.label != "virtual best"]
-    palette = colors(names)
-    for e in ecdfs:
+    palette, styles = colors(names), line_styles(names)
+    for k, e in enumerate(ecdfs):
         x = np.concatenate([[left], e.runtimes, [right]])
         y = np.concatenate([[0.0], np.arange(1, e.runtimes.size + 1) / max(e.n, 1), [e.runtimes.size / max(e.n, 1)]])
-        style = {"color": "black", "ls": "--"} if e.label == "virtual best" else {"color": palette[e.label]}
-        ax.step(x, y, where="post", lw=1.6, label=f"{safe(e.label)} (n={e.n})", **style)
+        if e.label == "virtual best":
+            style = {"color": "black", "ls": ":", "lw": 2.0}
+        else:
+            style = {"color": palette[e.label], "lw": 1.6, "markevery": mark_every(x.size, k), **styles[e.label]}
+        ax.step(x, y, where="post", alpha=0.85, label=f"{safe(e.label)} (n={e.n})", **style)
     ax.set_xscale("log")
     ax.set_xlim(left, right)
+    _plain_log_ticks(ax.xaxis, right / left)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("wall time (s, log scale)")
     ax.set_ylabel("fraction of (case, seed, target) solved")
     ax.set_title("Runtime ECDF")
-    ax.legend(fontsize="small", loc="upper left")
+    legend_outside(ax)
     caption = (
         f"Fraction of (case, seed, target) triples a strategy solved within a given wall time, over {instances} "
         f"instances and the targets {targets_text}; n is the number of triples. Higher and further left is "
-        "better; the height at the right edge is the fraction ever solved (failures never count). The dashed "
-        "line is the virtual best solver: the fastest strategy on each triple."
+        "better; the height at the right edge is the fraction ever solved (failures never count). The dotted "
+        "black line is the virtual best solver: the fastest strategy on each triple."
     )
-    return Plot("runtime-ecdf", "Runtime ECDF (data profile)", caption, fig)
+    return Plot(SINGLE_FIGURES[0], "Runtime ECDF (data profile)", caption, fig)
 
 
 def profile_plot(time_profile: Profile, quality_profile: Profile, target_text: str) -> Plot:
-    fig = Figure(figsize=(10, 4.2), layout="constrained")
-    palette = colors(time_profile.solvers)
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    palette, styles = colors(time_profile.solvers), line_styles(time_profile.solvers)
+    axes = []
     for k, (profile, what) in enumerate(((time_profile, "wall time"), (quality_profile, "final error"))):
         ax = fig.add_subplot(1, 2, k + 1)
+        axes.append(ax)
         top = max(2.0, profile.max_ratio() * 1.2)
         taus = np.geomspace(1.0, top, 400)
-        for solver, rho in zip(profile.solvers, profile.fractions(taus), strict=True):
-            ax.step(taus, rho, where="post", color=palette[solver], lw=1.6, label=safe(solver))
+        for j, (solver, rho) in enumerate(zip(profile.solvers, profile.fractions(taus), strict=True)):
+            ax.step(
+                taus,
+                rho,
+                where="post",
+                color=palette[solver],
+                lw=1.6,
+                alpha=0.85,
+                label=safe(solver),
+                markevery=mark_every(taus.size, j),
+                **styles[solver],
+            )
         ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis, top)
         ax.set_ylim(0, 1.02)
-        ax.set_xlabel(f"ratio τ to the best {what} on each instance (log scale, 1 = best)")
+        ax.set_xlabel(f"τ = {what} / best {what} on the instance\n(log scale; 1 = the best)")
         ax.set_ylabel("fraction of instances with ratio ≤ τ")
         ax.set_title(f"Performance profile: {what} (n={profile.n})")
-        ax.legend(fontsize="small", loc="lower right")
+    # one legend for both panels, outside them: the strategies are the same
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize="small", loc="outside right upper")
     caption = (
         f"Dolan–Moré performance profiles over {time_profile.n} instances (case, seed). Left: wall time to reach "
         f"{target_text}; right: final error (or relative dense-metric gap where a case has no ground truth). The "
@@ -216,14 +315,14 @@ def profile_plot(time_profile: Profile, quality_profile: Profile, target_text: s
         "is the fraction it solved at all (failures get a ratio above every real one). With more than two "
         "strategies only the best one is ranked reliably."
     )
-    return Plot("performance-profiles", "Performance profiles", caption, fig)
+    return Plot(SINGLE_FIGURES[1], "Performance profiles", caption, fig)
 
 
-def error_time_plot(runs: Runs, error: str) -> Plot:
-    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+def error_time_plot(runs: Runs, errors: ErrorColumn) -> Plot:
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.add_subplot()
     palette = colors(sorted(set(runs.solver)))
-    values, time = runs[error], runs["wall_time_s"]
+    values, time = errors.values, runs["wall_time_s"]
     good = (runs["status"] == "ok") & np.isfinite(values) & np.isfinite(time)
     ceiling = (np.nanmax(values[good]) * 2 if good.any() else 1.0) or 1.0
     for solver in sorted(palette):
@@ -237,17 +336,20 @@ def error_time_plot(runs: Runs, error: str) -> Plot:
         ax.scatter([], [], marker="x", color="grey", label="failed / no error (drawn at the top)")
     if good.any():
         ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis, np.nanmax(time[good]) / np.nanmin(time[good]) if np.all(time[good] > 0) else 20.0)
         _log_if_positive(ax, np.append(values[good], ceiling))
     ax.set_xlabel("wall time per run (s)")
-    ax.set_ylabel(f"{error} (physical units of the case)")
+    stand_in = f" or {errors.stand_in}" if errors.stand_in_cases else ""
+    ax.set_ylabel(f"{errors.name}{stand_in} (physical units of the case)")
     ax.set_title("Error against time")
-    ax.legend(fontsize="small")
+    legend_outside(ax)
     caption = (
         f"One point per run ({int(good.sum())} with an error value, {int((~good).sum())} without: failed runs or "
         f"cases without ground truth, drawn as crosses at the top). The best strategies sit bottom left; a wide "
         "vertical spread means results depend on the seed."
+        + (f" {errors.note().capitalize()}." if errors.note() else "")
     )
-    return Plot("error-vs-time", "Error against time", caption, fig)
+    return Plot(SINGLE_FIGURES[2], "Error against time", caption, fig)
 
 
 def outcome_plot(rows: list[SummaryRow]) -> Plot:
@@ -273,4 +375,4 @@ def outcome_plot(rows: list[SummaryRow]) -> Plot:
         "overlap). Right: the optimizer's own stop reason. A line_search stop after a rounding error is usually "
         "a successful stop: check the error columns."
     )
-    return Plot("outcomes", "Outcomes and stop categories", caption, fig)
+    return Plot(SINGLE_FIGURES[3], "Outcomes and stop categories", caption, fig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,8 @@ DEFINITIONS = (
     (
         "median error, worst-30% error",
         "Distance between the returned and the true transform over the fixed "
-        "image, in physical units; the worst-30% figure is the 70th percentile (30% of runs are worse).",
+        "image, in physical units; the worst-30% figure is the 70th percentile (30% of runs are worse). With "
+        "--error tre_*, or on a case with landmarks and no truth transform, the landmark TRE instead.",
     ),
     (
         "success rate",
@@ -71,10 +73,29 @@ DEFINITIONS = (
 )
 
 
+class ReportError(OSError):
+    """The report cannot be written where asked; the message names the path."""
+
+
 @dataclass
 class HtmlReport:
     index: Path
     files: list[Path]
+
+
+def prepare_dir(out: Path) -> None:
+    """Create ``out`` and remove the figures an earlier report left there (only regbench's own figure names:
+    a report with fewer cases must not show stale ones; other files stay)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise PermissionError("not writable")
+        for old in out.iterdir():
+            if old.is_file() and figures.is_figure_file(old.name):
+                old.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ReportError(f"{out}: cannot write the HTML report there ({reason})") from exc
 
 
 def write_html(
@@ -83,14 +104,25 @@ def write_html(
     error: str = "error_mean",
     progress: Callable[[str], None] | None = None,
 ) -> HtmlReport:
-    """Write ``index.html``, its PNG figures and ``summary.csv`` into ``out_dir`` (created if needed)."""
+    """Write ``index.html``, its PNG figures and ``summary.csv`` into ``out_dir`` (created if needed).
+
+    Raises :class:`ReportError` naming the directory when it cannot be created or written.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    say = progress or (lambda _msg: None)
+    prepare_dir(out)
+    try:
+        return _write(runs, out, error, progress or (lambda _msg: None))
+    except OSError as exc:
+        where = exc.filename or out
+        raise ReportError(f"{where}: cannot write the HTML report there ({exc.strerror or exc})") from exc
+
+
+def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> HtmlReport:
     by_strategy = summary_rows(runs, "strategy", error)
     by_case = summary_rows(runs, "case", error)
     hits = stats.solved(runs, error)
     values, has_truth = stats.quality(runs, error)
+    errors = stats.error_column(runs, error)
     instances, _ = stats.instance_index(runs)
     target_labels = [
         f"{t:g} / {r:g}" if not has_truth.all() else f"{t:g}"
@@ -99,10 +131,11 @@ def write_html(
 
     say("figures")
     files = []
-    plots = _plots(runs, error, hits, values, by_strategy, len(instances))
+    plots = _plots(runs, errors, hits, values, by_strategy, len(instances))
     for plot in plots:
         path = out / f"{plot.name}.png"
-        plot.figure.savefig(path, dpi=110)
+        # tight bounding box: a long axis label or a legend outside the axes must not be cut off
+        plot.figure.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.1)
         files.append(path)
     csv_path = out / "summary.csv"
     _write_csv(csv_path, by_case, by_strategy)
@@ -121,10 +154,11 @@ def write_html(
         csv_file=csv_path.name,
         columns=[full for _, full, _ in COLUMNS],
         error=error,
+        stand_in_note=errors.note(),
         by_strategy=[_row(r) for r in by_strategy],
         by_case=[_row(r) for r in by_case],
         target_labels=target_labels,
-        target_note=_target_note(has_truth),
+        target_note=_target_note(has_truth, errors),
         success=_success(runs, hits),
         ert=_ert(runs, hits),
         tests=_tests(runs, error),
@@ -138,7 +172,7 @@ def write_html(
     return HtmlReport(index, [index, *files])
 
 
-def _plots(runs: Runs, error: str, hits, values, by_strategy, n_instances: int) -> list[figures.Plot]:
+def _plots(runs: Runs, errors: stats.ErrorColumn, hits, values, by_strategy, n_instances: int) -> list[figures.Plot]:
     palette = figures.colors(sorted(set(runs.solver)))
     plots = []
     cases = sorted(set(runs["case"].astype(str)))[: figures.MAX_CASE_FIGURES]
@@ -156,7 +190,7 @@ def _plots(runs: Runs, error: str, hits, values, by_strategy, n_instances: int) 
             f"an error of {stats.ERROR_TARGETS[TIME_PROFILE_TARGET]:g}",
         )
     )
-    plots.append(figures.error_time_plot(runs, error))
+    plots.append(figures.error_time_plot(runs, errors))
     plots.append(figures.outcome_plot(by_strategy))
     return plots
 
@@ -176,10 +210,14 @@ def _row(row) -> dict:
     return {"solver": row.solver, "case": row.case, "cells": row_cells(row)}
 
 
-def _target_note(has_truth: np.ndarray) -> str:
+def _target_note(has_truth: np.ndarray, errors: stats.ErrorColumn) -> str:
+    stand_in = f" ({errors.note()})" if errors.note() else ""
     if has_truth.all():
-        return "Targets are on the ground-truth error, in the case's physical units."
-    return "Targets: ground-truth error in physical units / relative dense-metric gap for cases without ground truth."
+        return f"Targets are on the ground-truth error {errors.name}{stand_in}, in the case's physical units."
+    return (
+        f"Targets: ground-truth error {errors.name}{stand_in} in physical units / relative dense-metric gap for "
+        "cases without ground truth."
+    )
 
 
 def _success(runs: Runs, hits) -> list[dict]:

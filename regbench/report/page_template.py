@@ -46,7 +46,8 @@ figcaption { font-size: 0.92em; color: #333; max-width: 60em; }
 
 <h2 id="summary">Summary per strategy</h2>
 <p>Across all cases and seeds. Error = <code>{{ error }}</code>, the distance to the ground truth in the case's
-physical units; worst-30% is its 70th percentile (the robustness figure).
+physical units{% if stand_in_note %} ({{ stand_in_note }}){% endif %}; worst-30% is its 70th percentile (the
+robustness figure).
 See <a href="#definitions">definitions</a>.</p>
 {{ summary(by_strategy, False) }}
 

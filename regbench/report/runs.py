@@ -39,6 +39,8 @@ FLOAT_FIELDS = (
     "cpu_time_s",
     "peak_rss_mb",
 )
+# Measures the built-in evaluation adds under ``measures`` (landmark TRE): columns like the fields above.
+MEASURE_FIELDS = ("initial_tre_mean", "tre_mean", "tre_p95", "tre_max")
 BOOL_FIELDS = ("rounding_failure", "hit_iteration_limit")
 TEXT_FIELDS = ("key", "strategy", "case", "status", "outcome", "stop_category", "stop_condition", "error")
 # Dropped inside SQLite before parsing: the bulk of a record, not needed for tables and statistics.
@@ -100,6 +102,9 @@ def from_dicts(rows: Sequence[Mapping[str, Any]], source: str = "") -> Runs:
     columns: dict[str, np.ndarray] = {}
     for name in FLOAT_FIELDS:
         columns[name] = np.array([_float(r.get(name)) for r in rows], dtype=float)
+    for name in MEASURE_FIELDS:
+        # a record keeps them in ``measures``; a pytest-benchmark extra_info may carry them at the top level
+        columns[name] = np.array([_float(r.get(name, _measures(r).get(name))) for r in rows], dtype=float)
     for name in BOOL_FIELDS:
         columns[name] = np.array([bool(r.get(name)) for r in rows], dtype=bool)
     for name in TEXT_FIELDS:
@@ -164,6 +169,11 @@ def _float(value: Any) -> float:
     if value is None or isinstance(value, (str, dict, list)):
         return np.nan
     return float(value)
+
+
+def _measures(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    measures = row.get("measures")
+    return measures if isinstance(measures, Mapping) else {}
 
 
 def _text(value: Any) -> str | None:

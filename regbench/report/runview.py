@@ -20,6 +20,13 @@ def fmt(value, digits: int = 5) -> str:
     return str(value)
 
 
+def rate_cell(first: float | None, last: float | None) -> str:
+    """The "first → last" cell, or "–" when the optimizer reports no learning rate (SimpleITK reads it as 0)."""
+    if all(rate in (None, 0.0) for rate in (first, last)):
+        return "–"
+    return f"{fmt(first, 3)} → {fmt(last, 3)}"
+
+
 def level_table(record: RunRecord) -> Table:
     table = Table(title=f"{record.strategy} on {record.case}, seed {record.seed}", title_justify="left")
     for column in (
@@ -36,7 +43,7 @@ def level_table(record: RunRecord) -> Table:
     for segment in record.segments:
         for level in segment.levels:
             best = f"{fmt(level.best_metric)} ({fmt(level.best_iteration)})"
-            rate = f"{fmt(level.learning_rate_first, 3)} → {fmt(level.learning_rate_last, 3)}"
+            rate = rate_cell(level.learning_rate_first, level.learning_rate_last)
             table.add_row(
                 str(segment.index),
                 str(level.index),
@@ -76,6 +83,15 @@ def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
         rows.append(("error vs truth, p95 / max", f"{fmt(record.error_p95)} / {fmt(record.error_max)}"))
     if record.error_mean_fg is not None:
         rows.append(("error vs truth, foreground mean", fmt(record.error_mean_fg)))
+    measures = record.measures
+    if measures.get("tre_mean") is not None:
+        rows.append(
+            (
+                "landmark TRE, mean (initial → final)",
+                f"{fmt(measures.get('initial_tre_mean'))} → {fmt(measures.get('tre_mean'))}",
+            )
+        )
+        rows.append(("landmark TRE, p95 / max", f"{fmt(measures.get('tre_p95'))} / {fmt(measures.get('tre_max'))}"))
     if record.folding_fraction is not None:
         rows.append(
             (
@@ -89,8 +105,13 @@ def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
 
 
 def print_record(record: RunRecord, console: Console | None = None) -> None:
-    console = console or Console()
-    console.print(level_table(record))
+    """The per-level table (when the run executed) and the summary lines; ``console`` defaults to the CLI's."""
+    if console is None:
+        from regbench.cli.common import make_console  # here: the CLI package imports this module
+
+        console = make_console()
+    if any(segment.levels for segment in record.segments):
+        console.print(level_table(record))
     width = max(len(label) for label, _ in summary_lines(record))
     for label, value in summary_lines(record):
         console.print(f"  {label:<{width}}  {value}", highlight=False)

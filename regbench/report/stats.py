@@ -38,14 +38,61 @@ def median(values: np.ndarray) -> float:
     return float(low + (high - low) / 2)
 
 
+# The stand-in for an accuracy measure on cases that lack it: a case with landmarks and no truth transform has
+# only the landmark TRE, and one with a truth transform and no landmarks only the error field.
+STAND_INS = {
+    "error_mean": "tre_mean",
+    "error_p95": "tre_p95",
+    "error_max": "tre_max",
+    "error_mean_fg": "tre_mean",
+    "error_p95_fg": "tre_p95",
+    "error_max_fg": "tre_max",
+    "tre_mean": "error_mean",
+    "tre_p95": "error_p95",
+    "tre_max": "error_max",
+}
+
+
+@dataclass
+class ErrorColumn:
+    """The accuracy value of every run: ``name`` where its case has it, else ``stand_in`` (on ``stand_in_cases``)."""
+
+    name: str
+    values: np.ndarray
+    stand_in: str | None = None
+    stand_in_cases: tuple[str, ...] = ()
+
+    def note(self) -> str:
+        """Caption text naming the cases measured by the stand-in (empty when there are none)."""
+        if not self.stand_in_cases:
+            return ""
+        cases = ", ".join(self.stand_in_cases[:5]) + (", ..." if len(self.stand_in_cases) > 5 else "")
+        return f"{self.stand_in} stands in for {self.name} on cases without it ({cases})"
+
+
+def error_column(runs: Runs, error: str = "error_mean") -> ErrorColumn:
+    """``error`` per run; on a case where no run has it, its stand-in (:data:`STAND_INS`) where some run has that."""
+    values = runs[error].copy()
+    stand_in = STAND_INS.get(error)
+    if stand_in is None or not len(runs):
+        return ErrorColumn(error, values)
+    other, used = runs[stand_in], []
+    for case in np.unique(runs["case"].astype(str)):
+        rows = runs["case"] == case
+        if np.all(np.isnan(values[rows])) and not np.all(np.isnan(other[rows])):
+            values[rows] = other[rows]
+            used.append(case)
+    return ErrorColumn(error, values, stand_in, tuple(used))
+
+
 def quality(runs: Runs, error: str = "error_mean") -> tuple[np.ndarray, np.ndarray]:
     """Per run: the value judged against targets, and whether it is a ground-truth error (else relative gap).
 
-    Cases where some run has ``error``: that error. Other cases: the Moré–Wild relative gap
-    ``(f − f_best) / (f0 − f_best)`` of the dense final metric, with ``f_best`` the best dense value any run
-    reached on the case and ``f0`` the case's dense initial value (median over its runs).
+    Cases where some run has ``error`` (or its stand-in, see :func:`error_column`): that error. Other cases: the
+    Moré–Wild relative gap ``(f − f_best) / (f0 − f_best)`` of the dense final metric, with ``f_best`` the best
+    dense value any run reached on the case and ``f0`` the case's dense initial value (median over its runs).
     """
-    values = runs[error].copy()
+    values = error_column(runs, error).values
     has_truth = np.zeros(len(runs), dtype=bool)
     dense, start = runs["final_metric_dense"], runs["initial_metric_dense"]
     for case in np.unique(runs["case"].astype(str)):
@@ -276,8 +323,11 @@ class PairTest:
 
 
 def paired_tests(runs: Runs, measure: str, values: np.ndarray | None = None) -> list[PairTest]:
-    """Every pair of solvers, tested on the instances both have a value for; Holm-corrected within a measure."""
-    values = runs[measure] if values is None else values
+    """Every pair of solvers, tested on the instances both have a value for; Holm-corrected within a measure.
+
+    An error measure uses its stand-in on cases without it (:func:`error_column`), unless ``values`` are given.
+    """
+    values = error_column(runs, measure).values if values is None else values
     values = np.where(runs["status"] == "ok", values, np.nan)
     solvers, matrix = instance_matrix(runs, values)
     tests = []

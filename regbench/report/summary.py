@@ -12,7 +12,7 @@ from rich.table import Table
 
 from regbench.record import RunRecord
 from regbench.report.runs import Runs, from_records
-from regbench.report.stats import median, worst30
+from regbench.report.stats import error_column, median, worst30
 
 GROUPINGS = ("strategy", "case")
 
@@ -50,6 +50,7 @@ def summary_rows(
     solver = runs.solver.astype(str)
     case = runs["case"].astype(str) if by == "case" else np.full(len(runs), "", dtype=object)
     groups = sorted(set(zip(solver.tolist(), case.tolist(), strict=True)))
+    errors = error_column(runs, error).values
     out = []
     for name, case_name in groups:
         rows = (solver == name) & (case == case_name)
@@ -65,8 +66,8 @@ def summary_rows(
                 cap_hits=int(runs["hit_iteration_limit"][rows].sum()),
                 median_iterations=median(runs["iterations"][rows]),
                 median_dense_metric=median(runs["final_metric_dense"][rows]),
-                median_error=median(runs[error][rows]),
-                worst30_error=worst30(runs[error][rows]),
+                median_error=median(errors[rows]),
+                worst30_error=worst30(errors[rows]),
                 median_time_s=median(runs["wall_time_s"][rows]),
             )
         )
@@ -126,13 +127,16 @@ def summary_table(
     records: Runs | Iterable[RunRecord], by: str = "strategy", error: str = "error_mean", title: str | None = None
 ) -> Table:
     """The terminal summary: one row per strategy (or strategy × case), across cases and seeds."""
-    rows = summary_rows(records, by=by, error=error)
+    runs = as_runs(records)
+    rows = summary_rows(runs, by=by, error=error)
     total = sum(r.runs for r in rows)
+    stand_in = error_column(runs, error).note()
     table = Table(
         title=title or f"Summary per {'strategy × case' if by == 'case' else 'strategy'} ({total} runs)",
         title_justify="left",
-        caption=f"error = {error} (ground truth, physical units); worst-30% = its 70th percentile; medians skip "
-        "runs without a value",
+        caption=f"error = {error} ({'landmark TRE' if error.startswith('tre') else 'ground truth'}, physical units)"
+        + (f"; {stand_in}" if stand_in else "")
+        + "; worst-30% = its 70th percentile; medians skip runs without a value",
         caption_justify="left",
     )
     table.add_column("strategy", no_wrap=True)
