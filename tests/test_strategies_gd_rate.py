@@ -36,6 +36,15 @@ def test_the_rate_estimated_at_the_first_level_is_held_for_the_others(builtin_pm
     assert any(note.startswith("learning rate estimated at the start of the first level") for note in record.notes)
 
 
+def test_learning_rate_is_a_multiple_of_the_estimate(builtin_pm):
+    unit = run(builtin_pm, "synth2d-affine", number_of_iterations=5)
+    half = run(builtin_pm, "synth2d-affine", number_of_iterations=5, learning_rate=0.5)
+    estimated = unit.measures["estimated_learning_rate"]
+    # Half the first step (ITK's estimate is linear in the maximum step), the same estimate, half the rate held.
+    assert half.measures["estimated_learning_rate"] == pytest.approx(estimated, rel=1e-9)
+    assert half.trace.learning_rate == pytest.approx([estimated / 2] * len(half.trace), rel=1e-9)
+
+
 def test_the_rate_follows_the_intensity_scale(builtin_pm):
     # The same problem with intensities × 255 (as 8-bit images): the mean-squares gradient grows by 255².
     base = builtin_pm.get_case("synth2d-affine")

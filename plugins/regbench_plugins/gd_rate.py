@@ -48,6 +48,7 @@ RISE_TOLERANCE = 0.05
 NOISE_FLOOR = 0.01
 MAX_HALVINGS = 6
 _NO_OVERLAP = 1.0e308  # SimpleITK's no-valid-points metric value (DBL_MAX)
+MATTES_NO_OVERLAP = "All samples map outside moving image buffer"  # Mattes MI throws instead (reference §2)
 
 
 def configure_gradient_descent(method: sitk.ImageRegistrationMethod, params: GradientDescentParams) -> None:
@@ -163,8 +164,10 @@ def _execute(
             return execute_returning_best(ctx, method, 1)
         return ctx.execute(method).transform
     except regbench.ExecutionFailed:
-        if not ctx.segments[-1].levels or not ctx.segments[-1].levels[0].iterations:
-            raise  # it failed before any step: the case itself has no overlap at the start
+        segment = ctx.segments[-1]
+        stepped = bool(segment.levels and segment.levels[0].iterations)
+        if MATTES_NO_OVERLAP not in (segment.error or "") or not stepped:
+            raise  # another error, or no overlap before any step: the rate is not the cause
         return None
 
 

@@ -39,8 +39,9 @@ class StepParams:
 
     learning_rate: float = param(
         1.0,
-        "step multiplier of the scaled gradient; used as given only when estimate_learning_rate is 'never' "
-        "(or scales is 'none')",
+        "step multiplier of the scaled gradient: the rate itself under estimate_learning_rate 'never' (or scales "
+        "'none'); for plain gradient descent under 'first_level', a multiple of the estimated rate; ignored by "
+        "'once' and 'each_iteration' (ITK replaces it)",
         min=0,
         min_exclusive=True,
     )
@@ -133,7 +134,7 @@ class GradientDescentFamily(regbench.SingleRunStrategy):
             )
             params = dataclasses.replace(params, estimate_learning_rate="never")
         if params.estimate_learning_rate == FIRST_LEVEL:
-            factors = (1.0,) * ctx.setup.levels
+            factors = (params.learning_rate,) * ctx.setup.levels  # multiples of the estimated rate
             return run_first_level_rate(ctx, params, factors, return_best=params.return_best).transform
         method = ctx.new_method()
         self.configure(method, params)
