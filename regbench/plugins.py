@@ -197,7 +197,8 @@ def make_plugin_manager(
     if entrypoints and not os.environ.get("REGBENCH_DISABLE_PLUGIN_AUTOLOAD"):
         _load_entrypoints(pm)
     for plugin in plugins:
-        pm.register(plugin)
+        if not pm.is_registered(plugin):  # e.g. --plugin naming a module an entry point already loaded
+            pm.register(plugin)
     _check_pending(pm)
     return pm
 

@@ -115,3 +115,10 @@ def test_no_global_manager_is_built_at_import():
 def test_unknown_names_list_the_valid_ones(pm):
     with pytest.raises(regbench.PluginError, match=r"registered: .*gd.*lbfgs2"):
         pm.get_strategy("nope")
+
+
+def test_a_plugin_given_twice_is_registered_once(pm):
+    import regbench_plugins.lbfgs as module
+
+    pm = regbench.make_plugin_manager(entrypoints=False, plugins=[module])  # already a built-in
+    assert "lbfgs2" in pm.strategies()

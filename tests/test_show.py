@@ -218,3 +218,11 @@ def test_show_piped_keeps_long_lines(runs):
     result = CliRunner(env={"COLUMNS": None}).invoke(main, ["show", gd.key, "--store", str(path)])
     assert result.exit_code == 0, result.output
     assert max(len(line) for line in result.output.splitlines()) > 100  # not folded to rich's default 80
+
+
+def test_values_that_differ_beyond_five_digits_are_shown_different():
+    from regbench.report.explain import distinct
+
+    assert distinct(-1.19912345, -1.19914) == ("-1.19912", "-1.19914")  # 5 digits would print -1.1991 twice
+    assert distinct(-1.1991234512, -1.1991234599) == ("-1.19912345", "-1.19912346")
+    assert distinct(2.0, 3.0) == ("2", "3")

@@ -61,6 +61,15 @@ def same(a: float | None, b: float | None) -> bool:
     return a is not None and b is not None and math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-300)
 
 
+def distinct(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with just enough significant digits to show that they differ."""
+    for digits in range(5, 18):
+        left, right = fmt(a, digits), fmt(b, digits)
+        if left != right:
+            return left, right
+    return fmt(a, 17), fmt(b, 17)
+
+
 def _last_level(record: RunRecord) -> tuple[int, Level] | None:
     for segment in reversed(record.segments):
         if segment.levels:
@@ -126,7 +135,9 @@ def reported_vs_last_iteration(record: RunRecord) -> str:
         )
     if not reasons:
         reasons.append("the optimizer reports the value of its final state, not the one seen at the last iteration")
-    return f"The reported final metric {fmt(final)} differs from what {where}: " + "; ".join(reasons) + "."
+    shown_final, shown_value = distinct(final, value)
+    where = where.replace(f"saw {fmt(value)}", f"saw {shown_value}")
+    return f"The reported final metric {shown_final} differs from what {where}: " + "; ".join(reasons) + "."
 
 
 def reported_vs_dense(record: RunRecord) -> str:
@@ -148,9 +159,10 @@ def reported_vs_dense(record: RunRecord) -> str:
             f"{', '.join(kind)}; the dense value {fmt(dense)} re-evaluates the returned transform at full "
             "resolution, unsmoothed, on every voxel. Only the dense value is comparable across strategies."
         )
+    shown_final, shown_dense = distinct(final, dense)
     return (
-        f"The last level is full resolution and dense, yet the reported value {fmt(final)} differs from the dense "
-        f"value {fmt(dense)} of the returned transform: the reported value belongs to another position (see above)."
+        f"The last level is full resolution and dense, yet the reported value {shown_final} differs from the dense "
+        f"value {shown_dense} of the returned transform: the reported value belongs to another position (see above)."
     )
 
 
