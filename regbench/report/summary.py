@@ -139,11 +139,12 @@ def summary_table(
         + "; worst-30% = its 70th percentile; medians skip runs without a value",
         caption_justify="left",
     )
-    table.add_column("strategy", no_wrap=True)
+    # In a narrow terminal cells fold onto more lines rather than being cut to "0.00…": no figure is lost.
+    table.add_column("strategy", overflow="fold")
     if by == "case":
-        table.add_column("case", no_wrap=True)
+        table.add_column("case", overflow="fold")
     for header, _, justify in COLUMNS:
-        table.add_column(header, justify=justify, min_width=20 if header == "outcomes" else None)
+        table.add_column(header, justify=justify, overflow="fold")
     for row in rows:
         # names come from records: escape rich markup so "[bold]" in a strategy name stays literal
         lead = [row.solver] + ([row.case or ""] if by == "case" else [])
