@@ -33,8 +33,16 @@ def _distributed() -> Any:
     return distributed
 
 
+class SchedulerAddressError(ValueError):
+    """The scheduler address is malformed (a usage error, unlike a scheduler that cannot be reached)."""
+
+
 class DaskExecutor:
-    """Runs on the cluster at ``scheduler`` (``tcp://host:8786``), or on a loopback ``LocalCluster``."""
+    """Runs on the cluster at ``scheduler`` (``tcp://host:8786``), or on a loopback ``LocalCluster``.
+
+    Entering it (``with executor:``) connects, or starts the local cluster, and sets :attr:`workers` to the
+    number of Dask workers there; ``run`` connects by itself when it was not entered.
+    """
 
     def __init__(
         self, scheduler: str | None, workers: int, timeout: float | None = None, plugins: Sequence[str] = ()
@@ -43,32 +51,53 @@ class DaskExecutor:
         self.workers = workers
         self.timeout = timeout
         self.plugins = tuple(plugins)
+        self._client: Any = None
+        self._cluster: Any = None
 
-    def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None:
-        if not runs:
-            return
+    @property
+    def where(self) -> str:
+        return self.scheduler or "a local cluster"
+
+    def __enter__(self) -> DaskExecutor:
         distributed = _distributed()
-        cluster = None
         try:
             if self.scheduler:
-                client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
+                self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
             else:
-                cluster = distributed.LocalCluster(
+                self._cluster = distributed.LocalCluster(
                     n_workers=self.workers,
                     threads_per_worker=1,
                     processes=True,
                     host="127.0.0.1",
                     dashboard_address=None,
                 )
-                client = distributed.Client(cluster)
+                self._client = distributed.Client(self._cluster)
+            self.workers = len(self._client.scheduler_info().get("workers", {}))
+        except ValueError as exc:
+            self.__exit__()
+            if not self.scheduler:
+                raise
+            raise SchedulerAddressError(f"not a Dask scheduler address: {self.scheduler!r} ({exc})") from exc
         except OSError as exc:
-            raise RunnerError(f"cannot reach the Dask scheduler {self.scheduler or '(local cluster)'}: {exc}") from exc
-        try:
-            self._run(client, distributed, runs, emit)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            self.__exit__()
+            raise RunnerError(f"cannot reach the Dask scheduler {self.where}: {exc}") from exc
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None:
+        if not runs:
+            return
+        if self._client is not None:
+            self._run(self._client, _distributed(), runs, emit)
+            return
+        with self:
+            self._run(self._client, _distributed(), runs, emit)
 
     def _run(self, client: Any, distributed: Any, runs: Sequence[PlannedRun], emit: Emit) -> None:
         futures = {}

@@ -6,6 +6,8 @@
 
 A run that crashes its worker or outlives the timeout is emitted as a ``crashed``/``timeout`` record and its
 worker respawned; the other runs go on. An executor raises :class:`RunnerError` only when it cannot run at all.
+Entering an executor as a context manager acquires what it needs up front (the Dask executor connects to its
+scheduler), so a caller can fail fast before it starts showing progress; ``run`` works without it too.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from regbench.isolation import STARTUP_TIMEOUT_S, IsolatedWorker, Lost, RunnerError, lost_record
 from regbench.record import RunRecord
 from regbench.worker import RunSpec, WorkerState
 
 Emit = Callable[[RunRecord], None]
+E = TypeVar("E")
 
 
 @dataclass
@@ -32,11 +35,29 @@ class PlannedRun:
 
 
 class Executor(Protocol):
+    workers: int
+
     def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None: ...
 
+    def __enter__(self: E) -> E: ...
 
-class InProcessExecutor:
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class _NothingToAcquire:
+    """The context manager of executors that start their workers in ``run``."""
+
+    def __enter__(self: E) -> E:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class InProcessExecutor(_NothingToAcquire):
     """Runs in this process, one after the other: no isolation and no timeout, so a segfault ends it all."""
+
+    workers = 1
 
     def __init__(self, plugins: Sequence[str] = ()) -> None:
         self.plugins = tuple(plugins)
@@ -47,7 +68,7 @@ class InProcessExecutor:
             emit(state.run(run.spec))
 
 
-class LocalExecutor:
+class LocalExecutor(_NothingToAcquire):
     """``workers`` persistent worker processes; ``timeout`` seconds per run (None: no limit)."""
 
     def __init__(self, workers: int, timeout: float | None = None, plugins: Sequence[str] = ()) -> None:

@@ -1,17 +1,20 @@
 """Records out of regbench: JSON lines (complete records), CSV and pandas (flat summary rows).
 
-A flat row is :meth:`RunRecord.summary` plus one ``params.<name>`` column per parameter, so a parameter grid
-can be grouped on directly. Missing values are empty in CSV and NaN/None in pandas.
+A flat row is :meth:`RunRecord.summary` with its parameters as one ``params.<name>`` column each (in place of
+the summary's ``params`` JSON string), so a parameter grid can be grouped on directly; ``measures.<name>``
+likewise. CSV and pandas have the same columns. A sequence-valued parameter or measure is a JSON string in
+both; missing values are empty in CSV and NaN/None in pandas.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
+from regbench.matrix import select
 from regbench.record import RunRecord, dumps
+from regbench.store import Store
 
 if TYPE_CHECKING:
     import pandas
@@ -20,10 +23,33 @@ FORMATS = ("jsonl", "csv")
 
 
 def flat_row(record: RunRecord) -> dict[str, Any]:
-    row = record.summary()
-    for name, value in record.params.items():
-        row[f"params.{name}"] = value
+    """The summary fields with ``params.<name>`` columns where the summary has its ``params`` JSON string."""
+    row: dict[str, Any] = {}
+    for column, value in record.summary().items():
+        if column == "params":
+            row.update({f"params.{name}": value for name, value in sorted(record.params.items())})
+        else:
+            row[column] = value
     return row
+
+
+def select_records(store: Store, strategies: Sequence[str] = (), cases: Sequence[str] = ()) -> Iterator[RunRecord]:
+    """The stored records of the strategies and cases matching the glob patterns (all when none are given),
+    in finishing order. A pattern matching nothing raises :class:`MatrixError` listing the names in the store."""
+    index = [(row["key"], row["strategy"], row["case"]) for row in store.summaries(without=_HEAVY)]
+    empty = "(the store holds no runs)"
+    chosen_strategies = set(select(sorted({r[1] for r in index}), strategies, "strategy", empty))
+    chosen_cases = set(select(sorted({r[2] for r in index}), cases, "case", empty))
+    keys = {
+        key
+        for key, strategy, case in index
+        if (not strategies or strategy in chosen_strategies) and (not cases or case in chosen_cases)
+    }
+    return store.records(keys=keys)
+
+
+# Record fields the selection does not need; SQLite drops them before they reach Python.
+_HEAVY = ("trace", "transform", "segments", "notes", "provenance", "versions", "measures", "params")
 
 
 def write_jsonl(records: Iterable[RunRecord], out: IO[str]) -> int:
@@ -38,14 +64,21 @@ def write_jsonl(records: Iterable[RunRecord], out: IO[str]) -> int:
 def write_csv(records: Iterable[RunRecord], out: IO[str]) -> int:
     """Flat rows; the header is the union of every row's columns in first-seen order. Returns the count."""
     rows = [flat_row(r) for r in records]
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
-    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=_columns(rows), lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _csv_cell(v) for k, v in row.items()})
     return len(rows)
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Every row's columns in first-seen order, the params.* and then the measures.* ones last, together
+    (strategies have different parameters: a union in plain first-seen order would interleave them)."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    group = {"params": 1, "measures": 2}
+    return sorted(seen, key=lambda column: group.get(column.partition(".")[0], 0))
 
 
 def _csv_cell(value: Any) -> Any:
@@ -55,9 +88,12 @@ def _csv_cell(value: Any) -> Any:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)  # round-trips exactly
-    if isinstance(value, (list, dict)):
-        return dumps(value, sort_keys=True)
-    return value
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> Any:
+    """A list or dict as one strict-JSON cell; CSV and pandas use the same text."""
+    return dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
 
 
 def write(records: Iterable[RunRecord], out: IO[str], fmt: str) -> int:
@@ -76,5 +112,5 @@ def to_dataframe(records: Iterable[RunRecord]) -> pandas.DataFrame:
         raise ModuleNotFoundError(
             "to_dataframe needs pandas, which is not installed: pip install 'regbench[pandas]'"
         ) from exc
-    rows = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in flat_row(r).items()} for r in records]
-    return pd.DataFrame.from_records(rows)
+    rows = [{k: _scalar(v) for k, v in flat_row(r).items()} for r in records]
+    return pd.DataFrame.from_records(rows, columns=_columns(rows))

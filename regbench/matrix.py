@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import itertools
+import numbers
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -65,20 +66,29 @@ def parse_param_option(text: str, source: str = "--param") -> ParamEntry:
     return ParamEntry(qualifier or None, name.strip(), value.strip(), f"{source} {lhs.strip()}", from_cli=True)
 
 
-def select(names: Iterable[str], patterns: Sequence[str], kind: str) -> list[str]:
-    """Names matching any pattern, in registration order; a pattern that matches nothing is an error."""
+def split_patterns(values: Iterable[str]) -> list[str]:
+    """Patterns from repeated options and comma-separated lists alike: ``-s a,b -s c`` is a, b, c."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def select(names: Iterable[str], patterns: Sequence[str], kind: str, none: str = "(none registered)") -> list[str]:
+    """Names matching any pattern, in ``names`` order; a pattern that matches nothing is an error listing
+    the names (or ``none`` when there are none)."""
     names = list(names)
     chosen: dict[str, None] = {}
     for pattern in patterns:
         matched = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not matched:
-            raise MatrixError(f"no {kind} matches {pattern!r}; valid: {', '.join(names) or '(none registered)'}")
+            raise MatrixError(f"no {kind} matches {pattern!r}; valid: {', '.join(names) or none}")
         chosen.update(dict.fromkeys(matched))
     return list(chosen)
 
 
 def plan(matrix: Matrix, pm: RegbenchPluginManager, threads: int) -> list[PlannedRun]:
     """Every run of the matrix with its key, duplicates (equal after parsing) removed, in a stable order."""
+    bad = [s for s in matrix.seeds if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0]
+    if bad or not matrix.seeds:
+        raise MatrixError(f"seeds must be integers ≥ 0, not {bad[0]!r}" if bad else "no seeds given")
     strategies = [pm.get_strategy(n) for n in select(pm.strategies(), matrix.strategies or ["*"], "strategy")]
     cases = _select_cases(matrix, pm)
     grids = {s.name: _grid(s, matrix.params, [x.name for x in strategies]) for s in strategies}
@@ -93,11 +103,11 @@ def plan(matrix: Matrix, pm: RegbenchPluginManager, threads: int) -> list[Planne
     return list(runs.values())
 
 
-def _select_cases(matrix: Matrix, pm: RegbenchPluginManager) -> list[tuple[Case, str | None]]:
-    registered = pm.cases()
-    pool: dict[str, tuple[Case, str | None]] = {name: (case, None) for name, case in registered.items()}
-    from_files: list[str] = []
-    for path in matrix.case_files:
+def case_pool(pm: RegbenchPluginManager, case_files: Sequence[str]) -> dict[str, tuple[Case, str | None]]:
+    """The registered cases and those of the user case files, each with the file it comes from (None for a
+    registered case), registered ones first. A file's case may not reuse a name."""
+    pool: dict[str, tuple[Case, str | None]] = {name: (case, None) for name, case in pm.cases().items()}
+    for path in case_files:
         resolved = str(Path(path).resolve())
         try:
             file_cases = load_case_file(resolved)
@@ -112,9 +122,14 @@ def _select_cases(matrix: Matrix, pm: RegbenchPluginManager) -> list[tuple[Case,
                 where = pool[case.name][1] or "a plugin"
                 raise MatrixError(f"{path}: case {case.name!r} is already defined by {where}; rename it")
             pool[case.name] = (case, resolved)
-            from_files.append(case.name)
+    return pool
+
+
+def _select_cases(matrix: Matrix, pm: RegbenchPluginManager) -> list[tuple[Case, str | None]]:
+    pool = case_pool(pm, matrix.case_files)
+    from_files = [name for name, (_, file) in pool.items() if file is not None]
     if not matrix.cases:
-        names = from_files or [n for n, c in registered.items() if c.default and not c.unavailable]
+        names = from_files or [n for n, (c, file) in pool.items() if file is None and c.default and not c.unavailable]
         if not names:
             raise MatrixError("no default case can run here; choose cases with --case (see `regbench list`)")
         return [pool[n] for n in names]

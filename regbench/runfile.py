@@ -6,7 +6,7 @@ case_files = ["my-cases.toml"]       # relative to this file
 seeds = 3                            # seeds 0, 1, 2; or seed = [1, 5, 9]
 workers = 2
 threads = 1
-timeout = 120                        # seconds per run
+timeout = 120                        # seconds per run (0: no limit)
 store = "results.sqlite"             # relative to this file
 plugins = ["my_project.regbench_plugin"]
 executor = "local"                   # or "dask", with scheduler = "tcp://host:8786"
@@ -19,6 +19,7 @@ learning_rate = [0.5, 1.0, 2.0]      # a list is a grid (a list of lists for a s
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,63 +69,97 @@ KEYS = (
 
 
 def load_run_file(path: str | Path) -> RunFile:
-    """Read and check a run file; every problem is a :class:`MatrixError` naming the file and the key."""
+    """Read and check a run file; every problem is a :class:`MatrixError` naming the file, the line and the key."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except OSError as exc:
         raise MatrixError(f"{path}: cannot read the run file ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise MatrixError(f"{path}: not valid TOML: {exc}") from exc
+    where = _Where(path, text)
     unknown = sorted(set(data) - set(KEYS))
     if unknown:
-        raise MatrixError(f"{path}: unknown key {', '.join(map(repr, unknown))}; valid: {', '.join(KEYS)}")
+        raise MatrixError(f"{where(unknown[0])}: unknown key {', '.join(map(repr, unknown))}; valid: {', '.join(KEYS)}")
     if "seeds" in data and "seed" in data:
-        raise MatrixError(f"{path}: give seeds (a count) or seed (a list), not both")
+        raise MatrixError(f"{where('seed')}: give seeds (a count) or seed (a list), not both")
     here = path.parent
 
     def get(key: str, kind: type | tuple[type, ...], what: str) -> Any:
         value = data.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            raise MatrixError(f"{path}: {key} must be {what}, not {value!r}")
+            raise MatrixError(f"{where(key)}: {key} must be {what}, not {value!r}")
+        return value
+
+    def at_least(key: str, value: Any, low: int) -> Any:
+        if value is not None and value < low:
+            raise MatrixError(f"{where(key)}: {key} must be {'positive' if low else '≥ 0'}, not {value!r}")
         return value
 
     out = RunFile(
-        strategies=_names(path, data, "strategies"),
-        cases=_names(path, data, "cases"),
-        case_files=[str(here / p) for p in _names(path, data, "case_files")],
-        plugins=_names(path, data, "plugins"),
-        workers=_positive(path, "workers", get("workers", int, "a positive integer")),
-        threads=_positive(path, "threads", get("threads", int, "a positive integer")),
-        timeout=_positive(path, "timeout", get("timeout", (int, float), "a positive number of seconds")),
+        strategies=_names(where, data, "strategies"),
+        cases=_names(where, data, "cases"),
+        case_files=_case_files(where, here, _names(where, data, "case_files")),
+        plugins=_names(where, data, "plugins"),
+        workers=at_least("workers", get("workers", int, "a positive integer"), 1),
+        threads=at_least("threads", get("threads", int, "a positive integer"), 1),
+        timeout=at_least("timeout", get("timeout", (int, float), "a number of seconds (0: no limit)"), 0),
         store=str(here / data["store"]) if get("store", str, "a path") else None,
         executor=get("executor", str, '"local" or "dask"'),
         scheduler=get("scheduler", str, "an address like tcp://host:8786"),
         params=_params(path, get("params", dict, "a table")),
     )
     if "seeds" in data:
-        out.seeds = list(range(_positive(path, "seeds", get("seeds", int, "a positive integer (a count)"))))
+        out.seeds = list(range(at_least("seeds", get("seeds", int, "a positive integer (a count)"), 1)))
     elif "seed" in data:
         seed = data["seed"]
         seeds = seed if isinstance(seed, list) else [seed]
         if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-            raise MatrixError(f"{path}: seed must be an integer or a list of integers, not {seed!r}")
+            raise MatrixError(f"{where('seed')}: seed must be an integer or a list of integers, not {seed!r}")
+        for value in seeds:
+            at_least("seed", value, 0)
         out.seeds = seeds
     return out
 
 
-def _names(path: Path, data: dict[str, Any], key: str) -> list[str]:
+class _Where:
+    """``file:line`` of a top-level key, for messages (tomllib gives lines only for syntax errors)."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def __call__(self, key: str, needle: str | None = None) -> str:
+        """Where ``key`` is assigned; with ``needle``, the line of its (possibly multi-line) value holding it."""
+        pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*=""")
+        for index, line in enumerate(self.lines):
+            if line.lstrip().startswith("["):
+                break  # past the top-level keys: [params] and its sub-tables
+            if pattern.match(line):
+                rest = self.lines[index:]
+                index += next((i for i, text in enumerate(rest) if needle in text), 0) if needle else 0
+                return f"{self.path}:{index + 1}"
+        return str(self.path)
+
+
+def _names(where: _Where, data: dict[str, Any], key: str) -> list[str]:
     value = data.get(key, [])
     value = [value] if isinstance(value, str) else value
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise MatrixError(f"{path}: {key} must be a string or a list of strings, not {value!r}")
+        raise MatrixError(f"{where(key)}: {key} must be a string or a list of strings, not {value!r}")
     return value
 
 
-def _positive(path: Path, key: str, value: Any) -> Any:
-    if value is not None and value <= 0:
-        raise MatrixError(f"{path}: {key} must be positive, not {value!r}")
-    return value
+def _case_files(where: _Where, here: Path, names: list[str]) -> list[str]:
+    """The case files, relative to the run file; a missing one is named with the run file's line."""
+    paths = []
+    for name in names:
+        path = here / name
+        if not path.is_file():
+            raise MatrixError(f"{where('case_files', name)}: case_files entry {name!r}: no such file ({path})")
+        paths.append(str(path))
+    return paths
 
 
 def _params(path: Path, table: dict[str, Any] | None) -> list[ParamEntry]:

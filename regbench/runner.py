@@ -27,10 +27,24 @@ from regbench.worker import plugin_manager
 
 EXECUTORS = ("local", "dask", "inprocess")
 
+#: Seconds a run may take before it is killed and recorded as ``timeout`` (None or 0: no limit). It ends runs
+#: that hang (a deadlock, an optimizer that never stops), which would otherwise stall an unattended suite forever,
+#: yet leaves about 10x the slowest built-in run (a 3D B-spline with a line search: ~170 s on 2 threads of a busy
+#: 2-core machine), since a timeout is a stored result that a rerun skips.
+DEFAULT_TIMEOUT_S = 1800.0
+
+#: Outcomes that count as failed runs in progress counts: the registration did not produce a usable result.
+#: Every other outcome is a stop category (converged, max_iterations, line_search, ...): the run ended normally
+#: and its accuracy is judged by the error measures.
+FAILED_OUTCOMES = ("error", "crashed", "timeout", "no_overlap", "diverged")
+
 __all__ = [
+    "DEFAULT_TIMEOUT_S",
     "EXECUTORS",
+    "FAILED_OUTCOMES",
     "Progress",
     "RunnerError",
+    "failed",
     "make_executor",
     "pending",
     "record_runs",
@@ -56,9 +70,14 @@ def pending(runs: Sequence[PlannedRun], store: Store, force: bool = False) -> li
     return [run for run in runs if run.spec.key not in done]
 
 
+def failed(record: RunRecord) -> bool:
+    """Whether a run failed: its outcome is one of :data:`FAILED_OUTCOMES` (or it has no result at all)."""
+    return record.outcome in FAILED_OUTCOMES or record.status != "ok"
+
+
 @dataclass
 class Progress:
-    """Counts while a matrix runs (``failed``: error, crashed or timeout)."""
+    """Counts while a matrix runs, by outcome: ``failed`` as :func:`failed` says, ``ok`` the others."""
 
     total: int
     done: int = 0
@@ -67,10 +86,10 @@ class Progress:
 
     def add(self, record: RunRecord) -> None:
         self.done += 1
-        if record.status == "ok":
-            self.ok += 1
-        else:
+        if failed(record):
             self.failed += 1
+        else:
+            self.ok += 1
 
 
 def record_runs(
@@ -97,11 +116,12 @@ def record_runs(
 def make_executor(
     name: str = "local",
     workers: int | None = None,
-    timeout: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
     plugins: Sequence[str] = (),
     scheduler: str | None = None,
 ) -> Executor:
     workers = workers or default_workers()
+    timeout = timeout or None  # 0: no limit
     if name == "local":
         return LocalExecutor(workers, timeout, plugins)
     if name == "dask":
@@ -120,7 +140,7 @@ def run_matrix(
     executor: str = "local",
     workers: int | None = None,
     threads: int | None = None,
-    timeout: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
     plugins: Sequence[str] = (),
     scheduler: str | None = None,
     force: bool = False,
@@ -128,8 +148,9 @@ def run_matrix(
 ) -> list[RunRecord]:
     """Run what the store lacks of ``matrix`` and return the record of every run of the matrix.
 
-    ``threads`` defaults to the cores divided by ``workers`` (itself defaulting to the cores). ``plugins`` are
-    module names imported in this process and in every worker. Raises ``MatrixError`` for a bad selection and
+    ``threads`` defaults to the cores divided by ``workers`` (itself defaulting to the cores); ``timeout`` is
+    in seconds per run (None or 0: no limit). ``plugins`` are module names imported in this process and in
+    every worker. Raises ``MatrixError`` for a bad selection and
     :class:`RunnerError` when the runner itself fails; records finished before either are kept.
     """
     workers = workers or default_workers()
@@ -139,7 +160,10 @@ def run_matrix(
     try:
         chosen = make_executor(executor, workers, timeout, plugins, scheduler)
         callback = (lambda record, _: on_record(record)) if on_record else None
-        record_runs(pending(runs, db, force), db, chosen, replace=force, on_record=callback)
+        todo = pending(runs, db, force)
+        if todo:
+            with chosen:
+                record_runs(todo, db, chosen, replace=force, on_record=callback)
         found = {r.key: r for r in db.records(keys={run.spec.key for run in runs})}
         return [found[run.spec.key] for run in runs if run.spec.key in found]
     finally:

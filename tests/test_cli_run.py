@@ -84,7 +84,7 @@ def test_crashes_are_results_not_runner_failures(tmp_path):
         assert sorted(r.status for r in db.records()) == ["crashed", "ok"]
 
 
-def test_a_runner_failure_exits_1_and_says_how_to_resume(tmp_path, monkeypatch):
+def test_an_unreachable_scheduler_fails_before_any_plan_or_progress_is_shown(tmp_path, monkeypatch):
     from regbench import dask_executor
 
     monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT_S", 1.0)
@@ -93,8 +93,65 @@ def test_a_runner_failure_exits_1_and_says_how_to_resume(tmp_path, monkeypatch):
     )
     assert result.exit_code == 1
     text = " ".join(result.output.split())
-    assert "the runner failed: cannot reach the Dask scheduler tcp://127.0.0.1:9" in text
-    assert "rerun the same command to resume" in text
+    assert "Error: cannot reach the Dask scheduler tcp://127.0.0.1:9" in text and "nothing ran" in text
+    assert "runs on" not in text and "Traceback" not in text  # no plan or progress bar for runs that cannot start
+    bad = CliRunner().invoke(main, ["run", *FOUR, "--scheduler", "nonsense", "--store", str(tmp_path / "s.sqlite")])
+    assert bad.exit_code == 2 and "--scheduler: not a Dask scheduler address: 'nonsense'" in " ".join(
+        bad.output.split()
+    )
+
+
+def test_progress_and_summary_count_failed_outcomes_not_statuses(tmp_path):
+    # a huge fixed learning rate makes gd diverge: status ok, outcome diverged, which counts as failed
+    args = ["-s", "gd", "-c", "synth2d-translation", "--seeds", "2", "-p", "number_of_iterations=5"]
+    args += ["-p", "learning_rate=1,10000", "-p", "estimate_learning_rate=never", "--workers", "1"]
+    result = invoke("run", *args, store=tmp_path / "s.sqlite")
+    assert result.exit_code == 0, result.output
+    with Store(tmp_path / "s.sqlite") as db:
+        outcomes = sorted((r.params["learning_rate"], r.status, r.outcome) for r in db.records())
+    assert [o[1:] for o in outcomes if o[0] == 10000] == [("ok", "diverged")] * 2
+    assert "4/4 ok 2 · failed 2" in " ".join(result.stderr.split())
+    text = " ".join(result.stdout.split())
+    assert "diverged gd on synth2d-translation, seed 0: the dense metric ended worse than it started" in text
+    assert "4 runs: 4 new; 2 failed (error, crashed, timeout, no_overlap or diverged)" in text
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
+    store = tmp_path / "s.sqlite"
+    args = ["-s", "gd,lbfgs2", "-c", "synth2d-translation", "--seeds", "2", "-p", "gd.number_of_iterations=5"]
+    result = invoke("run", *args, "--dry-run", store=store)
+    assert result.exit_code == 0, result.output
+    assert not store.exists(), "a dry run creates no store"
+    text = " ".join(result.output.split())
+    assert "Planned: 4 runs" in text and "gd │ synth2d-translation │ 2 │ 0" in text
+    assert "4 runs to run on 2 local workers, 1 ITK thread per run, timeout 1800 s per run" in text
+    assert invoke("run", *args, "-s", "gd", store=store).exit_code == 0  # -s given twice: gd,lbfgs2 and gd
+    again = invoke("run", *args, "--dry-run", "--json", "--timeout", "0", store=store)
+    plan = json.loads(again.stdout)
+    assert [(r["strategy"], r["seed"], r["stored"]) for r in plan["runs"]] == [
+        ("gd", 0, True),
+        ("gd", 1, True),
+        ("lbfgs2", 0, True),
+        ("lbfgs2", 1, True),
+    ]
+    assert (plan["to_run"], plan["workers"], plan["threads"], plan["timeout_s"]) == (0, 2, 1, None)
+    with Store(store) as db:
+        assert len(db) == 4
+
+
+def test_the_default_timeout_applies_unless_zero(tmp_path):
+    from regbench.runner import DEFAULT_TIMEOUT_S, make_executor
+
+    assert make_executor("local").timeout == DEFAULT_TIMEOUT_S == 1800
+    assert make_executor("local", timeout=0).timeout is None
+    args = ["-s", "gd", "-c", "synth2d-translation", "--seeds", "2", "--dry-run", "--json"]
+    config = tmp_path / "run.toml"
+    config.write_text("timeout = 0\n")
+    timeouts = [
+        json.loads(invoke("run", *args, *extra, store=tmp_path / "s.sqlite").stdout)["timeout_s"]
+        for extra in ([], ["--timeout", "30"], ["--timeout", "0"], ["--config", str(config)])
+    ]
+    assert timeouts == [1800, 30, None, None]
 
 
 def test_the_run_file_and_command_line_options(tmp_path):
@@ -140,6 +197,16 @@ def test_user_case_files_reach_the_workers(tmp_path):
         (["--config", "missing.toml"], "missing.toml: cannot read the run file"),
         (["--cases", "missing-cases.toml"], "missing-cases.toml: case file not found"),
         (["-p", "x"], "expected [STRATEGY.]NAME=VALUE"),
+        (
+            ["-s", "gd", "-c", "synth2d-affine", "--seed", "-1"],
+            "Invalid value for '--seed': -1 is not in the range x>=0",
+        ),
+        (
+            ["-s", "gd", "-c", "synth2d-affine", "--seeds", "0"],
+            "Invalid value for '--seeds': 0 is not in the range x>=1",
+        ),
+        (["-s", "gd,nope"], "no strategy matches 'nope'"),
+        (["--timeout", "-1"], "Invalid value for '--timeout'"),
     ],
 )
 def test_usage_errors_exit_2_without_a_traceback(tmp_path, args, message):
@@ -147,6 +214,23 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path, args, message):
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+    assert not (tmp_path / "s.sqlite").exists(), "nothing is stored, not even an error record"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('strategies = ["gd"]\nseed = [-5]\n', "run.toml:2: seed must be ≥ 0, not -5"),
+        ('case_files = ["gone.toml"]\n', "run.toml:1: case_files entry 'gone.toml': no such file"),
+    ],
+)
+def test_run_file_errors_exit_2_naming_the_file_and_line(tmp_path, text, message):
+    config = tmp_path / "run.toml"
+    config.write_text(text)
+    result = CliRunner().invoke(main, ["run", "--config", str(config), "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 2, result.output
+    assert f"{config.parent}/{message}" in " ".join(result.output.split())
+    assert not (tmp_path / "s.sqlite").exists()
 
 
 def test_a_file_that_is_not_a_store_is_a_usage_error(tmp_path):
@@ -171,6 +255,53 @@ def test_export_jsonl_and_csv(tmp_path):
     missing = CliRunner().invoke(main, ["export", "--store", str(tmp_path / "nope.sqlite")])
     assert missing.exit_code == 2 and "no such result store" in " ".join(missing.output.split())
     assert not (tmp_path / "nope.sqlite").exists()
+
+
+def test_export_selects_by_glob_and_comma_lists_and_refuses_unknown_names(tmp_path):
+    store = tmp_path / "s.sqlite"
+    assert invoke("run", *FOUR, store=store).exit_code == 0
+
+    def strategies(*args):
+        result = invoke("export", *args, store=store)
+        assert result.exit_code == 0, result.output
+        return sorted(json.loads(line)["strategy"] for line in result.stdout.splitlines())
+
+    assert strategies("-s", "gd*") == ["gd", "gd"]
+    assert strategies("-s", "gd,lbfgs*") == strategies("-s", "gd", "-s", "lbfgs2") == ["gd", "gd", "lbfgs2", "lbfgs2"]
+    assert strategies("-c", "synth2d-*", "-s", "lbfgs2") == ["lbfgs2", "lbfgs2"]
+    for args, message in (
+        (["-s", "nosuch"], "no strategy matches 'nosuch'; valid: gd, lbfgs2"),
+        (["-c", "synth3d*"], "no case matches 'synth3d*'; valid: synth2d-translation"),
+    ):
+        result = CliRunner().invoke(main, ["export", *args, "--store", str(store)])
+        assert result.exit_code == 2 and f"{store}: {message}" in " ".join(result.output.split())
+        assert result.stdout.count("\n") <= 3  # the usage lines only, no records
+
+
+def test_export_to_an_unwritable_path_is_a_usage_error(tmp_path):
+    store = tmp_path / "s.sqlite"
+    assert invoke("run", *ONE, store=store).exit_code == 0
+    target = tmp_path / "no" / "such" / "dir" / "x.csv"
+    result = CliRunner().invoke(main, ["export", "--store", str(store), "-f", "csv", "-o", str(target)])
+    assert result.exit_code == 2, result.output
+    assert f"--output: cannot write {target}: No such file or directory" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_exported_grid_runs_are_told_apart_by_params_columns(tmp_path):
+    store = tmp_path / "s.sqlite"
+    grid = ["-s", "gd", "-c", "synth2d-translation", "-p", "number_of_iterations=3", "-p", "learning_rate=0.5,2"]
+    assert invoke("run", *grid, "--workers", "1", store=store).exit_code == 0
+    out = tmp_path / "runs.csv"
+    assert invoke("export", "-f", "csv", "-o", str(out), store=store).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert sorted(r["params.learning_rate"] for r in rows) == ["0.5", "2.0"]
+    assert "params" not in rows[0], "one convention: params.<name> columns, no raw JSON column"
+    pd = pytest.importorskip("pandas")
+    with Store(store) as db:
+        frame = db.to_dataframe()
+    assert list(frame.columns) == list(rows[0]), "CSV and DataFrame have the same columns"
+    assert sorted(frame["params.learning_rate"]) == [0.5, 2.0] and not pd.isna(frame["params.scales"]).any()
 
 
 def _count(path: Path) -> int:
@@ -240,6 +371,7 @@ def test_help_lists_the_options():
         "--plugin",
         "--store",
         "--force",
+        "--dry-run",
         "--json",
     ):
         assert option in result.output

@@ -16,8 +16,9 @@ import pytest
 from regbench.executors import LocalExecutor, PlannedRun
 from regbench.isolation import IsolatedWorker, RunnerError, run_isolated
 from regbench.matrix import Matrix, parse_param_option, plan
+from regbench.record import RunRecord
 from regbench.run import run_one
-from regbench.runner import run_matrix
+from regbench.runner import Progress, run_matrix
 from regbench.store import Store
 from regbench.worker import RunSpec, plugin_manager
 
@@ -189,3 +190,23 @@ def test_an_idle_worker_killed_from_outside_is_replaced():
         assert run_isolated(worker, run.spec, timeout=60).status == "ok"
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "is_failed"),
+    [
+        ("ok", "converged", False),
+        ("ok", "line_search", False),
+        ("ok", "max_iterations", False),
+        ("ok", "no_overlap", True),  # e.g. gd-once: SimpleITK returns, the metric says the images stopped overlapping
+        ("ok", "diverged", True),
+        ("error", "no_overlap", True),  # e.g. LBFGS: the metric raises instead
+        ("error", "error", True),
+        ("crashed", "crashed", True),
+        ("timeout", "timeout", True),
+    ],
+)
+def test_progress_counts_by_outcome(status, outcome, is_failed):
+    progress = Progress(total=1)
+    progress.add(RunRecord(strategy="s", case="c", seed=0, status=status, outcome=outcome))
+    assert (progress.done, progress.ok, progress.failed) == (1, int(not is_failed), int(is_failed))

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 import runner_plugin
 
-from regbench.matrix import Matrix, MatrixError, ParamEntry, parse_param_option, plan
+from regbench.matrix import Matrix, MatrixError, ParamEntry, parse_param_option, plan, split_patterns
 from regbench.plugins import make_plugin_manager
 from regbench.run import new_record
 from regbench.runfile import load_run_file
@@ -165,9 +165,12 @@ def test_the_run_file(tmp_path, pm):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("strategy = 'gd'", r"run.toml: unknown key 'strategy'; valid: strategies"),
-        ("seeds = 2\nseed = 1", "seeds .* or seed .*not both"),
+        ("strategy = 'gd'", r"run.toml:1: unknown key 'strategy'; valid: strategies"),
+        ("seeds = 2\nseed = 1", "run.toml:2: give seeds .* or seed .*not both"),
         ("seeds = 0", "seeds must be positive"),
+        ("workers = 2\nseed = [-5]", r"run.toml:2: seed must be ≥ 0, not -5"),
+        ("seed = -1", r"run.toml:1: seed must be ≥ 0, not -1"),
+        ("timeout = -1", r"run.toml:1: timeout must be ≥ 0"),
         ("workers = 'two'", "workers must be a positive integer"),
         ("seed = [1, 'x']", "seed must be an integer or a list"),
         ("strategies = [1]", "strategies must be a string or a list of strings"),
@@ -179,6 +182,30 @@ def test_run_file_errors_name_the_file_and_key(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(MatrixError, match=message):
         load_run_file(path)
+
+
+def test_a_missing_case_file_names_the_run_file_and_line(tmp_path):
+    (tmp_path / "here.toml").write_text("")
+    path = tmp_path / "run.toml"
+    path.write_text('strategies = ["gd"]\ncase_files = [\n  "here.toml",\n  "gone.toml",\n]\n')
+    with pytest.raises(MatrixError, match=r"run.toml:4: case_files entry 'gone.toml': no such file \(.*gone.toml\)"):
+        load_run_file(path)
+
+
+def test_a_zero_timeout_in_a_run_file_means_no_limit(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("timeout = 0\n")
+    assert load_run_file(path).timeout == 0
+
+
+@pytest.mark.parametrize("seeds", [[-1], [0, -3], [True], []])
+def test_the_matrix_refuses_negative_or_missing_seeds(pm, seeds):
+    with pytest.raises(MatrixError, match=r"seeds must be integers ≥ 0|no seeds"):
+        plan(Matrix(strategies=["gd"], cases=["synth2d-translation"], seeds=seeds), pm, threads=1)
+
+
+def test_patterns_may_be_repeated_or_comma_separated():
+    assert split_patterns(["gd,lbfgs2", " gd* ", "a,,b,"]) == ["gd", "lbfgs2", "gd*", "a", "b"]
 
 
 def test_a_missing_run_file(tmp_path):

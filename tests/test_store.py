@@ -148,6 +148,10 @@ def test_exports_are_strict_and_complete(tmp_path):
     assert rows[0]["error_mean"] == "0.25" and rows[1]["error_mean"] == ""
     assert rows[1]["measures.tre"] == "1.5" and rows[0]["measures.tre"] == ""
     assert rows[1]["status"] == "timeout"
+    header = list(rows[0])
+    assert "params" not in header, "parameters are params.<name> columns only, not also a JSON column"
+    params = [i for i, column in enumerate(header) if column.startswith("params.")]
+    assert params == list(range(params[0], params[0] + 2)), "the params.* columns sit together"
 
 
 def test_to_dataframe(tmp_path):
@@ -158,6 +162,7 @@ def test_to_dataframe(tmp_path):
         frame = store.to_dataframe()
         assert list(frame["key"]) == ["k1", "k2"]
         assert list(frame["params.learning_rate"]) == [0.5, 2.0]
+        assert "params" not in frame.columns
         assert frame["error_mean"].iloc[0] == 0.25 and pd.isna(frame["error_mean"].iloc[1])
         assert len(store.to_dataframe(strategy="nope")) == 0
 
@@ -181,7 +186,7 @@ def test_someone_elses_sqlite_database_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "other.sqlite"
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE t (x)")
-    with pytest.raises(StoreError, match="not a regbench result store .*tables t"):
+    with pytest.raises(StoreError, match=r"not a regbench result store .*tables t"):
         Store(path)
     with sqlite3.connect(path) as db:
         assert [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["t"]

@@ -8,14 +8,21 @@ from typing import Any
 import click
 from rich.console import Console
 
-from regbench.plugins import PluginError, RegbenchPluginManager, make_plugin_manager
+from regbench.plugins import BUILTIN_PLUGINS, PluginError, RegbenchPluginManager, make_plugin_manager
 from regbench.record import dumps
+from regbench.worker import import_plugins
 
 
-def plugin_manager() -> RegbenchPluginManager:
+def plugin_manager(plugins: tuple[str, ...] = ()) -> RegbenchPluginManager:
+    """The built-ins, installed plugins, and the ``--plugin`` modules (the same set run's workers load).
+
+    A plugin problem is a usage error (exit 2) when ``--plugin`` modules are given (as in ``regbench run``:
+    the user is checking their plugin), else an environment problem (exit 1: an installed plugin is broken)."""
     try:
-        return make_plugin_manager()
+        return make_plugin_manager(builtins=BUILTIN_PLUGINS + import_plugins(plugins))
     except PluginError as exc:
+        if plugins:
+            raise click.BadParameter(str(exc), param_hint="--plugin") from exc
         raise click.ClickException(str(exc)) from exc
 
 

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from regbench.exports import FORMATS, write
+from regbench.exports import FORMATS, select_records, write
+from regbench.matrix import MatrixError, split_patterns
 from regbench.store import DEFAULT_STORE, Store, StoreError
 
 
@@ -18,7 +19,7 @@ from regbench.store import DEFAULT_STORE, Store, StoreError
     type=click.Choice(FORMATS),
     default="jsonl",
     show_default=True,
-    help="jsonl: one complete record per line; csv: one flat row of summary fields per run.",
+    help="jsonl: one complete record per line; csv: one flat row per run (summary fields, params.*, measures.*).",
 )
 @click.option(
     "--store",
@@ -27,20 +28,37 @@ from regbench.store import DEFAULT_STORE, Store, StoreError
     type=click.Path(dir_okay=False),
     help="The result store to read.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here [default: stdout].")
-@click.option("-s", "--strategy", help="Only this strategy's runs.")
-@click.option("-c", "--case", help="Only this case's runs.")
-def export_command(fmt: str, store: str, output: str | None, strategy: str | None, case: str | None) -> None:
-    """Export the runs of a result store (pandas: ``regbench.store.Store(path).to_dataframe()``)."""
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here [default: stdout].")
+@click.option(
+    "-s",
+    "--strategy",
+    "strategies",
+    multiple=True,
+    metavar="PATTERN",
+    help="Only these strategies' runs: a name or glob, repeatable or comma-separated, as for `regbench run`.",
+)
+@click.option("-c", "--case", "cases", multiple=True, metavar="PATTERN", help="Only these cases' runs (as -s).")
+def export_command(fmt: str, store: str, output: str | None, strategies: tuple[str, ...], cases: tuple[str, ...]):
+    """Export the runs of a result store (pandas: ``regbench.store.Store(path).to_dataframe()``).
+
+    A pattern that matches no run in the store is a usage error (exit 2) listing the names the store holds.
+    """
     try:
-        db = Store(store, create=False)
+        db = Store.read_only(store)
     except StoreError as exc:
         raise click.UsageError(str(exc)) from exc
     with db:
-        records = db.records(strategy=strategy, case=case)
+        try:
+            records = select_records(db, split_patterns(strategies), split_patterns(cases))
+        except MatrixError as exc:
+            raise click.UsageError(f"{store}: {exc}") from exc
         if output is None:
             write(records, sys.stdout, fmt)
             return
-        with open(output, "w", encoding="utf-8", newline="") as out:
+        try:
+            out = open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below; open errors first)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot write {output}: {exc.strerror}", param_hint="--output") from exc
+        with out:
             count = write(records, out, fmt)
         click.echo(f"{count} runs written to {output}", err=True)

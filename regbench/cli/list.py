@@ -6,6 +6,7 @@ import click
 from rich.table import Table
 
 from regbench.cli.common import echo_json, make_console, plugin_manager
+from regbench.matrix import MatrixError, case_pool
 
 
 def strategy_info(strategy) -> dict:
@@ -20,7 +21,7 @@ def strategy_info(strategy) -> dict:
     }
 
 
-def case_info(case) -> dict:
+def case_info(case, file: str | None = None) -> dict:
     setup = case.setup
     return {
         "name": case.name,
@@ -31,17 +32,40 @@ def case_info(case) -> dict:
         "unavailable": case.unavailable,
         "setup": {k: getattr(setup, k) for k in setup.__dataclass_fields__},
         "provenance": case.provenance.as_dict() if case.provenance else None,
+        "file": file,
     }
 
 
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every strategy parameter with its default and range.")
-def list_command(as_json: bool, verbose: bool) -> None:
-    """List registered strategies and cases with their plugin and version."""
-    pm = plugin_manager()
+@click.option(
+    "--cases",
+    "case_files",
+    multiple=True,
+    metavar="FILE",
+    help="Also read this user case file, TOML (repeatable): every image is read and checked, as `run` would.",
+)
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Also import this plugin module, as `regbench run --plugin` does (repeatable).",
+)
+def list_command(as_json: bool, verbose: bool, case_files: tuple[str, ...], plugins: tuple[str, ...]) -> None:
+    """List registered strategies and cases with their plugin and version.
+
+    With --cases and --plugin it checks your case files and plugin modules before a long run: a problem is a
+    usage error (exit 2) naming the file, line or module.
+    """
+    pm = plugin_manager(plugins)
+    try:
+        pool = case_pool(pm, case_files)
+    except MatrixError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cases") from exc
     strategies = [strategy_info(s) for s in pm.strategies().values()]
-    cases = [case_info(c) for c in pm.cases().values()]
+    cases = [case_info(case, file) for case, file in pool.values()]
     if as_json:
         echo_json({"strategies": strategies, "cases": cases})
         return
@@ -59,11 +83,12 @@ def list_command(as_json: bool, verbose: bool) -> None:
                 extra = f", {p['range']}" if p["range"] else ""
                 console.print(f"  {p['name']} = {p['default']!r} ({p['type']}{extra})  {p['help']}", highlight=False)
     table = Table(title=f"Cases ({len(cases)})", title_justify="left")
-    for column in ("name", "default", "description", "plugin"):
+    for column in ("name", "default", "description", "plugin or file"):
         table.add_column(column)
     for c in cases:
         description = c["description"] if c["available"] else f"[yellow]unavailable: {c['unavailable']}[/yellow]"
-        table.add_row(c["name"], "yes" if c["default"] else "", description, _provenance(c["provenance"]))
+        origin = c["file"] or _provenance(c["provenance"])
+        table.add_row(c["name"], "yes" if c["default"] else "", description, origin)
     console.print(table)
 
 

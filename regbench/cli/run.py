@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
 
 from regbench.cases import CaseError
 from regbench.cli.common import echo_json, make_console
-from regbench.executors import PlannedRun
-from regbench.matrix import Matrix, MatrixError, parse_param_option, plan
+from regbench.executors import Executor, PlannedRun
+from regbench.matrix import Matrix, MatrixError, parse_param_option, plan, split_patterns
 from regbench.plugins import PluginError
 from regbench.record import RunRecord
 from regbench.report.runview import print_record
 from regbench.runfile import RunFile, load_run_file
-from regbench.runner import RunnerError, default_workers, make_executor, pending, record_runs, threads_per_worker
+from regbench.runner import (
+    DEFAULT_TIMEOUT_S,
+    RunnerError,
+    default_workers,
+    failed,
+    make_executor,
+    pending,
+    record_runs,
+    threads_per_worker,
+)
 from regbench.store import DEFAULT_STORE, Store, StoreError
 from regbench.strategy import ParameterError
 from regbench.worker import WorkerState, plugin_manager
 
 USAGE_ERRORS = (MatrixError, ParameterError, PluginError, CaseError, StoreError)
 SHOW_FAILURES = 10
+# Failed outcomes that carry no error message: why, in one line.
+WHY = {
+    "diverged": "the dense metric ended worse than it started",
+    "no_overlap": "the images stopped overlapping (the metric is SimpleITK's no-valid-points value)",
+}
 
 
 @dataclass
@@ -35,10 +52,20 @@ class Settings:
     plugins: tuple[str, ...]
     workers: int | None  # None: not chosen (a single run may then run in this process)
     threads: int | None
-    timeout: float | None
+    timeout: float | None  # None: not chosen (DEFAULT_TIMEOUT_S applies); 0: no limit
     executor: str
     scheduler: str | None
     store: str
+
+    @property
+    def run_timeout(self) -> float | None:
+        """Seconds per run, None for no limit."""
+        return (DEFAULT_TIMEOUT_S if self.timeout is None else self.timeout) or None
+
+    @property
+    def in_process(self) -> bool:
+        """One run with nothing that needs a worker process: run it here and show it in full."""
+        return self.workers is None and self.executor == "local" and self.timeout is None
 
 
 @click.command("run")
@@ -48,7 +75,7 @@ class Settings:
     "strategies",
     multiple=True,
     metavar="PATTERN",
-    help="Strategy name or glob, e.g. 'gd*' (repeatable) [default: all].",
+    help="Strategy name or glob, e.g. 'gd*' (repeatable, or comma-separated: -s gd,lbfgs2) [default: all].",
 )
 @click.option(
     "-c",
@@ -56,10 +83,12 @@ class Settings:
     "cases",
     multiple=True,
     metavar="PATTERN",
-    help="Case name or glob (repeatable) [default: the default suite].",
+    help="Case name or glob (repeatable, or comma-separated) [default: the default suite].",
 )
 @click.option("--cases", "case_files", multiple=True, metavar="FILE", help="A user case file, TOML (repeatable).")
-@click.option("--seed", "seed_list", multiple=True, type=int, help="A seed (repeatable) [default: 0].")
+@click.option(
+    "--seed", "seed_list", multiple=True, type=click.IntRange(min=0), help="A seed ≥ 0 (repeatable) [default: 0]."
+)
 @click.option("--seeds", type=click.IntRange(min=1), metavar="N", help="Seeds 0 to N-1.")
 @click.option(
     "-p",
@@ -79,9 +108,9 @@ class Settings:
 @click.option("--threads", type=click.IntRange(min=1), help="ITK threads per run [default: cores // workers].")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0),
     metavar="SECONDS",
-    help="Per run; a run past it is killed and recorded as 'timeout'.",
+    help=f"Per run; a run past it is killed and recorded as 'timeout'. 0: no limit [default: {DEFAULT_TIMEOUT_S:g}].",
 )
 @click.option("--executor", type=click.Choice(["local", "dask"]), help="Where runs execute [default: local].")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 [default: a local cluster].")
@@ -94,24 +123,32 @@ class Settings:
 )
 @click.option("--store", type=click.Path(dir_okay=False), help=f"Result store [default: ./{DEFAULT_STORE}].")
 @click.option("--force", is_flag=True, help="Rerun runs the store already holds (the old records are kept aside).")
-@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON instead of tables.")
-def run_command(force: bool, as_json: bool, **options) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the planned runs (per strategy and case, those the store holds, workers, threads) and stop.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the records (or the --dry-run plan) as JSON.")
+def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     """Run registrations and record what each optimizer really did.
 
     Every finished run is committed to the store at once; rerunning the same command skips what is done, so an
     interrupted run (Ctrl-C, kill -9) resumes where it stopped. Exit status: 0 when every run was executed and
-    recorded (failed registrations are results), 1 when the runner itself failed, 2 for usage errors, 130 after Ctrl-C.
+    recorded (failed registrations are results), 1 when the runner itself failed (a worker cannot start, a Dask
+    scheduler cannot be reached), 2 for usage errors, 130 after Ctrl-C.
     """
     try:
         settings = _settings(**options)
         threads = settings.threads or threads_per_worker(settings.workers or default_workers())
         runs = plan(settings.matrix, plugin_manager(settings.plugins), threads)
+        if dry_run:
+            _print_plan(runs, _stored_keys(settings.store), settings, threads, force, as_json)
+            return
         store = Store(settings.store)
     except USAGE_ERRORS as exc:
         raise click.UsageError(str(exc)) from exc
     with store:
-        single = len(runs) == 1 and settings.workers is None and settings.executor == "local" and not settings.timeout
-        if single:
+        if len(runs) == 1 and settings.in_process:
             _run_here(runs[0], settings, store, force, as_json)
         else:
             _run_matrix(runs, settings, store, force, as_json)
@@ -152,8 +189,8 @@ def _settings(
     if scheduler and executor != "dask":
         raise MatrixError("--scheduler needs --executor dask")
     matrix = Matrix(
-        strategies=list(strategies) or file.strategies,
-        cases=list(cases) or file.cases,
+        strategies=split_patterns(strategies) or file.strategies,
+        cases=split_patterns(cases) or file.cases,
         case_files=list(case_files) or file.case_files,
         seeds=chosen_seeds,
         params=list(entries.values()),
@@ -163,10 +200,64 @@ def _settings(
         plugins=tuple(plugins) or tuple(file.plugins),
         workers=workers or file.workers,
         threads=threads or file.threads,
-        timeout=timeout or file.timeout,
+        timeout=timeout if timeout is not None else file.timeout,
         executor=executor,
         scheduler=scheduler,
         store=store or file.store or DEFAULT_STORE,
+    )
+
+
+def _stored_keys(path: str) -> set[str]:
+    """The keys a store holds, read without creating or changing it (a dry run writes nothing)."""
+    if not Path(path).exists():
+        return set()
+    with Store.read_only(path) as store:
+        return store.keys()
+
+
+def _print_plan(
+    runs: list[PlannedRun], stored: set[str], settings: Settings, threads: int, force: bool, as_json: bool
+) -> None:
+    skipped = 0 if force else sum(run.spec.key in stored for run in runs)
+    here = len(runs) == 1 and settings.in_process
+    workers = 1 if here else settings.workers or default_workers()
+    where = (
+        "in this process"
+        if here
+        else f"on the Dask cluster at {settings.scheduler}"
+        if settings.scheduler
+        else f"on {_plural(workers, settings.executor + ' worker')}"
+    )
+    timeout = None if here else settings.run_timeout
+    if as_json:
+        echo_json(
+            {
+                "runs": [{**run.spec.to_dict(), "stored": run.spec.key in stored} for run in runs],
+                "to_run": len(runs) - skipped,
+                "executor": "in-process" if here else settings.executor,
+                "workers": None if settings.scheduler else workers,
+                "scheduler": settings.scheduler,
+                "threads": threads,
+                "timeout_s": timeout,
+                "store": settings.store,
+            }
+        )
+        return
+    planned = Counter((run.spec.strategy, run.spec.case) for run in runs)
+    held = Counter((run.spec.strategy, run.spec.case) for run in runs if run.spec.key in stored)
+    table = Table(title=f"Planned: {_plural(len(runs), 'run')}", title_justify="left")
+    for column, justify in (("strategy", "left"), ("case", "left"), ("runs", "right"), ("in the store", "right")):
+        table.add_column(column, justify=justify)
+    for (strategy, case), count in planned.items():
+        table.add_row(escape(strategy), escape(case), str(count), str(held[strategy, case]))
+    console = make_console()
+    console.print(table)
+    again = "rerun by --force" if force else "skipped"
+    console.print(
+        f"{_plural(len(runs) - skipped, 'run')} to run {where}, {_plural(threads, 'ITK thread')} per run, "
+        f"{f'timeout {timeout:g} s' if timeout else 'no timeout'} per run; "
+        f"{sum(held.values())} already in {escape(settings.store)} ({again}). Nothing was run (--dry-run).",
+        highlight=False,
     )
 
 
@@ -191,24 +282,54 @@ def _run_here(run: PlannedRun, settings: Settings, store: Store, force: bool, as
 
 def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force: bool, as_json: bool) -> None:
     todo = pending(runs, store, force)
-    workers = settings.workers or default_workers()
-    executor = make_executor(settings.executor, workers, settings.timeout, settings.plugins, settings.scheduler)
+    if todo:
+        workers = settings.workers or default_workers()
+        executor = make_executor(settings.executor, workers, settings.run_timeout, settings.plugins, settings.scheduler)
+        with ExitStack() as stack:
+            _connect(executor, settings, stack)
+            _execute(todo, executor, settings, store, force)
+    _report(runs, len(runs) - len(todo), store, as_json)
+
+
+def _connect(executor: Executor, settings: Settings, stack: ExitStack) -> None:
+    """Acquire the executor's workers before showing any progress: an unreachable scheduler fails here."""
+    from regbench.dask_executor import SchedulerAddressError
+
+    err = make_console(stderr=True)
+    dask = settings.executor == "dask"
+    where = settings.scheduler or "a local Dask cluster"
+    try:
+        with err.status(f"connecting to {where}") if dask else nullcontext():
+            stack.enter_context(executor)
+    except SchedulerAddressError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scheduler") from exc
+    except RunnerError as exc:
+        raise click.ClickException(f"{exc}\nnothing ran") from exc
+    except KeyboardInterrupt:
+        err.print(f"interrupted while connecting to {where}: nothing ran")
+        sys.exit(130)
+    if dask and not executor.workers:
+        err.print(f"[yellow]{escape(where)} has no workers yet: runs start when some join[/]")
+
+
+def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool) -> None:
     err = make_console(stderr=True)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("[green]ok {task.fields[ok]}[/] [red]failed {task.fields[failed]}[/]"),
+        # By outcome, as the summary's outcomes column: "failed" is error, crashed, timeout, no_overlap, diverged.
+        TextColumn("[green]ok {task.fields[ok]}[/] · [red]failed {task.fields[failed]}[/]"),
         TimeElapsedColumn(),
         TextColumn("left"),
         TimeRemainingColumn(),
     )
+    where = f" at {settings.scheduler}" if settings.scheduler else ""
     done = 0
     try:
-        with Progress(*columns, console=err, disable=not todo) as bar:
-            task = bar.add_task(
-                f"{len(todo)} runs on {workers} {settings.executor} workers", total=len(todo), ok=0, failed=0
-            )
+        with Progress(*columns, console=err) as bar:
+            description = f"{_plural(len(todo), 'run')} on {_plural(executor.workers, settings.executor + ' worker')}"
+            task = bar.add_task(description + where, total=len(todo), ok=0, failed=0)
 
             def show(record: RunRecord, progress) -> None:
                 nonlocal done
@@ -227,7 +348,6 @@ def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force:
             f"the runner failed: {exc}\n{done} of {len(todo)} runs finished and are in {store.path}; "
             "rerun the same command to resume"
         ) from exc
-    _report(runs, len(runs) - len(todo), store, as_json)
 
 
 def _report(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -> None:
@@ -240,13 +360,22 @@ def _report(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -
 
     console = make_console()
     console.print(summary_table(records))
-    failures = [r for r in records if r.status != "ok"]
+    failures = [r for r in records if failed(r)]
     for r in failures[:SHOW_FAILURES]:
-        console.print(f"[red]{r.status}[/] {escape(r.strategy)} on {escape(r.case)}, seed {r.seed}: {_short(r.error)}")
+        why = _short(r.error or WHY.get(r.outcome or "", r.stop_condition))
+        console.print(f"[red]{r.outcome or r.status}[/] {escape(r.strategy)} on {escape(r.case)}, seed {r.seed}: {why}")
     if len(failures) > SHOW_FAILURES:
         console.print(f"... and {len(failures) - SHOW_FAILURES} more (regbench export, or regbench report)")
     again = f", {skipped} already in the store (--force reruns them)" if skipped else ""
-    console.print(f"{len(records)} runs: {len(runs) - skipped} new{again}; stored in {escape(str(Path(store.path)))}")
+    failures_text = f"; {len(failures)} failed (error, crashed, timeout, no_overlap or diverged)" if failures else ""
+    console.print(
+        f"{len(records)} runs: {len(runs) - skipped} new{again}{failures_text}; "
+        f"stored in {escape(str(Path(store.path)))}"
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _short(error: str | None, width: int = 200) -> str:
