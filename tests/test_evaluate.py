@@ -218,10 +218,10 @@ def test_the_hook_reports_jacobian_statistics_for_a_deformable_result(pm):
 
 def test_no_overlap_is_the_same_value_for_every_metric():
     import SimpleITK as sitk
+    from regbench_plugins.synthetic_cases import warped_pair
 
     from regbench import Case, Setup
     from regbench.evaluate import dense_metric
-    from regbench_plugins.synthetic_cases import warped_pair
 
     data = warped_pair((64, 64), sitk.TranslationTransform(2, (3.0, -2.0)), seed=5, noise=0.0)
     far = sitk.TranslationTransform(2, (500.0, 500.0))
