@@ -29,8 +29,8 @@ EXECUTORS = ("local", "dask", "inprocess")
 
 #: Seconds a run may take before it is killed and recorded as ``timeout`` (None or 0: no limit). It ends runs
 #: that hang (a deadlock, an optimizer that never stops), which would otherwise stall an unattended suite forever,
-#: yet leaves about 10x the slowest built-in run (a 3D B-spline with a line search: ~170 s on 2 threads of a busy
-#: 2-core machine), since a timeout is a stored result that a rerun skips.
+#: yet leaves ~10x the slowest gradient-based built-in run (a 3D B-spline with a line search: ~170 s), since a
+#: timeout is a stored result that a rerun skips. docs/running.md gives the measurements.
 DEFAULT_TIMEOUT_S = 1800.0
 
 #: Outcomes that count as failed runs in progress counts: the registration did not produce a usable result.
