@@ -41,17 +41,11 @@ def per_level(rates: tuple[float, ...], levels: int) -> tuple[float, ...]:
 
 
 @dataclass(frozen=True)
-class LevelScheduleParams:
-    learning_rates: tuple[float, ...] = param(
-        (2.0, 1.0),
-        "learning rate for each pyramid level, coarsest first (multiples of the estimated rate, or raw rates: "
-        "see rate_base); the last value repeats for extra levels",
-        min=0,
-        min_exclusive=True,
-    )
+class HeldRateParams:
+    """What the strategies that hold a rate over one execution per level share."""
+
     rate_base: str = param("estimated", RATE_BASE_HELP, choices=RATE_BASES)
     maximum_step_size: float = param(0.0, MAXIMUM_STEP_HELP, min=0)
-    number_of_iterations: int = param(200, "iteration cap per pyramid level", min=0)
     convergence_minimum_value: float = param(
         1e-6, "stop a level when the windowed relative decrease of the metric falls below this", min=0
     )
@@ -62,6 +56,18 @@ class LevelScheduleParams:
         "the estimated rate needs one",
         choices=SCALES,
     )
+
+
+@dataclass(frozen=True)
+class LevelScheduleParams(HeldRateParams):
+    learning_rates: tuple[float, ...] = param(
+        (2.0, 1.0),
+        "learning rate for each pyramid level, coarsest first (multiples of the estimated rate, or raw rates: "
+        "see rate_base); the last value repeats for extra levels",
+        min=0,
+        min_exclusive=True,
+    )
+    number_of_iterations: int = param(200, "iteration cap per pyramid level", min=0)
 
 
 class LevelSchedule(regbench.Strategy):

@@ -22,12 +22,12 @@ import regbench
 from regbench import param
 from regbench_plugins.gd_rate import configure_gradient_descent, configure_held, run_first_level_rate
 from regbench_plugins.gradient_descent import GradientDescentParams
-from regbench_plugins.learning_rate import MAXIMUM_STEP_HELP, RATE_BASE_HELP, RATE_BASES
-from regbench_plugins.support import SCALES, last_level_metric, resolve_scales
+from regbench_plugins.learning_rate import HeldRateParams
+from regbench_plugins.support import last_level_metric, resolve_scales
 
 
 @dataclass(frozen=True)
-class RestartParams:
+class RestartParams(HeldRateParams):
     learning_rates: tuple[float, ...] = param(
         (),
         "rate of each execution, in order (multiples of the estimated rate, or raw rates: see rate_base); "
@@ -48,19 +48,7 @@ class RestartParams:
         choices=("finest", "all"),
     )
     keep_best: bool = param(False, "return the best execution's transform rather than the last one")
-    rate_base: str = param("estimated", RATE_BASE_HELP, choices=RATE_BASES)
-    maximum_step_size: float = param(0.0, MAXIMUM_STEP_HELP, min=0)
     number_of_iterations: int = param(100, "iteration cap per pyramid level of each execution", min=0)
-    convergence_minimum_value: float = param(
-        1e-6, "stop an execution's level when the windowed relative decrease falls below this", min=0
-    )
-    convergence_window_size: int = param(10, "iterations in the convergence window", min=2)
-    scales: str = param(
-        "auto",
-        "parameter scales estimator; 'auto': physical_shift, but none for a B-spline under raw rates; "
-        "the estimated rate needs one",
-        choices=SCALES,
-    )
 
     def rates(self) -> tuple[float, ...]:
         if self.learning_rates:
