@@ -21,7 +21,7 @@ import SimpleITK as sitk
 from regbench.cases import Case, CaseData, as_float, configure_masks, configure_metric, initial_mapping
 from regbench.hookspecs import hookimpl
 from regbench.record import RunRecord, finite_or_none
-from regbench.stops import NO_OVERLAP_ERRORS
+from regbench.stops import is_no_overlap_error
 from regbench.transforms import is_deformable, transform_to_dict
 
 
@@ -40,7 +40,7 @@ def dense_metric(case: Case, transform: sitk.Transform, threads: int | None = No
     except RuntimeError as exc:
         # Mattes MI raises when every sample maps outside the moving image; the other metrics return DBL_MAX
         # there: give the same value so the outcome is no_overlap whatever the metric. Anything else is a bug.
-        if any(text in str(exc) for text in NO_OVERLAP_ERRORS):
+        if is_no_overlap_error(str(exc)):
             return sys.float_info.max
         raise
 

@@ -122,7 +122,13 @@ def is_rounding_failure(text: str) -> bool:
 
 
 def is_no_overlap(value: float | None) -> bool:
+    """The metric value SimpleITK gives when no sample maps inside the moving image (DBL_MAX)."""
     return value is not None and value >= NO_OVERLAP_VALUE
+
+
+def is_no_overlap_error(text: str | None) -> bool:
+    """The exception Mattes MI raises where the other metrics return DBL_MAX."""
+    return bool(text) and any(marker in text for marker in NO_OVERLAP_ERRORS)
 
 
 def judge_outcome(
@@ -140,7 +146,7 @@ def judge_outcome(
     category. A rounding-error stop at a good solution stays ``line_search``: accuracy is in the measures.
     An ``error`` whose message is the metric's no-overlap exception is ``no_overlap`` too.
     """
-    if status == "error" and error and any(text in error for text in NO_OVERLAP_ERRORS):
+    if status == "error" and is_no_overlap_error(error):
         return "no_overlap"
     if status != "ok":
         return status

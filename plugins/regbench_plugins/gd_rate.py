@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import SimpleITK as sitk
 
 import regbench
+from regbench.stops import is_no_overlap, is_no_overlap_error
 from regbench_plugins.return_best import execute_returning_best
 from regbench_plugins.support import set_scales
 
@@ -47,8 +48,6 @@ RISE_TOLERANCE = 0.05
 # floor are not instability. Rises below this fraction of the first level's progress are ignored.
 NOISE_FLOOR = 0.01
 MAX_HALVINGS = 6
-_NO_OVERLAP = 1.0e308  # SimpleITK's no-valid-points metric value (DBL_MAX)
-MATTES_NO_OVERLAP = "All samples map outside moving image buffer"  # Mattes MI throws instead (reference §2)
 
 
 def configure_gradient_descent(method: sitk.ImageRegistrationMethod, params: GradientDescentParams) -> None:
@@ -166,7 +165,7 @@ def _execute(
     except regbench.ExecutionFailed:
         segment = ctx.segments[-1]
         stepped = bool(segment.levels and segment.levels[0].iterations)
-        if MATTES_NO_OVERLAP not in (segment.error or "") or not stepped:
+        if not is_no_overlap_error(segment.error) or not stepped:
             raise  # another error, or no overlap before any step: the rate is not the cause
         return None
 
@@ -177,7 +176,7 @@ def _progress_and_rise(segment: int, trace) -> tuple[float, float]:
     values = [v for s, v in zip(trace.segment, trace.metric, strict=True) if s == segment]
     if not values:
         return 0.0, 0.0
-    if any(v is None or v >= _NO_OVERLAP for v in values):
+    if any(v is None or is_no_overlap(v) for v in values):
         return 0.0, math.inf
     best, rise = values[0], 0.0
     for value in values[1:]:

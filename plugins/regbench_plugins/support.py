@@ -8,6 +8,7 @@ from __future__ import annotations
 import SimpleITK as sitk
 
 import regbench
+from regbench.stops import is_no_overlap
 
 SCALES = ("auto", "none", "physical_shift", "index_shift", "jacobian")
 
@@ -59,7 +60,7 @@ def last_level_metric(ctx: regbench.RunContext, transform: sitk.Transform) -> fl
     """
     method = ctx.new_method(initial_transform=transform, levels=[ctx.setup.levels - 1])
     value = method.MetricEvaluate(ctx.fixed, ctx.moving)
-    return value if value < 1.0e308 else None  # DBL_MAX: no sample maps inside the moving image
+    return None if is_no_overlap(value) else value
 
 
 def copy_with_parameters(transform: sitk.Transform, parameters) -> sitk.Transform:
