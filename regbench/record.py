@@ -99,6 +99,9 @@ class Segment:
     wall_time_s: float = 0.0
     cpu_time_s: float = 0.0
     error: str | None = None
+    # The strategy ran this execution and then discarded its result (e.g. gd's retry of a level at a lower
+    # rate when the better attempt was another one): shown as rejected, never mistaken for a level change.
+    rejected: bool = False
     # The transform Execute returned (not serialized here; the record keeps the run's returned transform).
     transform: Any = field(default=None, repr=False, compare=False, metadata={"json": False})
 
@@ -113,6 +116,16 @@ class RunRecord:
     params: dict[str, Any] = field(default_factory=dict)
     threads: int | None = None
     sampling_seed: int | None = None
+    # Which execution of the same key this is (``regbench run --repeat K``): 0 for the first; part of the key
+    # when > 0, so the store keeps every repeat.
+    repeat: int = 0
+    # The problem this run solved: a hash of the case's definition, the starting transform and, when the metric
+    # is sampled, the sampling seed. Two seeds with the same instance are copies, not two instances.
+    instance: str | None = None
+    # Same key, same record? True where it is known to hold (1 ITK thread, or a metric measured to be
+    # bit-identical with more); False where it is known not to (Mattes MI with more than one thread);
+    # None where it is not known.
+    deterministic: bool | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     status: str = "ok"
@@ -139,6 +152,19 @@ class RunRecord:
     jacobian_min: float | None = None
     folding_fraction: float | None = None
     sdlogj: float | None = None
+    # Share of fixed-image samples (within the fixed mask, if any) that the transform maps inside the moving
+    # image, at the start and for the returned transform.
+    initial_overlap_fraction: float | None = None
+    overlap_fraction: float | None = None
+    # Best or last: the best visited position of the last level (by the optimizer's own values), re-evaluated
+    # densely after the run; regret = returned minus best (> 0: the returned transform is worse).
+    best_visited_metric_dense: float | None = None
+    best_visited_error_mean: float | None = None
+    regret_metric_dense: float | None = None
+    regret_error_mean: float | None = None
+    # Evidence against the result that the outcome may or may not reflect (e.g. "folding", "low_overlap",
+    # "worse_than_start", "diverged", "nondeterministic"): every one that applies, in precedence order.
+    flags: list[str] = field(default_factory=list)
     wall_time_s: float | None = None
     cpu_time_s: float | None = None
     peak_rss_mb: float | None = None
@@ -183,9 +209,10 @@ class RunRecord:
 
     def summary(self) -> dict[str, Any]:
         """The flat summary fields (no trace, segments or transform): for tables, CSV and extra_info."""
-        skip = {"segments", "trace", "transform", "provenance", "versions", "measures", "params", "notes"}
+        skip = {"segments", "trace", "transform", "provenance", "versions", "measures", "params", "notes", "flags"}
         out = {k: v for k, v in self.to_dict().items() if k not in skip}
         out["params"] = dumps(self.params, sort_keys=True)
+        out["flags"] = ",".join(self.flags)
         for name, value in self.measures.items():
             out[f"measures.{name}"] = to_jsonable(value)
         return out

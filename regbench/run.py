@@ -22,7 +22,7 @@ import numpy as np
 import pluggy
 import SimpleITK as sitk
 
-from regbench.cases import Case
+from regbench.cases import Case, initial_mapping
 from regbench.harness import ExecutionFailed, RunContext
 from regbench.plugins import RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord, dumps, to_jsonable
@@ -34,7 +34,13 @@ from regbench.transforms import transform_to_dict
 RETURNED_BEST_RTOL = 1e-6
 
 
+#: ITK threads per run unless asked otherwise: one, so that the same key gives the same record (Mattes MI is
+#: not bit-identical with more; reference §5). Parallelism comes from running several runs at once.
+DEFAULT_THREADS = 1
+
+
 def default_threads() -> int:
+    """The cores this process may use."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
@@ -81,22 +87,43 @@ def run_key(
     threads: int,
     vers: Mapping,
     case_fingerprint: Mapping[str, Any] | None = None,
+    repeat: int = 0,
 ) -> str:
     """The identity of a run: same inputs (the case's definition included), same threads, same software -> same
-    key."""
-    payload = dumps(
-        {
-            "strategy": strategy,
-            "params": params,
-            "case": case,
-            "case_definition": case_fingerprint,
-            "seed": seed,
-            "threads": threads,
-            "versions": vers,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+    key. A repeat (``repeat`` > 0) is its own key, so a store keeps every repeat; repeat 0 is the plain key."""
+    payload = {
+        "strategy": strategy,
+        "params": params,
+        "case": case,
+        "case_definition": case_fingerprint,
+        "seed": seed,
+        "threads": threads,
+        "versions": vers,
+    }
+    if repeat:
+        payload["repeat"] = int(repeat)
+    return hashlib.sha256(dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def instance_key(case: Case, seed: int) -> str:
+    """The problem a run on ``case`` with ``seed`` solves: the case's definition, where it starts and, when
+    the metric is sampled, the sampling seed. Seeds that change neither give the same instance (copies)."""
+    data = case.load()
+    start = transform_to_dict(initial_mapping(case.setup, data, seed))
+    sampling = int(seed) + 1 if case.setup.sampling != "none" else None
+    payload = dumps({"case": case.name, "definition": case.fingerprint(), "start": start, "sampling": sampling})
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def is_deterministic(case: Case, threads: int) -> bool | None:
+    """Whether the same key gives a bit-identical record (reference §5): yes with one ITK thread; no for
+    Mattes MI with more (its joint histogram is summed in thread order); measured yes for mean squares; not
+    known for the other metrics."""
+    if threads == 1:
+        return True
+    if case.setup.metric == "mattes":
+        return False
+    return True if case.setup.metric == "mean_squares" else None
 
 
 @contextmanager
@@ -114,7 +141,12 @@ def itk_globals(threads: int):
 
 
 def new_record(
-    strategy: Strategy, case: Case, seed: int, params: Mapping[str, Any] | None, threads: int | None
+    strategy: Strategy,
+    case: Case,
+    seed: int,
+    params: Mapping[str, Any] | None,
+    threads: int | None,
+    repeat: int = 0,
 ) -> tuple[RunRecord, Any]:
     """The record a run starts from (its key and inputs), and the parsed parameters.
 
@@ -123,9 +155,11 @@ def new_record(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"seed must be an integer ≥ 0, got {seed!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1):
-        raise ParameterError(f"threads must be an integer ≥ 1 (or None for every core), got {threads!r}")
+        raise ParameterError(f"threads must be an integer ≥ 1 (or None for {DEFAULT_THREADS}), got {threads!r}")
+    if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 0:
+        raise ParameterError(f"repeat must be an integer ≥ 0, got {repeat!r}")
     parsed = strategy.parse_params(params)
-    threads = int(threads or default_threads())
+    threads = int(threads or DEFAULT_THREADS)
     vers = versions()
     param_dict = to_jsonable(dataclasses.asdict(parsed))
     record = RunRecord(
@@ -135,13 +169,16 @@ def new_record(
         params=param_dict,
         threads=threads,
         sampling_seed=int(seed) + 1,
+        repeat=int(repeat),
         provenance={
             "strategy": strategy.provenance.as_dict() if strategy.provenance else None,
             "case": case.provenance.as_dict() if case.provenance else None,
         },
         versions=vers,
     )
-    record.key = run_key(strategy.name, param_dict, case.name, record.seed, threads, vers, case.fingerprint())
+    record.key = run_key(
+        strategy.name, param_dict, case.name, record.seed, threads, vers, case.fingerprint(), record.repeat
+    )
     return record, parsed
 
 
@@ -157,7 +194,8 @@ def run_one(
 
     ``strategy`` and ``case`` are names (looked up in ``pm``, a fresh plugin manager by default) or objects.
     ``params`` override the strategy's defaults; unknown names or bad values raise ``ParameterError``.
-    ``threads`` is the ITK thread count for the run (default: the cores this process may use).
+    ``threads`` is the ITK thread count for the run (default :data:`DEFAULT_THREADS`, as ``regbench run``: the
+    same call gives the same record).
     """
     pm = pm or make_plugin_manager()
     strategy = pm.get_strategy(strategy) if isinstance(strategy, str) else strategy
@@ -174,6 +212,8 @@ def execute_record(
     reset_peak_rss()
     with itk_globals(record.threads):
         try:
+            record.instance = instance_key(case, record.seed)
+            record.deterministic = is_deterministic(case, record.threads)
             ctx = RunContext(case, record.seed, record.threads, pm, record)
             ctx.count_iterations = strategy.count_iterations
             returned = strategy.run(ctx, params)
