@@ -124,6 +124,50 @@ class _Reference:
         return cls(truth, start, foreground(data))
 
 
+def physical_points(image: sitk.Image) -> np.ndarray:
+    """The physical point of every voxel centre of ``image``, shape (*array shape, dim)."""
+    dim = image.GetDimension()
+    index = np.indices(sitk.GetArrayViewFromImage(image).shape[:dim], dtype=float)[::-1]  # image axis order
+    index = np.moveaxis(index, 0, -1) * np.asarray(image.GetSpacing(), dtype=float)
+    direction = np.asarray(image.GetDirection(), dtype=float).reshape(dim, dim)
+    return index @ direction.T + np.asarray(image.GetOrigin(), dtype=float)
+
+
+def inside_fraction(points: np.ndarray, image: sitk.Image) -> float | None:
+    """Share of physical ``points`` (shape (n, dim)) inside ``image``'s buffer (voxel centres ± half a voxel,
+    as ITK's interpolators test it); None when there are no points."""
+    if not len(points):
+        return None
+    dim = image.GetDimension()
+    direction = np.asarray(image.GetDirection(), dtype=float).reshape(dim, dim)
+    index = (points - np.asarray(image.GetOrigin(), dtype=float)) @ np.linalg.inv(direction).T
+    index /= np.asarray(image.GetSpacing(), dtype=float)
+    size = np.asarray(image.GetSize(), dtype=float)
+    return float(np.all((index >= -0.5) & (index <= size - 0.5), axis=-1).mean())
+
+
+@dataclass
+class _Grid:
+    """The metric's sample domain at full resolution: the fixed voxel centres (within the fixed mask, if any)."""
+
+    points: np.ndarray  # (n, dim) physical points
+    where: np.ndarray  # boolean, array shape of the fixed image: which voxels are in the domain
+
+    @classmethod
+    def of(cls, data: CaseData) -> _Grid:
+        points = physical_points(data.fixed)
+        where = (
+            sitk.GetArrayViewFromImage(data.fixed_mask) > 0
+            if data.fixed_mask is not None
+            else np.ones(points.shape[:-1], dtype=bool)
+        )
+        return cls(points[where], where)
+
+    def overlap(self, moving: sitk.Image, moved: np.ndarray) -> float | None:
+        """Share of the domain that a transform with displacement ``moved`` maps inside ``moving``."""
+        return inside_fraction(self.points + moved[self.where], moving)
+
+
 def landmark_distances(landmarks: tuple[np.ndarray, np.ndarray], transform: sitk.Transform) -> np.ndarray:
     """‖T(fixed point) − moving point‖ for each landmark pair."""
     fixed_points, moving_points = landmarks
@@ -193,39 +237,65 @@ def jacobian_stats(jac: np.ndarray) -> dict[str, Any]:
 # The last few cases' constant parts (a benchmark evaluates many runs of one case in a row). Keyed by id() and
 # checked by identity, because cases are mutable dataclasses and not hashable; and by the starting transform,
 # which differs per seed when the case jitters its start.
-_CACHE: dict[tuple[int, int, str], tuple[Case, CaseData, float | None, _Reference | None]] = {}
+@dataclass
+class _Constants:
+    """What every run from one start on one case shares."""
+
+    case: Case
+    data: CaseData
+    initial_dense: float | None
+    initial_overlap: float | None
+    grid: _Grid
+    reference: _Reference | None
+
+
+_CACHE: dict[tuple[int, int, str], _Constants] = {}
 _CACHE_SIZE = 8
 
 
-def _case_constants(case: Case, data: CaseData, initial: sitk.Transform, threads: int | None):
+def _case_constants(case: Case, data: CaseData, initial: sitk.Transform, threads: int | None) -> _Constants:
     key = (id(case), int(threads or 0), json.dumps(transform_to_dict(initial)))
     hit = _CACHE.get(key)
-    if hit is not None and hit[0] is case and hit[1] is data:
-        return hit[2], hit[3]
-    initial_dense = dense_metric(case, initial, threads)
-    reference = _Reference.of(data, initial) if data.truth is not None else None
+    if hit is not None and hit.case is case and hit.data is data:
+        return hit
+    grid = _Grid.of(data)
+    constants = _Constants(
+        case,
+        data,
+        dense_metric(case, initial, threads),
+        grid.overlap(data.moving, displacement(initial, data.fixed)),
+        grid,
+        _Reference.of(data, initial) if data.truth is not None else None,
+    )
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (case, data, initial_dense, reference)
-    return initial_dense, reference
+    _CACHE[key] = constants
+    return constants
 
 
-@hookimpl
-def regbench_evaluate(case, transform, record: RunRecord):
+def evaluate_transform(case: Case, transform: sitk.Transform, record: RunRecord) -> dict[str, Any]:
+    """The built-in measures of ``transform`` (a fixed → moving mapping) on ``case``, for ``record``'s seed."""
     data = case.load()
     threads = record.threads
     initial = initial_mapping(case.setup, data, record.seed)
-    initial_dense, reference = _case_constants(case, data, initial, threads)
+    constants = _case_constants(case, data, initial, threads)
+    reference = constants.reference
+    moved = displacement(transform, data.fixed)
     out: dict[str, Any] = {
-        "initial_metric_dense": initial_dense,
+        "initial_metric_dense": constants.initial_dense,
         "final_metric_dense": dense_metric(case, transform, threads),
+        "initial_overlap_fraction": constants.initial_overlap,
+        "overlap_fraction": constants.grid.overlap(data.moving, moved),
     }
-    deformable = is_deformable(transform)
-    moved = displacement(transform, data.fixed) if reference is not None or deformable else None
     if reference is not None:
         out.update(truth_errors(data, transform, initial, moved, reference))
     if data.landmarks is not None:
         out.update(landmark_errors(data, transform, initial))
-    if deformable:
+    if is_deformable(transform):
         out.update(jacobian_stats(jacobian_of_displacement(moved, data.fixed)))
     return out
+
+
+@hookimpl
+def regbench_evaluate(case, transform, record: RunRecord):
+    return evaluate_transform(case, transform, record)

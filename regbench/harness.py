@@ -40,6 +40,17 @@ if TYPE_CHECKING:
 _NOT_YET = 1.0e308
 
 
+@dataclass
+class BestVisited:
+    """The best position the optimizer visited at the case's last pyramid level, by its own metric values
+    (sampled where the level samples): re-evaluated densely after the run to answer "best or last?"."""
+
+    value: float
+    position: tuple[float, ...]
+    segment: int
+    iteration: int
+
+
 class ExecutionFailed(RuntimeError):
     """``Execute`` raised. The segment is already recorded; the run becomes an ``error`` record."""
 
@@ -80,6 +91,8 @@ class RunContext:
         self._prepared: dict[int, _Prepared] = {}
         self._observe = pm.has_iteration_observers()
         self.count_iterations = "events"  # the strategy's rule, set by run_one
+        self.metric_pairing: str | None = None  # the strategy's Strategy.metric_pairing, set by run_one
+        self.best_visited: BestVisited | None = None
 
     @property
     def setup(self):
@@ -177,6 +190,10 @@ class _Capture:
         self.level_starts: list[int] = []
         self.optimizer_iterations: list[int | None] = []
         self.final_metric: float | None = None
+        # Best-visited tracking, at the case's last level only (values at other levels are on other images).
+        self.pairing = ctx.metric_pairing
+        self.last_case_level = ctx.setup.levels - 1
+        self.previous: tuple[float, ...] | None = None
 
     def attach(self) -> None:
         m = self.method
@@ -189,6 +206,34 @@ class _Capture:
             self.optimizer_iterations.append(self.method.GetOptimizerIteration())
         self.level = self.method.GetCurrentLevel()
         self.level_starts.append(len(self.trace))
+        if self.pairing == "previous" and self._at_last_level():
+            # The first value of the level is f at where the level starts: the initial transform (set in place)
+            # on a single-level execution, else the previous level's result (a grown B-spline mesh has another
+            # size: that pair is skipped).
+            self.previous = tuple(
+                self.ctx._prepared[id(self.method)].transform.GetParameters()
+                if self.level == 0
+                else self.method.GetOptimizerPosition()
+            )
+
+    def _at_last_level(self) -> bool:
+        return 0 <= self.level < len(self.case_levels) and self.case_levels[self.level] == self.last_case_level
+
+    def _track_best(self, value: float) -> None:
+        if value is None or value >= _NOT_YET or value != value:  # no-overlap or NaN values never win
+            return
+        best = self.ctx.best_visited
+        if self.pairing == "previous":
+            position, self.previous = self.previous, tuple(self.method.GetOptimizerPosition())
+            if position is None or len(position) != len(self.previous):
+                return
+        elif best is not None and value >= best.value:
+            return
+        else:
+            position = tuple(self.method.GetOptimizerPosition())
+        if best is None or value < best.value:
+            iteration = self.method.GetOptimizerIteration()
+            self.ctx.best_visited = BestVisited(value, position, self.segment.index, iteration)
 
     def on_iteration(self) -> None:
         m = self.method
@@ -202,6 +247,8 @@ class _Capture:
             convergence=None if convergence >= _NOT_YET else convergence,
         )
         self.trace.append(event)
+        if self.pairing and self._at_last_level():
+            self._track_best(event.metric)
         if self.ctx._observe:
             self.ctx.pm.record_iteration(self.ctx, event)
 

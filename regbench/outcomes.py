@@ -14,6 +14,7 @@ The thresholds below turn measures into failures; docs/concepts.md states them f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 #: Statuses: whether the run executed.
@@ -70,3 +71,101 @@ def executed(record: Any) -> bool:
     """Whether a run executed to a returned transform (status ``ok``), whatever its outcome."""
     status = record.get("status") if isinstance(record, dict) else record.status
     return status == "ok"
+
+
+#: The error against the truth must exceed the start by more than this fraction of it to be worse than the
+#: start (a run that starts at the truth and stays within 1% of it is not a failure).
+WORSE_THAN_START_MARGIN = 0.01
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a verdict is judged from: the stop, the metric, and where known the truth, overlap and folding.
+
+    ``initial_error`` / ``final_error`` are one error measure at the start and at the end: the foreground error
+    where the case has one (the background of a deformable case carries no information), else the whole-domain
+    error, else the landmark TRE.
+    """
+
+    status: str
+    stop_category: str | None = None
+    message: str | None = None
+    final_metric: float | None = None
+    initial_metric_dense: float | None = None
+    final_metric_dense: float | None = None
+    initial_error: float | None = None
+    final_error: float | None = None
+    overlap_fraction: float | None = None
+    folding_fraction: float | None = None
+
+    @classmethod
+    def of(cls, record: Any) -> Evidence:
+        pairs = (
+            (record.initial_error_mean_fg, record.error_mean_fg),
+            (record.initial_error_mean, record.error_mean),
+            (record.measures.get("initial_tre_mean"), record.measures.get("tre_mean")),
+        )
+        initial, final = next(((a, b) for a, b in pairs if a is not None and b is not None), (None, None))
+        return cls(
+            status=record.status,
+            stop_category=record.stop_category,
+            message=record.error,
+            final_metric=record.final_metric,
+            initial_metric_dense=record.initial_metric_dense,
+            final_metric_dense=record.final_metric_dense,
+            initial_error=initial,
+            final_error=final,
+            overlap_fraction=record.overlap_fraction,
+            folding_fraction=record.folding_fraction,
+        )
+
+
+def judge(evidence: Evidence) -> tuple[str, list[str]]:
+    """The outcome, and every flag that applies, from all the evidence. Precedence, first match wins:
+
+    1. status ``error``/``crashed``/``timeout``: that status, except an ``error`` whose message is Mattes MI's
+       no-overlap exception, which is ``no_overlap`` (the other metrics return DBL_MAX there and finish ``ok``);
+    2. ``no_overlap``: the metric is SimpleITK's no-valid-points value (DBL_MAX), or under
+       :data:`MIN_OVERLAP_FRACTION` of the fixed samples map inside the moving image;
+    3. ``worse_than_start``: the error against the truth grew (by more than :data:`WORSE_THAN_START_MARGIN`),
+       whatever the stop text and the metric say;
+    4. ``folded``: more than :data:`MAX_FOLDING_FRACTION` of voxels fold;
+    5. ``diverged``: the dense metric ended worse than it started (every built-in metric is minimised);
+    6. otherwise the stop category (``converged``, ``line_search``, ...; ``invalid_parameter`` is a failure).
+
+    Flags name every piece of evidence against the result, including those a higher-precedence outcome hides
+    and any folding at all (``folding``), so a run can be ``line_search`` and still show ``folding``.
+    """
+    from regbench.stops import is_no_overlap, is_no_overlap_error
+
+    e = evidence
+    flags: list[str] = []
+    if e.status != "ok":
+        if e.status == "error" and is_no_overlap_error(e.message):
+            return "no_overlap", ["no_overlap"]
+        return e.status, []
+    if (
+        is_no_overlap(e.final_metric)
+        or is_no_overlap(e.final_metric_dense)
+        or (e.overlap_fraction is not None and e.overlap_fraction < MIN_OVERLAP_FRACTION)
+    ):
+        flags.append("no_overlap")
+    if (
+        e.initial_error is not None
+        and e.final_error is not None
+        and e.final_error > e.initial_error * (1 + WORSE_THAN_START_MARGIN) + 1e-12
+    ):
+        flags.append("worse_than_start")
+    if e.folding_fraction is not None and e.folding_fraction > 0:
+        flags.append("folded" if e.folding_fraction > MAX_FOLDING_FRACTION else "folding")
+    if (
+        e.initial_metric_dense is not None
+        and e.final_metric_dense is not None
+        and not is_no_overlap(e.final_metric_dense)
+        and e.final_metric_dense > e.initial_metric_dense + 1e-12 * max(1.0, abs(e.initial_metric_dense))
+    ):
+        flags.append("diverged")
+    failure = next((f for f in FAILURE_OUTCOMES if f in flags), None)
+    if "folded" in flags:
+        flags.append("folding")  # any folding is shown as such, failure or not
+    return failure or e.stop_category or "unknown", flags

@@ -23,10 +23,12 @@ import pluggy
 import SimpleITK as sitk
 
 from regbench.cases import Case, initial_mapping
+from regbench.evaluate import evaluate_transform
 from regbench.harness import ExecutionFailed, RunContext
+from regbench.outcomes import Evidence, judge
 from regbench.plugins import RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord, dumps, to_jsonable
-from regbench.stops import is_rounding_failure, judge_outcome
+from regbench.stops import is_rounding_failure
 from regbench.strategy import ParameterError, Strategy
 from regbench.transforms import transform_to_dict
 
@@ -216,12 +218,14 @@ def execute_record(
             record.deterministic = is_deterministic(case, record.threads)
             ctx = RunContext(case, record.seed, record.threads, pm, record)
             ctx.count_iterations = strategy.count_iterations
+            ctx.metric_pairing = strategy.metric_pairing
             returned = strategy.run(ctx, params)
             if returned is None and record.segments:
                 returned = record.segments[-1].transform
             if returned is None:
                 raise RuntimeError(f"strategy {strategy.name!r} returned no transform and ran no execution")
             _summarize(record, ctx.full_transform(returned), case, pm)
+            _best_or_last(record, ctx)
         except ExecutionFailed as exc:
             record.status, record.error = "error", f"Execute failed: {exc}"
         except Exception as exc:
@@ -245,6 +249,35 @@ def _summarize(record: RunRecord, transform: sitk.Transform, case: Case, pm: Reg
             else:
                 record.measures[name] = to_jsonable(value)
     record.returned_best = _returned_best(record)
+
+
+def _best_or_last(record: RunRecord, ctx: RunContext) -> None:
+    """Re-evaluate the best visited position of the last level densely (after the run, outside its timed
+    executions) and answer "best or last?" on it: ``returned_best`` and the regret, returned minus best."""
+    best = ctx.best_visited
+    if best is None or record.final_metric_dense is None:
+        return
+    transform = sitk.Transform(record.segments[best.segment].transform).Downcast()
+    if transform.GetNumberOfParameters() != len(best.position):
+        return
+    transform.SetParameters(best.position)
+    measures = evaluate_transform(ctx.case, ctx.full_transform(transform), record)
+    record.best_visited_metric_dense = measures["final_metric_dense"]
+    record.best_visited_error_mean = measures.get("error_mean")
+    if record.best_visited_metric_dense is None:
+        return
+    record.regret_metric_dense = record.final_metric_dense - record.best_visited_metric_dense
+    if record.error_mean is not None and record.best_visited_error_mean is not None:
+        record.regret_error_mean = record.error_mean - record.best_visited_error_mean
+    tolerance = RETURNED_BEST_RTOL * max(abs(record.best_visited_metric_dense), 1e-12)
+    record.returned_best = record.regret_metric_dense <= tolerance
+    record.notes = [n for n in record.notes if not n.startswith("returned_best unknown")]
+    if not record.returned_best:
+        record.notes.append(
+            f"returned the last iterate, not the best visited: segment {best.segment}, iteration {best.iteration} "
+            f"of the last level had dense metric {record.best_visited_metric_dense:.6g} against "
+            f"{record.final_metric_dense:.6g} returned"
+        )
 
 
 def _returned_best(record: RunRecord) -> bool | None:
@@ -281,11 +314,7 @@ def _finish(record: RunRecord, cap: int | None) -> None:
     record.hit_iteration_limit = any(s.stop_category == "max_iterations" for s in segments) or bool(
         cap and any(lvl.optimizer_iteration is not None and lvl.optimizer_iteration >= cap for lvl in record.levels)
     )
-    record.outcome = judge_outcome(
-        record.status,
-        record.stop_category,
-        record.final_metric,
-        record.initial_metric_dense,
-        record.final_metric_dense,
-        record.error,
-    )
+    record.outcome, flags = judge(Evidence.of(record))
+    if record.deterministic is False:
+        flags.append("nondeterministic")
+    record.flags = flags

@@ -139,23 +139,9 @@ def judge_outcome(
     final_metric_dense: float | None,
     error: str | None = None,
 ) -> str:
-    """The outcome from text *and* numbers.
+    """The outcome from the stop and the metric alone (no truth, overlap or folding known): see
+    :func:`regbench.outcomes.judge` for the whole rule, which ``run_one`` applies to every record."""
+    from regbench.outcomes import Evidence, judge
 
-    ``no_overlap`` when the metric is SimpleITK's no-valid-points value whatever the text says; ``diverged``
-    when the dense metric ended worse than it started (every built-in metric is minimised); otherwise the stop
-    category. A rounding-error stop at a good solution stays ``line_search``: accuracy is in the measures.
-    An ``error`` whose message is the metric's no-overlap exception is ``no_overlap`` too.
-    """
-    if status == "error" and is_no_overlap_error(error):
-        return "no_overlap"
-    if status != "ok":
-        return status
-    if is_no_overlap(final_metric) or is_no_overlap(final_metric_dense):
-        return "no_overlap"
-    if (
-        initial_metric_dense is not None
-        and final_metric_dense is not None
-        and final_metric_dense > initial_metric_dense + 1e-12 * max(1.0, abs(initial_metric_dense))
-    ):
-        return "diverged"
-    return stop_category or "unknown"
+    evidence = Evidence(status, stop_category, error, final_metric, initial_metric_dense, final_metric_dense)
+    return judge(evidence)[0]

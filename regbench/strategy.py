@@ -204,6 +204,12 @@ class Strategy:
     #: How per-level iterations are counted: "events" (one sitkIterationEvent = one iteration) or "optimizer"
     #: (SimpleITK's iteration counter, for optimizers that emit an event per function evaluation).
     count_iterations: ClassVar[str] = "events"
+    #: Which position the metric value of a ``sitkIterationEvent`` belongs to, so the harness can find the best
+    #: position visited at the last level and answer "best or last?" (reference §3.3, §6): "current" (the
+    #: position the event reports: LBFGS2, LBFGSB, Amoeba, 1+1, Exhaustive), "previous" (the position of the
+    #: event before: the gradient-descent family in ITK 5.4 reports f *before* its step), or None (not tracked;
+    #: ``returned_best`` is then known only where a level ran on the dense metric).
+    metric_pairing: ClassVar[str | None] = None
 
     def __init__(self, name: str, description: str = "", **defaults: Any) -> None:
         self.name = name

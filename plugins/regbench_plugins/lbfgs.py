@@ -52,6 +52,7 @@ class LBFGS2(regbench.SingleRunStrategy):
     """LBFGS2 (libLBFGS, More-Thuente line search). Runs twice per level in ITK 5.4: both count."""
 
     Params = LBFGS2Params
+    metric_pairing = "current"
 
     def run(self, ctx, params):
         # LBFGS2 never estimates a learning rate, so 'auto' is plain physical-shift scales where valid.

@@ -79,6 +79,7 @@ class LBFGSB(regbench.Strategy):
 
     Params = LBFGSBParams
     count_iterations = "optimizer"
+    metric_pairing = "current"
 
     def run(self, ctx: regbench.RunContext, params: LBFGSBParams) -> sitk.Transform | None:
         low, high = params.lower_bound, params.upper_bound

@@ -74,6 +74,7 @@ class LevelSchedule(regbench.Strategy):
     """Gradient descent with its own learning rate per pyramid level: one execution per level."""
 
     Params = LevelScheduleParams
+    metric_pairing = "previous"  # gradient descent reports f before its step
 
     def run(self, ctx: regbench.RunContext, params: LevelScheduleParams) -> sitk.Transform | None:
         if not params.learning_rates:
