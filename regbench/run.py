@@ -28,7 +28,7 @@ from regbench.harness import ExecutionFailed, RunContext
 from regbench.outcomes import Evidence, judge
 from regbench.plugins import RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord, dumps, to_jsonable
-from regbench.stops import is_rounding_failure
+from regbench.stops import is_no_overlap, is_rounding_failure
 from regbench.strategy import ParameterError, Strategy
 from regbench.transforms import transform_to_dict
 
@@ -265,6 +265,9 @@ def _best_or_last(record: RunRecord, ctx: RunContext) -> None:
     record.best_visited_metric_dense = measures["final_metric_dense"]
     record.best_visited_error_mean = measures.get("error_mean")
     if record.best_visited_metric_dense is None:
+        return
+    if is_no_overlap(record.final_metric_dense):  # no regret figure against DBL_MAX: the returned one failed
+        record.returned_best = False
         return
     record.regret_metric_dense = record.final_metric_dense - record.best_visited_metric_dense
     if record.error_mean is not None and record.best_visited_error_mean is not None:

@@ -13,8 +13,9 @@ import shlex
 from rich.console import Console
 from rich.markup import escape
 
+from regbench.outcomes import MAX_FOLDING_FRACTION, MEANINGS, MIN_OVERLAP_FRACTION, succeeded
 from regbench.record import Level, RunRecord
-from regbench.report.runview import fmt, level_table
+from regbench.report.runview import fmt, fmt_share, level_table
 from regbench.stops import NO_OVERLAP_VALUE
 
 STOP_EXPLANATIONS = {
@@ -36,14 +37,12 @@ STOP_EXPLANATIONS = {
     "error": "The optimizer or SimpleITK raised an error: see the error message.",
     "unknown": "The stop text is not one regbench knows; it is kept verbatim above and counted as unknown.",
 }
-OUTCOME_EXPLANATIONS = {
-    "diverged": "The dense metric ended worse than it started: the run made the alignment worse, whatever the "
-    "stop text says.",
-    "no_overlap": "The metric reached SimpleITK's no-valid-points value (about 1.8e308): the moving image no "
-    "longer overlaps the fixed one. This is a failure whatever the stop text says.",
-    "error": "The run raised an error; the record keeps the message.",
-    "crashed": "The worker process died during the run (for example a segmentation fault in SimpleITK).",
-    "timeout": "The run took longer than its time limit and was stopped.",
+# Failure outcomes: the vocabulary's own meanings (regbench.outcomes), as sentences.
+OUTCOME_EXPLANATIONS = {name: meaning[0].upper() + meaning[1:] + "." for name, meaning in MEANINGS.items()}
+FLAG_EXPLANATIONS = {
+    **MEANINGS,
+    "folding": "some voxels fold (Jacobian determinant ≤ 0)",
+    "nondeterministic": "this setup is not bit-reproducible: the same key can give another record",
 }
 # Runs without an execution record: what happened instead (the record's error holds the details).
 STATUS_EXPLANATIONS = {
@@ -167,6 +166,19 @@ def reported_vs_dense(record: RunRecord) -> str:
 
 
 def returned_best_text(record: RunRecord) -> str:
+    if record.best_visited_metric_dense is not None and record.regret_metric_dense is not None:
+        error = ""
+        if record.regret_error_mean is not None:
+            error = (
+                f"; error {fmt(record.error_mean)} returned vs {fmt(record.best_visited_error_mean)} at the best "
+                f"visited (regret {fmt(record.regret_error_mean, 3)})"
+            )
+        compared = (
+            f"the best position visited at the last level, re-evaluated densely after the run, has dense metric "
+            f"{fmt(record.best_visited_metric_dense)} against {fmt(record.final_metric_dense)} returned "
+            f"(regret {fmt(record.regret_metric_dense, 3)}){error}"
+        )
+        return ("Yes: " if record.returned_best else "No: ") + compared + "."
     if record.returned_best is True:
         return (
             "Yes: the returned transform is at least as good (dense metric) as every position visited on a "
@@ -181,6 +193,56 @@ def returned_best_text(record: RunRecord) -> str:
         )
     why = next((n for n in record.notes if n.startswith("returned_best unknown")), "")
     return "Unknown" + (f": {why.split(':', 1)[1].strip()}." if why else ".")
+
+
+def overlap_text(record: RunRecord) -> str | None:
+    """How much of the fixed image the returned transform still maps inside the moving image."""
+    if record.overlap_fraction is None:
+        return None
+    low = (
+        f": under {MIN_OVERLAP_FRACTION:.0%}, so the metric saw a sliver of the images and the run is no_overlap"
+        if record.overlap_fraction < MIN_OVERLAP_FRACTION
+        else ""
+    )
+    return (
+        f"overlap (fixed samples mapped inside the moving image): {fmt_share(record.initial_overlap_fraction)} at "
+        f"the start → {fmt_share(record.overlap_fraction)}{low}"
+    )
+
+
+def folding_text(record: RunRecord) -> str | None:
+    """Folding of a deformable result (None for global transforms)."""
+    if record.folding_fraction is None:
+        return None
+    if record.folding_fraction == 0:
+        return f"folding: none (Jacobian determinant min {fmt(record.jacobian_min, 3)}, SDlogJ {fmt(record.sdlogj, 3)})"
+    verdict = (
+        f"above {MAX_FOLDING_FRACTION:.0%}: not a plausible deformation, the run is folded"
+        if record.folding_fraction > MAX_FOLDING_FRACTION
+        else f"flagged; above {MAX_FOLDING_FRACTION:.0%} it would be a failure"
+    )
+    return (
+        f"folding: {fmt_share(record.folding_fraction)} of voxels have a Jacobian determinant ≤ 0 (min "
+        f"{fmt(record.jacobian_min, 3)}), {verdict}"
+    )
+
+
+def reproducibility_text(record: RunRecord) -> str:
+    """What the record's ``deterministic`` says about repeating it; never claims more than is known."""
+    threads = f"{record.threads} ITK thread" + ("" if record.threads == 1 else "s")
+    setting = f"seed {record.seed}, metric sampling seed {record.sampling_seed}, {threads}"
+    if record.deterministic is True:
+        return f"{setting}: same inputs, same threads and same software versions give the same record."
+    if record.deterministic is False:
+        return (
+            f"{setting}: NOT reproducible bit for bit. This metric sums its joint histogram in thread order with "
+            "more than one ITK thread, so the same key can give another record (iterations, error). "
+            "`regbench run --repeat K` measures how much it moves; `--threads 1` makes it bit-identical."
+        )
+    return (
+        f"{setting}: whether repeating this run gives the same record is not known for this metric and thread "
+        "count (with one ITK thread it does)."
+    )
 
 
 def learning_rate_text(record: RunRecord) -> str:
@@ -293,8 +355,11 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
                 "rounding failure: yes. The line search ended on a rounding error; this is usually a successful "
                 "stop, so judge the run by its error and dense metric."
             )
-        if record.outcome != record.stop_category:
-            say(f"outcome: {record.outcome}. {OUTCOME_EXPLANATIONS.get(record.outcome or '', '')}")
+    verdict = "succeeded" if succeeded(record) else "failed"
+    say(f"outcome: {record.outcome} ({verdict}). {OUTCOME_EXPLANATIONS.get(record.outcome or '', '')}".rstrip())
+    others = [flag for flag in record.flags if flag != record.outcome]
+    if others:
+        say("also: " + "; ".join(f"{flag}: {FLAG_EXPLANATIONS.get(flag, flag)}" for flag in others) + ".")
     if executed:
         say(f"iteration cap hit: {cap_text(record)}")
     if not record.segments:  # no execution: no metric, no transform, nothing more to explain
@@ -315,6 +380,10 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
         say(f"error over the foreground, mean: {fmt(record.initial_error_mean_fg)} → {fmt(record.error_mean_fg)}")
     if tre := tre_text(record):
         say(tre)
+    if overlap := overlap_text(record):
+        say(overlap)
+    if folding := folding_text(record):
+        say(folding)
 
     if executed:
         heading("Learning rate")
@@ -324,10 +393,7 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
 
 def _print_tail(record: RunRecord, say, heading) -> None:
     heading("Reproducing it")
-    say(
-        f"seed {record.seed}, metric sampling seed {record.sampling_seed}, {record.threads} ITK threads; same "
-        "inputs, same threads and same software versions give the same record."
-    )
+    say(reproducibility_text(record))
     if record.versions:
         say("versions: " + ", ".join(f"{k} {v}" for k, v in record.versions.items()))
     command, needs = reproduce_command(record)

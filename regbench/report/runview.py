@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from regbench.outcomes import succeeded
 from regbench.record import RunRecord
 
 
@@ -18,6 +19,15 @@ def fmt(value, digits: int = 5) -> str:
             return "DBL_MAX (no overlap)"
         return f"{value:.{digits}g}"
     return str(value)
+
+
+def fmt_share(value: float | None) -> str:
+    """A fraction as a percentage with the digits that matter near 0 and 1 (1 of 56,797 is not "0%")."""
+    if value is None:
+        return "–"
+    if 0 < value < 0.001 or 0.999 < value < 1:
+        return f"{100 * value:.3g}%"
+    return f"{100 * value:.1f}%"
 
 
 def rate_cell(first: float | None, last: float | None) -> str:
@@ -45,7 +55,8 @@ def level_table(record: RunRecord) -> Table:
             best = f"{fmt(level.best_metric)} ({fmt(level.best_iteration)})"
             rate = rate_cell(level.learning_rate_first, level.learning_rate_last)
             table.add_row(
-                str(segment.index),
+                # a rejected execution is a discarded attempt, not a level change: say so in its row
+                f"{segment.index} rejected" if segment.rejected else str(segment.index),
                 str(level.index),
                 fmt(level.shrink_factor),
                 str(level.iterations),
@@ -62,7 +73,8 @@ def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
         ("status", record.status + (f": {record.error}" if record.error else "")),
         ("stop condition", record.stop_condition or "–"),
         ("stop category", fmt(record.stop_category)),
-        ("outcome", fmt(record.outcome)),
+        ("outcome", f"{fmt(record.outcome)} ({'succeeded' if succeeded(record) else 'failed'})"),
+        ("flags", ", ".join(record.flags) or "–"),
         ("rounding failure", fmt(record.rounding_failure)),
         ("hit iteration cap", fmt(record.hit_iteration_limit)),
         ("iterations", str(record.iterations)),
@@ -73,6 +85,20 @@ def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
         ),
         ("returned best visited", fmt(record.returned_best)),
     ]
+    if record.best_visited_metric_dense is not None:
+        rows.append(
+            (
+                "best visited dense metric / regret",
+                f"{fmt(record.best_visited_metric_dense)} / {fmt(record.regret_metric_dense)}",
+            )
+        )
+    if record.overlap_fraction is not None:
+        rows.append(
+            (
+                "overlap (initial → final)",
+                f"{fmt_share(record.initial_overlap_fraction)} → {fmt_share(record.overlap_fraction)}",
+            )
+        )
     if record.error_mean is not None:
         rows.append(
             (
@@ -101,6 +127,7 @@ def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
         )
     rows.append(("time (wall / CPU)", f"{fmt(record.wall_time_s, 3)} s / {fmt(record.cpu_time_s, 3)} s"))
     rows.append(("threads / sampling seed", f"{record.threads} / {record.sampling_seed}"))
+    rows.append(("deterministic", fmt(record.deterministic) if record.deterministic is not None else "not known"))
     return rows
 
 
