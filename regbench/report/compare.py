@@ -14,6 +14,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from regbench.outcomes import FAILURE_OUTCOMES, STATUSES
 from regbench.report.runs import FLOAT_FIELDS, MEASURE_FIELDS, Runs
 from regbench.report.stats import STAND_INS, median
 from regbench.report.summary import fmt_number
@@ -21,12 +22,11 @@ from regbench.stops import CATEGORIES
 
 CATEGORY_FIELDS = ("outcome", "status", "stop_category")
 NUMERIC_FIELDS = FLOAT_FIELDS + MEASURE_FIELDS
-STATUSES = ("ok", "error", "crashed", "timeout")
 # The values a category gate may name; a value a plugin's stop classifier produced is valid where it occurs.
 CATEGORY_VALUES = {
     "status": STATUSES,
     "stop_category": CATEGORIES,
-    "outcome": (*CATEGORIES, "diverged", "no_overlap", "crashed", "timeout"),
+    "outcome": tuple(dict.fromkeys((*FAILURE_OUTCOMES, *CATEGORIES))),
 }
 # The columns the comparison table shows, in order; the landmark TRE too when either side has it.
 SHOWN = ("wall_time_s", "iterations", "final_metric_dense", "error_mean")
