@@ -31,11 +31,20 @@ class IterationEvent:
     metric: float | None
     learning_rate: float | None
     convergence: float | None
+    #: Seconds since the run started, and since this execution's ``Execute`` started.
+    time_s: float | None = None
+    exec_time_s: float | None = None
 
 
 @dataclass
 class Trace:
-    """Per-iteration samples of a whole run, stored column-wise (compact JSON, cheap to append)."""
+    """Per-iteration samples of a whole run, stored column-wise (compact JSON, cheap to append).
+
+    The event columns come from each :class:`IterationEvent`. ``position`` holds the optimizer's position at the
+    event (the parameters it holds *after* the event) where the position schedule saved one, else None; after
+    the run, outside the timed executions, each saved position is evaluated: ``dense_metric`` (the case metric
+    at full resolution, unsampled) and, where the case has truth, ``error_mean`` and ``error_mean_fg``.
+    """
 
     segment: list[int] = field(default_factory=list)
     level: list[int] = field(default_factory=list)
@@ -43,16 +52,37 @@ class Trace:
     metric: list[float | None] = field(default_factory=list)
     learning_rate: list[float | None] = field(default_factory=list)
     convergence: list[float | None] = field(default_factory=list)
+    time_s: list[float | None] = field(default_factory=list)
+    exec_time_s: list[float | None] = field(default_factory=list)
+    position: list[list[float] | None] = field(default_factory=list)
+    dense_metric: list[float | None] = field(default_factory=list)
+    error_mean: list[float | None] = field(default_factory=list)
+    error_mean_fg: list[float | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Records written before a column existed (or hand-made traces) get it filled with None.
+        for name in TRACE_COLUMNS:
+            column = getattr(self, name)
+            if len(column) < len(self.iteration):
+                column.extend([None] * (len(self.iteration) - len(column)))
 
     def append(self, event: IterationEvent) -> None:
-        for name in TRACE_COLUMNS:
+        for name in EVENT_COLUMNS:
             getattr(self, name).append(getattr(event, name))
+        for name in AFTER_RUN_COLUMNS:
+            getattr(self, name).append(None)
 
     def __len__(self) -> int:
         return len(self.iteration)
 
+    def positions(self) -> list[int]:
+        """Indices of the samples with a saved position."""
+        return [i for i, p in enumerate(self.position) if p is not None]
+
 
 TRACE_COLUMNS = tuple(f.name for f in dataclasses.fields(Trace))
+EVENT_COLUMNS = tuple(f.name for f in dataclasses.fields(IterationEvent))
+AFTER_RUN_COLUMNS = tuple(name for name in TRACE_COLUMNS if name not in EVENT_COLUMNS)
 
 
 @dataclass
@@ -166,6 +196,8 @@ class RunRecord:
     # "worse_than_start", "diverged", "nondeterministic"): every one that applies, in precedence order.
     flags: list[str] = field(default_factory=list)
     wall_time_s: float | None = None
+    # Of the wall time: the evaluation after the run (returned transform, best visited, trace positions).
+    evaluation_time_s: float | None = None
     cpu_time_s: float | None = None
     peak_rss_mb: float | None = None
     measures: dict[str, Any] = field(default_factory=dict)

@@ -23,7 +23,7 @@ import pluggy
 import SimpleITK as sitk
 
 from regbench.cases import Case, initial_mapping
-from regbench.evaluate import evaluate_transform
+from regbench.evaluate import PositionEvaluator, evaluate_transform
 from regbench.harness import ExecutionFailed, RunContext
 from regbench.outcomes import Evidence, judge
 from regbench.plugins import RegbenchPluginManager, make_plugin_manager
@@ -224,8 +224,11 @@ def execute_record(
                 returned = record.segments[-1].transform
             if returned is None:
                 raise RuntimeError(f"strategy {strategy.name!r} returned no transform and ran no execution")
+            evaluation = time.perf_counter()
             _summarize(record, ctx.full_transform(returned), case, pm)
             _best_or_last(record, ctx)
+            evaluate_trace(record, ctx)
+            record.evaluation_time_s = time.perf_counter() - evaluation
         except ExecutionFailed as exc:
             record.status, record.error = "error", f"Execute failed: {exc}"
         except Exception as exc:
@@ -249,6 +252,50 @@ def _summarize(record: RunRecord, transform: sitk.Transform, case: Case, pm: Reg
             else:
                 record.measures[name] = to_jsonable(value)
     record.returned_best = _returned_best(record)
+
+
+def evaluate_trace(record: RunRecord, ctx: RunContext) -> None:
+    """Fill the trace's ``dense_metric``, ``error_mean`` and ``error_mean_fg`` at every saved position (after the
+    run, outside its timed executions): the anytime curve of the run on dense, comparable values."""
+    trace = record.trace
+    best = ctx.best_visited
+    if best is not None and best.row is not None and trace.position[best.row] is None:
+        trace.position[best.row] = list(best.position)
+    rows = trace.positions()
+    if not rows:
+        return
+    evaluator = PositionEvaluator(ctx.case, record)
+    templates: dict[tuple[int, int], sitk.Transform | None] = {}
+    for row in rows:
+        position = trace.position[row]
+        key = (trace.segment[row], trace.level[row])
+        if key not in templates:
+            templates[key] = _level_transform(record, ctx, *key, len(position))
+        template = templates[key]
+        if template is None:
+            continue
+        transform = sitk.Transform(template).Downcast()
+        transform.SetParameters(position)
+        for name, value in evaluator.measures(ctx.full_transform(transform)).items():
+            getattr(trace, name)[row] = value
+
+
+def _level_transform(record: RunRecord, ctx: RunContext, segment: int, level: int, size: int):
+    """A transform of the model that ``segment`` optimized at case ``level``, with ``size`` parameters: the
+    execution's result, or for a B-spline mesh that grows per level the mesh of that level; None if neither."""
+    returned = record.segments[segment].transform if segment < len(record.segments) else None
+    if returned is not None and returned.GetNumberOfParameters() == size:
+        return returned
+    setup = ctx.setup
+    if setup.transform == "bspline" and setup.mesh_scale_factors:
+        dim = ctx.fixed.GetDimension()
+        mesh = [int(m) * int(setup.mesh_scale_factors[level]) for m in setup.mesh_size] * (
+            dim if len(setup.mesh_size) == 1 else 1
+        )
+        grown = sitk.BSplineTransformInitializer(ctx.fixed, mesh, order=3)
+        if grown.GetNumberOfParameters() == size:
+            return grown
+    return None
 
 
 def _best_or_last(record: RunRecord, ctx: RunContext) -> None:
