@@ -51,9 +51,9 @@ class PositionSchedule:
     times the last: 0, 1, 2, 3, 4, 5, 7, 9, 12, 15, 19, 24, 30, 38, ...). The default is geometric for every
     transform: copying a few parameters is cheap, but each kept position costs one dense evaluation after the
     run, and a dense metric evaluation costs about as much as a gradient-descent iteration, so keeping every
-    iteration would double the cost of a cheap run (docs/reports.md has the figures). Each level's last position is always kept, and the best visited one where the
-    strategy declares its metric pairing. Past ``max_floats`` copied parameters in a run (the memory cap) only
-    those are kept.
+    iteration would double the cost of a cheap run (docs/reports.md has the figures). Each level's last
+    position is always kept, and the best visited one where the strategy declares its metric pairing. Past
+    ``max_floats`` copied parameters in a run (the memory cap) only those are kept.
     """
 
     every_up_to: int = 0

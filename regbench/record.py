@@ -86,6 +86,25 @@ AFTER_RUN_COLUMNS = tuple(name for name in TRACE_COLUMNS if name not in EVENT_CO
 
 
 @dataclass
+class Anytime:
+    """The run's anytime curve on dense values: the start, then every evaluated trace position in time order.
+
+    A compact copy of the trace's evaluated rows (tens of points) kept beside the summary, so statistics over
+    thousands of runs (first-hit times, fixed-budget values) never need the traces. ``iterations`` counts
+    iteration events since the run started; ``time_s`` is seconds since the run started.
+    """
+
+    time_s: list[float] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    dense_metric: list[float | None] = field(default_factory=list)
+    error_mean: list[float | None] = field(default_factory=list)
+    error_mean_fg: list[float | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+
+@dataclass
 class Level:
     """One pyramid level of one execution."""
 
@@ -204,6 +223,7 @@ class RunRecord:
     notes: list[str] = field(default_factory=list)
     transform: dict[str, Any] | None = None
     trace: Trace = field(default_factory=Trace)
+    anytime: Anytime = field(default_factory=Anytime)
     key: str | None = None
     schema: int = SCHEMA_VERSION
 
@@ -220,10 +240,11 @@ class RunRecord:
         data = dict(data)
         segments = [_segment_from_dict(s) for s in data.pop("segments", [])]
         trace = Trace(**data.pop("trace", {}))
+        anytime = Anytime(**data.pop("anytime", None) or {})
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         extra = {k: data.pop(k) for k in unknown}
-        record = cls(**data, segments=segments, trace=trace)
+        record = cls(**data, segments=segments, trace=trace, anytime=anytime)
         # Fields written by a newer regbench are kept, not dropped.
         record.measures.update({f"unknown:{k}": v for k, v in extra.items()})
         return record
@@ -241,7 +262,18 @@ class RunRecord:
 
     def summary(self) -> dict[str, Any]:
         """The flat summary fields (no trace, segments or transform): for tables, CSV and extra_info."""
-        skip = {"segments", "trace", "transform", "provenance", "versions", "measures", "params", "notes", "flags"}
+        skip = {
+            "segments",
+            "trace",
+            "anytime",
+            "transform",
+            "provenance",
+            "versions",
+            "measures",
+            "params",
+            "notes",
+            "flags",
+        }
         out = {k: v for k, v in self.to_dict().items() if k not in skip}
         out["params"] = dumps(self.params, sort_keys=True)
         out["flags"] = ",".join(self.flags)
