@@ -105,3 +105,22 @@ def test_an_old_trace_without_the_new_columns_loads():
     again = RunRecord.from_dict(data)
     assert again.trace.time_s == [None] * len(again.trace)
     assert len(again.anytime) == 0
+
+
+def test_show_states_first_hits_best_dense_and_whether_it_was_returned():
+    from rich.console import Console
+
+    from regbench.report.anytime import first_hit, measure_of, trace_best
+    from regbench.report.explain import print_explanation
+
+    record = regbench.run_one("lbfgs2", make_tiny_case("affine"))
+    console = Console(width=300, record=True)
+    print_explanation(record, console)
+    text = console.export_text()
+    name, values = measure_of(record.anytime)
+    hit = first_hit(record.anytime, values, 0.1 * values[0])
+    assert hit is not None and hit[0] < record.anytime.time_s[-1]
+    assert f"(10% of the start): {hit[0]:.3g} s (iteration {hit[1]})" in text
+    best = trace_best(record)
+    assert f"level {best.level}, iteration {best.iteration}" in text
+    assert "best dense metric over every kept position of every level" in text
