@@ -62,6 +62,8 @@ def _load(path: str):
 @click.option("--no-stats", is_flag=True, help="Only the summary table.")
 def report_command(source, by, error, html_dir, no_stats) -> None:
     """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics."""
+    from rich.markup import escape
+
     from regbench.report import stats
     from regbench.report.summary import summary_table
     from regbench.report.tables import paired_tests_table, success_table
@@ -74,9 +76,11 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
         console.print(f"{source}: no runs yet")
         return
     console.print(summary_table(runs, by=by, error=error))
+    # copies among the seeds, runs not known to be reproducible: what every figure below must be read with
+    for line in stats.notes(runs):
+        console.print(f"[yellow]note:[/] {escape(line)}")
     if not no_stats:
-        _, has_truth = stats.quality(runs, error)
-        console.print(success_table(runs, stats.solved(runs, error), has_truth, error))
+        console.print(success_table(runs, stats.instance_results(runs, error), error))
         if len(set(runs.solver)) > 1:
             console.print(paired_tests_table(runs, (error, "wall_time_s")))
     if html_dir:
