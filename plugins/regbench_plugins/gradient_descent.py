@@ -118,6 +118,7 @@ class GradientDescentFamily(regbench.SingleRunStrategy):
     """One ``Execute`` of a gradient-descent-family optimizer; subclasses set the optimizer."""
 
     Params = StepParams
+    metric_pairing = "previous"  # the event's value is f before the step just taken (reference §3.3)
 
     def set_optimizer(self, method: sitk.ImageRegistrationMethod, params: StepParams) -> None:
         raise NotImplementedError

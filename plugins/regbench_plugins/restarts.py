@@ -61,6 +61,7 @@ class LearningRateRestarts(regbench.Strategy):
     """Gradient descent restarted with a new fixed rate each execution, from the last result."""
 
     Params = RestartParams
+    metric_pairing = "previous"  # gradient descent reports f before its step
 
     def run(self, ctx: regbench.RunContext, params: RestartParams) -> sitk.Transform | None:
         estimated = params.rate_base == "estimated"
