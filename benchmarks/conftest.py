@@ -101,7 +101,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"case names or globs, comma-separated (env {_ENV['cases']}; default: the default cases)",
     )
     group.addoption("--regbench-seed", type=int, default=0, help="seed of every run (default 0)")
-    group.addoption("--regbench-threads", type=int, default=None, help="ITK threads per run (default: 1, so records reproduce bit for bit)")
+    group.addoption(
+        "--regbench-threads",
+        type=int,
+        default=None,
+        help="ITK threads per run (default: 1, so records reproduce bit for bit)",
+    )
 
 
 def _session(config: pytest.Config) -> BenchSession:
