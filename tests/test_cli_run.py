@@ -119,6 +119,16 @@ def test_progress_and_summary_count_failed_outcomes_not_statuses(tmp_path):
     text = " ".join(result.stdout.split())
     assert f"{kind} gd on synth2d-translation, seed 0: {MEANINGS[kind]}" in text
     assert f"4 runs: 4 new; succeeded 2 · failed 2 ({kind} 2)" in text
+    # The summary table of `regbench report` and `regbench show` of every run count the same failures.
+    from regbench.report.runs import load_store
+    from regbench.report.summary import summary_rows
+
+    rows = summary_rows(load_store(tmp_path / "s.sqlite"))  # one row per learning rate
+    assert (sum(r.runs for r in rows), sum(r.succeeded for r in rows)) == (4, 2)
+    report = invoke("report", "--no-stats", store=tmp_path / "s.sqlite")
+    assert report.exit_code == 0 and "succeeded" in report.stdout
+    shown = [invoke("show", r.key, store=tmp_path / "s.sqlite").stdout for r in records]
+    assert [("(failed)" in s, "(succeeded)" in s) for s in shown] == [(False, True)] * 2 + [(True, False)] * 2
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):

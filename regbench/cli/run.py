@@ -392,10 +392,15 @@ def _report(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -
         echo_json([r.to_dict() for r in records])
         return
     from regbench.report.repeats import repeat_spreads, repeats_table
+    from regbench.report.runs import from_records
+    from regbench.report.stats import notes
     from regbench.report.summary import summary_table
 
     console = make_console()
-    console.print(summary_table(records))
+    summary = from_records(records)
+    console.print(summary_table(summary))
+    for line in notes(summary):  # copies among the seeds, runs not known to be reproducible
+        console.print(f"[yellow]note:[/] {escape(line)}")
     failures = [r for r in records if not succeeded(r)]
     for r in failures[:SHOW_FAILURES]:
         why = _short(r.error or MEANINGS.get(r.outcome or "") or r.stop_condition)
