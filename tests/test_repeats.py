@@ -113,6 +113,9 @@ def test_repeat_stores_every_repeat_skips_them_on_a_rerun_and_prints_the_spread(
     assert cells[6] == cells[7] and cells[8] == "0" and cells[-2:] == ["yes", "yes"]
     with Store(store) as db:
         assert len(db) == 3
+    report = " ".join(invoke("report", "--no-stats", store=store).stdout.split())
+    assert "Repeats: spread per strategy × case × seed (1 group)" in report
+    assert "2 runs are --repeat re-executions" in report
 
 
 def test_repeat_in_a_run_file_and_in_the_dry_run(tmp_path):
