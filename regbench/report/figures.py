@@ -111,6 +111,8 @@ _CATEGORY_COLORS = {
     "user_stop": "#9467bd",
     "diverged": "#d62728",
     "no_overlap": "#8c1c13",
+    "worse_than_start": "#ff3b30",
+    "folded": "#a0522d",
     "invalid_parameter": "#e377c2",
     "error": "#7f7f7f",
     "crashed": "#404040",
@@ -315,12 +317,12 @@ def ecdf_plot(ecdfs: list[Ecdf], targets_text: str, instances: int) -> Plot:
     _plain_log_ticks(ax.xaxis, right / left)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("wall time (s, log scale)")
-    ax.set_ylabel("fraction of (case, seed, target) solved")
+    ax.set_ylabel("fraction of (instance, target) pairs solved")
     ax.set_title("Runtime ECDF")
     legend_outside(ax)
     caption = (
-        f"Fraction of (case, seed, target) triples a strategy solved within a given wall time, over {instances} "
-        f"instances and the targets {targets_text}; n is the number of triples. Higher and further left is "
+        f"Fraction of (instance, target) pairs a strategy solved within a given wall time, over {instances} "
+        f"distinct instances and the targets {targets_text}; n is the number of pairs. Higher and further left is "
         "better; the height at the right edge is the fraction ever solved (failures never count). The dotted "
         "black line is the virtual best solver: the fastest strategy on each triple."
     )
@@ -358,7 +360,7 @@ def profile_plot(time_profile: Profile, quality_profile: Profile, target_text: s
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize="small", loc="outside right upper")
     caption = (
-        f"Dolan–Moré performance profiles over {time_profile.n} instances (case, seed). Left: wall time to reach "
+        f"Dolan–Moré performance profiles over {time_profile.n} distinct instances. Left: wall time to reach "
         f"{target_text}; right: final error (or relative dense-metric gap where a case has no ground truth). The "
         "value at τ = 1 is the fraction of instances where a strategy was the best; the height at the right edge "
         "is the fraction it solved at all (failures get a ratio above every real one). With more than two "
@@ -419,9 +421,10 @@ def outcome_plot(rows: list[SummaryRow]) -> Plot:
         ax.set_title(f"Runs per {what}")
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3)
     caption = (
-        f"Left: how each strategy's {sum(r.runs for r in rows)} runs ended, judged from the stop text and the "
-        "numbers (diverged: the dense metric ended worse than it started; no_overlap: the images no longer "
-        "overlap). Right: the optimizer's own stop reason. A line_search stop after a rounding error is usually "
+        f"Left: how the {sum(r.runs for r in rows)} runs of each row ended, judged from all the evidence "
+        "(no_overlap: under 25% of the fixed image maps inside the moving one; worse_than_start: the error "
+        "against the truth grew; folded: over 1% of voxels fold; diverged: the dense metric ended worse than it "
+        "started). Right: the optimizer's own stop reason. A line_search stop after a rounding error is usually "
         "a successful stop: check the error columns."
     )
     return Plot(SINGLE_FIGURES[3], "Outcomes and stop categories", caption, fig)

@@ -112,9 +112,10 @@ class Instances:
 
     def summary(self) -> str:
         """How many distinct instances, in a few words: for titles and captions."""
+        counted = f"{len(self)} distinct instance" + ("" if len(self) == 1 else "s")
         if len(self) == self.pairs:
-            return f"{len(self)} distinct instances"
-        return f"{len(self)} distinct instances of {self.pairs} case–seed pairs"
+            return counted
+        return f"{counted} of {self.pairs} case–seed pairs"
 
     def warning(self) -> str:
         """A line for the console and captions when seeds are copies ("" when every seed is its own instance)."""
