@@ -38,6 +38,12 @@ EXTRA_INFO_FIELDS = {
     "error": "error",
     "iterations": "optimizer_iterations",
     "stop_condition": "stop_condition",
+    "instance": "instance",
+    "repeat": "repeat",
+    "deterministic": "deterministic",
+    "flags": "flags",
+    "overlap_fraction": "overlap_fraction",
+    "regret_metric_dense": "regret_metric_dense",
     "stop_category": "stop_category",
     "outcome": "outcome",
     "rounding_failure": "rounding_failure",
@@ -101,7 +107,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"case names or globs, comma-separated (env {_ENV['cases']}; default: the default cases)",
     )
     group.addoption("--regbench-seed", type=int, default=0, help="seed of every run (default 0)")
-    group.addoption("--regbench-threads", type=int, default=None, help="ITK threads per run (default: all cores)")
+    group.addoption(
+        "--regbench-threads",
+        type=int,
+        default=None,
+        help="ITK threads per run (default: 1, so records reproduce bit for bit)",
+    )
 
 
 def _session(config: pytest.Config) -> BenchSession:

@@ -108,7 +108,7 @@ class DaskExecutor:
                 spec.to_dict(),
                 self.plugins,
                 self.timeout,
-                key=f"regbench-{spec.strategy}-{spec.case}-{spec.seed}-{spec.key[:8]}-{uuid.uuid4().hex[:8]}",
+                key=f"regbench-{spec.strategy}-{spec.case}-{spec.seed}-r{spec.repeat}-{spec.key[:8]}-{uuid.uuid4().hex[:8]}",
                 pure=False,
             )
             futures[future] = run

@@ -55,6 +55,7 @@ class Matrix:
     case_files: Sequence[str] = ()
     seeds: Sequence[int] = (0,)
     params: Sequence[ParamEntry] = field(default_factory=list)
+    repeats: int = 1  # executions of every key: repeat 0 (the plain key) to repeats - 1, each stored
 
 
 def parse_param_option(text: str, source: str = "--param") -> ParamEntry:
@@ -85,10 +86,17 @@ def select(names: Iterable[str], patterns: Sequence[str], kind: str, none: str =
 
 
 def plan(matrix: Matrix, pm: RegbenchPluginManager, threads: int) -> list[PlannedRun]:
-    """Every run of the matrix with its key, duplicates (equal after parsing) removed, in a stable order."""
+    """Every run of the matrix with its key, duplicates (equal after parsing) removed, in a stable order.
+
+    With ``matrix.repeats`` = K, each (strategy, parameters, case, seed) is planned K times, repeats 0 to K−1
+    next to each other; repeat 0 has the plain key, so runs stored without repeats count as repeat 0.
+    """
     bad = [s for s in matrix.seeds if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0]
     if bad or not matrix.seeds:
         raise MatrixError(f"seeds must be integers ≥ 0, not {bad[0]!r}" if bad else "no seeds given")
+    repeats = matrix.repeats
+    if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral) or repeats < 1:
+        raise MatrixError(f"repeats must be an integer ≥ 1, not {repeats!r}")
     strategies = [pm.get_strategy(n) for n in select(pm.strategies(), matrix.strategies or ["*"], "strategy")]
     cases = _select_cases(matrix, pm)
     grids = {s.name: _grid(s, matrix.params, [x.name for x in strategies]) for s in strategies}
@@ -97,9 +105,12 @@ def plan(matrix: Matrix, pm: RegbenchPluginManager, threads: int) -> list[Planne
         for point in grids[strategy.name]:
             for case, case_file in cases:
                 for seed in matrix.seeds:
-                    record, _ = new_record(strategy, case, seed, point, threads)
-                    spec = RunSpec(record.key, strategy.name, case.name, int(seed), threads, record.params, case_file)
-                    runs.setdefault(record.key, PlannedRun(spec, record))
+                    for repeat in range(int(repeats)):
+                        record, _ = new_record(strategy, case, seed, point, threads, repeat)
+                        spec = RunSpec(
+                            record.key, strategy.name, case.name, int(seed), threads, record.params, case_file, repeat
+                        )
+                        runs.setdefault(record.key, PlannedRun(spec, record))
     return list(runs.values())
 
 

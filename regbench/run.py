@@ -27,7 +27,7 @@ from regbench.evaluate import PositionEvaluator, evaluate_transform
 from regbench.harness import DEFAULT_POSITIONS, ExecutionFailed, PositionSchedule, RunContext
 from regbench.outcomes import Evidence, judge
 from regbench.plugins import RegbenchPluginManager, make_plugin_manager
-from regbench.record import RunRecord, dumps, to_jsonable
+from regbench.record import RunRecord, Segment, dumps, to_jsonable
 from regbench.stops import is_no_overlap, is_rounding_failure
 from regbench.strategy import ParameterError, Strategy
 from regbench.transforms import transform_to_dict
@@ -229,7 +229,7 @@ def execute_record(
             ctx.positions = positions or DEFAULT_POSITIONS
             returned = strategy.run(ctx, params)
             if returned is None and record.segments:
-                returned = record.segments[-1].transform
+                returned = kept_segments(record)[-1].transform
             if returned is None:
                 raise RuntimeError(f"strategy {strategy.name!r} returned no transform and ran no execution")
             evaluation = time.perf_counter()
@@ -332,10 +332,15 @@ def _level_transform(record: RunRecord, ctx: RunContext, segment: int, level: in
 def _best_or_last(record: RunRecord, ctx: RunContext) -> None:
     """Re-evaluate the best visited position of the last level densely (after the run, outside its timed
     executions) and answer "best or last?" on it: ``returned_best`` and the regret, returned minus best."""
-    best = ctx.best_visited
+    best = ctx.best_visited  # over every execution, rejected attempts too: the run did visit those positions
     if best is None or record.final_metric_dense is None:
         return
-    transform = sitk.Transform(record.segments[best.segment].transform).Downcast()
+    template = record.segments[best.segment].transform or next(
+        (s.transform for s in reversed(record.segments) if s.transform is not None), None
+    )
+    if template is None:  # every execution raised: no parameter layout to rebuild the position with
+        return
+    transform = sitk.Transform(template).Downcast()
     if transform.GetNumberOfParameters() != len(best.position):
         return
     transform.SetParameters(best.position)
@@ -383,17 +388,25 @@ def _returned_best(record: RunRecord) -> bool | None:
     return record.final_metric_dense <= best + RETURNED_BEST_RTOL * max(abs(best), 1e-12)
 
 
+def kept_segments(record: RunRecord) -> list[Segment]:
+    """The executions whose results the run kept (a strategy marks the attempts it discarded ``rejected``)."""
+    kept = [s for s in record.segments if not s.rejected]
+    return kept or record.segments[-1:]
+
+
 def _finish(record: RunRecord, cap: int | None) -> None:
-    segments = record.segments
-    record.iterations = sum(s.iterations for s in segments)
+    record.iterations = sum(s.iterations for s in record.segments)  # every execution's cost, rejected ones too
+    # What the result went through: the stop, the reported value and the caps of the kept executions.
+    segments = kept_segments(record)
     if segments:
         last = segments[-1]
         record.stop_condition, record.stop_category = last.stop_condition, last.stop_category
         record.final_metric = last.final_metric
     record.rounding_failure = any(is_rounding_failure(s.stop_condition) for s in segments)
     # The stop text describes only the last level; earlier levels hit the cap when SimpleITK's counter did.
+    levels = [level for segment in segments for level in segment.levels]
     record.hit_iteration_limit = any(s.stop_category == "max_iterations" for s in segments) or bool(
-        cap and any(lvl.optimizer_iteration is not None and lvl.optimizer_iteration >= cap for lvl in record.levels)
+        cap and any(lvl.optimizer_iteration is not None and lvl.optimizer_iteration >= cap for lvl in levels)
     )
     record.outcome, flags = judge(Evidence.of(record))
     if record.deterministic is False:

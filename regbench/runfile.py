@@ -4,6 +4,7 @@ strategies = ["gd*", "lbfgs2"]       # glob patterns (a string is one pattern)
 cases = ["synth2d-*"]
 case_files = ["my-cases.toml"]       # relative to this file
 seeds = 3                            # seeds 0, 1, 2; or seed = [1, 5, 9]
+repeat = 1                           # executions of every run (> 1: measure how much a setup moves)
 workers = 2
 threads = 1
 timeout = 120                        # seconds per run (0: no limit)
@@ -41,6 +42,7 @@ class RunFile:
     cases: list[str] = field(default_factory=list)
     case_files: list[str] = field(default_factory=list)
     seeds: list[int] | None = None
+    repeat: int | None = None
     params: list[ParamEntry] = field(default_factory=list)
     plugins: list[str] = field(default_factory=list)
     workers: int | None = None
@@ -57,6 +59,7 @@ KEYS = (
     "case_files",
     "seeds",
     "seed",
+    "repeat",
     "params",
     "plugins",
     "workers",
@@ -104,6 +107,7 @@ def load_run_file(path: str | Path) -> RunFile:
         plugins=_names(where, data, "plugins"),
         workers=at_least("workers", get("workers", int, "a positive integer"), 1),
         threads=at_least("threads", get("threads", int, "a positive integer"), 1),
+        repeat=at_least("repeat", get("repeat", int, "a positive integer (executions of every run)"), 1),
         timeout=at_least("timeout", get("timeout", (int, float), "a number of seconds (0: no limit)"), 0),
         store=str(here / data["store"]) if get("store", str, "a path") else None,
         executor=get("executor", str, '"local" or "dask"'),

@@ -2,7 +2,9 @@
 
 The pieces, each in its own module: :mod:`regbench.matrix` (what to run, with keys), :mod:`regbench.executors`
 and :mod:`regbench.dask_executor` (where), :mod:`regbench.isolation` and :mod:`regbench.worker` (the worker
-processes), :mod:`regbench.store` (what is done). From Python::
+processes), :mod:`regbench.store` (what is done). Each run gets :data:`DEFAULT_THREADS` (1) ITK thread
+unless asked otherwise, so the same key gives the same record; the cores are used by running several runs
+side by side. From Python::
 
     from regbench.matrix import Matrix
     from regbench.runner import run_matrix
@@ -20,8 +22,9 @@ from pathlib import Path
 from regbench.executors import Emit, Executor, InProcessExecutor, LocalExecutor, PlannedRun
 from regbench.isolation import RunnerError
 from regbench.matrix import Matrix, plan
+from regbench.outcomes import succeeded
 from regbench.record import RunRecord
-from regbench.run import default_threads
+from regbench.run import DEFAULT_THREADS, default_threads
 from regbench.store import Store
 from regbench.worker import plugin_manager
 
@@ -33,33 +36,24 @@ EXECUTORS = ("local", "dask", "inprocess")
 #: timeout is a stored result that a rerun skips. docs/running.md gives the measurements.
 DEFAULT_TIMEOUT_S = 1800.0
 
-#: Outcomes that count as failed runs in progress counts: the registration did not produce a usable result.
-#: Every other outcome is a stop category (converged, max_iterations, line_search, ...): the run ended normally
-#: and its accuracy is judged by the error measures.
-FAILED_OUTCOMES = ("error", "crashed", "timeout", "no_overlap", "diverged")
-
 __all__ = [
+    "DEFAULT_THREADS",
     "DEFAULT_TIMEOUT_S",
     "EXECUTORS",
-    "FAILED_OUTCOMES",
     "Progress",
     "RunnerError",
-    "failed",
+    "default_workers",
     "make_executor",
     "pending",
     "record_runs",
     "run_matrix",
-    "threads_per_worker",
 ]
 
 
-def threads_per_worker(workers: int) -> int:
-    """ITK threads per run so that ``workers`` concurrent runs do not oversubscribe the cores."""
-    return max(1, default_threads() // max(1, workers))
-
-
-def default_workers() -> int:
-    return default_threads()
+def default_workers(threads: int = DEFAULT_THREADS) -> int:
+    """Worker processes by default: as many runs side by side as the cores hold at ``threads`` ITK threads each,
+    so the machine is used but never oversubscribed."""
+    return max(1, default_threads() // max(1, threads))
 
 
 def pending(runs: Sequence[PlannedRun], store: Store, force: bool = False) -> list[PlannedRun]:
@@ -70,26 +64,22 @@ def pending(runs: Sequence[PlannedRun], store: Store, force: bool = False) -> li
     return [run for run in runs if run.spec.key not in done]
 
 
-def failed(record: RunRecord) -> bool:
-    """Whether a run failed: its outcome is one of :data:`FAILED_OUTCOMES` (or it has no result at all)."""
-    return record.outcome in FAILED_OUTCOMES or record.status != "ok"
-
-
 @dataclass
 class Progress:
-    """Counts while a matrix runs, by outcome: ``failed`` as :func:`failed` says, ``ok`` the others."""
+    """Counts while a matrix runs: ``succeeded`` and ``failed`` as :func:`regbench.outcomes.succeeded` says,
+    the definition every table uses (a failure outcome, or no outcome at all, is a failed run)."""
 
     total: int
     done: int = 0
-    ok: int = 0
+    succeeded: int = 0
     failed: int = 0
 
     def add(self, record: RunRecord) -> None:
         self.done += 1
-        if failed(record):
-            self.failed += 1
+        if succeeded(record):
+            self.succeeded += 1
         else:
-            self.ok += 1
+            self.failed += 1
 
 
 def record_runs(
@@ -146,15 +136,18 @@ def run_matrix(
     force: bool = False,
     on_record: Emit | None = None,
 ) -> list[RunRecord]:
-    """Run what the store lacks of ``matrix`` and return the record of every run of the matrix.
+    """Run what the store lacks of ``matrix`` and return the record of every run of the matrix (every repeat).
 
-    ``threads`` defaults to the cores divided by ``workers`` (itself defaulting to the cores); ``timeout`` is
-    in seconds per run (None or 0: no limit). ``plugins`` are module names imported in this process and in
-    every worker. Raises ``MatrixError`` for a bad selection and
-    :class:`RunnerError` when the runner itself fails; records finished before either are kept.
+    ``threads`` (ITK threads per run) defaults to :data:`DEFAULT_THREADS`, 1, as ``regbench run`` and
+    ``run_one``: then the same key gives a bit-identical record, Mattes MI included. Parallelism comes from
+    ``workers`` runs side by side (default: the cores ÷ ``threads``). ``timeout`` is in seconds per run (None
+    or 0: no limit). ``plugins`` are module names imported in this process and in every worker. Raises
+    ``MatrixError`` for a bad selection and :class:`RunnerError` when the runner itself fails; records
+    finished before either are kept.
     """
-    workers = workers or default_workers()
-    runs = plan(matrix, plugin_manager(plugins), threads or threads_per_worker(workers))
+    threads = threads or DEFAULT_THREADS
+    workers = workers or default_workers(threads)
+    runs = plan(matrix, plugin_manager(plugins), threads)
     own = not isinstance(store, Store)
     db = Store(Path(store)) if own else store
     try:

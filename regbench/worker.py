@@ -38,6 +38,7 @@ class RunSpec:
     threads: int
     params: dict[str, Any] = field(default_factory=dict)
     case_file: str | None = None  # the user case file the case comes from, else a registered case
+    repeat: int = 0  # which execution of the same inputs (``regbench run --repeat K``); 0: the plain key
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -94,7 +95,7 @@ class WorkerState:
             strategy, case = self.pm.get_strategy(spec.strategy), self.case(spec)
         except PluginError as exc:
             raise WorkerError(f"{exc} (is the plugin installed where the worker runs?)") from exc
-        record, parsed = new_record(strategy, case, spec.seed, spec.params, spec.threads)
+        record, parsed = new_record(strategy, case, spec.seed, spec.params, spec.threads, spec.repeat)
         if record.key != spec.key:
             raise WorkerError(
                 f"run {spec.key} has key {record.key} in the worker: its software differs from the runner's "

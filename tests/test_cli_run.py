@@ -18,7 +18,9 @@ import SimpleITK as sitk
 from click.testing import CliRunner
 
 from regbench.cli import main
+from regbench.outcomes import MEANINGS, succeeded
 from regbench.record import RunRecord
+from regbench.run import default_threads
 from regbench.store import Store
 
 TESTS = Path(__file__).resolve().parent
@@ -51,7 +53,7 @@ def test_a_matrix_prints_a_summary_and_resumes(tmp_path):
     assert first.exit_code == 0, first.output
     records = [RunRecord.from_dict(d) for d in json.loads(first.stdout)]
     assert [(r.strategy, r.seed) for r in records] == [("gd", 0), ("gd", 1), ("lbfgs2", 0), ("lbfgs2", 1)]
-    assert all(r.status == "ok" and r.threads == 1 for r in records)  # 2 workers on 2 cores: 1 thread each
+    assert all(r.status == "ok" and r.threads == 1 for r in records)  # 1 ITK thread per run, whatever the cores
     second = invoke("run", *FOUR, store=store)
     assert second.exit_code == 0
     text = " ".join(second.output.split())
@@ -102,18 +104,31 @@ def test_an_unreachable_scheduler_fails_before_any_plan_or_progress_is_shown(tmp
 
 
 def test_progress_and_summary_count_failed_outcomes_not_statuses(tmp_path):
-    # a huge fixed learning rate makes gd diverge: status ok, outcome diverged, which counts as failed
+    # a huge fixed learning rate makes gd fail with status ok: its outcome (diverged, or worse_than_start where
+    # the truth says so first) is a failure, and the bar and the end lines count it as failed
     args = ["-s", "gd", "-c", "synth2d-translation", "--seeds", "2", "-p", "number_of_iterations=5"]
     args += ["-p", "learning_rate=1,10000", "-p", "estimate_learning_rate=never", "--workers", "1"]
     result = invoke("run", *args, store=tmp_path / "s.sqlite")
     assert result.exit_code == 0, result.output
     with Store(tmp_path / "s.sqlite") as db:
-        outcomes = sorted((r.params["learning_rate"], r.status, r.outcome) for r in db.records())
-    assert [o[1:] for o in outcomes if o[0] == 10000] == [("ok", "diverged")] * 2
-    assert "4/4 ok 2 · failed 2" in " ".join(result.stderr.split())
+        records = sorted(db.records(), key=lambda r: (r.params["learning_rate"], r.seed))
+    assert [(r.status, succeeded(r)) for r in records] == [("ok", True)] * 2 + [("ok", False)] * 2
+    kind = records[-1].outcome
+    assert kind in ("diverged", "worse_than_start") and records[-2].outcome == kind
+    assert "4/4 succeeded 2 · failed 2" in " ".join(result.stderr.split())
     text = " ".join(result.stdout.split())
-    assert "diverged gd on synth2d-translation, seed 0: the dense metric ended worse than it started" in text
-    assert "4 runs: 4 new; 2 failed (error, crashed, timeout, no_overlap or diverged)" in text
+    assert f"{kind} gd on synth2d-translation, seed 0: {MEANINGS[kind]}" in text
+    assert f"4 runs: 4 new; succeeded 2 · failed 2 ({kind} 2)" in text
+    # The summary table of `regbench report` and `regbench show` of every run count the same failures.
+    from regbench.report.runs import load_store
+    from regbench.report.summary import summary_rows
+
+    rows = summary_rows(load_store(tmp_path / "s.sqlite"))  # one row per learning rate
+    assert (sum(r.runs for r in rows), sum(r.succeeded for r in rows)) == (4, 2)
+    report = invoke("report", "--no-stats", store=tmp_path / "s.sqlite")
+    assert report.exit_code == 0 and "succeeded" in report.stdout
+    shown = [invoke("show", r.key, store=tmp_path / "s.sqlite").stdout for r in records]
+    assert [("(failed)" in s, "(succeeded)" in s) for s in shown] == [(False, True)] * 2 + [(True, False)] * 2
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
@@ -124,7 +139,9 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
     assert not store.exists(), "a dry run creates no store"
     text = " ".join(result.output.split())
     assert "Planned: 4 runs" in text and "gd │ synth2d-translation │ 2 │ 0" in text
-    assert "4 runs to run on 2 local workers, 1 ITK thread per run, timeout 1800 s per run" in text
+    workers = default_threads()  # one worker per core at the default 1 ITK thread per run
+    plural = "worker" if workers == 1 else "workers"
+    assert f"4 runs to run on {workers} local {plural}, 1 ITK thread per run, timeout 1800 s per run" in text
     assert invoke("run", *args, "-s", "gd", store=store).exit_code == 0  # -s given twice: gd,lbfgs2 and gd
     again = invoke("run", *args, "--dry-run", "--json", "--timeout", "0", store=store)
     plan = json.loads(again.stdout)
@@ -134,7 +151,8 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
         ("lbfgs2", 0, True),
         ("lbfgs2", 1, True),
     ]
-    assert (plan["to_run"], plan["workers"], plan["threads"], plan["timeout_s"]) == (0, 2, 1, None)
+    assert (plan["to_run"], plan["workers"], plan["threads"], plan["timeout_s"]) == (0, workers, 1, None)
+    assert plan["repeats"] == 1 and {r["repeat"] for r in plan["runs"]} == {0}
     with Store(store) as db:
         assert len(db) == 4
 
@@ -362,6 +380,7 @@ def test_help_lists_the_options():
         "--cases",
         "--seeds",
         "--param",
+        "--repeat",
         "--config",
         "--workers",
         "--threads",

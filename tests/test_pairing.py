@@ -51,3 +51,18 @@ def test_sampled_last_level_still_answers_best_or_last():
     assert record.returned_best is not None
     assert record.best_visited_metric_dense is not None and record.regret_metric_dense is not None
     assert record.best_visited_error_mean is not None and record.regret_error_mean is not None
+
+
+def test_best_visited_in_an_execution_that_raised_does_not_crash_the_run():
+    # gd-level-schedule at rate 1000 on the last level: attempts leave the image, one raises (Mattes MI), and
+    # the best visited position may be in it; rebuilding it once segfaulted on its missing transform.
+    tiny = make_tiny_case("rigid")
+    setup = regbench.Setup(transform="rigid", metric="mattes", shrink_factors=(2, 1), smoothing_sigmas=(1.0, 0.0))
+    record = regbench.run_one(
+        "gd-level-schedule", regbench.Case("tiny-mi", tiny.loader, setup), params={"learning_rates": (1, 1000)}
+    )
+    assert record.status == "ok"
+    assert any(s.error for s in record.segments) and any(s.rejected for s in record.segments)
+    assert record.returned_best is not None
+    kept = [s for s in record.segments if not s.rejected]
+    assert record.stop_condition == kept[-1].stop_condition  # the stop of the kept execution, not a rejected one

@@ -384,3 +384,129 @@ def test_profile_axis_labels_fit_in_the_figure():
     for ax in plot.figure.axes:
         label = ax.xaxis.label.get_window_extent(renderer)
         assert box.x0 <= label.x0 and label.x1 <= box.x1, ax.get_xlabel()
+
+
+def pair_records() -> list[regbench.RunRecord]:
+    """Three strategies on 7 distinct instances of a deformable case (a < b < c on every one), plus copies:
+    case "copied" has seeds 0-2 on one instance."""
+    records = []
+    for k, strategy in enumerate(("a", "b", "c")):
+        for seed in range(7):
+            records.append(
+                regbench.RunRecord(
+                    strategy=strategy,
+                    case="deform",
+                    seed=seed,
+                    instance=f"deform-{seed}",
+                    key=f"{strategy}-d-{seed}",
+                    outcome="folded" if (strategy, seed) == ("c", 0) else "converged",
+                    error_mean=1.0 + seed + k,
+                    wall_time_s=1.0 + 0.1 * seed,  # the same time for all three: tied
+                    folding_fraction=0.26 if (strategy, seed) == ("c", 0) else 0.0,
+                    overlap_fraction=0.9,
+                )
+            )
+            if seed < 3:
+                records.append(
+                    regbench.RunRecord(
+                        strategy=strategy,
+                        case="copied",
+                        seed=seed,
+                        instance="copied-0",
+                        key=f"{strategy}-c-{seed}",
+                        outcome="converged",
+                        error_mean=2.0 + k,
+                        wall_time_s=1.0,
+                        overlap_fraction=0.15,
+                    )
+                )
+    return records
+
+
+def test_html_shows_pairwise_matrices_folding_overlap_and_copies(tmp_path):
+    result = write_html(from_records(pair_records()), tmp_path / "html")
+    page = result.index.read_text(encoding="utf-8")
+    # the pairwise results: one solvers × solvers matrix per measure, not a row per pair
+    assert page.count('<table class="matrix">') == 2
+    assert "<th>n pairs</th>" not in page
+    assert page.count('class="lower"') == 3 and page.count('class="higher"') == 3  # a < b < c, significant
+    assert "error_mean: 3 of 3 tested pairs significant" in page
+    assert "identical on every instance" in page  # the tied wall times: tested, p = 1, never significant
+    # folding and overlap in the summary tables
+    assert "folded runs (max folding)" in page and "1 (max 26%)" in page
+    assert "minimum overlap" in page and "15% (3 low)" in page
+    # copies: counted once, and said
+    assert "8 distinct instances of 10 case–seed pairs" in page
+    assert "seeds 1, 2 repeat seed 0&#39;s problem on case copied" in page
+    header = next(line for line in result.index.parent.joinpath("summary.csv").read_text().splitlines())
+    assert "succeeded" in header and "median relative gap" in header and ",ok," not in header
+
+
+def test_report_command_counts_succeeded_and_leaks_no_warning(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    store = Store(path)
+    records = pair_records()
+    records.append(
+        regbench.RunRecord(
+            strategy="a",
+            case="blind",
+            seed=0,
+            key="blind",
+            outcome="no_overlap",
+            final_metric_dense=1.7976931348623157e308,
+            initial_metric_dense=-1.0 + 1e-12,
+            overlap_fraction=0.0,
+        )
+    )
+    records.append(
+        regbench.RunRecord(
+            strategy="b", case="blind", seed=0, key="blind-b", final_metric_dense=-1.0, initial_metric_dense=-0.5
+        )
+    )
+    for record in records:
+        store.add(record)
+    store.close()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["report", "--store", str(path)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "Warning" not in result.output
+    cells = summary_cells(result.output, "c")
+    assert cells[1:3] == ["10", "9"]  # 10 runs, 9 succeeded: the folded one is executed, not succeeded
+    header = " ".join(result.output.splitlines()[2:4])
+    assert "succeeded" in header and " ok " not in header
+    assert "9 distinct instances of 11 case–seed pairs" in result.output  # blind: no instance id, (case, seed)
+
+
+def test_many_strategies_get_one_row_each_in_the_terminal_not_one_per_pair():
+    from regbench.report.tables import MAX_PAIR_ROWS, paired_tests_table
+
+    names = [f"s{k}" for k in range(9)]  # 36 pairs per measure
+    records = [
+        regbench.RunRecord(
+            strategy=name,
+            case="c",
+            seed=seed,
+            instance=f"c-{seed}",
+            key=f"{name}-{seed}",
+            outcome="converged",
+            error_mean=(1.0 + k) * (1.0 + 0.01 * seed),  # no ties: exact p = 2/4096, significant after Holm
+            wall_time_s=1.0,
+        )
+        for k, name in enumerate(names)
+        for seed in range(12)
+    ]
+    assert len(names) * (len(names) - 1) // 2 > MAX_PAIR_ROWS
+    text = render(paired_tests_table(from_records(records), ("error_mean", "wall_time_s")))
+    assert "per strategy (9 strategies: 36 pairs per measure)" in " ".join(text.split())
+    rows = {
+        cells[0]: cells[1:]
+        for line in text.splitlines()
+        if len(cells := [c.strip() for c in line.split("│")[1:-1]]) == 9
+    }
+    # error: s0 is lower than the 8 others, s8 higher; wall time: identical everywhere, tested (p = 1), n.s.
+    assert rows["s0"] == ["8", "0", "0", "0", "0", "0", "8", "0"]
+    assert rows["s8"][:4] == ["0", "8", "0", "0"]
+    assert len(rows) == len(names)

@@ -49,6 +49,24 @@ def test_keys_are_the_core_run_keys(pm):
     assert run.spec.params == record.params
 
 
+def test_repeats_are_planned_next_to_each_other_and_repeat_0_is_the_plain_key(pm):
+    base = {"strategies": ["gd"], "cases": ["synth2d-translation"], "seeds": [0, 1]}
+    plain = plan(Matrix(**base), pm, threads=1)
+    runs = plan(Matrix(**base, repeats=3), pm, threads=1)
+    assert [(r.spec.seed, r.spec.repeat) for r in runs] == [(s, k) for s in (0, 1) for k in range(3)]
+    assert [r.spec.key for r in runs if r.spec.repeat == 0] == [r.spec.key for r in plain]
+    assert len({r.spec.key for r in runs}) == 6, "every repeat is its own key"
+    assert all(r.template.repeat == r.spec.repeat and r.template.key == r.spec.key for r in runs)
+    record, _ = new_record(pm.get_strategy("gd"), pm.get_case("synth2d-translation"), 1, None, 1, 2)
+    assert runs[-1].spec.key == record.key
+
+
+@pytest.mark.parametrize("repeats", [0, -1, True, 1.5])
+def test_the_matrix_refuses_bad_repeats(pm, repeats):
+    with pytest.raises(MatrixError, match=r"repeats must be an integer ≥ 1"):
+        plan(Matrix(strategies=["gd"], cases=["synth2d-translation"], repeats=repeats), pm, threads=1)
+
+
 @pytest.mark.parametrize(
     ("matrix", "message"),
     [
@@ -131,6 +149,7 @@ def test_the_run_file(tmp_path, pm):
             strategies = "gd"
             cases = ["synth2d-translation"]
             seed = [1, 5]
+            repeat = 3
             workers = 2
             timeout = 30
             store = "out.sqlite"
@@ -151,7 +170,7 @@ def test_the_run_file(tmp_path, pm):
         2,
         30,
     )
-    assert run.store == str(tmp_path / "sub" / "out.sqlite")
+    assert run.store == str(tmp_path / "sub" / "out.sqlite") and run.repeat == 3
     runs = plan(Matrix(strategies=run.strategies, cases=run.cases, seeds=run.seeds, params=run.params), pm, 1)
     assert sorted((r.spec.params["learning_rate"], r.spec.seed) for r in runs) == [
         (0.5, 1),
@@ -175,6 +194,8 @@ def test_the_run_file(tmp_path, pm):
         ("seed = [1, 'x']", "seed must be an integer or a list"),
         ("strategies = [1]", "strategies must be a string or a list of strings"),
         ("strategies = [", "run.toml: not valid TOML"),
+        ("seeds = 2\nrepeat = 0", r"run.toml:2: repeat must be positive, not 0"),
+        ("repeat = '3'", r"run.toml:1: repeat must be a positive integer"),
     ],
 )
 def test_run_file_errors_name_the_file_and_key(tmp_path, text, message):

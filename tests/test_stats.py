@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import time
+import warnings
 
 import numpy as np
 import pytest
@@ -11,10 +13,12 @@ from scipy import stats as sps
 from regbench.record import RunRecord
 from regbench.report import stats
 from regbench.report.runs import from_records
-from regbench.report.summary import summary_rows
+from regbench.report.summary import summary_rows, summary_table
 
 
 def rec(strategy="a", case="c", seed=0, **fields) -> RunRecord:
+    # an outcome as the harness judges it: a run that executed converged, one that did not failed with its status
+    fields.setdefault("outcome", "converged" if fields.get("status", "ok") == "ok" else fields.get("status"))
     return RunRecord(strategy=strategy, case=case, seed=seed, key=f"{strategy}-{case}-{seed}", **fields)
 
 
@@ -39,15 +43,15 @@ def test_ert_table_from_records():
             rec(seed=3, error_mean=0.1, wall_time_s=4.0),
         ]
     )
-    hits = stats.solved(runs)
-    by_target = {row.target: row for row in stats.ert_table(runs, hits)}
+    results = stats.instance_results(runs)
+    by_target = {row.target: row for row in stats.ert_table(results)}
     target_4 = stats.ERROR_TARGETS.index(4.0)
     target_1 = stats.ERROR_TARGETS.index(1.0)
     target_quarter = stats.ERROR_TARGETS.index(0.25)
     assert (by_target[target_4].successes, by_target[target_4].ert_s) == (3, pytest.approx(10 / 3))
     assert (by_target[target_1].successes, by_target[target_1].ert_s) == (2, 5.0)
     assert (by_target[target_quarter].successes, by_target[target_quarter].ert_s) == (1, 10.0)
-    rates = {r.target: r.rate for r in stats.success_rates(runs, hits)}
+    rates = {r.target: r.rate for r in stats.success_rates(results)}
     assert rates[target_4] == 0.75 and rates[target_1] == 0.5
 
 
@@ -90,7 +94,12 @@ def test_paired_tests_across_instances():
     assert ab.median_difference == pytest.approx(np.median([0.5 + 0.5 * s for s in range(6)]))
     ps = [tests[k].p for k in [("a", "b"), ("a", "c"), ("b", "c")]]
     assert [tests[k].p_holm for k in [("a", "b"), ("a", "c"), ("b", "c")]] == pytest.approx(stats.holm(np.array(ps)))
-    assert tests[("a", "c")].p == pytest.approx(sps.wilcoxon([0.25, -0.25, 0.25, -0.25, 0.25, -0.25]).pvalue)
+    # |a − c| is 0.25 on every instance: all ties, so the normal approximation with tie correction, not a
+    # permutation test
+    ac = tests[("a", "c")]
+    tied = [-0.25, 0.25, -0.25, 0.25, -0.25, 0.25]
+    assert ac.method == "normal approximation" and ab.method == "exact"
+    assert ac.p == pytest.approx(sps.wilcoxon(tied, zero_method="pratt", method="asymptotic").pvalue)
 
 
 def test_performance_profile_ratios_and_failures():
@@ -109,7 +118,7 @@ def test_time_profile_counts_a_missing_run_as_a_failure():
             rec("a", seed=1, error_mean=0.1, wall_time_s=2.0),
         ]
     )
-    profile = stats.time_profile(runs, stats.solved(runs)[:, 0])
+    profile = stats.time_profile(stats.instance_results(runs), 0)
     assert profile.solvers == ["a", "b"]
     assert profile.ratios.tolist() == [[1.0, 3.0], [1.0, math.inf]]
 
@@ -135,7 +144,7 @@ def test_runtime_ecdf_and_virtual_best():
             rec("b", seed=1, status="timeout", wall_time_s=9.0),
         ]
     )
-    ecdfs = {e.label: e for e in stats.runtime_ecdfs(runs, stats.solved(runs))}
+    ecdfs = {e.label: e for e in stats.runtime_ecdfs(stats.instance_results(runs))}
     n_targets = len(stats.ERROR_TARGETS)
     assert ecdfs["a"].n == 2 * n_targets
     # a: seed 0 solves every target at 1 s, seed 1 only the 8-unit target at 2 s
@@ -153,7 +162,7 @@ def test_summary_rows_count_and_medians():
         rec(seed=3, status="error", outcome="error"),
     ]
     (row,) = summary_rows(records)
-    assert (row.runs, row.ok, row.rounding_failures, row.cap_hits) == (4, 3, 1, 1)
+    assert (row.runs, row.succeeded, row.rounding_failures, row.cap_hits) == (4, 3, 1, 1)
     assert row.outcomes == {"converged": 1, "error": 1, "line_search": 1, "max_iterations": 1}
     # iterations over every run (the failed one recorded 0); errors and times over the runs that have one
     assert (row.median_iterations, row.median_error, row.median_time_s) == (15.0, 2.0, 2.0)
@@ -209,3 +218,148 @@ def test_landmark_tre_stands_in_for_the_error_on_cases_without_truth():
     both = from_records([rec(error_mean=0.5, measures=tre(0.7))])
     assert stats.error_column(both, "error_mean").values.tolist() == [0.5]
     assert stats.error_column(both, "error_mean").note() == ""
+
+
+def test_group_median_skips_missing_values_and_does_not_overflow():
+    big = 1.7976931348623157e308
+    codes = np.array([0, 0, 0, 1, 1, 2, 3, 3])
+    values = np.array([3.0, 1.0, np.nan, big, big, np.nan, -np.inf, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = stats.group_median(codes, values, 5)
+    assert out[:2].tolist() == [2.0, big] and out[3] == -np.inf
+    assert np.isnan(out[2]) and np.isnan(out[4])  # no value; no run
+
+
+def test_a_pair_with_fewer_than_six_instances_is_not_a_test():
+    records = [rec(s, seed=seed, error_mean=1.0 + seed + (0.5 if s == "b" else 0)) for s in "ab" for seed in range(5)]
+    records += [rec(s, seed=seed, error_mean=1.0 + seed + (0.5 if s == "c" else 0)) for s in "c" for seed in range(5)]
+    records += [rec(s, seed=seed, error_mean=1.0) for s in "d" for seed in range(6)]  # d has a 6th instance
+    tests = {(t.a, t.b): t for t in stats.paired_tests(from_records(records), "error_mean")}
+    ab = tests[("a", "b")]
+    assert (ab.n, ab.p, ab.p_holm, ab.rank_biserial, ab.tested) == (5, None, None, None, False)
+    assert ab.reason == "n = 5 < 6: too few instances for a signed-rank test"
+    assert ab.median_difference == -0.5  # still described, just not tested
+    assert all(not t.tested for t in tests.values())  # every pair shares at most 5 instances
+
+
+def test_identical_results_on_every_instance_give_p_one():
+    records = [rec(s, seed=seed, error_mean=1.0 + seed) for s in "ab" for seed in range(8)]
+    (test,) = stats.paired_tests(from_records(records), "error_mean")
+    assert (test.n, test.p, test.method, test.rank_biserial) == (8, 1.0, "identical on every instance", 0.0)
+
+
+def test_tie_heavy_data_uses_the_normal_approximation_not_a_permutation_test(monkeypatch):
+    # 12 instances, |A − B| mostly 1: scipy's default would run a permutation test per pair (~0.5 s each)
+    calls = []
+    real = stats.sps.wilcoxon
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stats.sps, "wilcoxon", spy)
+    deltas = [1.0, 1.0, 1.0, 2.0, 2.0, -1.0, 1.0, 1.0, 2.0, 1.0, 0.0, 1.0]
+    records = []
+    for seed, delta in enumerate(deltas):
+        records.append(rec("a", seed=seed, error_mean=10.0 + delta, wall_time_s=1.0 + delta))
+        records.append(rec("b", seed=seed, error_mean=10.0, wall_time_s=1.0))
+        records.append(rec("c", seed=seed, error_mean=10.0 - delta, wall_time_s=1.0))
+    start = time.perf_counter()
+    tests = stats.paired_tests(from_records(records), "error_mean") + stats.paired_tests(
+        from_records(records), "wall_time_s"
+    )
+    assert time.perf_counter() - start < 0.5
+    assert calls and all(c.get("method") in ("asymptotic", "exact") for c in calls)
+    assert all(c.get("zero_method") == "pratt" for c in calls if c.get("method") == "asymptotic")
+    ab = next(t for t in tests if (t.a, t.b, t.measure) == ("a", "b", "error_mean"))
+    assert ab.method == "normal approximation"
+    expected = real(np.array(deltas), zero_method="pratt", method="asymptotic").pvalue
+    assert ab.p == pytest.approx(expected)
+
+
+def test_no_overlap_values_and_tiny_spans_raise_no_warning():
+    big = 1.7976931348623157e308
+    records = [
+        # no truth: judged by the relative gap; a no-overlap run's dense value over a small span overflows
+        rec("a", seed=0, final_metric_dense=-1.0, initial_metric_dense=-1.0 + 1e-12),
+        rec("a", seed=1, outcome="no_overlap", final_metric_dense=big, initial_metric_dense=-1.0 + 1e-12),
+        rec("b", "d", seed=0, final_metric_dense=big, initial_metric_dense=-big),
+        rec("b", "d", seed=1, final_metric_dense=-big, initial_metric_dense=big),
+    ] + [
+        rec(s, "t", seed, error_mean=1e308 if seed % 2 else -1e308, wall_time_s=big) for s in "ab" for seed in range(8)
+    ]
+    runs = from_records(records)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gap = stats.relative_gap(runs)
+        rows = summary_rows(runs) + summary_rows(runs, by="case")
+        results = stats.instance_results(runs)
+        stats.success_rates(results), stats.ert_table(results), stats.runtime_ecdfs(results)
+        stats.time_profile(results, 3), stats.quality_profile(results)
+        tests = stats.paired_tests(runs, "error_mean") + stats.paired_tests(runs, "wall_time_s")
+    assert gap[1] == np.inf  # infinitely far from the best, not NaN and not a warning
+    assert rows and tests
+
+
+def test_summary_counts_succeeded_by_outcome_not_status():
+    from regbench.outcomes import succeeded
+
+    records = [
+        rec(seed=0, outcome="converged"),
+        rec(seed=1, outcome="no_overlap"),  # status ok: executed, but a failure
+        rec(seed=2, outcome="worse_than_start"),
+        rec(seed=3, outcome="folded", folding_fraction=0.2),
+        rec(seed=4, outcome="diverged"),
+        rec(seed=5, status="error"),
+    ]
+    (row,) = summary_rows(records)
+    assert row.succeeded == sum(succeeded(r) for r in records) == 1
+    assert row.executed == 5 and row.runs == 6
+
+
+def test_the_summary_never_pools_dense_metrics_of_different_cases():
+    # mean squares (m) and Mattes MI (n): a median across them means nothing; the relative gap is unit-free
+    def run(strategy, case, seed, f, f0):
+        return rec(strategy, case, seed, final_metric_dense=f, initial_metric_dense=f0, error_mean=1.0)
+
+    records = [
+        run("a", "m", 0, 0.2, 1.0),
+        run("a", "m", 1, 0.6, 1.0),
+        run("b", "m", 0, 0.4, 1.0),
+        run("b", "m", 1, 0.2, 1.0),
+        run("a", "n", 0, -1.0, -0.2),
+        run("a", "n", 1, -0.6, -0.2),
+        run("b", "n", 0, -1.0, -0.2),
+        run("b", "n", 1, -0.8, -0.2),
+    ]
+    rows = {r.solver: r for r in summary_rows(records)}
+    # a: gaps 0, 0.5 (m) and 0, 0.5 (n); b: 0.25, 0 (m) and 0, 0.25 (n)
+    assert (rows["a"].median_relative_gap, rows["b"].median_relative_gap) == pytest.approx((0.25, 0.125))
+    assert math.isnan(rows["a"].median_dense_metric)
+    by_case = {(r.solver, r.case): r for r in summary_rows(records, by="case")}
+    assert by_case[("a", "m")].median_dense_metric == pytest.approx(0.4)
+    assert by_case[("b", "n")].median_dense_metric == pytest.approx(-0.9)
+    strategy_headers = [c.header for c in summary_table(records).columns]
+    case_headers = [c.header for c in summary_table(records, by="case").columns]
+    assert "med. rel.\ngap" in strategy_headers and "med. dense\nmetric" not in strategy_headers
+    assert "med. dense\nmetric" in case_headers
+
+
+def test_folding_and_overlap_columns_appear_where_measured():
+    deformable = [
+        rec(seed=0, folding_fraction=0.0, overlap_fraction=0.9),
+        rec(seed=1, folding_fraction=0.26, overlap_fraction=0.1, outcome="folded"),
+        rec(seed=2, folding_fraction=0.001, overlap_fraction=0.8),
+    ]
+    (row,) = summary_rows(deformable)
+    assert (row.folding_known, row.folded_runs, row.max_folding) == (3, 2, 0.26)
+    assert (row.min_overlap, row.low_overlap_runs) == (0.1, 1)
+    table = summary_table(deformable)
+    headers = [c.header for c in table.columns]
+    assert "folded\nruns" in headers and "min.\noverlap" in headers
+    cells = {c.header: list(c.cells) for c in table.columns}
+    assert cells["folded\nruns"] == ["2 (max 26%)"] and cells["min.\noverlap"] == ["10% (1 low)"]
+    rigid = [rec(seed=0, error_mean=1.0)]
+    headers = [c.header for c in summary_table(rigid).columns]
+    assert "folded\nruns" not in headers and "min.\noverlap" not in headers

@@ -228,3 +228,6 @@ def test_restarts_keep_best_returns_the_lowest_metric_segment(builtin_pm):
     assert kept == min(valued, key=valued.get)
     assert record.final_metric_dense == pytest.approx(metrics[kept], rel=1e-9)
     assert any(note.startswith(f"kept execution {kept} of 3") for note in record.notes)
+    # The executions after the kept one (one segment each under raw rates) were discarded: they are rejected.
+    assert kept < 2 and len(record.segments) == 3
+    assert [s.rejected for s in record.segments] == [i > kept for i in range(3)]

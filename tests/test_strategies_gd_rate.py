@@ -5,7 +5,9 @@ import pytest
 import SimpleITK as sitk
 
 import regbench
-from regbench import Case, CaseData
+from regbench import Case, CaseData, Setup
+from regbench.evaluate import dense_metric
+from regbench.tinycase import make_tiny_case
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +149,91 @@ def test_relative_rates_refuse_running_without_scales(builtin_pm, strategy):
     assert record.status == "error"
     assert "rate_base 'estimated' needs a scales estimator" in record.error
     assert record.segments == []
+
+
+# -- which attempt a level keeps ------------------------------------------------------------------------------
+
+
+def tiny_case(model, metric="mean_squares"):
+    """regbench's tiny 64² pair (two levels: shrink 2 with σ 1, then full resolution, dense) under ``metric``;
+    the last level's values are the dense metric, so a level's first value is the dense value of its start."""
+    return Case(
+        f"tiny-{model}-{metric}",
+        make_tiny_case(model).loader,
+        Setup(transform=model, metric=metric, shrink_factors=(2, 1), smoothing_sigmas=(1.0, 0.0), initial_jitter=0.0),
+    )
+
+
+def dense(case, transform):
+    return dense_metric(case, transform, threads=1)
+
+
+def segments_at(record, level):
+    return [s for s in record.segments if s.levels and s.levels[0].index == level]
+
+
+def test_a_level_keeps_its_first_attempt_when_the_halved_retries_end_worse(builtin_pm):
+    # Mattes MI at the first-step rate oscillates at level 0 (the metric rises), so the level is rerun at half
+    # the rate, twice; both retries run out of their 8 iterations short of where the first attempt ended.
+    case = tiny_case("rigid", "mattes")
+    record = run(builtin_pm, case, number_of_iterations=8)
+    first, *retries = segments_at(record, 0)
+    assert retries, "the scenario needs a rerun of level 0"
+    values = [dense(case, s.transform) for s in (first, *retries)]
+    assert values[0] < min(values[1:])  # the first attempt ended best (−1.67 against −0.77 and −1.49)
+    # It is kept: the retries are rejected, and level 1 starts where the first attempt ended.
+    assert not first.rejected and all(s.rejected for s in retries)
+    finer = segments_at(record, 1)
+    assert finer[0].levels[0].first_metric == pytest.approx(values[0], rel=1e-9)
+    assert all(s.levels[0].first_metric == finer[0].levels[0].first_metric for s in finer)
+    note = next(n for n in record.notes if n.startswith("level 0: attempts compared on the dense metric"))
+    assert f"segment {first.index} at rate" in note and f"{values[0]:.6g}, kept" in note
+    assert all(f"{v:.6g}, rejected" in note for v in values[1:])
+    # One kept execution per level; the returned transform is the kept one of the last level.
+    kept = [s for s in record.segments if not s.rejected]
+    assert [s.levels[0].index for s in kept] == [0, 1]
+    assert record.final_metric_dense == pytest.approx(dense(case, kept[-1].transform), rel=1e-12)
+
+
+def test_a_level_whose_attempts_all_end_worse_than_its_start_continues_from_the_start(builtin_pm):
+    # 1000 × the estimated rate: every level-0 attempt, down to 1000/64 ×, oscillates and ends worse than the
+    # start (or leaves the image: mean squares has no value there). Before, the last of them was kept: 22 px.
+    case = tiny_case("rigid")
+    record = run(builtin_pm, case, learning_rate=1000.0, number_of_iterations=20)
+    coarse = segments_at(record, 0)
+    assert len(coarse) == 7 and all(s.rejected for s in coarse)
+    assert any(n.startswith("level 0:") and n.endswith("continues from its start") for n in record.notes)
+    # Level 1 starts from the case's start, and the run ends no worse than it started.
+    finer = segments_at(record, 1)
+    assert all(s.levels[0].first_metric == pytest.approx(record.initial_metric_dense, rel=1e-9) for s in finer)
+    assert record.final_metric_dense <= record.initial_metric_dense
+    assert record.error_mean_fg < record.initial_error_mean_fg
+    assert record.outcome not in ("diverged", "worse_than_start", "no_overlap")
+
+
+def test_a_last_level_with_no_better_attempt_returns_its_start(builtin_pm):
+    # 200 × the estimated rate at level 1 only: level 0 is fine, and no attempt at level 1 (down to 200/64 ×)
+    # ends below where level 0 left off. The run returns level 0's result (before: the last attempt, 5.3 px).
+    case = tiny_case("rigid")
+    record = run(builtin_pm, case, "gd-level-schedule", learning_rates=(1.0, 200.0), number_of_iterations=20)
+    (coarse,) = segments_at(record, 0)
+    assert not coarse.rejected
+    finer = segments_at(record, 1)
+    assert len(finer) == 7 and all(s.rejected for s in finer)
+    start = dense(case, coarse.transform)
+    assert all(dense(case, s.transform) is None or dense(case, s.transform) > start for s in finer)
+    assert record.final_metric_dense == pytest.approx(start, rel=1e-12)
+    assert record.error_mean_fg < record.initial_error_mean_fg
+    assert record.outcome not in ("diverged", "worse_than_start", "no_overlap")
+
+
+def test_return_best_describes_the_kept_attempt(builtin_pm):
+    # gd-best at 30 × the rate: the last level is rerun and its first attempt is kept; the best-or-last
+    # measures must be those of the kept execution, not of the rejected retry that ran after it.
+    case = tiny_case("rigid")
+    record = run(builtin_pm, case, "gd-best", learning_rate=30.0, number_of_iterations=20)
+    finer = segments_at(record, 1)
+    kept = [s for s in finer if not s.rejected]
+    assert len(kept) == 1 and finer[-1].rejected
+    chosen = record.measures["return_best_chose"]
+    assert record.measures[f"return_best_metric_{chosen}"] == pytest.approx(record.final_metric_dense, rel=1e-9)

@@ -15,7 +15,20 @@ estimates the rate once, where the gradient is large, and holds it:
 3. A fixed rate that is too large for a level shows in its own trace: the metric rises above the best value
    already reached (gradient descent at a stable rate decreases monotonically). Mattes MI's sharp optimum
    does this where mean squares does not. The level is then run again from its start at half the rate (up to
-   ``MAX_HALVINGS`` times), and later levels keep the reduced rate. Each attempt is a segment of the record.
+   ``MAX_HALVINGS`` times, until an attempt passes), and later levels keep the reduced rate. Each attempt is a
+   segment of the record.
+4. **Which attempt is kept.** A level whose first attempt passes keeps it (its trace fell steadily: there is
+   nothing to compare). Otherwise the attempts are compared on one measure, the same for each: the case
+   metric of the attempt's result at full resolution without sampling (one dense evaluation each,
+   :func:`regbench_plugins.support.last_level_metric`), not the values in the traces (those are the metric
+   *before* the last step, on the level's shrunk, smoothed or sampled images, reference §3.3–3.4). The
+   attempt with the lowest value is kept, whichever rate it ran at, and the level's start is a candidate too:
+   when no attempt ends below it (or every attempt left the moving image), the level continues from its start.
+   The rate carried to later levels is still the reduced one: the rise showed the larger rate too large, even
+   where its attempt ended better. Every attempt not kept is marked ``Segment.rejected``, and a note lists
+   the compared values. Under ``return_best`` an attempt's result at the last level is its best-or-last
+   transform, and the record's ``return_best_*`` measures describe the kept attempt. The evaluations are part
+   of the strategy, so their time is in the run's, not in any segment's.
 
 Not a plugin module: the gradient-descent strategies use it.
 """
@@ -33,7 +46,7 @@ import SimpleITK as sitk
 import regbench
 from regbench.stops import is_no_overlap, is_no_overlap_error
 from regbench_plugins.return_best import execute_returning_best
-from regbench_plugins.support import set_scales
+from regbench_plugins.support import last_level_metric, set_scales
 
 if TYPE_CHECKING:
     from regbench_plugins.gradient_descent import GradientDescentParams
@@ -112,11 +125,12 @@ def run_first_level_rate(
     estimated: float | None = None
     frozen: tuple[float, ...] | None = None
     reduction = 1.0  # halvings so far, carried to the finer levels
-    first_progress: float | None = None  # the metric decrease of the first level's accepted attempt
-    transform = None
+    first_progress: float | None = None  # the metric decrease of the first level's kept attempt
+    transform = None  # the case's start
     last = ctx.setup.levels - 1
     for level, factor in enumerate(factors):
         start = transform
+        attempts: list[_Attempt] = []
         for attempt in range(MAX_HALVINGS + 1):
             method = ctx.new_method(initial_transform=start, levels=[level])
             if estimated is None:
@@ -127,47 +141,139 @@ def run_first_level_rate(
                 probe = _ScalesProbe(method)
             else:
                 configure_held(ctx, method, params, factor * estimated * reduction, frozen)
-            result = _execute(ctx, method, return_best=return_best and level == last)
+            tried = _execute(ctx, method, return_best=return_best and level == last)
             if estimated is None:
                 estimated, frozen = _estimated_rate(ctx, factor, maximum_step), probe.scales
-            progress, rise = _progress_and_rise(ctx.segments[-1].index, ctx.record.trace)
-            reference = progress if first_progress is None else first_progress
-            if result is not None and rise <= RISE_TOLERANCE * max(progress, NOISE_FLOOR * reference):
-                transform = result
+            tried.progress, rise = _progress_and_rise(tried.segment.index, ctx.record.trace)
+            reference = tried.progress if first_progress is None else first_progress
+            tried.passed = tried.transform is not None and rise <= RISE_TOLERANCE * max(
+                tried.progress, NOISE_FLOOR * reference
+            )
+            attempts.append(tried)
+            if tried.passed:
                 break
             if attempt == MAX_HALVINGS:
-                if result is None:
-                    raise regbench.ExecutionFailed(ctx.segments[-1])
-                transform = result
                 ctx.note(f"level {level}: still unstable after {MAX_HALVINGS} halvings of the learning rate")
                 break
             reduction /= 2
-            why = "a step left the moving image" if result is None else "the metric rose"
+            why = "a step left the moving image" if tried.transform is None else "the metric rose"
             ctx.note(
                 f"level {level}: {why} with the held learning rate (too large for this level): run again from "
                 "the level's start at half the rate"
             )
+        transform = _keep_best(ctx, level, start, attempts)
+        kept = next((a for a in attempts if not a.segment.rejected), None)
         if first_progress is None:
-            first_progress = progress
+            first_progress = (kept or attempts[-1]).progress
     ctx.record.measures["learning_rate_halvings"] = round(-math.log2(reduction))
     return HeldRate(transform, estimated * reduction, frozen)
 
 
-def _execute(
-    ctx: regbench.RunContext, method: sitk.ImageRegistrationMethod, return_best: bool
-) -> sitk.Transform | None:
-    """The execution's transform, or None when Mattes MI threw because no sample mapped inside the moving
-    image (a step far too long: the segment is recorded with its error)."""
+@dataclass
+class _Attempt:
+    """One execution of a level: its segment, its result (None: a step left the moving image) and, under
+    ``return_best``, the measures and notes that describe its own execution (added to the record only if it
+    is kept)."""
+
+    segment: regbench.Segment
+    transform: sitk.Transform | None
+    measures: dict = dataclasses.field(default_factory=dict)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    progress: float = 0.0
+    passed: bool = False
+
+
+def _case_start(ctx: regbench.RunContext) -> sitk.Transform:
+    """The transform the case starts from (what ``new_method`` would optimize from), as a copy."""
+    return sitk.Transform(ctx.new_method(levels=[0]).GetInitialTransform()).Downcast()
+
+
+def _keep_best(
+    ctx: regbench.RunContext, level: int, start: sitk.Transform | None, attempts: list[_Attempt]
+) -> sitk.Transform:
+    """The transform the level ends with: the kept attempt's, or ``start`` (None: the case's start) when no
+    attempt is better (module docstring, step 4). Marks every attempt not kept ``rejected`` and notes the
+    values compared."""
+    if len(attempts) == 1 and attempts[0].passed:
+        _describe(ctx, attempts[0])
+        return attempts[0].transform
+    if start is None:
+        start = _case_start(ctx)
+    values = [None if a.transform is None else last_level_metric(ctx, a.transform) for a in attempts]
+    start_value = last_level_metric(ctx, start)
+    ranked = [(v, i) for i, v in enumerate(values) if v is not None]
+    if ranked:
+        value, index = min(ranked)
+        kept = None if start_value is not None and start_value < value else attempts[index]
+    elif start_value is not None:
+        kept = None  # every attempt left the moving image
+    else:
+        # Nothing has a value, not even the start: keep the last attempt with a result (the start when none has).
+        kept = next((a for a in reversed(attempts) if a.transform is not None), None)
+    for attempt in attempts:
+        if attempt is not kept:
+            attempt.segment.rejected = True
+    if kept is not None:
+        _describe(ctx, kept)
+    ctx.note(_attempts_note(level, start_value, attempts, values, kept))
+    return start if kept is None else kept.transform
+
+
+def _describe(ctx: regbench.RunContext, kept: _Attempt) -> None:
+    """The record's measures and notes describe the kept execution, not the last one tried."""
+    ctx.record.measures.update(kept.measures)
+    for note in kept.notes:
+        ctx.note(note)
+
+
+def _attempts_note(
+    level: int, start_value: float | None, attempts: list[_Attempt], values: list, kept: _Attempt | None
+) -> str:
+    def value(v: float | None) -> str:
+        return "no value (no sample inside the moving image)" if v is None else f"{v:.6g}"
+
+    parts = []
+    for attempt, v in zip(attempts, values, strict=True):
+        what = "left the moving image" if attempt.transform is None else value(v)
+        verdict = "kept" if attempt is kept else "rejected"
+        rate = attempt.segment.learning_rate
+        at = "" if rate is None else f" at rate {rate:.4g}"
+        parts.append(f"segment {attempt.segment.index}{at}: {what}, {verdict}")
+    compared = f"level {level}: attempts compared on the dense metric of their results (start {value(start_value)}; "
+    compared += "; ".join(parts) + ")"
+    if kept is None:
+        return compared + ": no attempt ended better than the level's start, so the level continues from its start"
+    if kept is attempts[-1]:
+        return compared
+    return compared + ": a rejected later attempt at a lower rate ended worse than the kept one"
+
+
+def _execute(ctx: regbench.RunContext, method: sitk.ImageRegistrationMethod, return_best: bool) -> _Attempt:
+    """Execute one attempt. Its transform is None when Mattes MI threw because no sample mapped inside the
+    moving image (a step far too long: the segment is recorded with its error)."""
+    record = ctx.record
+    measures, notes = record.measures, record.notes
+    if return_best:  # what it writes about its execution is set aside (see _describe)
+        record.measures, record.notes = {}, []
     try:
         if return_best:
-            return execute_returning_best(ctx, method, 1)
-        return ctx.execute(method).transform
-    except regbench.ExecutionFailed:
-        segment = ctx.segments[-1]
+            transform = execute_returning_best(ctx, method, 1)
+            segment = ctx.segments[-1]  # the segment ctx.execute returned inside execute_returning_best
+        else:
+            segment = ctx.execute(method)
+            transform = segment.transform
+    except regbench.ExecutionFailed as exc:
+        segment = exc.segment
         stepped = bool(segment.levels and segment.levels[0].iterations)
         if not is_no_overlap_error(segment.error) or not stepped:
             raise  # another error, or no overlap before any step: the rate is not the cause
-        return None
+        transform = None
+    finally:
+        own_measures, own_notes = record.measures, record.notes
+        record.measures, record.notes = measures, notes
+    if not return_best:
+        own_measures, own_notes = {}, []
+    return _Attempt(segment, transform, own_measures, own_notes)
 
 
 def _progress_and_rise(segment: int, trace) -> tuple[float, float]:

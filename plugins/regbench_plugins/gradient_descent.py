@@ -7,7 +7,8 @@ one, reference §1.3) and can return the best visited position instead of Simple
 throw "m_Scales values must be > epsilon").
 
 Plain gradient descent defaults to the ``first_level`` learning-rate policy (:mod:`.gd_rate`): the rate is
-estimated once, at the start of the coarsest level where the gradient is large, and held for the finer levels.
+estimated once, at the start of the coarsest level where the gradient is large, and held for the finer levels;
+a level whose metric rises is rerun at half the rate, and keeps whichever attempt (or its start) ends best.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class GradientDescentParams(ConvergenceParams):
     estimate_learning_rate: str = param(
         FIRST_LEVEL,
         "learning-rate policy: 'first_level' (estimated at the start of the coarsest level, then held for every "
-        "level, halved for a level whose metric rises; one execution per level), 'never' (use learning_rate as "
+        "level, halved for a level whose metric rises, which keeps its attempt that ends best and never one worse "
+        "than its start; one execution per level), 'never' (use learning_rate as "
         "given), 'once' (SimpleITK: re-estimated at the start of each level), 'each_iteration'; estimation needs "
         "a scales estimator",
         choices=(FIRST_LEVEL, *ESTIMATE),
@@ -116,6 +118,7 @@ class GradientDescentFamily(regbench.SingleRunStrategy):
     """One ``Execute`` of a gradient-descent-family optimizer; subclasses set the optimizer."""
 
     Params = StepParams
+    metric_pairing = "previous"  # the event's value is f before the step just taken (reference §3.3)
 
     def set_optimizer(self, method: sitk.ImageRegistrationMethod, params: StepParams) -> None:
         raise NotImplementedError

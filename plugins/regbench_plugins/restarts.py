@@ -8,7 +8,8 @@ scale; ``rate_base='raw'`` takes fixed rates as given instead.
 SimpleITK's setters only take effect at the next ``Execute`` (reference §9.4), so a rate change is a new
 execution: the record has one segment per rate and its iteration count is the sum over them. With
 ``keep_best`` the returned transform is the segment result with the lowest full-resolution metric (one metric
-evaluation per segment) instead of the last one.
+evaluation per segment) instead of the last one, and the segments of the executions after it are marked
+``rejected`` (their results were discarded).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class LearningRateRestarts(regbench.Strategy):
     """Gradient descent restarted with a new fixed rate each execution, from the last result."""
 
     Params = RestartParams
+    metric_pairing = "previous"  # gradient descent reports f before its step
 
     def run(self, ctx: regbench.RunContext, params: RestartParams) -> sitk.Transform | None:
         estimated = params.rate_base == "estimated"
@@ -81,8 +83,9 @@ class LearningRateRestarts(regbench.Strategy):
         rates = params.rates()
         transform = None
         held = None
-        results = []
+        results, firsts = [], []  # each execution's result, and the index of its first segment
         for i, rate in enumerate(rates):
+            firsts.append(len(ctx.segments))
             if i == 0 and estimated:
                 held = run_first_level_rate(ctx, gd, (rate,) * ctx.setup.levels)
                 transform = held.transform
@@ -103,8 +106,18 @@ class LearningRateRestarts(regbench.Strategy):
         ctx.record.measures["restart_metrics"] = values
         ctx.record.measures["restart_kept"] = kept
         if kept != len(results) - 1:
-            ctx.note(f"kept execution {kept} of {len(results)} (lowest full-resolution metric), not the last one")
+            # The executions after the kept one were run and their results discarded.
+            for segment in ctx.segments[firsts[kept + 1] :]:
+                segment.rejected = True
+            ctx.note(
+                f"kept execution {kept} of {len(results)} (lowest full-resolution metric), not the last one; "
+                f"the later executions are rejected (full-resolution metrics: {_values(values)})"
+            )
         return results[kept]
+
+
+def _values(values: list[float | None]) -> str:
+    return ", ".join("no value" if v is None else f"{v:.6g}" for v in values)
 
 
 @regbench.hookimpl

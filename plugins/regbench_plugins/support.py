@@ -8,7 +8,7 @@ from __future__ import annotations
 import SimpleITK as sitk
 
 import regbench
-from regbench.stops import is_no_overlap
+from regbench.stops import is_no_overlap, is_no_overlap_error
 
 SCALES = ("auto", "none", "physical_shift", "index_shift", "jacobian")
 
@@ -53,13 +53,21 @@ def resolve_scales(ctx: regbench.RunContext, scales: str, estimate: str = "never
 
 
 def last_level_metric(ctx: regbench.RunContext, transform: sitk.Transform) -> float | None:
-    """The case metric of ``transform`` at full resolution without sampling (one metric evaluation).
+    """The case metric of ``transform`` at full resolution without sampling (one metric evaluation: the
+    record's dense metric; ``MetricEvaluate`` ignores shrink, smoothing and sampling, reference §3.4), or None
+    where no sample maps inside the moving image (DBL_MAX, or Mattes MI's exception).
 
     Used to compare candidate transforms on equal terms: SimpleITK never evaluates the last iterate when
-    the iteration cap stops a gradient-descent run (reference §3.4).
+    the iteration cap stops a gradient-descent run (reference §3.4), and the values in a trace are on each
+    level's own shrunk, smoothed or sampled images.
     """
     method = ctx.new_method(initial_transform=transform, levels=[ctx.setup.levels - 1])
-    value = method.MetricEvaluate(ctx.fixed, ctx.moving)
+    try:
+        value = method.MetricEvaluate(ctx.fixed, ctx.moving)
+    except RuntimeError as exc:
+        if is_no_overlap_error(str(exc)):
+            return None
+        raise
     return None if is_no_overlap(value) else value
 
 

@@ -62,7 +62,10 @@ def _load(path: str):
 @click.option("--no-stats", is_flag=True, help="Only the summary table.")
 def report_command(source, by, error, html_dir, no_stats) -> None:
     """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics."""
+    from rich.markup import escape
+
     from regbench.report import stats
+    from regbench.report.repeats import repeats_table
     from regbench.report.summary import summary_table
     from regbench.report.tables import paired_tests_table, success_table
 
@@ -74,9 +77,13 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
         console.print(f"{source}: no runs yet")
         return
     console.print(summary_table(runs, by=by, error=error))
+    # copies among the seeds, runs not known to be reproducible: what every figure below must be read with
+    for line in stats.notes(runs):
+        console.print(f"[yellow]note:[/] {escape(line)}")
+    if spreads := _repeat_spreads(runs):
+        console.print(repeats_table(spreads))
     if not no_stats:
-        _, has_truth = stats.quality(runs, error)
-        console.print(success_table(runs, stats.solved(runs, error), has_truth, error))
+        console.print(success_table(runs, stats.instance_results(runs, error), error))
         if len(set(runs.solver)) > 1:
             console.print(paired_tests_table(runs, (error, "wall_time_s")))
     if html_dir:
@@ -88,6 +95,20 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
         except ReportError as exc:
             raise click.BadParameter(str(exc), param_hint="--html") from exc
         console.print(f"HTML report: {result.index} ({len(result.files) - 1} files beside it)", highlight=False)
+
+
+def _repeat_spreads(runs):
+    """The spread of every strategy × case × seed group that was repeated (``regbench run --repeat``); full
+    records are read only for those groups."""
+    from regbench.report.repeats import repeat_spreads
+
+    repeat = runs["repeat"]
+    if not len(runs) or not (repeat > 0).any():
+        return []
+    groups = list(zip(runs.solver.tolist(), runs["case"].tolist(), runs["seed"].tolist(), strict=True))
+    repeated = {group for group, r in zip(groups, repeat.tolist(), strict=True) if r > 0}
+    keys = [key for key, group in zip(runs["key"].tolist(), groups, strict=True) if group in repeated]
+    return repeat_spreads(runs.records(keys))
 
 
 def _check_html_dir(html_dir: str) -> None:

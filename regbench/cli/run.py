@@ -17,19 +17,19 @@ from regbench.cases import CaseError
 from regbench.cli.common import echo_json, make_console
 from regbench.executors import Executor, PlannedRun
 from regbench.matrix import Matrix, MatrixError, parse_param_option, plan, split_patterns
+from regbench.outcomes import MEANINGS, succeeded
 from regbench.plugins import PluginError
 from regbench.record import RunRecord
 from regbench.report.runview import print_record
 from regbench.runfile import RunFile, load_run_file
 from regbench.runner import (
+    DEFAULT_THREADS,
     DEFAULT_TIMEOUT_S,
     RunnerError,
     default_workers,
-    failed,
     make_executor,
     pending,
     record_runs,
-    threads_per_worker,
 )
 from regbench.store import DEFAULT_STORE, Store, StoreError
 from regbench.strategy import ParameterError
@@ -37,11 +37,6 @@ from regbench.worker import WorkerState, plugin_manager
 
 USAGE_ERRORS = (MatrixError, ParameterError, PluginError, CaseError, StoreError)
 SHOW_FAILURES = 10
-# Failed outcomes that carry no error message: why, in one line.
-WHY = {
-    "diverged": "the dense metric ended worse than it started",
-    "no_overlap": "the images stopped overlapping (the metric is SimpleITK's no-valid-points value)",
-}
 
 
 @dataclass
@@ -51,11 +46,21 @@ class Settings:
     matrix: Matrix
     plugins: tuple[str, ...]
     workers: int | None  # None: not chosen (a single run may then run in this process)
-    threads: int | None
+    threads: int | None  # None: not chosen (DEFAULT_THREADS applies)
     timeout: float | None  # None: not chosen (DEFAULT_TIMEOUT_S applies); 0: no limit
     executor: str
     scheduler: str | None
     store: str
+
+    @property
+    def run_threads(self) -> int:
+        """ITK threads per run."""
+        return self.threads or DEFAULT_THREADS
+
+    @property
+    def run_workers(self) -> int:
+        """Worker processes: as chosen, else as many as the cores hold at :attr:`run_threads` each."""
+        return self.workers or default_workers(self.run_threads)
 
     @property
     def run_timeout(self) -> float | None:
@@ -99,13 +104,32 @@ class Settings:
     help="Strategy parameter; several values make a grid (repeatable), e.g. gd.learning_rate=0.5,1,2.",
 )
 @click.option(
+    "--repeat",
+    "repeats",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Run every planned run K times (repeats 0 to K-1; repeat 0 is the plain run, so runs already stored count "
+    "as it), store every repeat and print how far they are apart per strategy × case × seed [default: 1].",
+)
+@click.option(
     "--config",
     type=click.Path(dir_okay=False),
     metavar="FILE",
     help="A TOML run file; options given on the command line win.",
 )
-@click.option("-w", "--workers", type=click.IntRange(min=1), help="Worker processes [default: the cores].")
-@click.option("--threads", type=click.IntRange(min=1), help="ITK threads per run [default: cores // workers].")
+@click.option(
+    "-w",
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes: runs side by side, where the speed comes from [default: the cores // --threads].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help=f"ITK threads per run [default: {DEFAULT_THREADS}, so the same run gives a bit-identical record: Mattes MI "
+    "is not reproducible with more threads, and the thread count changes every metric's last digits]. It is part "
+    "of the run's key.",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
@@ -139,7 +163,7 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     """
     try:
         settings = _settings(**options)
-        threads = settings.threads or threads_per_worker(settings.workers or default_workers())
+        threads = settings.run_threads
         runs = plan(settings.matrix, plugin_manager(settings.plugins), threads)
         if dry_run:
             _print_plan(runs, _stored_keys(settings.store), settings, threads, force, as_json)
@@ -161,6 +185,7 @@ def _settings(
     seed_list,
     seeds,
     params,
+    repeats,
     config,
     workers,
     threads,
@@ -194,6 +219,7 @@ def _settings(
         case_files=list(case_files) or file.case_files,
         seeds=chosen_seeds,
         params=list(entries.values()),
+        repeats=repeats or file.repeat or 1,
     )
     return Settings(
         matrix=matrix,
@@ -220,7 +246,8 @@ def _print_plan(
 ) -> None:
     skipped = 0 if force else sum(run.spec.key in stored for run in runs)
     here = len(runs) == 1 and settings.in_process
-    workers = 1 if here else settings.workers or default_workers()
+    workers = 1 if here else settings.run_workers
+    repeats = settings.matrix.repeats
     where = (
         "in this process"
         if here
@@ -238,6 +265,7 @@ def _print_plan(
                 "workers": None if settings.scheduler else workers,
                 "scheduler": settings.scheduler,
                 "threads": threads,
+                "repeats": repeats,
                 "timeout_s": timeout,
                 "store": settings.store,
             }
@@ -245,16 +273,22 @@ def _print_plan(
         return
     planned = Counter((run.spec.strategy, run.spec.case) for run in runs)
     held = Counter((run.spec.strategy, run.spec.case) for run in runs if run.spec.key in stored)
-    table = Table(title=f"Planned: {_plural(len(runs), 'run')}", title_justify="left")
-    for column, justify in (("strategy", "left"), ("case", "left"), ("runs", "right"), ("in the store", "right")):
+    of = f" ({len(runs) // repeats} × {repeats} repeats)" if repeats > 1 else ""
+    table = Table(title=f"Planned: {_plural(len(runs), 'run')}{of}", title_justify="left")
+    columns = [("strategy", "left"), ("case", "left"), ("runs", "right"), ("in the store", "right")]
+    if repeats > 1:
+        columns.insert(2, ("repeats", "right"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for (strategy, case), count in planned.items():
-        table.add_row(escape(strategy), escape(case), str(count), str(held[strategy, case]))
+        cells = [escape(strategy), escape(case), str(count), str(held[strategy, case])]
+        table.add_row(*cells[:2], *([str(repeats)] if repeats > 1 else []), *cells[2:])
     console = make_console()
     console.print(table)
     again = "rerun by --force" if force else "skipped"
+    each = f", each run {repeats} times (repeats 0–{repeats - 1})" if repeats > 1 else ""
     console.print(
-        f"{_plural(len(runs) - skipped, 'run')} to run {where}, {_plural(threads, 'ITK thread')} per run, "
+        f"{_plural(len(runs) - skipped, 'run')} to run {where}{each}, {_plural(threads, 'ITK thread')} per run, "
         f"{f'timeout {timeout:g} s' if timeout else 'no timeout'} per run; "
         f"{sum(held.values())} already in {escape(settings.store)} ({again}). Nothing was run (--dry-run).",
         highlight=False,
@@ -283,8 +317,9 @@ def _run_here(run: PlannedRun, settings: Settings, store: Store, force: bool, as
 def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force: bool, as_json: bool) -> None:
     todo = pending(runs, store, force)
     if todo:
-        workers = settings.workers or default_workers()
-        executor = make_executor(settings.executor, workers, settings.run_timeout, settings.plugins, settings.scheduler)
+        executor = make_executor(
+            settings.executor, settings.run_workers, settings.run_timeout, settings.plugins, settings.scheduler
+        )
         with ExitStack() as stack:
             _connect(executor, settings, stack)
             _execute(todo, executor, settings, store, force)
@@ -318,8 +353,8 @@ def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, sto
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        # By outcome, as the summary's outcomes column: "failed" is error, crashed, timeout, no_overlap, diverged.
-        TextColumn("[green]ok {task.fields[ok]}[/] · [red]failed {task.fields[failed]}[/]"),
+        # By outcome (regbench.outcomes.succeeded), as every table counts: failed = a failure outcome.
+        TextColumn("[green]succeeded {task.fields[succeeded]}[/] · [red]failed {task.fields[failed]}[/]"),
         TimeElapsedColumn(),
         TextColumn("left"),
         TimeRemainingColumn(),
@@ -329,12 +364,12 @@ def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, sto
     try:
         with Progress(*columns, console=err) as bar:
             description = f"{_plural(len(todo), 'run')} on {_plural(executor.workers, settings.executor + ' worker')}"
-            task = bar.add_task(description + where, total=len(todo), ok=0, failed=0)
+            task = bar.add_task(description + where, total=len(todo), succeeded=0, failed=0)
 
             def show(record: RunRecord, progress) -> None:
                 nonlocal done
                 done = progress.done
-                bar.update(task, completed=progress.done, ok=progress.ok, failed=progress.failed)
+                bar.update(task, completed=progress.done, succeeded=progress.succeeded, failed=progress.failed)
 
             record_runs(todo, store, executor, replace=force, on_record=show)
     except KeyboardInterrupt:
@@ -356,20 +391,34 @@ def _report(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -
     if as_json:
         echo_json([r.to_dict() for r in records])
         return
+    from regbench.report.repeats import repeat_spreads, repeats_table
+    from regbench.report.runs import from_records
+    from regbench.report.stats import notes
     from regbench.report.summary import summary_table
 
     console = make_console()
-    console.print(summary_table(records))
-    failures = [r for r in records if failed(r)]
+    summary = from_records(records)
+    console.print(summary_table(summary))
+    for line in notes(summary):  # copies among the seeds, runs not known to be reproducible
+        console.print(f"[yellow]note:[/] {escape(line)}")
+    failures = [r for r in records if not succeeded(r)]
     for r in failures[:SHOW_FAILURES]:
-        why = _short(r.error or WHY.get(r.outcome or "", r.stop_condition))
-        console.print(f"[red]{r.outcome or r.status}[/] {escape(r.strategy)} on {escape(r.case)}, seed {r.seed}: {why}")
+        why = _short(r.error or MEANINGS.get(r.outcome or "") or r.stop_condition)
+        repeat = f", repeat {r.repeat}" if r.repeat else ""
+        console.print(
+            f"[red]{r.outcome or r.status}[/] {escape(r.strategy)} on {escape(r.case)}, seed {r.seed}{repeat}: {why}"
+        )
     if len(failures) > SHOW_FAILURES:
         console.print(f"... and {len(failures) - SHOW_FAILURES} more (regbench export, or regbench report)")
+    spreads = repeat_spreads(records)
+    if spreads:
+        console.print(repeats_table(spreads))
     again = f", {skipped} already in the store (--force reruns them)" if skipped else ""
-    failures_text = f"; {len(failures)} failed (error, crashed, timeout, no_overlap or diverged)" if failures else ""
+    why = Counter(r.outcome or r.status for r in failures)
+    kinds = f" ({', '.join(f'{outcome} {n}' for outcome, n in why.most_common())})" if failures else ""
     console.print(
-        f"{len(records)} runs: {len(runs) - skipped} new{again}{failures_text}; "
+        f"{len(records)} runs: {len(runs) - skipped} new{again}; "
+        f"succeeded {len(records) - len(failures)} · failed {len(failures)}{kinds}; "
         f"stored in {escape(str(Path(store.path)))}"
     )
 

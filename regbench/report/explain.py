@@ -72,7 +72,7 @@ def distinct(a: float, b: float) -> tuple[str, str]:
 
 def _last_level(record: RunRecord) -> tuple[int, Level] | None:
     for segment in reversed(record.segments):
-        if segment.levels:
+        if segment.levels and not segment.rejected:
             return segment.index, segment.levels[-1]
     return None
 

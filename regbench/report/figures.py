@@ -111,6 +111,8 @@ _CATEGORY_COLORS = {
     "user_stop": "#9467bd",
     "diverged": "#d62728",
     "no_overlap": "#8c1c13",
+    "worse_than_start": "#ff3b30",
+    "folded": "#a0522d",
     "invalid_parameter": "#e377c2",
     "error": "#7f7f7f",
     "crashed": "#404040",
@@ -136,10 +138,28 @@ def _metric_column(trace_metric: list) -> np.ndarray:
     return values
 
 
+def _rejected(record: RunRecord) -> np.ndarray:
+    """Per trace position: does it belong to an execution whose result the strategy discarded
+    (``Segment.rejected``, e.g. gd's rerun of a level at a lower rate that ended worse)?"""
+    rejected = {segment.index for segment in record.segments if segment.rejected}
+    return np.array([s in rejected for s in record.trace.segment], dtype=bool)
+
+
 def _level_starts(record: RunRecord) -> list[int]:
-    """Trace positions where a new (segment, level) begins, the first excluded."""
+    """Trace positions where a new pyramid level (or a new execution) begins, the first excluded. A rerun of
+    the same level, rejected or rerun after a rejected attempt, begins no level: it is drawn as rejected."""
     pairs = list(zip(record.trace.segment, record.trace.level, strict=True))
-    return [i for i in range(1, len(pairs)) if pairs[i] != pairs[i - 1]]
+    rejected = _rejected(record)
+    return [
+        i
+        for i in range(1, len(pairs))
+        if pairs[i] != pairs[i - 1] and not (pairs[i][1] == pairs[i - 1][1] and (rejected[i] or rejected[i - 1]))
+    ]
+
+
+def _kept_metric(record: RunRecord) -> np.ndarray:
+    """The metric column of the executions the strategy kept (rejected ones left out, the rest joined)."""
+    return _metric_column(record.trace.metric)[~_rejected(record)]
 
 
 def _log_if_positive(ax, values: np.ndarray) -> None:
@@ -148,20 +168,35 @@ def _log_if_positive(ax, values: np.ndarray) -> None:
         ax.set_yscale("log")
 
 
+# Rejected executions: dashed, in the strategy's colour greyed (two strategies' stay apart), no markers, and
+# under the kept lines (zorder 2), which a rejected attempt of another strategy may coincide with.
+REJECTED_STYLE = {"ls": (0, (4, 2)), "lw": 1.0, "alpha": 0.9, "zorder": 1.5}
+
+
+def greyed(color) -> tuple[float, float, float]:
+    """``color`` mixed half-way with mid grey."""
+    from matplotlib.colors import to_rgb
+
+    return tuple(0.45 * c + 0.55 * 0.6 for c in to_rgb(color))
+
+
 def trace_plot(case: str, number: int, records: dict[str, list[RunRecord]], palette: dict) -> Plot:
-    """Per-run metric traces on one case, with level (and execution) changes marked."""
+    """Per-run metric traces on one case, with level (and execution) changes marked and rejected executions
+    drawn apart (grey, dashed)."""
     fig = Figure(figsize=(9, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    drawn, every = 0, []
+    drawn, every, rejected_runs = 0, [], 0
     styles = line_styles(list(records))
     for k, (solver, group) in enumerate(sorted(records.items())):
         for i, record in enumerate(group):
             values = _metric_column(record.trace.metric)
             every.append(values)
+            x = np.arange(values.size)
+            rejected = _rejected(record)
             label = safe(solver) if i == 0 else None
             ax.plot(
-                np.arange(values.size),
-                values,
+                x,
+                np.where(rejected, np.nan, values),
                 color=palette[solver],
                 lw=1.2,
                 alpha=0.8,
@@ -169,23 +204,37 @@ def trace_plot(case: str, number: int, records: dict[str, list[RunRecord]], pale
                 markevery=mark_every(values.size, k),
                 **styles[solver],
             )
+            segments = np.asarray(record.trace.segment)
+            for segment in np.unique(segments[rejected]):  # each on its own: no line joins two attempts
+                at = segments == segment
+                ax.plot(x[at], values[at], color=greyed(palette[solver]), **REJECTED_STYLE)
+            rejected_runs += bool(rejected.any())
             for start in _level_starts(record):
                 ax.axvline(start - 0.5, color=palette[solver], ls=":", lw=0.9, alpha=0.7)
             drawn += 1
     ax.plot([], [], color="grey", ls=":", label="level change")
+    if rejected_runs:
+        ax.plot([], [], color="0.6", label="rejected attempt", **REJECTED_STYLE)
     if every:
         _log_if_positive(ax, np.concatenate(every))
     ax.set_xlabel("iteration (counted over all levels and executions)")
     ax.set_ylabel("metric value as the optimizer saw it (case metric units)")
     ax.set_title(f"Metric traces: {safe(case)}")
     legend_outside(ax)
+    rejected_text = (
+        f" Greyed dashed stretches ({rejected_runs} of the runs have some) are rejected attempts: executions whose "
+        "result the strategy discarded (gd reruns a level from its start at half the rate when its metric rises, "
+        "and keeps the attempt that ended best); they are not level changes."
+        if rejected_runs
+        else ""
+    )
     caption = (
         f"{drawn} runs on {case} (at most {TRACES_PER_GROUP} per strategy, lowest seeds). Each line is the metric "
         "the optimizer reported at each iteration; dotted lines mark where a new pyramid level (or execution) "
         "begins. Values on shrunk, smoothed or sampled levels are not comparable with those on the last level, "
         "so a jump at a level change is expected, not a divergence. A line that keeps falling until it ends "
         "was stopped by its iteration budget. Line style and marker differ per strategy, so lines that coincide "
-        "stay visible."
+        f"stay visible.{rejected_text}"
     )
     return Plot(f"{PER_CASE_FIGURES[0]}-{number:02d}", f"Metric traces: {case}", caption, fig)
 
@@ -208,7 +257,7 @@ def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]]
     counts, every = [], []
     styles = line_styles(list(records))
     for k, (solver, group) in enumerate(sorted(records.items())):
-        matrix = carried_forward([_metric_column(r.trace.metric) for r in group])
+        matrix = carried_forward([_kept_metric(r) for r in group])
         if matrix.size == 0 or np.all(np.isnan(matrix)):
             continue
         with warnings.catch_warnings():
@@ -231,7 +280,7 @@ def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]]
         every.append(mid)
     if every:
         _log_if_positive(ax, np.concatenate(every))
-    ax.set_xlabel("iteration (counted over all levels and executions)")
+    ax.set_xlabel("iteration (counted over all levels and kept executions)")
     ax.set_ylabel("median metric value (case metric units)")
     ax.set_title(f"Median convergence: {safe(case)}")
     legend_outside(ax, title="line: median\nband: 25–75%", title_fontsize="small")
@@ -240,7 +289,9 @@ def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]]
         f"most {CONVERGENCE_RUNS_PER_GROUP} per strategy). A run that stopped keeps its last value, so the curve "
         "shows what a strategy reaches within a given number of iterations. Lower is better. Iterations are not "
         "comparable across optimizer families (a line-search iteration costs several metric evaluations): use "
-        "the runtime ECDF to compare cost."
+        "the runtime ECDF to compare cost. Only the executions a strategy kept count: rejected attempts (e.g. "
+        "gd's reruns of a level at a lower rate that ended worse) are left out, so iterations are those of the "
+        "path to the returned result."
     )
     return Plot(f"{PER_CASE_FIGURES[1]}-{number:02d}", f"Median convergence: {case}", caption, fig)
 
@@ -266,12 +317,12 @@ def ecdf_plot(ecdfs: list[Ecdf], targets_text: str, instances: int) -> Plot:
     _plain_log_ticks(ax.xaxis, right / left)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("wall time (s, log scale)")
-    ax.set_ylabel("fraction of (case, seed, target) solved")
+    ax.set_ylabel("fraction of (instance, target) pairs solved")
     ax.set_title("Runtime ECDF")
     legend_outside(ax)
     caption = (
-        f"Fraction of (case, seed, target) triples a strategy solved within a given wall time, over {instances} "
-        f"instances and the targets {targets_text}; n is the number of triples. Higher and further left is "
+        f"Fraction of (instance, target) pairs a strategy solved within a given wall time, over {instances} "
+        f"distinct instances and the targets {targets_text}; n is the number of pairs. Higher and further left is "
         "better; the height at the right edge is the fraction ever solved (failures never count). The dotted "
         "black line is the virtual best solver: the fastest strategy on each triple."
     )
@@ -309,7 +360,7 @@ def profile_plot(time_profile: Profile, quality_profile: Profile, target_text: s
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize="small", loc="outside right upper")
     caption = (
-        f"Dolan–Moré performance profiles over {time_profile.n} instances (case, seed). Left: wall time to reach "
+        f"Dolan–Moré performance profiles over {time_profile.n} distinct instances. Left: wall time to reach "
         f"{target_text}; right: final error (or relative dense-metric gap where a case has no ground truth). The "
         "value at τ = 1 is the fraction of instances where a strategy was the best; the height at the right edge "
         "is the fraction it solved at all (failures get a ratio above every real one). With more than two "
@@ -370,9 +421,10 @@ def outcome_plot(rows: list[SummaryRow]) -> Plot:
         ax.set_title(f"Runs per {what}")
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3)
     caption = (
-        f"Left: how each strategy's {sum(r.runs for r in rows)} runs ended, judged from the stop text and the "
-        "numbers (diverged: the dense metric ended worse than it started; no_overlap: the images no longer "
-        "overlap). Right: the optimizer's own stop reason. A line_search stop after a rounding error is usually "
+        f"Left: how the {sum(r.runs for r in rows)} runs of each row ended, judged from all the evidence "
+        "(no_overlap: under 25% of the fixed image maps inside the moving one; worse_than_start: the error "
+        "against the truth grew; folded: over 1% of voxels fold; diverged: the dense metric ended worse than it "
+        "started). Right: the optimizer's own stop reason. A line_search stop after a rounding error is usually "
         "a successful stop: check the error columns."
     )
     return Plot(SINGLE_FIGURES[3], "Outcomes and stop categories", caption, fig)

@@ -16,17 +16,29 @@ import regbench
 from regbench.report import figures, stats
 from regbench.report.page_template import TEMPLATE
 from regbench.report.runs import Runs
-from regbench.report.summary import COLUMNS, fmt_number, row_cells, summary_rows
+from regbench.report.summary import ALL_COLUMNS, columns_for, fmt_number, row_cells, summary_rows
+from regbench.report.tables import significant_share, tally
 
 TIME_PROFILE_TARGET = 3  # index into the targets: 1 physical unit, or a relative gap of 1e-4
 
 DEFINITIONS = (
-    ("runs / ok", "Runs recorded, and those that finished with status ok (not error, crashed or timeout)."),
+    (
+        "runs / succeeded",
+        "Runs recorded, and those whose outcome is not a failure (regbench.outcomes): the count the progress bar "
+        "and `regbench show` use. A run can execute (status ok) and still fail, e.g. no_overlap or folded.",
+    ),
+    (
+        "instances",
+        "The distinct problems: a record's instance id (case definition, starting transform and, when the metric "
+        "is sampled, the sampling seed), or (case, seed) for older records. Seeds with the same instance are "
+        "copies and repeats (--repeat) re-executions: neither is a new instance. Every statistic below combines a "
+        "strategy's runs on one instance into one value (their median) and counts instances.",
+    ),
     (
         "outcomes",
-        "How runs ended, judged from the stop text and the numbers: diverged when the dense metric ended "
-        "worse than it started, no_overlap when the metric is SimpleITK's no-valid-points value, otherwise the stop "
-        "category, or error / crashed / timeout.",
+        "How runs ended, judged from all the evidence: error / crashed / timeout, no_overlap (too little of the "
+        "fixed image maps inside the moving image), worse_than_start (the error grew), folded (too many folded "
+        "voxels), diverged (the dense metric ended worse than it started), otherwise the stop category.",
     ),
     (
         "rounding failures",
@@ -40,8 +52,15 @@ DEFINITIONS = (
     ("median iterations", "Iterations over all levels and executions. Not comparable across optimizer families."),
     (
         "median dense final metric",
-        "The case metric re-evaluated for the returned transform at full resolution, "
-        "unsmoothed, on every voxel: the only metric value comparable across strategies.",
+        "The case metric re-evaluated for the returned transform at full resolution, unsmoothed, on every voxel. "
+        "Shown per case only: each case has its own metric, and a median across mean squares and Mattes MI "
+        "values would mean nothing.",
+    ),
+    (
+        "median relative gap",
+        "Per run (f − f_best) / (f0 − f_best) of the dense metric: f_best the best value any successful run "
+        "reached on its case, f0 the dense value at the instance's start. 0 is that best, 1 no better than the "
+        "start; unit-free, so it can be pooled across cases and metrics.",
     ),
     (
         "median error, worst-30% error",
@@ -50,16 +69,27 @@ DEFINITIONS = (
         "--error tre_*, or on a case with landmarks and no truth transform, the landmark TRE instead.",
     ),
     (
+        "folded runs (max folding)",
+        "Deformable models only: runs with any voxel whose Jacobian determinant is ≤ 0, and the largest folded "
+        "share of voxels among them.",
+    ),
+    (
+        "minimum overlap",
+        "The smallest share of fixed-image samples that a returned transform maps inside the moving image; "
+        "(k low): runs below the no-overlap threshold.",
+    ),
+    (
         "success rate",
-        "Fraction of runs that finished ok with error ≤ target. Cases without ground truth use the "
-        "relative dense-metric gap (f − f_best) / (f0 − f_best) instead, with f_best the best any run reached.",
+        "Fraction of a strategy's instances on which the median of its runs' errors reached the target, a failed "
+        "run counting as never reaching it. Cases without ground truth use the relative dense-metric gap instead.",
     ),
     (
         "ERT",
-        "Expected running time: total wall time of all runs (failed ones in full) over the number of "
-        "successes. Successful runs count their full time (the moment the target was first met is not recorded).",
+        "Expected running time: total wall time over the instances (each its median time; failed ones in full) "
+        "over the number of instances solved. Successful runs count their full time (the moment the target was "
+        "first met is not recorded).",
     ),
-    ("runtime ECDF", "Fraction of (case, seed, target) triples solved within a wall time."),
+    ("runtime ECDF", "Fraction of (instance, target) pairs solved within a wall time."),
     (
         "performance profile",
         "r = cost / best cost on each instance; ρ(τ) = fraction of instances with r ≤ τ; a "
@@ -67,8 +97,10 @@ DEFINITIONS = (
     ),
     (
         "Wilcoxon, Holm, r",
-        "Paired signed-rank test across instances (zero differences dropped), Holm step-down "
-        "correction over the pairs, and the matched-pairs rank-biserial correlation as effect size.",
+        "Paired signed-rank test across instances: exact without ties or zero differences (up to 50 pairs), "
+        "otherwise the normal approximation with tie correction and Pratt's handling of zeros; not run below 6 "
+        "instances (no p-value could reach 0.05). Holm step-down correction over the pairs of a measure; effect "
+        "size: the matched-pairs rank-biserial correlation.",
     ),
 )
 
@@ -120,18 +152,17 @@ def write_html(
 def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> HtmlReport:
     by_strategy = summary_rows(runs, "strategy", error)
     by_case = summary_rows(runs, "case", error)
-    hits = stats.solved(runs, error)
-    values, has_truth = stats.quality(runs, error)
+    results = stats.instance_results(runs, error)
     errors = stats.error_column(runs, error)
-    instances, _ = stats.instance_index(runs)
+    found = results.instances
     target_labels = [
-        f"{t:g} / {r:g}" if not has_truth.all() else f"{t:g}"
+        f"{t:g} / {r:g}" if not results.has_truth.all() else f"{t:g}"
         for t, r in zip(stats.ERROR_TARGETS, stats.RELATIVE_TARGETS, strict=True)
     ]
 
     say("figures")
     files = []
-    plots = _plots(runs, errors, hits, values, by_strategy, len(instances))
+    plots = _plots(runs, errors, results, by_strategy, len(found))
     for plot in plots:
         path = out / f"{plot.name}.png"
         # tight bounding box: a long axis label or a legend outside the axes must not be cut off
@@ -143,25 +174,31 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
 
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     cases = sorted(set(runs["case"].astype(str)))
+    strategy_columns, case_columns = columns_for(by_strategy, "strategy"), columns_for(by_case, "case")
     page = env.from_string(TEMPLATE).render(
         source=runs.source or "records",
         n_runs=len(runs),
         n_solvers=len(set(runs.solver)),
         n_cases=len(cases),
-        n_instances=len(instances),
+        n_instances=len(found),
+        n_pairs=found.pairs,
+        notes=stats.notes(runs),
         generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         version=regbench.__version__,
         csv_file=csv_path.name,
-        columns=[full for _, full, _ in COLUMNS],
+        strategy_columns=[c.full for c in strategy_columns],
+        case_columns=[c.full for c in case_columns],
         error=error,
         stand_in_note=errors.note(),
-        by_strategy=[_row(r) for r in by_strategy],
-        by_case=[_row(r) for r in by_case],
+        by_strategy=[_row(r, strategy_columns) for r in by_strategy],
+        by_case=[_row(r, case_columns) for r in by_case],
         target_labels=target_labels,
-        target_note=_target_note(has_truth, errors),
-        success=_success(runs, hits),
-        ert=_ert(runs, hits),
+        target_note=_target_note(results.has_truth, errors),
+        success=_success(results),
+        ert=_ert(results),
         tests=_tests(runs, error),
+        min_pairs=stats.MIN_PAIRS,
+        significance=stats.SIGNIFICANCE,
         plots=[{"name": p.name, "file": f"{p.name}.png", "title": p.title, "caption": p.caption} for p in plots],
         skipped_cases=cases[figures.MAX_CASE_FIGURES :],
         max_cases=figures.MAX_CASE_FIGURES,
@@ -172,7 +209,9 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
     return HtmlReport(index, [index, *files])
 
 
-def _plots(runs: Runs, errors: stats.ErrorColumn, hits, values, by_strategy, n_instances: int) -> list[figures.Plot]:
+def _plots(
+    runs: Runs, errors: stats.ErrorColumn, results: stats.InstanceResults, by_strategy, n_instances: int
+) -> list[figures.Plot]:
     palette = figures.colors(sorted(set(runs.solver)))
     plots = []
     cases = sorted(set(runs["case"].astype(str)))[: figures.MAX_CASE_FIGURES]
@@ -182,11 +221,11 @@ def _plots(runs: Runs, errors: stats.ErrorColumn, hits, values, by_strategy, n_i
         plots.append(figures.trace_plot(case, number, traces, palette))
         plots.append(figures.convergence_plot(case, number, groups, palette))
     targets = ", ".join(f"{t:g}" for t in stats.ERROR_TARGETS)
-    plots.append(figures.ecdf_plot(stats.runtime_ecdfs(runs, hits), f"{targets} (error units)", n_instances))
+    plots.append(figures.ecdf_plot(stats.runtime_ecdfs(results), f"{targets} (error units)", n_instances))
     plots.append(
         figures.profile_plot(
-            stats.time_profile(runs, hits[:, TIME_PROFILE_TARGET]),
-            stats.quality_profile(runs, values),
+            stats.time_profile(results, TIME_PROFILE_TARGET),
+            stats.quality_profile(results),
             f"an error of {stats.ERROR_TARGETS[TIME_PROFILE_TARGET]:g}",
         )
     )
@@ -206,8 +245,11 @@ def _trace_records(runs: Runs, case: str) -> dict[str, list]:
     return {s: [fetched[k] for k in keys if k in fetched] for s, keys in chosen.items()}
 
 
-def _row(row) -> dict:
-    return {"solver": row.solver, "case": row.case, "cells": row_cells(row)}
+def _row(row, columns) -> dict:
+    cells = [
+        {"text": text, "num": c.justify == "right"} for c, text in zip(columns, row_cells(row, columns), strict=True)
+    ]
+    return {"solver": row.solver, "case": row.case, "cells": cells}
 
 
 def _target_note(has_truth: np.ndarray, errors: stats.ErrorColumn) -> str:
@@ -220,45 +262,74 @@ def _target_note(has_truth: np.ndarray, errors: stats.ErrorColumn) -> str:
     )
 
 
-def _success(runs: Runs, hits) -> list[dict]:
+def _success(results: stats.InstanceResults) -> list[dict]:
     out: dict[str, dict] = {}
-    for rate in stats.success_rates(runs, hits):
+    for rate in stats.success_rates(results):
         row = out.setdefault(rate.solver, {"solver": rate.solver, "n": rate.n, "cells": []})
         row["cells"].append(f"{rate.rate:.0%} ({rate.successes})")
     return list(out.values())
 
 
-def _ert(runs: Runs, hits) -> list[dict]:
+def _ert(results: stats.InstanceResults) -> list[dict]:
     out: dict[tuple, dict] = {}
-    for e in stats.ert_table(runs, hits):
+    for e in stats.ert_table(results):
         row = out.setdefault((e.solver, e.case), {"solver": e.solver, "case": e.case, "cells": []})
         row["cells"].append(f"{fmt_number(e.ert_s, 3)} ({e.successes}/{e.n})")
     return list(out.values())
 
 
 def _tests(runs: Runs, error: str) -> list[dict]:
+    """Per measure, the pairwise results as a solvers × solvers matrix (row A, column B: A − B)."""
+    solvers, _ = stats.solvers_of(runs)
     blocks = []
     for measure in (error, "wall_time_s"):
+        tests = stats.paired_tests(runs, measure)
+        cells = {}
+        for t in tests:
+            cells[(t.a, t.b)] = _cell(t, t.a, t.b, 1)
+            cells[(t.b, t.a)] = _cell(t, t.b, t.a, -1)
         rows = [
             {
-                "a": t.a,
-                "b": t.b,
-                "n": t.n,
-                "n_missing": t.n_missing,
-                "median": fmt_number(t.median_difference),
-                "p": fmt_number(t.p, 3),
-                "p_holm": fmt_number(t.p_holm, 3),
-                "r": fmt_number(t.rank_biserial, 2),
+                "number": i + 1,
+                "solver": a,
+                "cells": [cells.get((a, b), _SELF) for b in solvers],
             }
-            for t in stats.paired_tests(runs, measure)
+            for i, a in enumerate(solvers)
         ]
-        blocks.append({"measure": measure, "rows": rows})
+        significant, tested = significant_share(tests)
+        blocks.append(
+            {
+                "measure": measure,
+                "numbers": list(range(1, len(solvers) + 1)),
+                "rows": rows,
+                "tally": tally(measure, tests),
+                "empty": len(solvers) < 2,
+                "significant": significant,
+                "tested": tested,
+            }
+        )
     return blocks
+
+
+_SELF = {"text": "", "css": "self", "title": "the same strategy"}
+
+
+def _cell(t: stats.PairTest, a: str, b: str, sign: int) -> dict:
+    """One matrix cell, read as row ``a`` against column ``b`` (``sign`` −1: the test was run as b − a)."""
+    median = None if np.isnan(t.median_difference) else sign * t.median_difference
+    title = f"{a} − {b}: n = {t.n} instances, {t.n_missing} unpaired, median {fmt_number(median)}"
+    if not t.tested:
+        return {"text": f"n={t.n}", "css": "untested", "title": f"{title}; not tested: {t.reason}"}
+    r = sign * (t.rank_biserial or 0.0)
+    title += f", p = {fmt_number(t.p, 3)} ({t.method}), Holm p = {fmt_number(t.p_holm, 3)}, r = {r:+.2f}"
+    css = ("lower" if r < 0 else "higher") if t.significant else "ns"
+    p = "<0.001" if t.p_holm is not None and t.p_holm < 0.001 else f"{t.p_holm:.3f}"
+    return {"text": f"{p} {r:+.1f}", "css": css, "title": title}
 
 
 def _write_csv(path: Path, by_case, by_strategy) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["strategy", "case", *(full for _, full, _ in COLUMNS)])
+        writer.writerow(["strategy", "case", *(c.full for c in ALL_COLUMNS)])
         for row in [*by_strategy, *by_case]:
-            writer.writerow([row.solver, row.case or "(all)", *row_cells(row)])
+            writer.writerow([row.solver, row.case or "(all)", *row_cells(row, ALL_COLUMNS)])

@@ -21,42 +21,52 @@ th { background: #f0f0f0; text-align: left; } td.num { text-align: right; font-v
 figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.92em; color: #333; max-width: 60em; }
 .meta, .note { color: #555; font-size: 0.9em; } dt { font-weight: 600; margin-top: 0.5em; }
+.warning { background: #fff6e0; border-left: 4px solid #e0a000; padding: 0.4em 0.8em; }
+table.matrix td { text-align: center; white-space: nowrap; font-variant-numeric: tabular-nums; font-size: 0.85em; }
+table.matrix th.num { text-align: center; } div.scroll { overflow-x: auto; }
+td.lower { background: #c8ecc8; } td.higher { background: #f6c9c4; } td.ns { background: #fff; }
+td.untested { background: #eee; color: #888; } td.self { background: #ddd; }
 </style>
 </head>
 <body>
 <h1>regbench report</h1>
 <p class="meta">{{ n_runs }} runs from <code>{{ source }}</code> · {{ n_solvers }} strategies · {{ n_cases }} cases ·
-{{ n_instances }} instances (case, seed) · generated {{ generated }} by regbench {{ version }}</p>
+{{ n_instances }} distinct instances{% if n_pairs != n_instances %} of {{ n_pairs }} case–seed pairs{% endif %} ·
+generated {{ generated }} by regbench {{ version }}</p>
+{% for note in notes %}<p class="warning">{{ note }}</p>
+{% endfor %}
 <nav>
 <a href="#summary">Summary</a><a href="#by-case">Per case</a><a href="#success">Success rates</a>
 <a href="#ert">ERT</a><a href="#tests">Paired tests</a><a href="#figures">Figures</a>
 <a href="#definitions">Definitions</a><a href="{{ csv_file }}">summary CSV</a>
 </nav>
 
-{% macro summary(rows, by_case) %}
+{% macro summary(rows, by_case, columns) %}
 <table>
 <tr><th>strategy</th>{% if by_case %}<th>case</th>{% endif %}
 {% for name in columns %}<th>{{ name }}</th>{% endfor %}</tr>
 {% for row in rows %}
 <tr><td>{{ row.solver }}</td>{% if by_case %}<td>{{ row.case }}</td>{% endif %}
-{% for cell in row.cells %}<td class="{{ 'num' if loop.index0 != 2 else '' }}">{{ cell }}</td>{% endfor %}</tr>
+{% for cell in row.cells %}<td class="{{ 'num' if cell.num else '' }}">{{ cell.text }}</td>{% endfor %}</tr>
 {% endfor %}
 </table>
 {% endmacro %}
 
 <h2 id="summary">Summary per strategy</h2>
-<p>Across all cases and seeds. Error = <code>{{ error }}</code>, the distance to the ground truth in the case's
+<p>Across all cases and seeds. <em>Succeeded</em> counts runs whose outcome is not a failure (as the progress bar
+and <code>regbench show</code> do). Error = <code>{{ error }}</code>, the distance to the ground truth in the case's
 physical units{% if stand_in_note %} ({{ stand_in_note }}){% endif %}; worst-30% is its 70th percentile (the
-robustness figure).
-See <a href="#definitions">definitions</a>.</p>
-{{ summary(by_strategy, False) }}
+robustness figure). The relative gap is unit-free: the raw dense metric is in the per-case table only, where one
+metric is involved. See <a href="#definitions">definitions</a>.</p>
+{{ summary(by_strategy, False, strategy_columns) }}
 
 <h2 id="by-case">Per strategy and case</h2>
-{{ summary(by_case, True) }}
+{{ summary(by_case, True, case_columns) }}
 
 <h2 id="success">Success rates at error targets</h2>
-<p>Fraction of a strategy's runs (cases × seeds) that finished <code>ok</code> with an error at or below the
-target. {{ target_note }}</p>
+<p>Fraction of the {{ n_instances }} distinct instances a strategy ran on where it reached the target: its
+runs on one instance (repeats, copies) are combined by the median of their errors, a failed run counting as never
+reaching it. n = instances. {{ target_note }}</p>
 <table>
 <tr><th>strategy</th><th>n</th>{% for t in target_labels %}<th>≤ {{ t }}</th>{% endfor %}</tr>
 {% for row in success %}<tr><td>{{ row.solver }}</td><td class="num">{{ row.n }}</td>
@@ -64,8 +74,8 @@ target. {{ target_note }}</p>
 </table>
 
 <h2 id="ert">Expected running time (ERT)</h2>
-<p>Seconds of wall time spent per success: the time of all runs (failures in full) divided by the number of runs
-that reached the target; ∞ when none did. Cells show ERT (successes / runs).</p>
+<p>Seconds of wall time spent per success: the time over all instances (each the median of its runs; failures in
+full) divided by the number of instances solved; ∞ when none was. Cells show ERT (successes / instances).</p>
 <table>
 <tr><th>strategy</th><th>case</th>{% for t in target_labels %}<th>≤ {{ t }}</th>{% endfor %}</tr>
 {% for row in ert %}<tr><td>{{ row.solver }}</td><td>{{ row.case }}</td>
@@ -73,19 +83,23 @@ that reached the target; ∞ when none did. Cells show ERT (successes / runs).</
 </table>
 
 <h2 id="tests">Paired Wilcoxon signed-rank tests</h2>
-<p>Each pair of strategies compared on the instances (case, seed) where both have a value; p-values
-Holm-corrected within each measure. Effect size: matched-pairs rank-biserial correlation r of (A − B): −1 means A
-is lower on every instance, +1 higher. Lower is better for both measures.</p>
+<p>Each pair of strategies compared on the distinct instances where both have a value (a strategy's runs on one
+instance combined by their median); p-values Holm-corrected within each measure. Cell in row A, column B:
+<em>Holm p, r</em>, with r the matched-pairs rank-biserial correlation of A − B (−1: A lower on every instance).
+<span style="background:#c8ecc8">Green</span>: A significantly lower (better) than B;
+<span style="background:#f6c9c4">red</span>: significantly higher (Holm p &lt; {{ significance }}); grey "n=k": not
+tested, fewer than {{ min_pairs }} paired instances. Hover a cell for n, the median difference and the raw p.</p>
 {% for block in tests %}
 <h3>{{ block.measure }}</h3>
-{% if block.rows %}
-<table>
-<tr><th>A</th><th>B</th><th>n pairs</th><th>unpaired</th><th>median A − B</th><th>p</th><th>p (Holm)</th><th>r</th></tr>
-{% for t in block.rows %}<tr><td>{{ t.a }}</td><td>{{ t.b }}</td><td class="num">{{ t.n }}</td>
-<td class="num">{{ t.n_missing }}</td><td class="num">{{ t.median }}</td><td class="num">{{ t.p }}</td>
-<td class="num">{{ t.p_holm }}</td><td class="num">{{ t.r }}</td></tr>{% endfor %}
-</table>
-{% else %}<p class="note">Fewer than two strategies: nothing to pair.</p>{% endif %}
+{% if block.empty %}<p class="note">Fewer than two strategies: nothing to pair.</p>{% else %}
+<p class="note">{{ block.tally }}.</p>
+<div class="scroll"><table class="matrix">
+<tr><th>A (row) − B (column)</th>{% for k in block.numbers %}<th class="num">{{ k }}</th>{% endfor %}</tr>
+{% for row in block.rows %}<tr><th>{{ row.number }}. {{ row.solver }}</th>
+{% for cell in row.cells %}<td class="{{ cell.css }}" title="{{ cell.title }}">{{ cell.text }}</td>{% endfor %}</tr>
+{% endfor %}
+</table></div>
+{% endif %}
 {% endfor %}
 
 <h2 id="figures">Figures</h2>

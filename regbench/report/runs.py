@@ -35,6 +35,13 @@ FLOAT_FIELDS = (
     "jacobian_min",
     "folding_fraction",
     "sdlogj",
+    "initial_overlap_fraction",
+    "overlap_fraction",
+    "best_visited_metric_dense",
+    "best_visited_error_mean",
+    "regret_metric_dense",
+    "regret_error_mean",
+    "deterministic",
     "wall_time_s",
     "cpu_time_s",
     "peak_rss_mb",
@@ -42,7 +49,18 @@ FLOAT_FIELDS = (
 # Measures the built-in evaluation adds under ``measures`` (landmark TRE): columns like the fields above.
 MEASURE_FIELDS = ("initial_tre_mean", "tre_mean", "tre_p95", "tre_max")
 BOOL_FIELDS = ("rounding_failure", "hit_iteration_limit")
-TEXT_FIELDS = ("key", "strategy", "case", "status", "outcome", "stop_category", "stop_condition", "error")
+TEXT_FIELDS = (
+    "key",
+    "strategy",
+    "case",
+    "status",
+    "outcome",
+    "stop_category",
+    "stop_condition",
+    "error",
+    # the problem the run solved (a hash); None in stores written before it was recorded
+    "instance",
+)
 # Dropped inside SQLite before parsing: the bulk of a record, not needed for tables and statistics.
 _HEAVY = ("trace", "transform", "segments", "versions", "provenance", "notes")
 
@@ -55,9 +73,11 @@ class SourceError(ValueError):
 class Runs:
     """The summary columns of many runs, one array per field.
 
-    Floats are ``float64`` with NaN for missing values (``returned_best`` is 1/0/NaN); text fields are object
-    arrays with ``None`` for missing. ``solver`` is the strategy name, plus the parameters that vary between
-    runs of that strategy (so a parameter grid gives one solver per grid point).
+    Floats are ``float64`` with NaN for missing values (``returned_best`` and ``deterministic`` are 1/0/NaN);
+    text fields are object arrays with ``None`` for missing; ``seed`` and ``repeat`` are integers (``repeat`` 0
+    where a store predates it); ``flags`` is the record's flags joined by commas ("" for none). ``solver`` is the
+    strategy name, plus the parameters that vary between runs of that strategy (so a parameter grid gives one
+    solver per grid point).
     """
 
     columns: dict[str, np.ndarray]
@@ -66,6 +86,8 @@ class Runs:
     # Full records when the source held them in memory (a list of records, a JSON file); else read on demand.
     _records: dict[str, RunRecord] | None = field(default=None, repr=False)
     _store_path: Path | None = field(default=None, repr=False)
+    # Derived per-run arrays that several statistics share (group codes); dropped by ``subset``.
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.params)
@@ -76,6 +98,19 @@ class Runs:
     @property
     def solver(self) -> np.ndarray:
         return self.columns["solver"]
+
+    def codes(self, name: str) -> tuple[list[str], np.ndarray]:
+        """The sorted distinct values of a text column (as str; None becomes "None") and each run's index into
+        them: the grouping every table and statistic shares, computed once per column."""
+        key = f"codes:{name}"
+        if key not in self._cache:
+            values = np.array([str(v) for v in self.columns[name].tolist()], dtype=str)
+            if values.size:
+                names, inverse = np.unique(values, return_inverse=True)
+            else:
+                names, inverse = np.array([], dtype=str), np.array([], dtype=np.int64)
+            self._cache[key] = (names.tolist(), inverse.astype(np.int64).reshape(-1))
+        return self._cache[key]
 
     def subset(self, mask: np.ndarray) -> Runs:
         index = np.flatnonzero(mask)
@@ -110,6 +145,8 @@ def from_dicts(rows: Sequence[Mapping[str, Any]], source: str = "") -> Runs:
     for name in TEXT_FIELDS:
         columns[name] = np.array([_text(r.get(name)) for r in rows] or [], dtype=object)
     columns["seed"] = np.array([int(r.get("seed") or 0) for r in rows], dtype=np.int64)
+    columns["repeat"] = np.array([int(r.get("repeat") or 0) for r in rows], dtype=np.int64)
+    columns["flags"] = np.array([_flags(r.get("flags")) for r in rows] or [], dtype=object)
     params = [_params(r.get("params")) for r in rows]
     columns["solver"] = solver_labels(columns["strategy"], params)
     return Runs(columns, params, source)
@@ -169,6 +206,13 @@ def _float(value: Any) -> float:
     if value is None or isinstance(value, (str, dict, list)):
         return np.nan
     return float(value)
+
+
+def _flags(value: Any) -> str:
+    # a record keeps a list; its summary (and pytest-benchmark extra_info) a comma-joined string
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
 
 
 def _measures(row: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -3,41 +3,71 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from regbench.outcomes import FAILURE_OUTCOMES, MIN_OVERLAP_FRACTION
 from regbench.record import RunRecord
 from regbench.report.runs import Runs, from_records
-from regbench.report.stats import error_column, median, worst30
+from regbench.report.stats import error_column, executed, instances, median, relative_gap, succeeded, worst30
 
 GROUPINGS = ("strategy", "case")
 
 
 @dataclass
 class SummaryRow:
-    """One group's figures; medians skip missing values, so they describe the runs that have one."""
+    """One group's figures; medians skip missing values, so they describe the runs that have one.
+
+    ``succeeded`` counts runs whose outcome is not a failure (:mod:`regbench.outcomes`: what the progress bar
+    and ``show`` count); ``executed`` those with status ``ok`` (a transform was returned, whatever its outcome).
+    ``median_dense_metric`` is only given where the group is one case (one metric): across cases it would pool
+    different metrics; ``median_relative_gap`` is unit-free and is given for every group.
+    """
 
     solver: str
     case: str | None
     runs: int
-    ok: int
+    succeeded: int
+    executed: int = 0
+    instances: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     stop_categories: dict[str, int] = field(default_factory=dict)
     rounding_failures: int = 0
     cap_hits: int = 0
     median_iterations: float = float("nan")
     median_dense_metric: float = float("nan")
+    median_relative_gap: float = float("nan")
     median_error: float = float("nan")
     worst30_error: float = float("nan")
     median_time_s: float = float("nan")
+    # deformable models: runs with any folded voxel (Jacobian determinant ≤ 0), and the largest folded share
+    folding_known: int = 0  # runs with a folding fraction (0 for rigid or affine models)
+    folded_runs: int = 0
+    max_folding: float | None = None
+    # overlap: the smallest share of fixed-image samples mapped inside the moving image, and runs below the
+    # no-overlap threshold
+    min_overlap: float | None = None
+    low_overlap_runs: int = 0
 
 
 def as_runs(records: Runs | Iterable[RunRecord]) -> Runs:
     return records if isinstance(records, Runs) else from_records(records)
+
+
+def _groups(keys: list[np.ndarray]) -> list[tuple[tuple, np.ndarray]]:
+    """(key, row indices) per distinct combination of the given code arrays, sorted by key."""
+    if not keys or not keys[0].size:
+        return []
+    stacked = np.stack(keys, axis=1)
+    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse, minlength=len(unique)))[:-1]
+    return [(tuple(u.tolist()), rows) for u, rows in zip(unique, np.split(order, bounds), strict=True)]
 
 
 def summary_rows(
@@ -47,28 +77,45 @@ def summary_rows(
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}")
     runs = as_runs(records)
-    solver = runs.solver.astype(str)
-    case = runs["case"].astype(str) if by == "case" else np.full(len(runs), "", dtype=object)
-    groups = sorted(set(zip(solver.tolist(), case.tolist(), strict=True)))
+    if not len(runs):
+        return []
+    solvers, solver_code = runs.codes("solver")
+    cases, case_code = runs.codes("case")
+    keys = [solver_code] + ([case_code] if by == "case" else [])
     errors = error_column(runs, error).values
+    gap = relative_gap(runs)
+    ok, done = succeeded(runs), executed(runs)
+    instance = instances(runs).index
+    folding, overlap = runs["folding_fraction"], runs["overlap_fraction"]
+    outcome, category = runs["outcome"], runs["stop_category"]
     out = []
-    for name, case_name in groups:
-        rows = (solver == name) & (case == case_name)
+    for key, rows in _groups(keys):
+        one_case = np.unique(case_code[rows]).size == 1
+        fold, lap = folding[rows], overlap[rows]
+        fold, lap = fold[~np.isnan(fold)], lap[~np.isnan(lap)]
         out.append(
             SummaryRow(
-                solver=name,
-                case=case_name if by == "case" else None,
-                runs=int(rows.sum()),
-                ok=int((runs["status"][rows] == "ok").sum()),
-                outcomes=_counts(runs["outcome"][rows]),
-                stop_categories=_counts(runs["stop_category"][rows]),
+                solver=solvers[key[0]],
+                case=cases[key[1]] if by == "case" else None,
+                runs=int(rows.size),
+                succeeded=int(ok[rows].sum()),
+                executed=int(done[rows].sum()),
+                instances=int(np.unique(instance[rows]).size),
+                outcomes=_counts(outcome[rows]),
+                stop_categories=_counts(category[rows]),
                 rounding_failures=int(runs["rounding_failure"][rows].sum()),
                 cap_hits=int(runs["hit_iteration_limit"][rows].sum()),
                 median_iterations=median(runs["iterations"][rows]),
-                median_dense_metric=median(runs["final_metric_dense"][rows]),
+                median_dense_metric=median(runs["final_metric_dense"][rows]) if one_case else float("nan"),
+                median_relative_gap=median(gap[rows]),
                 median_error=median(errors[rows]),
                 worst30_error=worst30(errors[rows]),
                 median_time_s=median(runs["wall_time_s"][rows]),
+                folding_known=int(fold.size),
+                folded_runs=int((fold > 0).sum()),
+                max_folding=float(fold.max()) if fold.size else None,
+                min_overlap=float(lap.min()) if lap.size else None,
+                low_overlap_runs=int((lap < MIN_OVERLAP_FRACTION).sum()),
             )
         )
     return out
@@ -79,7 +126,7 @@ def _counts(values: np.ndarray) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def fmt_number(value: float, digits: int = 4) -> str:
+def fmt_number(value: float | None, digits: int = 4) -> str:
     if value is None or np.isnan(value):
         return "–"
     if np.isinf(value):
@@ -89,38 +136,101 @@ def fmt_number(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def fmt_percent(fraction: float | None) -> str:
+    """A share as a percentage, with enough digits that a tiny one is not shown as 0%."""
+    if fraction is None or np.isnan(fraction):
+        return "–"
+    value = 100 * fraction
+    if value == 0 or value >= 10:
+        return f"{value:.0f}%"
+    return f"{value:.2g}%"
+
+
 def fmt_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
-# (terminal header, full name for HTML and docs, justification)
-COLUMNS = (
-    ("runs", "runs", "right"),
-    ("ok", "ok", "right"),
-    ("outcomes", "outcomes", "left"),
-    ("round.\nfail.", "rounding failures", "right"),
-    ("cap\nhits", "iteration-cap hits", "right"),
-    ("med.\niter.", "median iterations", "right"),
-    ("med. dense\nmetric", "median dense final metric", "right"),
-    ("med.\nerror", "median error", "right"),
-    ("worst\n30% err.", "worst-30% error", "right"),
-    ("med.\ntime s", "median time (s)", "right"),
+def _folded(row: SummaryRow) -> str:
+    if not row.folding_known:
+        return "–"
+    return f"{row.folded_runs} (max {fmt_percent(row.max_folding)})" if row.folded_runs else "0"
+
+
+def _overlap(row: SummaryRow) -> str:
+    text = fmt_percent(row.min_overlap)
+    return f"{text} ({row.low_overlap_runs} low)" if row.low_overlap_runs else text
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str  # terminal header (may break over two lines)
+    full: str  # name in HTML, CSV and docs
+    justify: str
+    cell: Callable[[SummaryRow], str]
+
+
+_COLUMNS = (
+    Column("runs", "runs", "runs", "right", lambda r: str(r.runs)),
+    Column("succeeded", "succeeded", "succeeded", "right", lambda r: str(r.succeeded)),
+    Column("outcomes", "outcomes", "outcomes", "left", lambda r: fmt_counts(r.outcomes)),
+    Column("rounding", "round.\nfail.", "rounding failures", "right", lambda r: str(r.rounding_failures)),
+    Column("cap", "cap\nhits", "iteration-cap hits", "right", lambda r: str(r.cap_hits)),
+    Column("iterations", "med.\niter.", "median iterations", "right", lambda r: fmt_number(r.median_iterations)),
+    Column(
+        "dense", "med. dense\nmetric", "median dense final metric", "right", lambda r: fmt_number(r.median_dense_metric)
+    ),
+    Column("gap", "med. rel.\ngap", "median relative gap", "right", lambda r: fmt_number(r.median_relative_gap, 3)),
+    Column("error", "med.\nerror", "median error", "right", lambda r: fmt_number(r.median_error)),
+    Column("worst30", "worst\n30% err.", "worst-30% error", "right", lambda r: fmt_number(r.worst30_error)),
+    Column("time", "med.\ntime s", "median time (s)", "right", lambda r: fmt_number(r.median_time_s, 3)),
+    Column("folded", "folded\nruns", "folded runs (max folding)", "right", _folded),
+    Column("overlap", "min.\noverlap", "minimum overlap", "right", _overlap),
 )
+COLUMN_BY_KEY = {c.key: c for c in _COLUMNS}
+# Every column, for the CSV (a fixed layout): "–" where a row has no value.
+ALL_COLUMNS = _COLUMNS
 
 
-def row_cells(row: SummaryRow) -> list[str]:
-    return [
-        str(row.runs),
-        str(row.ok),
-        fmt_counts(row.outcomes),
-        str(row.rounding_failures),
-        str(row.cap_hits),
-        fmt_number(row.median_iterations),
-        fmt_number(row.median_dense_metric),
-        fmt_number(row.median_error),
-        fmt_number(row.worst30_error),
-        fmt_number(row.median_time_s, 3),
+def columns_for(rows: list[SummaryRow], by: str = "strategy") -> list[Column]:
+    """The columns a table of ``rows`` shows: the raw dense metric only per case (one metric), the relative gap
+    per strategy; folding only when some run has a deformable model, overlap only when some run recorded it."""
+    skip = {"gap"} if by == "case" else {"dense"}
+    if not any(r.folding_known for r in rows):
+        skip.add("folded")
+    if all(r.min_overlap is None for r in rows):
+        skip.add("overlap")
+    return [c for c in _COLUMNS if c.key not in skip]
+
+
+def row_cells(row: SummaryRow, columns: Iterable[Column] | None = None) -> list[str]:
+    """The row's cells in ``columns`` (default: every column, as the CSV has them)."""
+    return [c.cell(row) for c in (ALL_COLUMNS if columns is None else columns)]
+
+
+def caption(runs: Runs, rows: list[SummaryRow], by: str, error: str) -> str:
+    """What the columns count, for the terminal caption and the HTML page."""
+    shown = {c.key for c in columns_for(rows, by)}
+    stand_in = error_column(runs, error).note()
+    parts = [
+        f"error = {error} ({'landmark TRE' if error.startswith('tre') else 'ground truth'}, physical units)"
+        + (f"; {stand_in}" if stand_in else ""),
+        f"succeeded = runs whose outcome is not a failure ({', '.join(FAILURE_OUTCOMES)})",
     ]
+    if "gap" in shown:
+        parts.append(
+            "rel. gap = (f − f_best) / (f0 − f_best) of the dense metric, f_best the best any successful run "
+            "reached on the case, f0 the instance's start: 0 = that best, 1 = no better than the start"
+        )
+    if "folded" in shown:
+        parts.append("folded runs = runs with any Jacobian determinant ≤ 0 (max: largest folded share)")
+    if "overlap" in shown:
+        parts.append(
+            "min. overlap = smallest share of fixed samples mapped inside the moving image"
+            f" (low: < {MIN_OVERLAP_FRACTION:.0%})"
+        )
+    parts.append("worst-30% = its 70th percentile; medians skip runs without a value")
+    return "; ".join(parts)
 
 
 def summary_table(
@@ -130,23 +240,22 @@ def summary_table(
     runs = as_runs(records)
     rows = summary_rows(runs, by=by, error=error)
     total = sum(r.runs for r in rows)
-    stand_in = error_column(runs, error).note()
+    columns = columns_for(rows, by)
+    grouping = "strategy × case" if by == "case" else "strategy"
     table = Table(
-        title=title or f"Summary per {'strategy × case' if by == 'case' else 'strategy'} ({total} runs)",
+        title=title or f"Summary per {grouping} ({total} runs) · {instances(runs).summary()}",
         title_justify="left",
-        caption=f"error = {error} ({'landmark TRE' if error.startswith('tre') else 'ground truth'}, physical units)"
-        + (f"; {stand_in}" if stand_in else "")
-        + "; worst-30% = its 70th percentile; medians skip runs without a value",
+        caption=caption(runs, rows, by, error),
         caption_justify="left",
     )
     # In a narrow terminal cells fold onto more lines rather than being cut to "0.00…": no figure is lost.
     table.add_column("strategy", overflow="fold")
     if by == "case":
         table.add_column("case", overflow="fold")
-    for header, _, justify in COLUMNS:
-        table.add_column(header, justify=justify, overflow="fold")
+    for column in columns:
+        table.add_column(column.header, justify=column.justify, overflow="fold")
     for row in rows:
         # names come from records: escape rich markup so "[bold]" in a strategy name stays literal
         lead = [row.solver] + ([row.case or ""] if by == "case" else [])
-        table.add_row(*(escape(cell) for cell in lead + row_cells(row)))
+        table.add_row(*(escape(cell) for cell in lead + row_cells(row, columns)))
     return table

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
@@ -10,16 +9,20 @@ from regbench.report import stats
 from regbench.report.runs import Runs
 from regbench.report.summary import fmt_number
 
+# Above this many pairs per measure the terminal shows one row per strategy (the HTML page has the matrix).
+MAX_PAIR_ROWS = 30
 
-def success_table(runs: Runs, hits: np.ndarray, has_truth: np.ndarray, error: str = "error_mean") -> Table:
-    instances, _ = stats.instance_index(runs)
+
+def success_table(runs: Runs, results: stats.InstanceResults, error: str = "error_mean") -> Table:
     stand_in = stats.error_column(runs, error).note()
     table = Table(
-        title=f"Success rate at error targets (over {len(instances)} instances (case, seed))",
+        title=f"Success rate at error targets over {results.instances.summary()}",
         title_justify="left",
-        caption=f"share of runs finished ok with {error} ≤ target; ERT = wall time of all runs / successes"
+        caption="share of the instances a strategy ran on which it reached the target: its runs on an instance "
+        f"(repeats, copies) combined by their median {error}, a failed run counting as never reaching it; "
+        "ERT = wall time over all instances / successes"
         + (f"; {stand_in}" if stand_in else "")
-        + ("" if has_truth.all() else "; cases without ground truth: relative dense-metric gap targets"),
+        + ("" if results.has_truth.all() else "; cases without ground truth: relative dense-metric gap targets"),
         caption_justify="left",
     )
     table.add_column("strategy", no_wrap=True)
@@ -27,25 +30,28 @@ def success_table(runs: Runs, hits: np.ndarray, has_truth: np.ndarray, error: st
     for target in stats.ERROR_TARGETS:
         table.add_column(f"≤ {target:g}", justify="right")
     table.add_column(f"ERT s at ≤ {stats.ERROR_TARGETS[3]:g}", justify="right")
-    time = stats.charged_time(runs)
     by_solver: dict[str, list[stats.SuccessRate]] = {}
-    for rate in stats.success_rates(runs, hits):
+    for rate in stats.success_rates(results):
         by_solver.setdefault(rate.solver, []).append(rate)
-    for solver, rates in by_solver.items():
-        rows = runs.solver == solver
-        ert = stats.ert(time[rows], hits[rows, 3])
+    hits = results.hits
+    for j, (solver, rates) in enumerate(by_solver.items()):
+        ran = results.runs[:, j] > 0
+        ert = stats.ert(results.time[ran, j], hits[ran, j, 3])
         table.add_row(escape(solver), str(rates[0].n), *(f"{r.rate:.0%}" for r in rates), fmt_number(ert, 3))
     return table
 
 
 def paired_tests_table(runs: Runs, measures: tuple[str, ...]) -> Table:
-    notes = [note for m in measures if (note := stats.error_column(runs, m).note())]
+    """One row per pair of strategies; with more than :data:`MAX_PAIR_ROWS` pairs per measure, one row per
+    strategy instead (how many it is significantly lower than, higher than, ...): the HTML page has every pair."""
+    blocks = {m: stats.paired_tests(runs, m) for m in measures}
+    if any(len(tests) > MAX_PAIR_ROWS for tests in blocks.values()):
+        return _tally_table(runs, blocks)
     table = Table(
-        title="Paired Wilcoxon signed-rank tests across instances (Holm-corrected per measure)",
+        title=f"Paired Wilcoxon signed-rank tests across {stats.instances(runs).summary()} "
+        "(Holm-corrected per measure)",
         title_justify="left",
-        caption="; ".join(
-            ["r = matched-pairs rank-biserial correlation of A − B (−1: A lower on every instance)", *notes]
-        ),
+        caption=_caption(runs, blocks),
         caption_justify="left",
     )
     for name, justify in (
@@ -58,15 +64,89 @@ def paired_tests_table(runs: Runs, measures: tuple[str, ...]) -> Table:
         ("r", "right"),
     ):
         table.add_column(name, justify=justify)
-    for measure in measures:
-        for t in stats.paired_tests(runs, measure):
+    for measure, tests in blocks.items():
+        for t in tests:
             table.add_row(
                 measure,
                 escape(t.a),
                 escape(t.b),
                 str(t.n),
                 fmt_number(t.median_difference),
-                fmt_number(t.p_holm, 3),
+                fmt_number(t.p_holm, 3) if t.tested else escape(t.reason or "not tested"),
                 fmt_number(t.rank_biserial, 2),
             )
     return table
+
+
+def _caption(runs: Runs, blocks: dict[str, list[stats.PairTest]], extra: tuple[str, ...] = ()) -> str:
+    notes = [note for m in blocks if (note := stats.error_column(runs, m).note())]
+    return "; ".join(
+        [
+            *(tally(m, tests) for m, tests in blocks.items()),
+            *extra,
+            "a strategy's runs on one instance are combined first (median); "
+            f"pairs with fewer than {stats.MIN_PAIRS} instances are not tested",
+            "r = matched-pairs rank-biserial correlation of A − B (−1: A lower on every instance)",
+            *notes,
+        ]
+    )
+
+
+def _tally_table(runs: Runs, blocks: dict[str, list[stats.PairTest]]) -> Table:
+    solvers, _ = stats.solvers_of(runs)
+    table = Table(
+        title=f"Paired Wilcoxon signed-rank tests across {stats.instances(runs).summary()}, per strategy "
+        f"({len(solvers)} strategies: {len(solvers) * (len(solvers) - 1) // 2} pairs per measure)",
+        title_justify="left",
+        caption=_caption(
+            runs,
+            blocks,
+            (
+                "lower / higher: the other strategies it is significantly lower / higher than (Holm p < "
+                f"{stats.SIGNIFICANCE:g}; lower is better); n.s.: tested, no significant difference; untested: "
+                f"fewer than {stats.MIN_PAIRS} shared instances; every pair: regbench report --html",
+            ),
+        ),
+        caption_justify="left",
+    )
+    table.add_column("strategy", no_wrap=True)
+    for measure in blocks:
+        for what in ("lower", "higher", "n.s.", "untested"):
+            table.add_column(f"{measure}\n{what}", justify="right")
+    counts = {s: {m: [0, 0, 0, 0] for m in blocks} for s in solvers}
+    for measure, tests in blocks.items():
+        for t in tests:
+            for me, sign in ((t.a, 1), (t.b, -1)):
+                cell = counts[me][measure]
+                if not t.tested:
+                    cell[3] += 1
+                elif not t.significant:
+                    cell[2] += 1
+                else:
+                    cell[0 if sign * (t.rank_biserial or 0.0) < 0 else 1] += 1
+    for solver in solvers:
+        table.add_row(escape(solver), *(str(n) for m in blocks for n in counts[solver][m]))
+    return table
+
+
+def tally(measure: str, tests: list[stats.PairTest]) -> str:
+    """ "error_mean: 3 of 10 tested pairs significant (Holm p < 0.05); 5 not tested (why)"."""
+    significant, tested = significant_share(tests)
+    untested = len(tests) - tested
+    return f"{measure}: {significant} of {tested} tested pairs significant (Holm p < {stats.SIGNIFICANCE:g})" + (
+        f", {untested} not tested ({_why(tests)})" if untested else ""
+    )
+
+
+def _why(tests: list[stats.PairTest]) -> str:
+    reasons = sorted({t.reason for t in tests if not t.tested and t.reason})
+    if len(reasons) == 1:
+        return reasons[0]
+    ns = sorted({t.n for t in tests if not t.tested})
+    return f"n from {ns[0]} to {ns[-1]} < {stats.MIN_PAIRS}" if ns and ns[-1] < stats.MIN_PAIRS else "see --html"
+
+
+def significant_share(tests: list[stats.PairTest]) -> tuple[int, int]:
+    """(significant, tested) pairs."""
+    tested = [t for t in tests if t.tested]
+    return sum(t.significant for t in tested), len(tested)
