@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 import regbench
-from regbench.report import stats
+from regbench.report.instances import instances
 from regbench.report.sources import load_runs
 from regbench.store import Store
 
@@ -153,7 +153,7 @@ def load_average() -> str:
 
 def test_report_time_of_a_10000_run_store(big_store, capsys):
     runs = load_runs(big_store)
-    found = stats.instances(runs)
+    found = instances(runs)
     assert len(runs) == N_RUNS
     # 90 cases with 5 distinct seeds, 30 whose 5 seeds are one problem
     assert len(found) == (N_CASES - N_CASES // 4) * N_SEEDS + N_CASES // 4

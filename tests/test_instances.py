@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from regbench.cli import main
 from regbench.record import RunRecord
-from regbench.report import stats
+from regbench.report import instances, pairs, stats
 from regbench.report.runs import from_records, load_store
 from regbench.store import Store
 
@@ -35,26 +35,26 @@ def test_seeds_with_one_instance_are_one_instance_and_the_report_says_so():
         for case in ("c1", "c2")
         for seed in range(3)
     ] + [rec(s, "c3", seed, instance=f"c3-{seed}", error_mean=1.0) for s in ("a", "b") for seed in range(3)]
-    found = stats.instances(from_records(records))
+    found = instances.instances(from_records(records))
     assert (len(found), found.pairs) == (5, 9)  # c1 and c2 one instance each, c3 three
     assert found.copies == {"c1": [(0, [1, 2])], "c2": [(0, [1, 2])]}
     warning = found.warning()
     assert warning.startswith("9 (case, seed) pairs are 5 distinct instances: ")
     assert "seeds 1, 2 repeat seed 0's problem on cases c1, c2" in warning
     assert found.summary() == "5 distinct instances of 9 case–seed pairs"
-    labels, index = stats.instance_index(from_records(records))
+    labels, index = instances.instance_index(from_records(records))
     assert len(labels) == 5 and index.max() == 4
 
 
 def test_records_without_an_instance_id_key_on_case_and_seed():
     # an older store: no instance ids, so no copies can be detected, and the report says so
     old = from_records([rec("a", "c", seed) for seed in range(3)] + [rec("b", "c", seed) for seed in range(3)])
-    found = stats.instances(old)
+    found = instances.instances(old)
     assert (len(found), found.pairs, found.unknown, found.copies) == (3, 3, 6, {})
-    assert any("no instance id" in line for line in stats.notes(old))
+    assert any("no instance id" in line for line in instances.notes(old))
     # a record without an id on a (case, seed) whose other runs agree on one takes it: still paired with them
     mixed = from_records([rec("a", "c", 0, instance="x"), rec("a", "c", 1, instance="x"), rec("b", "c", 1)])
-    assert len(stats.instances(mixed)) == 1
+    assert len(instances.instances(mixed)) == 1
 
 
 def test_success_rate_counts_instances_not_copies():
@@ -82,7 +82,7 @@ def test_repeats_are_combined_by_their_median():
     rates = {r.target: r for r in stats.success_rates(results)}
     assert (rates[stats.ERROR_TARGETS.index(1.0)].successes, rates[stats.ERROR_TARGETS.index(4.0)].successes) == (0, 1)
     assert rates[0].n == 1
-    notes = " ".join(stats.notes(runs))
+    notes = " ".join(instances.notes(runs))
     assert "2 runs are --repeat re-executions" in notes and "3 runs are not reproducible" in notes
     # a failed repeat counts as never reaching a target: the median of (0.5, failed, failed) fails
     failing = [rec("a", instance="i", error_mean=0.5)]
@@ -99,7 +99,7 @@ def test_copies_do_not_make_a_paired_test_significant():
         for k in range(3)
         for seed in range(3)
     ]
-    (test,) = stats.paired_tests(from_records(records), "error_mean")
+    (test,) = pairs.paired_tests(from_records(records), "error_mean")
     assert test.n == 3
     assert (test.p, test.p_holm, test.rank_biserial) == (None, None, None)
     assert test.reason == "n = 3 < 6: too few instances for a signed-rank test"
@@ -109,11 +109,11 @@ def test_copies_do_not_make_a_paired_test_significant():
 def test_profiles_and_matrices_have_one_row_per_instance():
     records = [rec(s, seed=seed, instance="one", error_mean=0.5, wall_time_s=1.0) for s in "ab" for seed in range(5)]
     runs = from_records(records)
-    solvers, matrix = stats.instance_matrix(runs, runs["error_mean"])
+    solvers, matrix = instances.instance_matrix(runs, runs["error_mean"])
     assert solvers == ["a", "b"] and matrix.shape == (1, 2)
     results = stats.instance_results(runs)
     assert stats.quality_profile(results).n == 1 and stats.time_profile(results, 0).n == 1
-    assert stats.run_counts(runs).tolist() == [[5, 5]]
+    assert instances.run_counts(runs).tolist() == [[5, 5]]
 
 
 def test_report_n_equals_the_distinct_instances(tmp_path):
@@ -138,7 +138,7 @@ def test_report_n_equals_the_distinct_instances(tmp_path):
     ]
     summary, success = rows[0], rows[1]
     assert summary[1] == "12" and success[1] == "8"  # 12 runs; the success table's n: 8 instances
-    tests = {(t.a, t.b): t for t in stats.paired_tests(runs, "error_mean")}
+    tests = {(t.a, t.b): t for t in pairs.paired_tests(runs, "error_mean")}
     assert tests[("a", "b")].n == 8
 
 

@@ -65,6 +65,7 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
     from rich.markup import escape
 
     from regbench.report import stats
+    from regbench.report.instances import notes
     from regbench.report.repeats import repeats_table
     from regbench.report.summary import summary_table
     from regbench.report.tables import paired_tests_table, success_table
@@ -78,7 +79,7 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
         return
     console.print(summary_table(runs, by=by, error=error))
     # copies among the seeds, runs not known to be reproducible: what every figure below must be read with
-    for line in stats.notes(runs):
+    for line in notes(runs):
         console.print(f"[yellow]note:[/] {escape(line)}")
     if spreads := _repeat_spreads(runs):
         console.print(repeats_table(spreads))

@@ -391,9 +391,9 @@ def _report(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -
     if as_json:
         echo_json([r.to_dict() for r in records])
         return
+    from regbench.report.instances import notes
     from regbench.report.repeats import repeat_spreads, repeats_table
     from regbench.report.runs import from_records
-    from regbench.report.stats import notes
     from regbench.report.summary import summary_table
 
     console = make_console()

@@ -13,7 +13,8 @@ import numpy as np
 from jinja2 import Environment, select_autoescape
 
 import regbench
-from regbench.report import figures, stats
+from regbench.report import figures, pairs, stats
+from regbench.report.instances import notes, solvers_of
 from regbench.report.page_template import TEMPLATE
 from regbench.report.runs import Runs
 from regbench.report.summary import ALL_COLUMNS, columns_for, fmt_number, row_cells, summary_rows
@@ -182,7 +183,7 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
         n_cases=len(cases),
         n_instances=len(found),
         n_pairs=found.pairs,
-        notes=stats.notes(runs),
+        notes=notes(runs),
         generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         version=regbench.__version__,
         csv_file=csv_path.name,
@@ -197,8 +198,8 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
         success=_success(results),
         ert=_ert(results),
         tests=_tests(runs, error),
-        min_pairs=stats.MIN_PAIRS,
-        significance=stats.SIGNIFICANCE,
+        min_pairs=pairs.MIN_PAIRS,
+        significance=pairs.SIGNIFICANCE,
         plots=[{"name": p.name, "file": f"{p.name}.png", "title": p.title, "caption": p.caption} for p in plots],
         skipped_cases=cases[figures.MAX_CASE_FIGURES :],
         max_cases=figures.MAX_CASE_FIGURES,
@@ -280,10 +281,10 @@ def _ert(results: stats.InstanceResults) -> list[dict]:
 
 def _tests(runs: Runs, error: str) -> list[dict]:
     """Per measure, the pairwise results as a solvers × solvers matrix (row A, column B: A − B)."""
-    solvers, _ = stats.solvers_of(runs)
+    solvers, _ = solvers_of(runs)
     blocks = []
     for measure in (error, "wall_time_s"):
-        tests = stats.paired_tests(runs, measure)
+        tests = pairs.paired_tests(runs, measure)
         cells = {}
         for t in tests:
             cells[(t.a, t.b)] = _cell(t, t.a, t.b, 1)
@@ -314,7 +315,7 @@ def _tests(runs: Runs, error: str) -> list[dict]:
 _SELF = {"text": "", "css": "self", "title": "the same strategy"}
 
 
-def _cell(t: stats.PairTest, a: str, b: str, sign: int) -> dict:
+def _cell(t: pairs.PairTest, a: str, b: str, sign: int) -> dict:
     """One matrix cell, read as row ``a`` against column ``b`` (``sign`` −1: the test was run as b − a)."""
     median = None if np.isnan(t.median_difference) else sign * t.median_difference
     title = f"{a} − {b}: n = {t.n} instances, {t.n_missing} unpaired, median {fmt_number(median)}"

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from regbench.outcomes import FAILURE_OUTCOMES, MIN_OVERLAP_FRACTION
 from regbench.record import RunRecord
+from regbench.report.instances import executed, instances, succeeded
 from regbench.report.runs import Runs, from_records
-from regbench.report.stats import error_column, executed, instances, median, relative_gap, succeeded, worst30
+from regbench.report.stats import error_column, median, relative_gap, worst30
 
 GROUPINGS = ("strategy", "case")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from regbench.report import stats
+from regbench.report import pairs, stats
+from regbench.report.instances import instances, solvers_of
 from regbench.report.runs import Runs
 from regbench.report.summary import fmt_number
 
@@ -44,12 +45,11 @@ def success_table(runs: Runs, results: stats.InstanceResults, error: str = "erro
 def paired_tests_table(runs: Runs, measures: tuple[str, ...]) -> Table:
     """One row per pair of strategies; with more than :data:`MAX_PAIR_ROWS` pairs per measure, one row per
     strategy instead (how many it is significantly lower than, higher than, ...): the HTML page has every pair."""
-    blocks = {m: stats.paired_tests(runs, m) for m in measures}
+    blocks = {m: pairs.paired_tests(runs, m) for m in measures}
     if any(len(tests) > MAX_PAIR_ROWS for tests in blocks.values()):
         return _tally_table(runs, blocks)
     table = Table(
-        title=f"Paired Wilcoxon signed-rank tests across {stats.instances(runs).summary()} "
-        "(Holm-corrected per measure)",
+        title=f"Paired Wilcoxon signed-rank tests across {instances(runs).summary()} (Holm-corrected per measure)",
         title_justify="left",
         caption=_caption(runs, blocks),
         caption_justify="left",
@@ -78,24 +78,24 @@ def paired_tests_table(runs: Runs, measures: tuple[str, ...]) -> Table:
     return table
 
 
-def _caption(runs: Runs, blocks: dict[str, list[stats.PairTest]], extra: tuple[str, ...] = ()) -> str:
+def _caption(runs: Runs, blocks: dict[str, list[pairs.PairTest]], extra: tuple[str, ...] = ()) -> str:
     notes = [note for m in blocks if (note := stats.error_column(runs, m).note())]
     return "; ".join(
         [
             *(tally(m, tests) for m, tests in blocks.items()),
             *extra,
             "a strategy's runs on one instance are combined first (median); "
-            f"pairs with fewer than {stats.MIN_PAIRS} instances are not tested",
+            f"pairs with fewer than {pairs.MIN_PAIRS} instances are not tested",
             "r = matched-pairs rank-biserial correlation of A − B (−1: A lower on every instance)",
             *notes,
         ]
     )
 
 
-def _tally_table(runs: Runs, blocks: dict[str, list[stats.PairTest]]) -> Table:
-    solvers, _ = stats.solvers_of(runs)
+def _tally_table(runs: Runs, blocks: dict[str, list[pairs.PairTest]]) -> Table:
+    solvers, _ = solvers_of(runs)
     table = Table(
-        title=f"Paired Wilcoxon signed-rank tests across {stats.instances(runs).summary()}, per strategy "
+        title=f"Paired Wilcoxon signed-rank tests across {instances(runs).summary()}, per strategy "
         f"({len(solvers)} strategies: {len(solvers) * (len(solvers) - 1) // 2} pairs per measure)",
         title_justify="left",
         caption=_caption(
@@ -103,8 +103,8 @@ def _tally_table(runs: Runs, blocks: dict[str, list[stats.PairTest]]) -> Table:
             blocks,
             (
                 "lower / higher: the other strategies it is significantly lower / higher than (Holm p < "
-                f"{stats.SIGNIFICANCE:g}; lower is better); n.s.: tested, no significant difference; untested: "
-                f"fewer than {stats.MIN_PAIRS} shared instances; every pair: regbench report --html",
+                f"{pairs.SIGNIFICANCE:g}; lower is better); n.s.: tested, no significant difference; untested: "
+                f"fewer than {pairs.MIN_PAIRS} shared instances; every pair: regbench report --html",
             ),
         ),
         caption_justify="left",
@@ -129,24 +129,24 @@ def _tally_table(runs: Runs, blocks: dict[str, list[stats.PairTest]]) -> Table:
     return table
 
 
-def tally(measure: str, tests: list[stats.PairTest]) -> str:
+def tally(measure: str, tests: list[pairs.PairTest]) -> str:
     """ "error_mean: 3 of 10 tested pairs significant (Holm p < 0.05); 5 not tested (why)"."""
     significant, tested = significant_share(tests)
     untested = len(tests) - tested
-    return f"{measure}: {significant} of {tested} tested pairs significant (Holm p < {stats.SIGNIFICANCE:g})" + (
+    return f"{measure}: {significant} of {tested} tested pairs significant (Holm p < {pairs.SIGNIFICANCE:g})" + (
         f", {untested} not tested ({_why(tests)})" if untested else ""
     )
 
 
-def _why(tests: list[stats.PairTest]) -> str:
+def _why(tests: list[pairs.PairTest]) -> str:
     reasons = sorted({t.reason for t in tests if not t.tested and t.reason})
     if len(reasons) == 1:
         return reasons[0]
     ns = sorted({t.n for t in tests if not t.tested})
-    return f"n from {ns[0]} to {ns[-1]} < {stats.MIN_PAIRS}" if ns and ns[-1] < stats.MIN_PAIRS else "see --html"
+    return f"n from {ns[0]} to {ns[-1]} < {pairs.MIN_PAIRS}" if ns and ns[-1] < pairs.MIN_PAIRS else "see --html"
 
 
-def significant_share(tests: list[stats.PairTest]) -> tuple[int, int]:
+def significant_share(tests: list[pairs.PairTest]) -> tuple[int, int]:
     """(significant, tested) pairs."""
     tested = [t for t in tests if t.tested]
     return sum(t.significant for t in tested), len(tested)
