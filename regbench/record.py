@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 SCHEMA_VERSION = 1
+#: Record fields that measure the machine, not the run.
+TIMING_FIELDS = ("wall_time_s", "cpu_time_s", "peak_rss_mb", "evaluation_time_s")
 
 
 @dataclass
@@ -248,6 +250,20 @@ class RunRecord:
         # Fields written by a newer regbench are kept, not dropped.
         record.measures.update({f"unknown:{k}": v for k, v in extra.items()})
         return record
+
+    def without_timings(self) -> dict[str, Any]:
+        """The record as JSON without what measures the machine rather than the run (wall and CPU times, peak
+        memory, the trace's and anytime curve's clocks): what two executions of one deterministic key share."""
+        data = self.to_dict()
+        for name in TIMING_FIELDS:
+            data.pop(name, None)
+        for segment in data["segments"]:
+            segment.pop("wall_time_s", None)
+            segment.pop("cpu_time_s", None)
+        for part in ("trace", "anytime"):
+            for name in ("time_s", "exec_time_s"):
+                data[part].pop(name, None)
+        return data
 
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
