@@ -262,13 +262,10 @@ def check_transform_rebuildable(strategy: Strategy, case: Case | None = None, pm
         _fail(strategy, "check_transform_rebuildable", "the rebuilt transform differs from the recorded one")
 
 
-# Fields that measure the machine, not the run; ``measures`` too, as strategies may put their own cost there.
-_TIMING = {"wall_time_s", "cpu_time_s", "peak_rss_mb", "measures"}
-
-
 def _repeatable(record: RunRecord) -> dict[str, Any]:
-    data = {k: v for k, v in record.to_dict().items() if k not in _TIMING}
-    data["segments"] = [{k: v for k, v in s.items() if k not in _TIMING} for s in data["segments"]]
+    # The timings measure the machine; ``measures`` too may, as strategies can put their own cost there.
+    data = record.without_timings()
+    data.pop("measures")
     return data
 
 

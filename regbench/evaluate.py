@@ -33,10 +33,17 @@ def dense_metric(case: Case, transform: sitk.Transform, threads: int | None = No
         method.SetNumberOfWorkUnits(int(threads))
     configure_metric(method, case.setup)
     configure_masks(method, data)
+    return metric_value(method, transform, as_float(data.fixed), as_float(data.moving))
+
+
+def metric_value(
+    method: sitk.ImageRegistrationMethod, transform: sitk.Transform, fixed: sitk.Image, moving: sitk.Image
+) -> float | None:
+    """``method``'s metric (set up with no pyramid and no sampling) for the fixed → moving ``transform``."""
     method.SetMovingInitialTransform(transform)
-    method.SetInitialTransform(sitk.TranslationTransform(data.fixed.GetDimension()), inPlace=False)
+    method.SetInitialTransform(sitk.TranslationTransform(fixed.GetDimension()), inPlace=False)
     try:
-        return finite_or_none(method.MetricEvaluate(as_float(data.fixed), as_float(data.moving)))
+        return finite_or_none(method.MetricEvaluate(fixed, moving))
     except RuntimeError as exc:
         # Mattes MI raises when every sample maps outside the moving image; the other metrics return DBL_MAX
         # there: give the same value so the outcome is no_overlap whatever the metric. Anything else is a bug.
@@ -152,6 +159,7 @@ class _Grid:
 
     points: np.ndarray  # (n, dim) physical points
     where: np.ndarray  # boolean, array shape of the fixed image: which voxels are in the domain
+    all_points: np.ndarray  # (*array shape, dim): every voxel centre
 
     @classmethod
     def of(cls, data: CaseData) -> _Grid:
@@ -161,7 +169,7 @@ class _Grid:
             if data.fixed_mask is not None
             else np.ones(points.shape[:-1], dtype=bool)
         )
-        return cls(points[where], where)
+        return cls(points[where], where, points)
 
     def overlap(self, moving: sitk.Image, moved: np.ndarray) -> float | None:
         """Share of the domain that a transform with displacement ``moved`` maps inside ``moving``."""
@@ -237,6 +245,47 @@ def jacobian_stats(jac: np.ndarray) -> dict[str, Any]:
 # The last few cases' constant parts (a benchmark evaluates many runs of one case in a row). Keyed by id() and
 # checked by identity, because cases are mutable dataclasses and not hashable; and by the starting transform,
 # which differs per seed when the case jitters its start.
+def affine_displacement(transform: sitk.Transform, points: np.ndarray) -> np.ndarray:
+    """T(p) − p at ``points`` (shape (..., dim)) for a transform that is an affine map (every global transform
+    and composites of them): T read off at the origin and the unit vectors, then applied with numpy, which is
+    far cheaper than resampling a displacement field."""
+    dim = points.shape[-1]
+    origin = np.asarray(transform.TransformPoint((0.0,) * dim), dtype=float)
+    columns = [np.asarray(transform.TransformPoint(tuple(np.eye(dim)[i])), dtype=float) - origin for i in range(dim)]
+    return points @ np.stack(columns, axis=1).T + origin - points
+
+
+class PositionEvaluator:
+    """The dense metric and truth errors of many transforms of one run (the trace's saved positions): one
+    prepared metric reused, and the affine map instead of a displacement field for global transforms."""
+
+    def __init__(self, case: Case, record: RunRecord) -> None:
+        data = case.load()
+        self.data = data
+        self.constants = _case_constants(case, data, initial_mapping(case.setup, data, record.seed), record.threads)
+        self.fixed, self.moving = as_float(data.fixed), as_float(data.moving)
+        self.method = sitk.ImageRegistrationMethod()
+        if record.threads:
+            self.method.SetNumberOfWorkUnits(int(record.threads))
+        configure_metric(self.method, case.setup)
+        configure_masks(self.method, data)
+
+    def measures(self, transform: sitk.Transform) -> dict[str, float | None]:
+        """``dense_metric`` and, where the case has truth, ``error_mean`` and ``error_mean_fg`` of ``transform``."""
+        out: dict[str, float | None] = {"dense_metric": metric_value(self.method, transform, self.fixed, self.moving)}
+        reference = self.constants.reference
+        if reference is not None:
+            if is_deformable(transform):
+                moved = displacement(transform, self.data.fixed)
+            else:
+                moved = affine_displacement(transform, self.constants.grid.all_points)
+            distances = np.linalg.norm(moved - reference.truth, axis=-1)
+            foreground = distances[reference.mask]
+            out["error_mean"] = float(distances.mean())
+            out["error_mean_fg"] = float(foreground.mean()) if foreground.size else None
+        return out
+
+
 @dataclass
 class _Constants:
     """What every run from one start on one case shares."""

@@ -12,6 +12,7 @@ the level getter is one past the last index and the metric value is what ``GetMe
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,41 @@ if TYPE_CHECKING:
 _NOT_YET = 1.0e308
 
 
+@dataclass(frozen=True)
+class PositionSchedule:
+    """Which optimizer positions the trace keeps (each costs a copy of the parameters during Execute, and an
+    evaluation after the run).
+
+    Transforms with at most ``every_up_to`` parameters keep every iteration's position; the others keep
+    iterations 0, 1, 2, ... of each level on a geometric schedule (the next kept iteration is at least ``growth``
+    times the last: 0, 1, 2, 3, 4, 5, 7, 9, 12, 15, 19, 24, 30, 38, ...). The default is geometric for every
+    transform: copying a few parameters is cheap, but each kept position costs one dense evaluation after the
+    run, and a dense metric evaluation costs about as much as a gradient-descent iteration, so keeping every
+    iteration would double the cost of a cheap run (docs/reports.md has the figures). Each level's last
+    position is always kept, and the best visited one where the strategy declares its metric pairing. Past
+    ``max_floats`` copied parameters in a run (the memory cap) only those are kept.
+    """
+
+    every_up_to: int = 0
+    growth: float = 1.25
+    max_floats: int = 250_000  # 2 MB of parameters per run
+
+    def __post_init__(self) -> None:
+        if self.every_up_to < 0 or self.growth < 1 or self.max_floats < 0:
+            raise ValueError(f"position schedule needs every_up_to ≥ 0, growth ≥ 1, max_floats ≥ 0: {self}")
+
+    def next_after(self, kept: int, parameters: int) -> int:
+        """The next iteration of a level to keep after keeping iteration ``kept``."""
+        if parameters <= self.every_up_to:
+            return kept + 1
+        return max(kept + 1, math.ceil(kept * self.growth)) if self.growth > 1 else 1 << 62
+
+
+DEFAULT_POSITIONS = PositionSchedule()
+#: Keep no positions during Execute (each level's last position is still kept).
+NO_POSITIONS = PositionSchedule(every_up_to=0, growth=1.0, max_floats=0)
+
+
 @dataclass
 class BestVisited:
     """The best position the optimizer visited at the case's last pyramid level, by its own metric values
@@ -49,6 +85,7 @@ class BestVisited:
     position: tuple[float, ...]
     segment: int
     iteration: int
+    row: int | None = None  # the trace row whose saved position this is (None: where the execution started)
 
 
 class ExecutionFailed(RuntimeError):
@@ -93,6 +130,9 @@ class RunContext:
         self.count_iterations = "events"  # the strategy's rule, set by run_one
         self.metric_pairing: str | None = None  # the strategy's Strategy.metric_pairing, set by run_one
         self.best_visited: BestVisited | None = None
+        self.positions: PositionSchedule = DEFAULT_POSITIONS  # which positions the trace keeps, set by run_one
+        self.position_floats = 0  # parameters copied into the trace so far (for the memory cap)
+        self.started = time.perf_counter()  # the run's clock: trace times count from here
 
     @property
     def setup(self):
@@ -194,6 +234,11 @@ class _Capture:
         self.pairing = ctx.metric_pairing
         self.last_case_level = ctx.setup.levels - 1
         self.previous: tuple[float, ...] | None = None
+        self.previous_row: int | None = None
+        self._copied: tuple[float, ...] | None = None
+        self.schedule = ctx.positions
+        self.schedule_next = 0
+        self.started = time.perf_counter()
 
     def attach(self) -> None:
         m = self.method
@@ -201,20 +246,37 @@ class _Capture:
         m.AddCommand(sitk.sitkIterationEvent, self.on_iteration)
         m.AddCommand(sitk.sitkEndEvent, self.on_end)
 
+    def _position(self) -> tuple[float, ...]:
+        # At most one copy per event, shared by the schedule and the best-visited tracking (copying costs ~1.7 µs
+        # per parameter: reference §8).
+        if self._copied is None:
+            self._copied = tuple(self.method.GetOptimizerPosition())
+        return self._copied
+
+    def _close_level(self) -> None:
+        # The level's last position is always kept (it is where the next level, or the run, goes on from).
+        last = len(self.trace) - 1
+        if self.level >= 0 and last >= self.level_starts[-1] and self.trace.position[last] is None:
+            self.trace.position[last] = list(self._position())
+
     def on_level(self) -> None:
+        self._copied = None
         if self.level >= 0:  # stale values: the previous level's final iteration counter
             self.optimizer_iterations.append(self.method.GetOptimizerIteration())
+            self._close_level()
         self.level = self.method.GetCurrentLevel()
         self.level_starts.append(len(self.trace))
+        self.schedule_next = 0
         if self.pairing == "previous" and self._at_last_level():
             # The first value of the level is f at where the level starts: the initial transform (set in place)
             # on a single-level execution, else the previous level's result (a grown B-spline mesh has another
             # size: that pair is skipped).
-            self.previous = tuple(
-                self.ctx._prepared[id(self.method)].transform.GetParameters()
+            self.previous = (
+                tuple(self.ctx._prepared[id(self.method)].transform.GetParameters())
                 if self.level == 0
-                else self.method.GetOptimizerPosition()
+                else self._position()
             )
+            self.previous_row = None if self.level == 0 else len(self.trace) - 1
 
     def _at_last_level(self) -> bool:
         return 0 <= self.level < len(self.case_levels) and self.case_levels[self.level] == self.last_case_level
@@ -223,19 +285,23 @@ class _Capture:
         if value is None or value >= _NOT_YET or value != value:  # no-overlap or NaN values never win
             return
         best = self.ctx.best_visited
+        row = len(self.trace) - 1
         if self.pairing == "previous":
-            position, self.previous = self.previous, tuple(self.method.GetOptimizerPosition())
+            position, self.previous = self.previous, self._position()
+            row, self.previous_row = self.previous_row, row
             if position is None or len(position) != len(self.previous):
                 return
         elif best is not None and value >= best.value:
             return
         else:
-            position = tuple(self.method.GetOptimizerPosition())
+            position = self._position()
         if best is None or value < best.value:
             iteration = self.method.GetOptimizerIteration()
-            self.ctx.best_visited = BestVisited(value, position, self.segment.index, iteration)
+            self.ctx.best_visited = BestVisited(value, position, self.segment.index, iteration, row)
 
     def on_iteration(self) -> None:
+        now = time.perf_counter()
+        self._copied = None
         m = self.method
         convergence = m.GetOptimizerConvergenceValue()
         event = IterationEvent(
@@ -245,16 +311,26 @@ class _Capture:
             metric=m.GetMetricValue(),
             learning_rate=m.GetOptimizerLearningRate(),
             convergence=None if convergence >= _NOT_YET else convergence,
+            time_s=now - self.ctx.started,
+            exec_time_s=now - self.started,
         )
         self.trace.append(event)
+        k = len(self.trace) - 1 - self.level_starts[-1]  # events so far in this level
+        if k >= self.schedule_next and self.ctx.position_floats < self.schedule.max_floats:
+            position = self._position()
+            self.trace.position[-1] = list(position)
+            self.ctx.position_floats += len(position)
+            self.schedule_next = self.schedule.next_after(k, len(position))
         if self.pairing and self._at_last_level():
             self._track_best(event.metric)
         if self.ctx._observe:
             self.ctx.pm.record_iteration(self.ctx, event)
 
     def on_end(self) -> None:
+        self._copied = None
         if self.level >= 0:
             self.optimizer_iterations.append(self.method.GetOptimizerIteration())
+            self._close_level()
         self.final_metric = self.method.GetMetricValue()
 
     def finish(self) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 SCHEMA_VERSION = 1
+#: Record fields that measure the machine, not the run.
+TIMING_FIELDS = ("wall_time_s", "cpu_time_s", "peak_rss_mb", "evaluation_time_s")
 
 
 @dataclass
@@ -31,11 +33,20 @@ class IterationEvent:
     metric: float | None
     learning_rate: float | None
     convergence: float | None
+    #: Seconds since the run started, and since this execution's ``Execute`` started.
+    time_s: float | None = None
+    exec_time_s: float | None = None
 
 
 @dataclass
 class Trace:
-    """Per-iteration samples of a whole run, stored column-wise (compact JSON, cheap to append)."""
+    """Per-iteration samples of a whole run, stored column-wise (compact JSON, cheap to append).
+
+    The event columns come from each :class:`IterationEvent`. ``position`` holds the optimizer's position at the
+    event (the parameters it holds *after* the event) where the position schedule saved one, else None; after
+    the run, outside the timed executions, each saved position is evaluated: ``dense_metric`` (the case metric
+    at full resolution, unsampled) and, where the case has truth, ``error_mean`` and ``error_mean_fg``.
+    """
 
     segment: list[int] = field(default_factory=list)
     level: list[int] = field(default_factory=list)
@@ -43,16 +54,56 @@ class Trace:
     metric: list[float | None] = field(default_factory=list)
     learning_rate: list[float | None] = field(default_factory=list)
     convergence: list[float | None] = field(default_factory=list)
+    time_s: list[float | None] = field(default_factory=list)
+    exec_time_s: list[float | None] = field(default_factory=list)
+    position: list[list[float] | None] = field(default_factory=list)
+    dense_metric: list[float | None] = field(default_factory=list)
+    error_mean: list[float | None] = field(default_factory=list)
+    error_mean_fg: list[float | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Records written before a column existed (or hand-made traces) get it filled with None.
+        for name in TRACE_COLUMNS:
+            column = getattr(self, name)
+            if len(column) < len(self.iteration):
+                column.extend([None] * (len(self.iteration) - len(column)))
 
     def append(self, event: IterationEvent) -> None:
-        for name in TRACE_COLUMNS:
+        for name in EVENT_COLUMNS:
             getattr(self, name).append(getattr(event, name))
+        for name in AFTER_RUN_COLUMNS:
+            getattr(self, name).append(None)
 
     def __len__(self) -> int:
         return len(self.iteration)
 
+    def positions(self) -> list[int]:
+        """Indices of the samples with a saved position."""
+        return [i for i, p in enumerate(self.position) if p is not None]
+
 
 TRACE_COLUMNS = tuple(f.name for f in dataclasses.fields(Trace))
+EVENT_COLUMNS = tuple(f.name for f in dataclasses.fields(IterationEvent))
+AFTER_RUN_COLUMNS = tuple(name for name in TRACE_COLUMNS if name not in EVENT_COLUMNS)
+
+
+@dataclass
+class Anytime:
+    """The run's anytime curve on dense values: the start, then every evaluated trace position in time order.
+
+    A compact copy of the trace's evaluated rows (tens of points) kept beside the summary, so statistics over
+    thousands of runs (first-hit times, fixed-budget values) never need the traces. ``iterations`` counts
+    iteration events since the run started; ``time_s`` is seconds since the run started.
+    """
+
+    time_s: list[float] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    dense_metric: list[float | None] = field(default_factory=list)
+    error_mean: list[float | None] = field(default_factory=list)
+    error_mean_fg: list[float | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.time_s)
 
 
 @dataclass
@@ -166,12 +217,15 @@ class RunRecord:
     # "worse_than_start", "diverged", "nondeterministic"): every one that applies, in precedence order.
     flags: list[str] = field(default_factory=list)
     wall_time_s: float | None = None
+    # Of the wall time: the evaluation after the run (returned transform, best visited, trace positions).
+    evaluation_time_s: float | None = None
     cpu_time_s: float | None = None
     peak_rss_mb: float | None = None
     measures: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     transform: dict[str, Any] | None = None
     trace: Trace = field(default_factory=Trace)
+    anytime: Anytime = field(default_factory=Anytime)
     key: str | None = None
     schema: int = SCHEMA_VERSION
 
@@ -188,13 +242,28 @@ class RunRecord:
         data = dict(data)
         segments = [_segment_from_dict(s) for s in data.pop("segments", [])]
         trace = Trace(**data.pop("trace", {}))
+        anytime = Anytime(**data.pop("anytime", None) or {})
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         extra = {k: data.pop(k) for k in unknown}
-        record = cls(**data, segments=segments, trace=trace)
+        record = cls(**data, segments=segments, trace=trace, anytime=anytime)
         # Fields written by a newer regbench are kept, not dropped.
         record.measures.update({f"unknown:{k}": v for k, v in extra.items()})
         return record
+
+    def without_timings(self) -> dict[str, Any]:
+        """The record as JSON without what measures the machine rather than the run (wall and CPU times, peak
+        memory, the trace's and anytime curve's clocks): what two executions of one deterministic key share."""
+        data = self.to_dict()
+        for name in TIMING_FIELDS:
+            data.pop(name, None)
+        for segment in data["segments"]:
+            segment.pop("wall_time_s", None)
+            segment.pop("cpu_time_s", None)
+        for part in ("trace", "anytime"):
+            for name in ("time_s", "exec_time_s"):
+                data[part].pop(name, None)
+        return data
 
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
@@ -209,7 +278,18 @@ class RunRecord:
 
     def summary(self) -> dict[str, Any]:
         """The flat summary fields (no trace, segments or transform): for tables, CSV and extra_info."""
-        skip = {"segments", "trace", "transform", "provenance", "versions", "measures", "params", "notes", "flags"}
+        skip = {
+            "segments",
+            "trace",
+            "anytime",
+            "transform",
+            "provenance",
+            "versions",
+            "measures",
+            "params",
+            "notes",
+            "flags",
+        }
         out = {k: v for k, v in self.to_dict().items() if k not in skip}
         out["params"] = dumps(self.params, sort_keys=True)
         out["flags"] = ",".join(self.flags)

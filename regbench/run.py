@@ -23,8 +23,8 @@ import pluggy
 import SimpleITK as sitk
 
 from regbench.cases import Case, initial_mapping
-from regbench.evaluate import evaluate_transform
-from regbench.harness import ExecutionFailed, RunContext
+from regbench.evaluate import PositionEvaluator, evaluate_transform
+from regbench.harness import DEFAULT_POSITIONS, ExecutionFailed, PositionSchedule, RunContext
 from regbench.outcomes import Evidence, judge
 from regbench.plugins import RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord, Segment, dumps, to_jsonable
@@ -191,23 +191,30 @@ def run_one(
     params: Mapping[str, Any] | None = None,
     threads: int | None = None,
     pm: RegbenchPluginManager | None = None,
+    positions: PositionSchedule | None = None,
 ) -> RunRecord:
     """Run one registration and return its complete record (never raises for a failing registration).
 
     ``strategy`` and ``case`` are names (looked up in ``pm``, a fresh plugin manager by default) or objects.
     ``params`` override the strategy's defaults; unknown names or bad values raise ``ParameterError``.
     ``threads`` is the ITK thread count for the run (default :data:`DEFAULT_THREADS`, as ``regbench run``: the
-    same call gives the same record).
+    same call gives the same record). ``positions`` is which optimizer positions the trace keeps and evaluates
+    after the run (:class:`~regbench.harness.PositionSchedule`; default geometric in iterations).
     """
     pm = pm or make_plugin_manager()
     strategy = pm.get_strategy(strategy) if isinstance(strategy, str) else strategy
     case = pm.get_case(case) if isinstance(case, str) else case
     record, parsed = new_record(strategy, case, seed, params, threads)
-    return execute_record(record, strategy, case, parsed, pm)
+    return execute_record(record, strategy, case, parsed, pm, positions)
 
 
 def execute_record(
-    record: RunRecord, strategy: Strategy, case: Case, params: Any, pm: RegbenchPluginManager
+    record: RunRecord,
+    strategy: Strategy,
+    case: Case,
+    params: Any,
+    pm: RegbenchPluginManager,
+    positions: PositionSchedule | None = None,
 ) -> RunRecord:
     """Fill ``record`` by running ``strategy`` on ``case``."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -219,13 +226,17 @@ def execute_record(
             ctx = RunContext(case, record.seed, record.threads, pm, record)
             ctx.count_iterations = strategy.count_iterations
             ctx.metric_pairing = strategy.metric_pairing
+            ctx.positions = positions or DEFAULT_POSITIONS
             returned = strategy.run(ctx, params)
             if returned is None and record.segments:
                 returned = kept_segments(record)[-1].transform
             if returned is None:
                 raise RuntimeError(f"strategy {strategy.name!r} returned no transform and ran no execution")
+            evaluation = time.perf_counter()
             _summarize(record, ctx.full_transform(returned), case, pm)
             _best_or_last(record, ctx)
+            evaluate_trace(record, ctx, ended_s=evaluation - ctx.started)
+            record.evaluation_time_s = time.perf_counter() - evaluation
         except ExecutionFailed as exc:
             record.status, record.error = "error", f"Execute failed: {exc}"
         except Exception as exc:
@@ -249,6 +260,73 @@ def _summarize(record: RunRecord, transform: sitk.Transform, case: Case, pm: Reg
             else:
                 record.measures[name] = to_jsonable(value)
     record.returned_best = _returned_best(record)
+
+
+def evaluate_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> None:
+    """Fill the trace's ``dense_metric``, ``error_mean`` and ``error_mean_fg`` at every saved position (after the
+    run, outside its timed executions), and the record's anytime curve, which ends at the returned transform
+    when the strategy returned (``ended_s`` after the run started)."""
+    trace = record.trace
+    best = ctx.best_visited
+    if best is not None and best.row is not None and trace.position[best.row] is None:
+        trace.position[best.row] = list(best.position)
+    rows = trace.positions()
+    evaluator = PositionEvaluator(ctx.case, record)
+    templates: dict[tuple[int, int], sitk.Transform | None] = {}
+    for row in rows:
+        position = trace.position[row]
+        key = (trace.segment[row], trace.level[row])
+        if key not in templates:
+            templates[key] = _level_transform(record, ctx, *key, len(position))
+        template = templates[key]
+        if template is None:
+            continue
+        transform = sitk.Transform(template).Downcast()
+        transform.SetParameters(position)
+        for name, value in evaluator.measures(ctx.full_transform(transform)).items():
+            getattr(trace, name)[row] = value
+    _anytime(record, ended_s)
+
+
+def _anytime(record: RunRecord, ended_s: float) -> None:
+    """The anytime curve: the start (time 0), each evaluated trace row in time order, the returned transform."""
+    trace, curve = record.trace, record.anytime
+    curve.time_s.append(0.0)
+    curve.iterations.append(0)
+    curve.dense_metric.append(record.initial_metric_dense)
+    curve.error_mean.append(record.initial_error_mean)
+    curve.error_mean_fg.append(record.initial_error_mean_fg)
+    for row in trace.positions():
+        if trace.dense_metric[row] is None and trace.error_mean[row] is None:
+            continue  # a position that could not be evaluated
+        curve.time_s.append(trace.time_s[row])
+        curve.iterations.append(row + 1)
+        curve.dense_metric.append(trace.dense_metric[row])
+        curve.error_mean.append(trace.error_mean[row])
+        curve.error_mean_fg.append(trace.error_mean_fg[row])
+    curve.time_s.append(max(ended_s, curve.time_s[-1]))
+    curve.iterations.append(len(trace))
+    curve.dense_metric.append(record.final_metric_dense)
+    curve.error_mean.append(record.error_mean)
+    curve.error_mean_fg.append(record.error_mean_fg)
+
+
+def _level_transform(record: RunRecord, ctx: RunContext, segment: int, level: int, size: int):
+    """A transform of the model that ``segment`` optimized at case ``level``, with ``size`` parameters: the
+    execution's result, or for a B-spline mesh that grows per level the mesh of that level; None if neither."""
+    returned = record.segments[segment].transform if segment < len(record.segments) else None
+    if returned is not None and returned.GetNumberOfParameters() == size:
+        return returned
+    setup = ctx.setup
+    if setup.transform == "bspline" and setup.mesh_scale_factors:
+        dim = ctx.fixed.GetDimension()
+        mesh = [int(m) * int(setup.mesh_scale_factors[level]) for m in setup.mesh_size] * (
+            dim if len(setup.mesh_size) == 1 else 1
+        )
+        grown = sitk.BSplineTransformInitializer(ctx.fixed, mesh, order=3)
+        if grown.GetNumberOfParameters() == size:
+            return grown
+    return None
 
 
 def _best_or_last(record: RunRecord, ctx: RunContext) -> None:

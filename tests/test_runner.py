@@ -25,7 +25,6 @@ from regbench.worker import RunSpec, plugin_manager
 
 PLUGINS = ("runner_plugin",)
 TESTS = Path(__file__).resolve().parent
-TIMING = ("wall_time_s", "cpu_time_s", "peak_rss_mb")
 
 
 def matrix(strategies, *params: str, seeds=(0,)) -> Matrix:
@@ -34,13 +33,7 @@ def matrix(strategies, *params: str, seeds=(0,)) -> Matrix:
 
 
 def without_timing(record) -> dict:
-    data = record.to_dict()
-    for name in TIMING:
-        data.pop(name)
-    for segment in data["segments"]:
-        segment.pop("wall_time_s")
-        segment.pop("cpu_time_s")
-    return data
+    return record.without_timings()
 
 
 def test_segfaults_and_hangs_are_recorded_and_the_other_runs_finish(tmp_path):

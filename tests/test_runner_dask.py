@@ -9,16 +9,9 @@ from regbench.runner import run_matrix
 
 pytest.importorskip("distributed")
 
-TIMING = ("wall_time_s", "cpu_time_s", "peak_rss_mb")
-
 
 def comparable(record) -> dict:
-    data = record.to_dict()
-    for name in TIMING:
-        data.pop(name)
-    for segment in data["segments"]:
-        segment.pop("wall_time_s")
-        segment.pop("cpu_time_s")
+    data = record.without_timings()
     if data["status"] in ("crashed", "timeout"):
         data.pop("notes")  # the worker log's tail names thread ids and addresses
     return data

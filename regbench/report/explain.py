@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from regbench.outcomes import MAX_FOLDING_FRACTION, MEANINGS, MIN_OVERLAP_FRACTION, succeeded
 from regbench.record import Level, RunRecord
+from regbench.report.anytime import RELATIVE_TARGETS, first_hit, measure_of, trace_best
 from regbench.report.runview import fmt, fmt_share, level_table
 from regbench.stops import NO_OVERLAP_VALUE
 
@@ -227,6 +228,46 @@ def folding_text(record: RunRecord) -> str | None:
     )
 
 
+def anytime_lines(record: RunRecord) -> list[str]:
+    """How fast the run got how close (first-hit times of a few targets), its best dense value across all
+    levels and where, and the oracle early stop (the best error it visited against the one it returned)."""
+    curve = record.anytime
+    if len(curve) < 2:
+        return []
+    lines = []
+    name, values = measure_of(curve)
+    start = values[0]
+    if start is not None and start > 0:
+        hits = []
+        for fraction in RELATIVE_TARGETS:
+            target = fraction * start
+            hit = first_hit(curve, values, target)
+            when = f"{fmt(hit[0], 3)} s (iteration {hit[1]})" if hit else "never"
+            hits.append(f"≤ {fmt(target, 3)} ({fraction:.0%} of the start): {when}")
+        total = fmt(curve.time_s[-1], 3)
+        lines.append(f"first reached, {name} (run time {total} s): " + "; ".join(hits) + ".")
+        best = min(v for v in values if v is not None)
+        returned = values[-1]
+        if returned is not None and best < returned:
+            lines.append(
+                f"oracle early stop: the best {name} visited was {fmt(best)} against {fmt(returned)} returned "
+                f"(stopping there would have saved {fmt(returned - best, 3)})."
+            )
+    best = trace_best(record)
+    if best is not None and record.final_metric_dense is not None:
+        where = f"execution {best.segment}, level {best.level}, iteration {best.iteration}"
+        verdict = (
+            "the returned transform is at least as good"
+            if record.final_metric_dense <= best.dense_metric + 1e-6 * max(abs(best.dense_metric), 1e-12)
+            else f"the returned transform ({fmt(record.final_metric_dense)}) is worse"
+        )
+        lines.append(
+            f"best dense metric over every kept position of every level: {fmt(best.dense_metric)} at {where} "
+            f"({fmt(best.time_s, 3)} s); {verdict}."
+        )
+    return lines
+
+
 def reproducibility_text(record: RunRecord) -> str:
     """What the record's ``deterministic`` says about repeating it; never claims more than is known."""
     threads = f"{record.threads} ITK thread" + ("" if record.threads == 1 else "s")
@@ -384,6 +425,8 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
         say(overlap)
     if folding := folding_text(record):
         say(folding)
+    for line in anytime_lines(record):
+        say(line)
 
     if executed:
         heading("Learning rate")

@@ -97,7 +97,8 @@ def repeat_groups(records: Iterable[RunRecord | dict[str, Any]]) -> list[list[Ru
 
 def _result(record: RunRecord) -> str:
     """The part of a record that must be bit-identical between repeats: what it returned and how it got there."""
-    return dumps({"status": record.status, "transform": record.transform, "trace": record.trace}, sort_keys=True)
+    data = record.without_timings()
+    return dumps({"status": data["status"], "transform": data["transform"], "trace": data["trace"]}, sort_keys=True)
 
 
 def spread_of(records: Sequence[RunRecord]) -> RepeatSpread:
