@@ -59,10 +59,15 @@ class PositionSchedule:
     every_up_to: int = 0
     growth: float = 1.25
     max_floats: int = 250_000  # 2 MB of parameters per run
+    #: After the run, kept positions are evaluated for at most this fraction of the run's Execute time (each
+    #: level's last and the best visited always; then an evenly thinned set of the others).
+    evaluation_budget: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.every_up_to < 0 or self.growth < 1 or self.max_floats < 0:
-            raise ValueError(f"position schedule needs every_up_to ≥ 0, growth ≥ 1, max_floats ≥ 0: {self}")
+        if self.every_up_to < 0 or self.growth < 1 or self.max_floats < 0 or not self.evaluation_budget >= 0:
+            raise ValueError(
+                f"position schedule needs every_up_to ≥ 0, growth ≥ 1, max_floats ≥ 0, evaluation_budget ≥ 0: {self}"
+            )
 
     def next_after(self, kept: int, parameters: int) -> int:
         """The next iteration of a level to keep after keeping iteration ``kept``."""

@@ -23,11 +23,12 @@ import pluggy
 import SimpleITK as sitk
 
 from regbench.cases import Case, initial_mapping
-from regbench.evaluate import PositionEvaluator, evaluate_transform
+from regbench.evaluate import PositionEvaluator
 from regbench.harness import DEFAULT_POSITIONS, ExecutionFailed, PositionSchedule, RunContext
 from regbench.outcomes import Evidence, judge
-from regbench.plugins import RegbenchPluginManager, make_plugin_manager
+from regbench.plugins import MEASURE_FIELDS, RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord, Segment, dumps, to_jsonable
+from regbench.stops import CATEGORIES as STOP_CATEGORIES
 from regbench.stops import is_no_overlap, is_rounding_failure
 from regbench.strategy import ParameterError, Strategy
 from regbench.transforms import transform_to_dict
@@ -234,7 +235,6 @@ def execute_record(
                 raise RuntimeError(f"strategy {strategy.name!r} returned no transform and ran no execution")
             evaluation = time.perf_counter()
             _summarize(record, ctx.full_transform(returned), case, pm)
-            _best_or_last(record, ctx)
             evaluate_trace(record, ctx, ended_s=evaluation - ctx.started)
             record.evaluation_time_s = time.perf_counter() - evaluation
         except ExecutionFailed as exc:
@@ -242,7 +242,7 @@ def execute_record(
         except Exception as exc:
             record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
             record.notes.append("traceback: " + "".join(traceback.format_exc(limit=-3)).strip())
-    _finish(record, strategy.iteration_cap(params) if record.status == "ok" else None)
+    _finish(record, _cap(strategy, params, record), pm)
     record.wall_time_s = time.perf_counter() - wall
     record.cpu_time_s = time.process_time() - cpu
     record.peak_rss_mb = peak_rss_mb()
@@ -250,42 +250,113 @@ def execute_record(
     return record
 
 
+def _cap(strategy: Strategy, params: Any, record: RunRecord) -> int | None:
+    """The strategy's declared per-level cap for ``params``; a declaration that fails is noted, not fatal."""
+    if record.status != "ok":
+        return None
+    try:
+        cap = strategy.iteration_cap(params)
+    except Exception as exc:
+        record.notes.append(f"iteration cap unknown: {type(strategy).__name__}.iteration_cap raised {exc!r:.200}")
+        return None
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, np.integer))):
+        record.notes.append(f"iteration cap unknown: {type(strategy).__name__}.iteration_cap returned {cap!r:.80}")
+        return None
+    return int(cap) if cap else None
+
+
 def _summarize(record: RunRecord, transform: sitk.Transform, case: Case, pm: RegbenchPluginManager) -> None:
     record.transform = transform_to_dict(transform)
-    fields = {f.name for f in dataclasses.fields(RunRecord)}
     for measures in pm.evaluate(case, transform, record):
-        for name, value in measures.items():
-            if name in fields:
-                setattr(record, name, to_jsonable(value))
-            else:
-                record.measures[name] = to_jsonable(value)
+        _merge_measures(record, measures)
     record.returned_best = _returned_best(record)
 
 
+#: Record fields no evaluation may set: the run's identity, what the optimizer did, its status and timings.
+_NOT_MEASURES = frozenset(f.name for f in dataclasses.fields(RunRecord)) - set(MEASURE_FIELDS)
+
+
+def _merge_measures(record: RunRecord, measures: Any) -> None:
+    """One ``regbench_evaluate`` result into the record: measure fields (numbers), ``measures`` (a dict) and other
+    names into ``record.measures``; any other record field is refused with a note (an evaluation adds measures,
+    it does not rewrite what ran)."""
+    if not isinstance(measures, Mapping):
+        record.notes.append(f"regbench_evaluate returned {measures!r:.80}, not a dict: ignored")
+        return
+    refused = []
+    for name, value in measures.items():
+        if name == "measures" and isinstance(value, Mapping):
+            record.measures.update({str(k): to_jsonable(v) for k, v in value.items()})
+        elif name in MEASURE_FIELDS:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+                refused.append(f"{name} (not a number: {value!r:.40})")
+                continue
+            setattr(record, name, to_jsonable(value))
+        elif name in _NOT_MEASURES or not isinstance(name, str):
+            refused.append(repr(name))
+        else:
+            record.measures[name] = to_jsonable(value)
+    if refused:
+        record.notes.append(
+            f"regbench_evaluate tried to set {', '.join(refused)}: refused; an evaluation may set the measure "
+            f"fields ({', '.join(MEASURE_FIELDS)}) and any other name, which goes to measures"
+        )
+
+
 def evaluate_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> None:
-    """Fill the trace's ``dense_metric``, ``error_mean`` and ``error_mean_fg`` at every saved position (after the
+    """Fill the trace's ``dense_metric``, ``error_mean`` and ``error_mean_fg`` at its saved positions (after the
     run, outside its timed executions), and the record's anytime curve, which ends at the returned transform
-    when the strategy returned (``ended_s`` after the run started)."""
+    when the strategy returned (``ended_s`` after the run started).
+
+    The positions are evaluated within a budget (:attr:`PositionSchedule.evaluation_budget` × the run's Execute
+    time): each level's last position and the best visited first, then an evenly thinned set of the others, every
+    8th, 4th, ... until the budget is spent. A dense evaluation can cost more than an iteration (a sampled or
+    shrunk level iterates on fewer points), so without a budget a cheap run would cost several times itself.
+    """
+    started = time.perf_counter()
     trace = record.trace
     best = ctx.best_visited
     if best is not None and best.row is not None and trace.position[best.row] is None:
         trace.position[best.row] = list(best.position)
-    rows = trace.positions()
     evaluator = PositionEvaluator(ctx.case, record)
+    _best_or_last(record, ctx, evaluator)
+    budget = ctx.positions.evaluation_budget * sum(s.wall_time_s for s in record.segments)
     templates: dict[tuple[int, int], sitk.Transform | None] = {}
-    for row in rows:
+    first, rest = _evaluation_order(trace, best.row if best is not None else None)
+    for i, row in enumerate(first + rest):
+        if i >= len(first) and time.perf_counter() - started > budget:
+            break
         position = trace.position[row]
         key = (trace.segment[row], trace.level[row])
         if key not in templates:
             templates[key] = _level_transform(record, ctx, *key, len(position))
-        template = templates[key]
-        if template is None:
+        if templates[key] is None:
             continue
-        transform = sitk.Transform(template).Downcast()
+        transform = sitk.Transform(templates[key]).Downcast()
         transform.SetParameters(position)
         for name, value in evaluator.measures(ctx.full_transform(transform)).items():
             getattr(trace, name)[row] = value
     _anytime(record, ended_s)
+
+
+def _evaluation_order(trace, best_row: int | None) -> tuple[list[int], list[int]]:
+    """The saved positions to evaluate: (always: each level's last and the best visited; then the others, evenly
+    thinned: every 8th, then every 4th, ... of them, so a budget cut anywhere leaves an even spread)."""
+    rows = trace.positions()
+    ends = {i for i in rows if i + 1 == len(trace) or trace.level[i + 1] != trace.level[i]}
+    ends |= {i for i in rows if i + 1 < len(trace) and trace.segment[i + 1] != trace.segment[i]}
+    first = [i for i in rows if i in ends or i == best_row]
+    others = [i for i in rows if i not in set(first)]
+    rest: list[int] = []
+    step = 1 << max(0, len(others).bit_length() - 1)
+    taken: set[int] = set()
+    while step >= 1:
+        for i in others[::step]:
+            if i not in taken:
+                taken.add(i)
+                rest.append(i)
+        step //= 2
+    return first, rest
 
 
 def _anytime(record: RunRecord, ended_s: float) -> None:
@@ -329,7 +400,7 @@ def _level_transform(record: RunRecord, ctx: RunContext, segment: int, level: in
     return None
 
 
-def _best_or_last(record: RunRecord, ctx: RunContext) -> None:
+def _best_or_last(record: RunRecord, ctx: RunContext, evaluator: PositionEvaluator) -> None:
     """Re-evaluate the best visited position of the last level densely (after the run, outside its timed
     executions) and answer "best or last?" on it: ``returned_best`` and the regret, returned minus best."""
     best = ctx.best_visited  # over every execution, rejected attempts too: the run did visit those positions
@@ -344,8 +415,8 @@ def _best_or_last(record: RunRecord, ctx: RunContext) -> None:
     if transform.GetNumberOfParameters() != len(best.position):
         return
     transform.SetParameters(best.position)
-    measures = evaluate_transform(ctx.case, ctx.full_transform(transform), record)
-    record.best_visited_metric_dense = measures["final_metric_dense"]
+    measures = evaluator.measures(ctx.full_transform(transform))
+    record.best_visited_metric_dense = measures["dense_metric"]
     record.best_visited_error_mean = measures.get("error_mean")
     if record.best_visited_metric_dense is None:
         return
@@ -394,7 +465,7 @@ def kept_segments(record: RunRecord) -> list[Segment]:
     return kept or record.segments[-1:]
 
 
-def _finish(record: RunRecord, cap: int | None) -> None:
+def _finish(record: RunRecord, cap: int | None, pm: RegbenchPluginManager | None = None) -> None:
     record.iterations = sum(s.iterations for s in record.segments)  # every execution's cost, rejected ones too
     # What the result went through: the stop, the reported value and the caps of the kept executions.
     segments = kept_segments(record)
@@ -402,8 +473,25 @@ def _finish(record: RunRecord, cap: int | None) -> None:
         last = segments[-1]
         record.stop_condition, record.stop_category = last.stop_condition, last.stop_category
         record.final_metric = last.final_metric
+        if record.final_metric == 0.0 and last.levels and last.levels[-1].iterations == 0 and not last.error:
+            # SimpleITK reads 0 for a metric it never computed: a level that ran no iteration evaluated nothing.
+            record.final_metric = None
+            record.notes.append(
+                "final metric unknown: the last level ran no iteration, so SimpleITK never evaluated the metric "
+                "(it reports 0.0 then)"
+            )
+    if pm is not None:
+        for segment in record.segments:
+            answer = pm.refused_stop_category(segment.stop_condition) if segment.stop_category == "unknown" else None
+            note = (
+                f"stop text {segment.stop_condition!r:.120} was classified {answer} by a regbench_classify_stop "
+                f"plugin, which is not a stop category ({', '.join(STOP_CATEGORIES)}): recorded as unknown"
+            )
+            if answer is not None and note not in record.notes:
+                record.notes.append(note)
     record.rounding_failure = any(is_rounding_failure(s.stop_condition) for s in segments)
-    # The stop text describes only the last level; earlier levels hit the cap when SimpleITK's counter did.
+    # The stop text describes only the last level; earlier levels hit the cap when SimpleITK's counter did. The cap
+    # is the one the strategy declares (Strategy.iteration_cap_param / iteration_cap), never guessed.
     levels = [level for segment in segments for level in segment.levels]
     record.hit_iteration_limit = any(s.stop_category == "max_iterations" for s in segments) or bool(
         cap and any(lvl.optimizer_iteration is not None and lvl.optimizer_iteration >= cap for lvl in levels)

@@ -44,10 +44,10 @@ def _independent_dense(case, transform) -> float:
 @pytest.mark.parametrize("strategy", ["gd", "lbfgs2"])
 def test_trace_columns_match_independent_computations(strategy):
     case = make_tiny_case("affine")
-    record = regbench.run_one(strategy, case)
+    record = regbench.run_one(strategy, case, positions=PositionSchedule(evaluation_budget=float("inf")))
     trace = record.trace
     rows = trace.positions()
-    assert len(rows) >= 5
+    assert len(rows) >= 5 and all(trace.dense_metric[row] is not None for row in rows)
     for row in rows[:: max(1, len(rows) // 6)]:
         transform = _transform_at(record, row, case)
         assert trace.dense_metric[row] == pytest.approx(_independent_dense(case, transform), rel=1e-9, abs=1e-15)
@@ -93,6 +93,19 @@ def test_the_schedule_is_geometric_and_keeps_every_level_end():
     ]
     kept = none.trace.positions()
     assert set(ends) <= set(kept) and len(kept) <= len(ends) + 1  # the level ends, and the best visited
+
+
+def test_positions_are_evaluated_within_the_budget_level_ends_and_best_first():
+    case = make_tiny_case("affine")
+    params = {"number_of_iterations": 60, "convergence_window_size": 100}
+    none = regbench.run_one("gd", case, params=params, positions=PositionSchedule(evaluation_budget=0.0))
+    trace = none.trace
+    evaluated = [i for i in trace.positions() if trace.dense_metric[i] is not None]
+    ends = [i for i in range(len(trace)) if i + 1 == len(trace) or trace.level[i + 1] != trace.level[i]]
+    assert set(ends) <= set(evaluated) and len(evaluated) <= len(ends) + 1  # the level ends and the best visited
+    assert len(trace.positions()) > len(evaluated)  # kept, not evaluated: the position is still there
+    everything = regbench.run_one("gd", case, params=params, positions=PositionSchedule(evaluation_budget=1e9))
+    assert all(everything.trace.dense_metric[i] is not None for i in everything.trace.positions())
 
 
 def test_the_schedule_is_refused_when_it_makes_no_sense():
