@@ -1,46 +1,79 @@
 """regbench: compare SimpleITK image-registration optimizers on equal terms.
 
-The public API. Everything else is an implementation detail that may change.
+The public API: everything a plugin or a script needs is importable from here (``regbench.testing`` holds the
+test kit). Everything else is an implementation detail that may change; the built-in plugins use only these names.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from regbench.cases import Case, CaseData, CaseError, Setup
+from regbench.cases import Case, CaseData, CaseError, Setup, as_float
 from regbench.harness import ExecutionFailed, RunContext
 from regbench.hookspecs import hookimpl
-from regbench.plugins import PluginError, Provenance, make_plugin_manager
-from regbench.record import Level, RunRecord, Segment
+from regbench.plugins import (
+    MEASURE_FIELDS,
+    BrokenPlugin,
+    PluginError,
+    Provenance,
+    RegbenchPluginManager,
+    make_plugin_manager,
+)
+from regbench.record import IterationEvent, Level, RunRecord, Segment
 from regbench.run import run_one
-from regbench.strategy import NoParams, ParameterError, SingleRunStrategy, Strategy, param
+from regbench.stops import CATEGORIES as STOP_CATEGORIES
+from regbench.stops import is_no_overlap, is_no_overlap_error
+from regbench.store import Store
+from regbench.strategy import (
+    NoParams,
+    ParameterError,
+    SingleRunStrategy,
+    Strategy,
+    UnsupportedSetup,
+    corner_shift_scales,
+    param,
+)
+from regbench.transforms import transform_from_dict, transform_to_dict
 
 
-def classify_stop(text: str, pm=None) -> str:
+def classify_stop(text: str, pm: RegbenchPluginManager | None = None) -> str:
     """The stop category of an optimizer's stop text, through the ``regbench_classify_stop`` hook chain."""
     return (pm or make_plugin_manager()).classify_stop(text)
 
 
 __all__ = [
+    "MEASURE_FIELDS",
+    "STOP_CATEGORIES",
+    "BrokenPlugin",
     "Case",
     "CaseData",
     "CaseError",
     "ExecutionFailed",
+    "IterationEvent",
     "Level",
     "NoParams",
     "ParameterError",
     "PluginError",
     "Provenance",
+    "RegbenchPluginManager",
     "RunContext",
     "RunRecord",
     "Segment",
     "Setup",
     "SingleRunStrategy",
+    "Store",
     "Strategy",
+    "UnsupportedSetup",
     "__version__",
+    "as_float",
     "classify_stop",
+    "corner_shift_scales",
     "hookimpl",
+    "is_no_overlap",
+    "is_no_overlap_error",
     "make_plugin_manager",
     "param",
     "run_one",
+    "transform_from_dict",
+    "transform_to_dict",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from regbench.cases import Case
-from regbench.plugins import RegbenchPluginManager, make_plugin_manager
+from regbench.plugins import RegbenchPluginManager, make_plugin_manager, name_problem
 from regbench.record import RunRecord, to_jsonable
 from regbench.run import run_one
 from regbench.strategy import ParameterError, Strategy
@@ -30,6 +29,7 @@ __all__ = [
     "StrategyCheckFailed",
     "StrategyCheckWarning",
     "check_failure_recorded",
+    "check_iteration_cap",
     "check_name",
     "check_params_dataclass",
     "check_params_help",
@@ -60,20 +60,27 @@ class StrategyCheckWarning(UserWarning):
 # -- fixtures --------------------------------------------------------------------------------------------------
 
 
-_NAME_FORBIDDEN = re.compile(r"[\s=,*?\[\]]")
-
-
 def _fail(strategy: Strategy, rule: str, message: str) -> None:
     raise StrategyCheckFailed(f"strategy {getattr(strategy, 'name', strategy)!r} fails {rule}: {message}")
 
 
 def check_name(strategy: Strategy) -> None:
-    """The name is a non-empty string usable on the command line (no spaces, no ``= , * ? [ ]``)."""
-    name = getattr(strategy, "name", None)
-    if not isinstance(name, str) or not name:
-        _fail(strategy, "check_name", f"name must be a non-empty string, got {name!r}")
-    if _NAME_FORBIDDEN.search(name):
-        _fail(strategy, "check_name", "name must not contain spaces or any of = , * ? [ ] (used by CLI grids)")
+    """The name is one registration accepts: letters, digits and ``. _ + -``, starting with a letter or digit (names
+    go into command lines, globs, ``strategy.param=value`` grids, file names and reports)."""
+    problem = name_problem(getattr(strategy, "name", None), "strategy")
+    if problem is not None:
+        _fail(strategy, "check_name", problem)
+
+
+def check_iteration_cap(strategy: Strategy) -> None:
+    """The iteration cap, if the strategy declares one, is a whole number of its defaults (or None): the record's
+    ``hit_iteration_limit`` reads it (``Strategy.iteration_cap_param`` or an ``iteration_cap`` override)."""
+    try:
+        cap = strategy.iteration_cap(strategy.defaults)
+    except Exception as exc:
+        _fail(strategy, "check_iteration_cap", f"iteration_cap(defaults) raised {type(exc).__name__}: {exc}")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
+        _fail(strategy, "check_iteration_cap", f"iteration_cap(defaults) is {cap!r}, not an int ≥ 0 or None")
 
 
 def check_params_dataclass(strategy: Strategy) -> None:
@@ -287,6 +294,18 @@ def check_failure_recorded(strategy: Strategy, case: Case | None = None, pm=None
         record = run_one(strategy, make_failing_case(), seed=0, threads=1, pm=_manager(pm))
     except Exception as exc:
         _fail(strategy, "check_failure_recorded", f"run_one raised {type(exc).__name__}: {exc}")
+    if (
+        record.status == "ok"
+        and record.segments
+        and not any(s.error for s in record.segments)
+        and not record.iterations
+    ):
+        _fail(
+            strategy,
+            "check_failure_recorded",
+            "the strategy ran 0 iterations, so no Execute evaluated the metric and none could fail on images that do "
+            "not overlap: give it an iteration budget of at least 1 (check_record_complete says the same)",
+        )
     if record.status != "error" or not record.error:
         _fail(
             strategy,
@@ -303,6 +322,7 @@ def check_failure_recorded(strategy: Strategy, case: Case | None = None, pm=None
 
 _STRATEGY_CHECKS = (
     check_name,
+    check_iteration_cap,
     check_params_dataclass,
     check_params_help,
     check_params_round_trip,

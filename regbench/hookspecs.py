@@ -1,12 +1,25 @@
 """Every hook regbench calls, grouped by phase.
 
 Plugins implement these with the ``regbench.hookimpl`` marker. Hookimpl arguments have no defaults; a plugin may
-accept any subset of a hook's arguments, by name.
+accept any subset of a hook's arguments, by name. Every hook is called through pluggy: implementations run in
+pluggy's order (the last registered first; ``tryfirst``/``trylast`` move one to the front or the back) and
+wrappers (``@regbench.hookimpl(wrapper=True)``, a generator that yields once) run around the others.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
 import pluggy
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
+
+    from regbench.cases import Case
+    from regbench.harness import RunContext
+    from regbench.record import IterationEvent, RunRecord, Segment
+    from regbench.strategy import Strategy
 
 hookspec = pluggy.HookspecMarker("regbench")
 hookimpl = pluggy.HookimplMarker("regbench")
@@ -16,13 +29,14 @@ hookimpl = pluggy.HookimplMarker("regbench")
 
 
 @hookspec
-def regbench_register_strategies(register):
+def regbench_register_strategies(register: Callable[[Strategy], None]) -> None:
     """Register optimization strategies.
 
     Called once, for every plugin, the first time a plugin manager lists its strategies. Call
-    ``register(strategy)`` for each :class:`regbench.Strategy` instance. Variants are instances with other
-    defaults, not subclasses. Registering a name another plugin already registered raises ``PluginError``
-    naming both plugins.
+    ``register(strategy)`` for each :class:`regbench.Strategy` instance, during the call. Variants are instances
+    with other defaults, not subclasses. Names use letters, digits and ``. _ + -``. Registering a name that is
+    taken, an invalid name or something that is not a ``Strategy`` (e.g. the class instead of an instance), or
+    raising, makes the plugin *broken*: it is left out and reported with its distribution and how to skip it.
 
     Example::
 
@@ -33,13 +47,13 @@ def regbench_register_strategies(register):
 
 
 @hookspec
-def regbench_register_cases(register):
+def regbench_register_cases(register: Callable[[Case], None]) -> None:
     """Register registration problems (cases).
 
     Called once, for every plugin, the first time a plugin manager lists its cases. Call ``register(case)``
     for each :class:`regbench.Case`. A case loads its images lazily, so registering one is cheap. A case whose
     data is missing is still registered, with ``unavailable="how to get it"``: ``regbench list`` shows the
-    hint and the runner refuses to select it.
+    hint and the runner refuses to select it. The rules on names and failures are those of strategies.
 
     Example::
 
@@ -53,13 +67,14 @@ def regbench_register_cases(register):
 
 
 @hookspec
-def regbench_record_iteration(run, event):
+def regbench_record_iteration(run: RunContext, event: IterationEvent) -> None:
     """Observe one optimizer iteration.
 
     Called for every plugin at every ``sitkIterationEvent`` of every execution, after the harness stored the
-    sample. ``run`` is the :class:`regbench.harness.RunContext`; ``event`` the
-    :class:`regbench.record.IterationEvent` just recorded (segment, level, iteration, metric, learning rate,
-    convergence value). Keep it cheap: it runs inside the optimizer loop. The return value is ignored.
+    sample. ``run`` is the :class:`regbench.RunContext`; ``event`` the :class:`regbench.IterationEvent` just
+    recorded (segment, level, iteration, metric, learning rate, convergence value). Keep it cheap: it runs inside
+    the optimizer loop, in the worker process of the run. The return value is ignored; an exception ends the
+    execution as an error naming the plugin.
 
     Example::
 
@@ -70,13 +85,13 @@ def regbench_record_iteration(run, event):
 
 
 @hookspec(firstresult=True)
-def regbench_classify_stop(text, segment):
+def regbench_classify_stop(text: str, segment: Segment | None) -> str | None:
     """Map an optimizer's stop-condition text to a stop category.
 
     Stops at the first non-None result. The built-in classifier is registered ``trylast`` so any plugin can
     refine or override it (e.g. for an optimizer from a newer ITK). Return one of the categories in
-    ``regbench.stops.CATEGORIES`` or None to defer. ``segment`` is the :class:`regbench.record.Segment` the
-    text came from, or None when classifying a bare text.
+    ``regbench.STOP_CATEGORIES`` or None to defer; any other answer is recorded as ``unknown`` with a note.
+    ``segment`` is the :class:`regbench.Segment` the text came from, or None when classifying a bare text.
 
     Example::
 
@@ -91,15 +106,18 @@ def regbench_classify_stop(text, segment):
 
 
 @hookspec
-def regbench_evaluate(case, transform, record):
+def regbench_evaluate(case: Case, transform: sitk.Transform, record: RunRecord) -> Mapping[str, Any] | None:
     """Measure a run's returned transform.
 
-    Called for every plugin once per successful run, after the strategy returned. ``case`` is the
-    :class:`regbench.Case` (its images via ``case.load()``), ``transform`` the returned SimpleITK transform
-    mapping fixed-space points to moving space, ``record`` the :class:`regbench.RunRecord` so far. Return a
-    dict of measures, or None. Keys that name a ``RunRecord`` field (``final_metric_dense``, ``error_mean``,
-    ...) fill that field; other keys go to ``record.measures``. Values must be JSON numbers, strings, bools
-    or None.
+    Called for every plugin once per run whose strategy returned a transform, in the run's worker process.
+    ``case`` is the :class:`regbench.Case` (its images via ``case.load()``), ``transform`` the returned
+    SimpleITK transform mapping fixed-space points to moving space (the case's initial transform composed in),
+    ``record`` the :class:`regbench.RunRecord` so far. Return a dict of measures, or None. Keys in
+    ``regbench.MEASURE_FIELDS`` (``final_metric_dense``, ``error_mean``, ...) fill that record field; a key that
+    names any other record field (``key``, ``strategy``, ``seed``, ``status``...) is refused with a note; other
+    keys, and the items of a ``"measures"`` dict, go to ``record.measures``. Values must be JSON numbers,
+    strings, bools or None. An implementation that raises is noted and the call is repeated without it, so
+    keep evaluations free of side effects.
 
     Example::
 
@@ -110,12 +128,13 @@ def regbench_evaluate(case, transform, record):
 
 
 @hookspec
-def regbench_run_finished(record):
+def regbench_run_finished(record: RunRecord) -> None:
     """Observe a finished run record.
 
-    Called for every plugin once per run, after evaluation and outcome judgement, whatever the status
-    (``ok``, ``error``, ``crashed``, ``timeout``). Use it to forward records to an external tracker. The
-    return value is ignored; an exception here is reported but does not lose the record.
+    Called for every plugin once per run, after evaluation and outcome judgement, whatever the status: ``ok``
+    and ``error`` records in the run's worker process, ``crashed`` and ``timeout`` ones (whose worker died) in
+    the process that ran the matrix. Use it to forward records to an external tracker. The return value is
+    ignored; an exception is noted in the record, which is kept.
 
     Example::
 

@@ -1,29 +1,47 @@
-"""The plugin manager: built-ins, entry points, validation, provenance.
+"""The plugin manager: built-ins, entry points, validation, provenance, broken plugins, typed hook calls.
 
 There is no global manager: call :func:`make_plugin_manager` (tests build their own). The returned manager is a
 ``pluggy.PluginManager`` with a typed facade (``strategies()``, ``cases()``, ``classify_stop()``...), so the
-rest of regbench never calls the untyped ``pm.hook.*``.
+rest of regbench never calls the untyped ``pm.hook.*``. Every call goes through pluggy, so pluggy's rules hold
+(last registered first, ``tryfirst``/``trylast``, wrappers around the others, ``firstresult``) and hook-call
+monitoring (``add_hookcall_monitoring``, ``enable_tracing``, ``REGBENCH_TRACE_HOOKS``) sees every call.
+
+A plugin that cannot load (its import fails, it implements a hook that does not exist, pluggy refuses it, its
+register hook raises, it registers a name that is taken or not allowed) is a :class:`BrokenPlugin`: it is
+unregistered and either raised as a :class:`PluginError` (``strict=True``, the Python API's default) or kept in
+:attr:`RegbenchPluginManager.broken` for the caller to report (``regbench list`` and ``regbench run`` do).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 import os
-from collections.abc import Iterable
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from regbench import hookspecs
+from regbench.stops import CATEGORIES
 
 if TYPE_CHECKING:
     from regbench.cases import Case
+    from regbench.harness import RunContext
     from regbench.record import IterationEvent, RunRecord, Segment
     from regbench.strategy import Strategy
 
 ENTRY_POINT_GROUP = "regbench"
+BLOCK_ENV = "REGBENCH_BLOCK_PLUGINS"
+AUTOLOAD_ENV = "REGBENCH_DISABLE_PLUGIN_AUTOLOAD"
+#: "1" (or "stderr"): one line per hook call and result on stderr; any other value: appended to that file
+#: (worker processes write there too, each line with its process id).
+TRACE_ENV = "REGBENCH_TRACE_HOOKS"
 
 #: Built-in plugin modules, registered by name. Each uses only the public API.
 BUILTIN_PLUGINS = (
@@ -39,9 +57,43 @@ BUILTIN_PLUGINS = (
     "regbench_plugins.brainweb_cases",
 )
 
+#: The record fields a ``regbench_evaluate`` implementation may fill (numbers or None). Any other key that names a
+#: record field (the run's identity, status, segments, stop, timings...) is refused with a note; other keys go to
+#: ``record.measures``, and so do the items of a ``"measures"`` dict.
+MEASURE_FIELDS = (
+    "initial_metric_dense",
+    "final_metric_dense",
+    "initial_overlap_fraction",
+    "overlap_fraction",
+    "initial_error_mean",
+    "error_mean",
+    "error_p95",
+    "error_max",
+    "initial_error_mean_fg",
+    "error_mean_fg",
+    "error_p95_fg",
+    "error_max_fg",
+    "jacobian_min",
+    "folding_fraction",
+    "sdlogj",
+)
+
+#: Strategy and case names go into command lines, globs, ``strategy.param=value`` grids, file names and reports.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,79}")
+NAME_RULE = "letters, digits and . _ + - only, starting with a letter or digit, at most 80 characters"
+
+
+def name_problem(name: object, kind: str) -> str | None:
+    """Why ``name`` cannot name a strategy or case (``kind``), or None when it can."""
+    if not isinstance(name, str) or not name:
+        return f"a {kind} needs a non-empty string name, not {name!r}"
+    if not NAME_PATTERN.fullmatch(name):
+        return f"{kind} name {name!r} is not allowed: use {NAME_RULE}"
+    return None
+
 
 class PluginError(Exception):
-    """A plugin failed to load, or two plugins clash."""
+    """A plugin failed to load, or two plugins clash; the message names the plugin and how to skip it."""
 
 
 @dataclass(frozen=True)
@@ -57,18 +109,57 @@ class Provenance:
 
     def __str__(self) -> str:
         dist = f" ({self.distribution} {self.version})" if self.distribution else ""
-        return f"{self.plugin}{dist}"
+        return f"{self.plugin!r}{dist}"
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin left out because it cannot load; :attr:`message` is the one line regbench prints for it."""
+
+    plugin: str
+    distribution: str | None
+    version: str | None
+    problem: str
+
+    @property
+    def message(self) -> str:
+        origin = f" ({self.distribution} {self.version})" if self.distribution else ""
+        fix = f"skip it with {BLOCK_ENV}={self.plugin}"
+        if self.distribution and self.distribution != "regbench":
+            fix = f"uninstall it (pip uninstall {self.distribution}) or {fix}"
+        return f"plugin {self.plugin!r}{origin} is broken: {self.problem}; {fix}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "plugin": self.plugin,
+            "distribution": self.distribution,
+            "version": self.version,
+            "problem": self.problem,
+            "message": self.message,
+        }
+
+
+class _Refused(Exception):
+    """``register()`` refused an item: raised through the plugin's hook, naming the plugin at fault."""
+
+    def __init__(self, plugin: str, problem: str) -> None:
+        super().__init__(problem)
+        self.plugin, self.problem = plugin, problem
 
 
 class RegbenchPluginManager(pluggy.PluginManager):
-    """pluggy's manager plus typed access to what the plugins registered."""
+    """pluggy's manager plus typed access to what the plugins registered, and the plugins that could not load."""
 
-    def __init__(self) -> None:
+    def __init__(self, strict: bool = True) -> None:
         super().__init__("regbench")
         self.add_hookspecs(hookspecs)
-        self._distributions: dict[str, tuple[str, str]] = {}
+        #: Raise :class:`PluginError` at the first broken plugin (else keep it in :attr:`broken`).
+        self.strict = strict
+        self.broken: list[BrokenPlugin] = []
+        self._distributions: dict[str, tuple[str, str | None]] = {}
         self._strategies: dict[str, Strategy] | None = None
         self._cases: dict[str, Case] | None = None
+        self._refused_stops: dict[str, str] = {}
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         # Strategies and cases are collected once; a plugin registered (or removed) later must be seen.
@@ -79,47 +170,103 @@ class RegbenchPluginManager(pluggy.PluginManager):
         self._strategies = self._cases = None
         return super().unregister(plugin, name)
 
-    # -- discovery -----------------------------------------------------------------------------------------
+    # -- loading -------------------------------------------------------------------------------------------
+
+    def add_plugin(
+        self, plugin: object, name: str | None = None, distribution: tuple[str, str | None] | None = None
+    ) -> bool:
+        """Register ``plugin`` (under ``name``) unless it is blocked or already registered under any name; a plugin
+        pluggy refuses or that implements a hook that does not exist is broken. True when it was registered."""
+        if (name and self.is_blocked(name)) or self.is_registered(plugin):
+            return False
+        try:
+            registered = self.register(plugin, name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            self._mark_broken(name or repr(plugin), f"pluggy refused it: {exc}", distribution)
+            return False
+        if registered is None:  # blocked by pluggy
+            return False
+        if distribution:
+            self._distributions[registered] = distribution
+        self._check_hooks(registered, plugin)
+        return self.is_registered(plugin)
+
+    def load_entrypoints(self, group: str = ENTRY_POINT_GROUP) -> None:
+        """Load every installed plugin of the entry-point group; one that fails to import is broken."""
+        for ep in importlib.metadata.entry_points(group=group):
+            dist = ep.dist
+            distribution = (dist.metadata["Name"], dist.version) if dist is not None else None
+            if self.is_blocked(ep.name) or (distribution and self.is_blocked(distribution[0])):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self._mark_broken(ep.name, f"failed to import ({ep.value}): {_exception(exc)}", distribution)
+                continue
+            taken = self.get_plugin(ep.name)
+            if taken is not None and taken is not plugin:
+                owner = self.provenance(ep.name)
+                problem = f"its entry-point name {ep.name!r} is already the name of plugin {owner}"
+                self._mark_broken(ep.name, problem, distribution, unregister=False)
+                continue
+            self.add_plugin(plugin, ep.name, distribution)
+
+    def validate(self) -> None:
+        """Check every registered plugin as :meth:`add_plugin` does (a hook that does not exist is an error, not
+        silence); for plugins registered with plain ``register()``, such as the test kit's ``register_plugin``."""
+        for name, plugin in list(self.list_name_plugin()):
+            if plugin is not None:
+                self._check_hooks(name, plugin)
+
+    def _check_hooks(self, name: str, plugin: object) -> None:
+        unknown = sorted(
+            caller.name
+            for caller in self.get_hookcallers(plugin) or []
+            if not caller.has_spec()
+            and any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls())
+        )
+        if unknown:
+            which = "is no regbench hook" if len(unknown) == 1 else "are no regbench hooks"
+            hooks = ", ".join(hook_names())
+            self._mark_broken(name, f"it implements {', '.join(unknown)}, which {which} (misspelled?); hooks: {hooks}")
+
+    def _mark_broken(
+        self,
+        name: str,
+        problem: str,
+        distribution: tuple[str, str | None] | None = None,
+        unregister: bool = True,
+    ) -> None:
+        origin = distribution or self._distributions.get(name) or _builtin_distribution(name)
+        broken = BrokenPlugin(name, *(origin or (None, None)), problem=_one_line(problem))
+        plugin = self.get_plugin(name) if unregister else None
+        if plugin is not None:
+            self.unregister(plugin)
+        self.broken.append(broken)
+        if self.strict:
+            raise PluginError(broken.message)
+
+    def check_broken(self) -> None:
+        """Raise :class:`PluginError` listing every broken plugin (one line each), if any."""
+        if self.broken:
+            raise PluginError("\n".join(b.message for b in self.broken))
 
     def provenance(self, plugin_name: str) -> Provenance:
-        dist = self._distributions.get(plugin_name)
-        if dist is None and plugin_name.startswith(("regbench.", "regbench_plugins.")):
-            dist = ("regbench", _version("regbench"))
+        dist = self._distributions.get(plugin_name) or _builtin_distribution(plugin_name)
         return Provenance(plugin_name, *(dist or (None, None)))
 
-    def _collect(self, hook: pluggy.HookCaller, kind: str) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        owners: dict[str, str] = {}
-        # Call each implementation on its own so every item knows which plugin registered it.
-        for impl in hook.get_hookimpls():
-            plugin_name = impl.plugin_name
-
-            def register(item: Any, _plugin: str = plugin_name) -> None:
-                name = getattr(item, "name", None)
-                if not isinstance(name, str) or not name:
-                    raise PluginError(f"plugin {_plugin!r} registered a {kind} without a name: {item!r}")
-                if name in found:
-                    raise PluginError(
-                        f"{kind} name {name!r} is registered twice: by plugin {owners[name]!r} "
-                        f"and by plugin {_plugin!r}; block one with REGBENCH_BLOCK_PLUGINS={_plugin}"
-                    )
-                item.provenance = self.provenance(_plugin)
-                found[name] = item
-                owners[name] = _plugin
-
-            impl.function(register=register)
-        return found
+    # -- discovery -----------------------------------------------------------------------------------------
 
     def strategies(self) -> dict[str, Strategy]:
         """Every registered strategy by name (collected once)."""
         if self._strategies is None:
-            self._strategies = self._collect(self.hook.regbench_register_strategies, "strategy")
+            self._strategies = self._collect("regbench_register_strategies", "strategy")
         return self._strategies
 
     def cases(self) -> dict[str, Case]:
         """Every registered case by name (collected once; images load lazily)."""
         if self._cases is None:
-            self._cases = self._collect(self.hook.regbench_register_cases, "case")
+            self._cases = self._collect("regbench_register_cases", "case")
         return self._cases
 
     def get_strategy(self, name: str) -> Strategy:
@@ -128,34 +275,198 @@ class RegbenchPluginManager(pluggy.PluginManager):
     def get_case(self, name: str) -> Case:
         return _lookup(self.cases(), name, "case")
 
+    def _collect(self, hook_name: str, kind: str) -> dict[str, Any]:
+        """One pluggy call of a register hook; each item is attributed to the plugin whose implementation is
+        running when it calls ``register``. A plugin whose implementation raises is broken: it is left out and the
+        call is made again without it (register hooks only register, so repeating them is harmless)."""
+        while True:
+            hook = getattr(self.hook, hook_name)
+            owners = _owners(hook.get_hookimpls())
+            found: dict[str, Any] = {}
+            owner_of: dict[str, str] = {}
+            call = {"open": True}
+
+            def register(item: Any, _owners=owners, _found=found, _owner_of=owner_of, _call=call) -> None:
+                impl = _running_impl(_owners)
+                plugin = impl.plugin_name if impl is not None else "(unknown)"
+                if not _call["open"]:
+                    raise _Refused(plugin, f"it called register() after {hook_name} returned")
+                problem = _item_problem(item, kind)
+                if problem is None and item.name in _found:
+                    problem = (
+                        f"its {kind} name {item.name!r} is already registered by plugin "
+                        f"{self.provenance(_owner_of[item.name])}"
+                    )
+                if problem is not None:
+                    raise _Refused(plugin, problem)
+                item.provenance = self.provenance(plugin)
+                _found[item.name] = item
+                _owner_of[item.name] = plugin
+
+            try:
+                hook(register=register)
+            except _Refused as exc:
+                self._mark_broken(exc.plugin, exc.problem)
+                continue
+            except Exception as exc:
+                impl = _culprit(exc, owners)
+                if impl is None:
+                    raise PluginError(f"{hook_name} failed outside any plugin: {_exception(exc)}") from exc
+                self._mark_broken(impl.plugin_name, f"its {hook_name} raised {_exception(exc)}")
+                continue
+            finally:
+                call["open"] = False
+            return found
+
     # -- typed hook calls ----------------------------------------------------------------------------------
 
     def classify_stop(self, text: str, segment: Segment | None = None) -> str:
-        return self.hook.regbench_classify_stop(text=text, segment=segment) or "unknown"
+        """The stop category of ``text`` (firstresult): ``unknown`` when no plugin knows it, or when the answer is
+        not in the vocabulary (:meth:`refused_stop_category` then tells what was answered)."""
+        try:
+            category = self.hook.regbench_classify_stop(text=text, segment=segment)
+        except Exception as exc:
+            raise PluginError(self._failure("regbench_classify_stop", exc)) from exc
+        if category is None:
+            return "unknown"
+        if not isinstance(category, str) or category not in CATEGORIES:
+            if len(self._refused_stops) >= 256:
+                self._refused_stops.pop(next(iter(self._refused_stops)))
+            self._refused_stops[text] = repr(category)
+            return "unknown"
+        return category
 
-    def evaluate(self, case: Case, transform: Any, record: RunRecord) -> list[dict[str, Any]]:
-        """Every ``regbench_evaluate`` result; a plugin that raises is reported in the record's notes and
-        the others still run (an evaluation bug must not discard the optimization result)."""
-        return [r for r in self._call_each(self.hook.regbench_evaluate, record, case=case, transform=transform) if r]
+    def refused_stop_category(self, text: str) -> str | None:
+        """What a ``regbench_classify_stop`` implementation answered for ``text`` when it was not a category."""
+        return self._refused_stops.get(text)
+
+    def evaluate(self, case: Case, transform: Any, record: RunRecord) -> list[Mapping[str, Any]]:
+        """The ``regbench_evaluate`` results (pluggy's list: None results dropped). An implementation that raises
+        is noted in the record and the call is made again without it, so one evaluation bug loses only its own
+        measures (which is why evaluations must be free of side effects)."""
+        left_out: list[object] = []
+        while True:
+            caller = self.subset_hook_caller("regbench_evaluate", left_out) if left_out else self.hook.regbench_evaluate
+            try:
+                results = caller(case=case, transform=transform, record=record)
+            except Exception as exc:
+                impl = _culprit(exc, _owners(caller.get_hookimpls()))
+                if impl is None:
+                    raise
+                record.notes.append(
+                    f"{self._failure('regbench_evaluate', exc)}; its measures are missing (the other evaluations "
+                    "ran without it)"
+                )
+                left_out.append(impl.plugin)
+                continue
+            if not isinstance(results, list):
+                record.notes.append(f"regbench_evaluate returned {_short(results)}, not a list (a wrapper's doing?)")
+                return []
+            return [r for r in results if r is not None]
 
     def has_iteration_observers(self) -> bool:
         return bool(self.hook.regbench_record_iteration.get_hookimpls())
 
-    def record_iteration(self, run: Any, event: IterationEvent) -> None:
-        self.hook.regbench_record_iteration(run=run, event=event)
+    def record_iteration(self, run: RunContext, event: IterationEvent) -> None:
+        try:
+            self.hook.regbench_record_iteration(run=run, event=event)
+        except Exception as exc:
+            raise PluginError(self._failure("regbench_record_iteration", exc)) from exc
 
     def run_finished(self, record: RunRecord) -> None:
-        self._call_each(self.hook.regbench_run_finished, record)
+        """Tell every plugin; an exception is noted in the record, which is kept. As in any pluggy call, the
+        implementations after the one that raised do not run for this record."""
+        try:
+            self.hook.regbench_run_finished(record=record)
+        except Exception as exc:
+            record.notes.append(f"{self._failure('regbench_run_finished', exc)}; the record is kept")
 
-    def _call_each(self, hook: pluggy.HookCaller, record: RunRecord, **kwargs: Any) -> list[Any]:
-        results = []
-        kwargs["record"] = record
-        for impl in hook.get_hookimpls():
-            try:
-                results.append(impl.function(**{name: kwargs[name] for name in impl.argnames}))
-            except Exception as exc:
-                record.notes.append(f"plugin {impl.plugin_name!r} failed in {hook.name}: {type(exc).__name__}: {exc}")
-        return results
+    def _failure(self, hook_name: str, exc: BaseException) -> str:
+        impl = _culprit(exc, _owners(getattr(self.hook, hook_name).get_hookimpls()))
+        who = f"plugin {self.provenance(impl.plugin_name)}" if impl is not None else "a plugin"
+        return f"{who} failed in {hook_name}: {_exception(exc)}"
+
+    # -- monitoring ----------------------------------------------------------------------------------------
+
+    def trace_hook_calls(self, write: Callable[[str], None]) -> Callable[[], None]:
+        """Write a line before and after every hook call (pluggy's hook-call monitoring); returns the undo."""
+
+        def before(hook_name: str, impls: list[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+            args = ", ".join(f"{k}={_short(v)}" for k, v in kwargs.items())
+            plugins = ", ".join(impl.plugin_name for impl in reversed(impls)) or "no implementation"
+            write(f"{hook_name}({args}) -> {plugins}")
+
+        def after(outcome: pluggy.Result, hook_name: str, impls: list[pluggy.HookImpl], kwargs: Any) -> None:
+            if outcome.exception is not None:
+                write(f"{hook_name} raised {_exception(outcome.exception)}")
+            else:
+                write(f"{hook_name} returned {_short(outcome.get_result())}")
+
+        return self.add_hookcall_monitoring(before, after)
+
+
+# -- which plugin is running ---------------------------------------------------------------------------------
+
+
+def _code(function: Any) -> CodeType | None:
+    return getattr(getattr(function, "__func__", function), "__code__", None)
+
+
+def _owners(impls: Iterable[pluggy.HookImpl]) -> dict[CodeType, list[pluggy.HookImpl]]:
+    """The code objects of hook implementations (and of what they decorate), to find a running one by its frame."""
+    owners: dict[CodeType, list[pluggy.HookImpl]] = {}
+    for impl in impls:
+        for function in {impl.function, inspect.unwrap(impl.function)}:
+            code = _code(function)
+            if code is not None and impl not in owners.setdefault(code, []):
+                owners[code].append(impl)
+    return owners
+
+
+def _impl_of(frame: FrameType, owners: dict[CodeType, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
+    impls = owners.get(frame.f_code)
+    if not impls:
+        return None
+    if len(impls) > 1:  # one class's method in several plugin instances: the running one is its ``self``
+        me = frame.f_locals.get("self")
+        return next((impl for impl in impls if impl.plugin is me), impls[0])
+    return impls[0]
+
+
+def _running_impl(owners: dict[CodeType, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
+    """The innermost hook implementation on the call stack (the plugin calling ``register``)."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        impl = _impl_of(frame, owners)
+        if impl is not None:
+            return impl
+        frame = frame.f_back
+    return None
+
+
+def _culprit(exc: BaseException, owners: dict[CodeType, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
+    """The innermost hook implementation in the exception's traceback: the plugin whose code raised."""
+    found, tb = None, exc.__traceback__
+    while tb is not None:
+        found = _impl_of(tb.tb_frame, owners) or found
+        tb = tb.tb_next
+    return found
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+
+def _item_problem(item: Any, kind: str) -> str | None:
+    from regbench.cases import Case
+    from regbench.strategy import Strategy
+
+    expected = Strategy if kind == "strategy" else Case
+    if not isinstance(item, expected):
+        hint = ""
+        if isinstance(item, type):
+            hint = f" (a class: register an instance, e.g. register({item.__name__}('my-{kind}', ...)))"
+        return f"it registered {_short(item)} as a {kind}, not a regbench.{expected.__name__} instance{hint}"
+    return name_problem(item.name, kind)
 
 
 def _lookup(items: dict[str, Any], name: str, kind: str) -> Any:
@@ -173,63 +484,87 @@ def _version(distribution: str) -> str | None:
         return None
 
 
+def _builtin_distribution(plugin_name: str) -> tuple[str, str | None] | None:
+    if plugin_name.startswith(("regbench.", "regbench_plugins.")):
+        return ("regbench", _version("regbench"))
+    return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _exception(exc: BaseException) -> str:
+    return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _short(value: Any, width: int = 120) -> str:
+    text = _one_line(repr(value))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
 
 
+def _trace_writer(target: str) -> Callable[[str], None]:
+    pid = os.getpid()
+    if target.strip().lower() in ("1", "true", "yes", "on", "stderr"):
+        return lambda line: print(f"regbench[{pid}] {line}", file=sys.stderr, flush=True)
+
+    def append(line: str) -> None:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(f"regbench[{pid}] {line}\n")
+
+    return append
+
+
 def make_plugin_manager(
-    entrypoints: bool = True, plugins: Iterable[Any] = (), builtins: Iterable[str] = BUILTIN_PLUGINS
+    entrypoints: bool = True,
+    plugins: Iterable[Any] = (),
+    builtins: Iterable[str] = BUILTIN_PLUGINS,
+    *,
+    strict: bool = True,
 ) -> RegbenchPluginManager:
-    """A fresh plugin manager: built-ins by module name, then entry points, then ``plugins``.
+    """A fresh plugin manager: built-ins by module name, then entry points, then ``plugins`` (objects, or module
+    names, as ``--plugin`` gives them). A plugin already registered under any name (a ``--plugin`` module that is
+    also installed) is registered once, under its first name.
 
     ``REGBENCH_DISABLE_PLUGIN_AUTOLOAD`` (any non-empty value) skips entry points; ``REGBENCH_BLOCK_PLUGINS``
-    (comma-separated plugin names, built-in module names or entry-point names) blocks plugins. Raises
-    :class:`PluginError` naming the plugin and its distribution when one fails to import, and on a hook
-    implementation whose name matches no hook (a misspelling is an error, not silence).
+    (comma-separated plugin, module, entry-point or distribution names) skips plugins; ``REGBENCH_TRACE_HOOKS``
+    traces every hook call. A broken plugin raises :class:`PluginError` naming it, its distribution and how to
+    skip it (``strict=True``), or is kept in :attr:`RegbenchPluginManager.broken` (``strict=False``).
     """
-    pm = RegbenchPluginManager()
-    for blocked in _env_list("REGBENCH_BLOCK_PLUGINS"):
+    pm = RegbenchPluginManager(strict=strict)
+    for blocked in _env_list(BLOCK_ENV):
         pm.set_blocked(blocked)
     for module_name in builtins:
         if pm.is_blocked(module_name):
             continue
-        pm.register(importlib.import_module(module_name), name=module_name)
-    if entrypoints and not os.environ.get("REGBENCH_DISABLE_PLUGIN_AUTOLOAD"):
-        _load_entrypoints(pm)
-    for plugin in plugins:
-        if not pm.is_registered(plugin):  # e.g. --plugin naming a module an entry point already loaded
-            pm.register(plugin)
-    _check_pending(pm)
-    return pm
-
-
-def _load_entrypoints(pm: RegbenchPluginManager) -> None:
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
-            continue
-        dist = ep.dist
-        dist_name = dist.metadata["Name"] if dist is not None else None
-        dist_version = dist.version if dist is not None else None
-        if dist_name and pm.is_blocked(dist_name):
-            continue
         try:
-            plugin = ep.load()
+            module = importlib.import_module(module_name)
         except Exception as exc:
-            raise PluginError(
-                f"plugin {ep.name!r} ({ep.value}) from distribution {dist_name} {dist_version} failed to "
-                f"import: {type(exc).__name__}: {exc}. Uninstall it, or set "
-                f"REGBENCH_BLOCK_PLUGINS={ep.name} to skip it."
-            ) from exc
-        pm.register(plugin, name=ep.name)
-        if dist_name:
-            pm._distributions[ep.name] = (dist_name, dist_version)
-
-
-def _check_pending(pm: RegbenchPluginManager) -> None:
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(f"{exc}. Hooks regbench knows: {', '.join(hook_names())}") from exc
+            pm._mark_broken(module_name, f"failed to import: {_exception(exc)}")
+            continue
+        pm.add_plugin(module, module_name)
+    if entrypoints and not os.environ.get(AUTOLOAD_ENV):
+        pm.load_entrypoints()
+    for plugin in plugins:
+        name = None
+        if isinstance(plugin, str):
+            name = plugin
+            if pm.is_blocked(name):
+                continue
+            try:
+                plugin = importlib.import_module(name)
+            except Exception as exc:
+                pm._mark_broken(name, f"failed to import: {_exception(exc)}")
+                continue
+        pm.add_plugin(plugin, name)
+    trace = os.environ.get(TRACE_ENV, "").strip()
+    if trace and trace != "0":
+        pm.trace_hook_calls(_trace_writer(trace))
+    return pm
 
 
 def hook_names() -> list[str]:

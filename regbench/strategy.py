@@ -27,6 +27,14 @@ class ParameterError(ValueError):
     """A parameter name or value was refused; the message lists what is valid."""
 
 
+class UnsupportedSetup(ValueError):
+    """The strategy cannot run on this case's setup; the message says why and what to use instead.
+
+    Raise it from ``run`` before any ``ctx.execute``: the harness makes the run an ``error`` record with the
+    message, and the other runs go on.
+    """
+
+
 def param(
     default: Any,
     help: str,
@@ -210,6 +218,11 @@ class Strategy:
     #: event before: the gradient-descent family in ITK 5.4 reports f *before* its step), or None (not tracked;
     #: ``returned_best`` is then known only where a level ran on the dense metric).
     metric_pairing: ClassVar[str | None] = None
+    #: The ``Params`` field that holds the per-level iteration cap SimpleITK's optimizer counts against (an int;
+    #: 0 means no cap), so the record can tell which levels stopped on it (``hit_iteration_limit``): a stop text
+    #: only describes the last level. None: the strategy declares no cap (override :meth:`iteration_cap` for a
+    #: cap computed from several parameters).
+    iteration_cap_param: ClassVar[str | None] = None
 
     def __init__(self, name: str, description: str = "", **defaults: Any) -> None:
         self.name = name
@@ -217,6 +230,13 @@ class Strategy:
         self.provenance: Provenance | None = None  # set when registered
         # Validate the variant's defaults now: a broken built-in should fail at registration, not at run time.
         self.defaults = parse_params(self.Params, defaults, where=f"strategy {name!r} defaults")
+        cap = self.iteration_cap_param
+        if cap is not None and cap not in {f.name for f in dataclasses.fields(self.Params)}:
+            valid = ", ".join(f.name for f in dataclasses.fields(self.Params)) or "(none)"
+            raise ParameterError(
+                f"strategy {name!r}: iteration_cap_param {cap!r} is not a parameter of {self.Params.__name__}; "
+                f"valid: {valid}"
+            )
 
     def parse_params(self, values: Mapping[str, Any] | None = None) -> Any:
         """This variant's defaults overridden by ``values`` (validated)."""
@@ -229,8 +249,11 @@ class Strategy:
         return [dataclasses.replace(s, default=getattr(self.defaults, s.name)) for s in specs]
 
     def iteration_cap(self, params: Any) -> int | None:
-        """The per-level iteration cap, to tell which levels stopped on it (0 or None: no cap)."""
-        return getattr(params, "number_of_iterations", None) or None
+        """The per-level iteration cap of a run with ``params``, to tell which levels stopped on it (None: no cap
+        known). By default the value of :attr:`iteration_cap_param`; never guessed from a parameter's name."""
+        if self.iteration_cap_param is None:
+            return None
+        return getattr(params, self.iteration_cap_param) or None
 
     def run(self, ctx: RunContext, params: Any) -> sitk.Transform | None:
         """Run the strategy; return the transform to evaluate (None: the last execution's result)."""
@@ -251,3 +274,35 @@ class SingleRunStrategy(Strategy):
         method = ctx.new_method()
         self.configure(method, params)
         return ctx.execute(method).transform
+
+
+def corner_shift_scales(transform: sitk.Transform, image: sitk.Image, delta: float = 0.01) -> list[float]:
+    """Parameter scales for gradient-free optimizers: per parameter of ``transform``, the largest displacement of
+    a corner of ``image`` per unit change (a finite difference of ``delta``), in mm per unit.
+
+    Unlike ITK's shift estimators (squared shifts, suited to gradient steps) these suit steps taken in parameter
+    space. A parameter that moves no corner gets the smallest non-zero scale, as ITK's estimators do. Compute them
+    on the starting transform (``method.GetInitialTransform()``) and the fixed image, then
+    ``method.SetOptimizerScales(...)``; they are exact for affine maps.
+    """
+    import itertools
+
+    import numpy as np
+    import SimpleITK as sitk
+
+    size = image.GetSize()
+    corners = [
+        image.TransformContinuousIndexToPhysicalPoint([float(c) for c in index])
+        for index in itertools.product(*[(0, n - 1) for n in size])
+    ]
+    base = np.array([transform.TransformPoint(c) for c in corners])
+    params = list(transform.GetParameters())
+    shifts = []
+    for i in range(len(params)):
+        moved = sitk.Transform(transform).Downcast()
+        moved.SetParameters((*params[:i], params[i] + delta, *params[i + 1 :]))
+        points = np.array([moved.TransformPoint(c) for c in corners])
+        shifts.append(float(np.linalg.norm(points - base, axis=1).max()) / delta)
+    nonzero = [s for s in shifts if s > 0]
+    floor = min(nonzero) if nonzero else 1.0
+    return [s if s > 0 else floor for s in shifts]

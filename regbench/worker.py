@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from regbench.cases import Case
-from regbench.plugins import BUILTIN_PLUGINS, PluginError, RegbenchPluginManager, make_plugin_manager
+from regbench.plugins import PluginError, RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord, dumps
 from regbench.run import execute_record, new_record
 
@@ -62,9 +62,11 @@ def import_plugins(modules: Sequence[str]) -> tuple[str, ...]:
     return tuple(modules)
 
 
-def plugin_manager(plugins: Sequence[str] = ()) -> RegbenchPluginManager:
-    """The built-ins, entry points, and the extra plugin modules, each registered under its module name."""
-    return make_plugin_manager(builtins=BUILTIN_PLUGINS + import_plugins(plugins))
+def plugin_manager(plugins: Sequence[str] = (), strict: bool = False) -> RegbenchPluginManager:
+    """The built-ins, entry points, and the extra plugin modules (each under its module name, unless an entry point
+    already registered it). A module that fails to import raises :class:`PluginError`; other broken plugins are
+    in the manager's ``broken`` list (``strict=False``) or raised."""
+    return make_plugin_manager(plugins=import_plugins(plugins), strict=strict)
 
 
 def load_case_file(path: str) -> list[Case]:
@@ -94,7 +96,8 @@ class WorkerState:
         try:
             strategy, case = self.pm.get_strategy(spec.strategy), self.case(spec)
         except PluginError as exc:
-            raise WorkerError(f"{exc} (is the plugin installed where the worker runs?)") from exc
+            broken = "".join(f"; {b.message}" for b in self.pm.broken)
+            raise WorkerError(f"{exc} (is the plugin installed where the worker runs?){broken}") from exc
         record, parsed = new_record(strategy, case, spec.seed, spec.params, spec.threads, spec.repeat)
         if record.key != spec.key:
             raise WorkerError(

@@ -218,14 +218,8 @@ class SetMeasure:
         return {"labels": {1, 2}}
 
 
-class BadTransform:
-    @regbench.hookimpl
-    def regbench_evaluate(self, record):
-        return {"transform": {"type": "MysteryTransform", "dimension": 2, "parameters": [], "fixed_parameters": []}}
-
-
 BROKEN = {
-    "name with a space": (make_gd("my gd"), None, check_name, "must not contain spaces"),
+    "name with a space": (make_gd("my gd"), None, check_name, "is not allowed: use letters, digits"),
     "mutable params": (make_gd(params_cls=Mutable), None, check_params_dataclass, "frozen=True"),
     "param without help": (make_gd(params_cls=Undocumented), None, check_params_help, "no help text"),
     "default out of range": (make_gd(params_cls=OutOfRange), None, check_params_round_trip, "out of range"),
@@ -244,7 +238,6 @@ BROKEN = {
     ),
     "stop text unclassified": (make_gd(), Unclassified(), check_stop_classified, "not classified"),
     "a measure is a set": (make_gd(), SetMeasure(), check_record_strict_json, "not strict JSON"),
-    "transform not rebuildable": (make_gd(), BadTransform(), check_transform_rebuildable, "MysteryTransform"),
     "wall-clock sampling": (make_gd(configure=wall_clock_sampling), None, check_reproducible, "differ in"),
     "failure swallowed": (make_gd(run=swallow_failure), None, check_failure_recorded, "status 'ok'"),
 }
@@ -264,6 +257,17 @@ def test_each_check_catches_its_breakage(strategy, plugin, check, message):
     # check_strategy reports the same rule among everything that failed
     with pytest.raises(StrategyCheckFailed, match=check.__name__):
         check_strategy(strategy, pm=pm)
+
+
+def test_a_transform_that_cannot_be_rebuilt_fails_its_check(monkeypatch):
+    # An evaluation can no longer overwrite the record's transform, so the breakage is a transform type this
+    # regbench cannot rebuild (as a future SimpleITK type would be).
+    def cannot(data):
+        raise ValueError(f"cannot rebuild a transform of type 'Mystery{data['type']}'")
+
+    monkeypatch.setattr("regbench.checks.transform_from_dict", cannot)
+    with pytest.raises(StrategyCheckFailed, match=r"fails check_transform_rebuildable: .*MysteryTranslationTransform"):
+        check_transform_rebuildable(make_gd("rebuild-gd"))
 
 
 def test_a_good_strategy_passes_every_check():

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 import SimpleITK as sitk
 
 import regbench
-from regbench.stops import is_no_overlap, is_no_overlap_error
+from regbench import is_no_overlap, is_no_overlap_error
 from regbench_plugins.return_best import execute_returning_best
 from regbench_plugins.support import last_level_metric, set_scales
 

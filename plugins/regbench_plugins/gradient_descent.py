@@ -119,6 +119,7 @@ class GradientDescentFamily(regbench.SingleRunStrategy):
 
     Params = StepParams
     metric_pairing = "previous"  # the event's value is f before the step just taken (reference §3.3)
+    iteration_cap_param = "number_of_iterations"  # per level: hit_iteration_limit reads it
 
     def set_optimizer(self, method: sitk.ImageRegistrationMethod, params: StepParams) -> None:
         raise NotImplementedError

@@ -8,14 +8,12 @@ more than the cap), a 1+1 iteration is one mutation, an Amoeba "iteration" is on
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
-import numpy as np
 import SimpleITK as sitk
 
 import regbench
-from regbench import param
+from regbench import corner_shift_scales, param
 from regbench_plugins.support import SCALES, resolve_scales, set_scales
 
 GF_SCALES = ("auto", "corner_shift", *SCALES[1:])
@@ -26,31 +24,10 @@ _SCALES_HELP = (
 )
 
 
-def corner_shift_scales(transform: sitk.Transform, image: sitk.Image, delta: float = 0.01) -> list[float]:
-    """Per parameter, the largest displacement of an image corner per unit change (finite difference).
-
-    Zero shifts (a parameter that moves no corner) get the smallest non-zero one, as ITK's estimators do.
-    """
-    size = image.GetSize()
-    corners = [
-        image.TransformContinuousIndexToPhysicalPoint([float(c) for c in index])
-        for index in itertools.product(*[(0, n - 1) for n in size])
-    ]
-    base = np.array([transform.TransformPoint(c) for c in corners])
-    params = list(transform.GetParameters())
-    shifts = []
-    for i in range(len(params)):
-        moved = sitk.Transform(transform).Downcast()
-        moved.SetParameters((*params[:i], params[i] + delta, *params[i + 1 :]))
-        points = np.array([moved.TransformPoint(c) for c in corners])
-        shifts.append(float(np.linalg.norm(points - base, axis=1).max()) / delta)
-    nonzero = [s for s in shifts if s > 0]
-    floor = min(nonzero) if nonzero else 1.0
-    return [s if s > 0 else floor for s in shifts]
-
-
 class GradientFree(regbench.SingleRunStrategy):
     """One execution of a gradient-free optimizer with a scales choice; subclasses set the optimizer."""
+
+    iteration_cap_param = "number_of_iterations"  # per level (sweeps, mutations or evaluations): see the params
 
     def set_optimizer(self, ctx: regbench.RunContext, method: sitk.ImageRegistrationMethod, params) -> None:
         raise NotImplementedError

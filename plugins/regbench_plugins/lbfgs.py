@@ -53,6 +53,7 @@ class LBFGS2(regbench.SingleRunStrategy):
 
     Params = LBFGS2Params
     metric_pairing = "current"
+    iteration_cap_param = "number_of_iterations"  # per run of libLBFGS (two runs per level in ITK 5.4)
 
     def run(self, ctx, params):
         # LBFGS2 never estimates a learning rate, so 'auto' is plain physical-shift scales where valid.

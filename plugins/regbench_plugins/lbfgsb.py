@@ -28,7 +28,6 @@ import SimpleITK as sitk
 
 import regbench
 from regbench import param
-from regbench_plugins.support import UnsupportedSetup
 
 # SimpleITK's "no bound" sentinels (the smallest positive double, not -inf; and the largest double).
 NO_LOWER_BOUND = sys.float_info.min
@@ -80,6 +79,7 @@ class LBFGSB(regbench.Strategy):
     Params = LBFGSBParams
     count_iterations = "optimizer"
     metric_pairing = "current"
+    iteration_cap_param = "number_of_iterations"  # per level: hit_iteration_limit reads it
 
     def run(self, ctx: regbench.RunContext, params: LBFGSBParams) -> sitk.Transform | None:
         low, high = params.lower_bound, params.upper_bound
@@ -94,7 +94,7 @@ class LBFGSB(regbench.Strategy):
             ctx.note(f"every parameter bounded to [{low:g}, {high:g}] (extent_bounds: half the fixed image's extent)")
         params = dataclasses.replace(params, lower_bound=low, upper_bound=high)
         if growing_mesh(ctx.setup):
-            raise UnsupportedSetup(
+            raise regbench.UnsupportedSetup(
                 f"LBFGSB cannot optimize a B-spline whose mesh grows during the pyramid (mesh_scale_factors "
                 f"{list(ctx.setup.mesh_scale_factors)}): ITK sizes its bound and scale arrays once, for the "
                 "first mesh, and Execute fails ('Size of scales ... must equal number of local parameters'). "

@@ -75,6 +75,7 @@ class LevelSchedule(regbench.Strategy):
 
     Params = LevelScheduleParams
     metric_pairing = "previous"  # gradient descent reports f before its step
+    iteration_cap_param = "number_of_iterations"  # per level: hit_iteration_limit reads it
 
     def run(self, ctx: regbench.RunContext, params: LevelScheduleParams) -> sitk.Transform | None:
         if not params.learning_rates:

@@ -62,6 +62,7 @@ class LearningRateRestarts(regbench.Strategy):
 
     Params = RestartParams
     metric_pairing = "previous"  # gradient descent reports f before its step
+    iteration_cap_param = "number_of_iterations"  # per level: hit_iteration_limit reads it
 
     def run(self, ctx: regbench.RunContext, params: RestartParams) -> sitk.Transform | None:
         estimated = params.rate_base == "estimated"

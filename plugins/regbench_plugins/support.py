@@ -8,16 +8,11 @@ from __future__ import annotations
 import SimpleITK as sitk
 
 import regbench
-from regbench.stops import is_no_overlap, is_no_overlap_error
+from regbench import UnsupportedSetup, is_no_overlap, is_no_overlap_error
+
+__all__ = ["SCALES", "UnsupportedSetup", "copy_with_parameters", "last_level_metric", "resolve_scales", "set_scales"]
 
 SCALES = ("auto", "none", "physical_shift", "index_shift", "jacobian")
-
-
-class UnsupportedSetup(ValueError):
-    """The strategy cannot run on this case's setup; the message says why and what to use instead.
-
-    Raised from ``run`` before any ``Execute``; the harness makes it an ``error`` record.
-    """
 
 
 def set_scales(method: sitk.ImageRegistrationMethod, scales: str) -> None:

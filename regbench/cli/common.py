@@ -8,22 +8,29 @@ from typing import Any
 import click
 from rich.console import Console
 
-from regbench.plugins import BUILTIN_PLUGINS, PluginError, RegbenchPluginManager, make_plugin_manager
+from regbench.plugins import PluginError, RegbenchPluginManager
 from regbench.record import dumps
-from regbench.worker import import_plugins
+from regbench.worker import plugin_manager as worker_plugin_manager
 
 
 def plugin_manager(plugins: tuple[str, ...] = ()) -> RegbenchPluginManager:
-    """The built-ins, installed plugins, and the ``--plugin`` modules (the same set run's workers load).
-
-    A plugin problem is a usage error (exit 2) when ``--plugin`` modules are given (as in ``regbench run``:
-    the user is checking their plugin), else an environment problem (exit 1: an installed plugin is broken)."""
+    """The built-ins, installed plugins, and the ``--plugin`` modules (the same set run's workers load), with their
+    strategies and cases collected. A ``--plugin`` module that fails to import is a usage error (exit 2); any other
+    broken plugin is left out and listed in the manager's ``broken``, for the command to report."""
     try:
-        return make_plugin_manager(builtins=BUILTIN_PLUGINS + import_plugins(plugins))
+        pm = worker_plugin_manager(plugins)
     except PluginError as exc:
-        if plugins:
-            raise click.BadParameter(str(exc), param_hint="--plugin") from exc
-        raise click.ClickException(str(exc)) from exc
+        raise click.BadParameter(str(exc), param_hint="--plugin") from exc
+    pm.strategies()
+    pm.cases()
+    return pm
+
+
+def refuse_broken(pm: RegbenchPluginManager) -> None:
+    """A usage error (exit 2) naming every broken plugin, one line each, when there is one: a benchmark without
+    an installed plugin's strategies would not be the benchmark that was asked for."""
+    if pm.broken:
+        raise click.UsageError("\n".join(b.message for b in pm.broken))
 
 
 def echo_json(data: Any) -> None:
