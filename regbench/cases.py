@@ -29,6 +29,14 @@ class CaseError(ValueError):
     """A case is malformed: the message names the case (and file) and what is wrong."""
 
 
+#: The start's seeded misalignments: Setup field, unit, and the models it applies to.
+JITTERS = (
+    ("initial_jitter", "physical units", TRANSFORMS),
+    ("initial_jitter_angle", "degrees", ("rigid", "similarity", "affine")),
+    ("initial_jitter_scale", "standard deviation of the log scale", ("similarity", "affine")),
+)
+
+
 @dataclass(frozen=True)
 class Setup:
     """The registration problem's configuration, shared by every strategy run on the case."""
@@ -44,9 +52,17 @@ class Setup:
     shrink_factors: tuple[int, ...] = (1,)
     smoothing_sigmas: tuple[float, ...] = (0.0,)  # physical units
     interpolator: str = "linear"
-    # Standard deviation (physical units) of a random translation added to the start, drawn from the run seed:
-    # with a dense metric every seed is otherwise the same problem; with it, seeds are distinct instances.
+    # A seeded misalignment of the start, so that seeds are distinct instances (with a dense metric every seed is
+    # otherwise the same problem). Seed 0 is the nominal start, unperturbed; seed k ≥ 1 draws, from k alone:
+    # initial_jitter: standard deviation (physical units) of a translation per axis, for every model (a B-spline
+    # is shifted by moving all its control points alike: a pure translation over the image domain);
     initial_jitter: float = 0.0
+    # initial_jitter_angle: standard deviation (degrees) of a rotation about the transform's centre (about a
+    # random axis in 3D), for rigid, similarity and affine models;
+    initial_jitter_angle: float = 0.0
+    # initial_jitter_scale: standard deviation of the log of an isotropic scale about the centre (0.02: about 2%),
+    # for similarity and affine models.
+    initial_jitter_scale: float = 0.0
 
     def __post_init__(self) -> None:
         _choice("transform", self.transform, TRANSFORMS)
@@ -66,10 +82,14 @@ class Setup:
             raise CaseError("setup: sampling_percentage needs one value or one per level")
         if any(not 0 < p <= 1 for p in self.sampling_percentage):
             raise CaseError(f"setup: sampling_percentage must be in (0, 1], got {list(self.sampling_percentage)}")
-        if self.initial_jitter < 0:
-            raise CaseError(f"setup: initial_jitter must be ≥ 0 (physical units), got {self.initial_jitter}")
-        if self.initial_jitter and self.transform == "bspline":
-            raise CaseError("setup: initial_jitter applies to global transforms (translation … affine), not bspline")
+        for name, unit, models in JITTERS:
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")):
+                raise CaseError(f"setup: {name} must be a finite number ≥ 0 ({unit}), got {value!r}")
+            if value and self.transform not in models:
+                raise CaseError(
+                    f"setup: {name} applies to {', '.join(models)} models, not {self.transform} (set it to 0)"
+                )
         if not self.mesh_size or any(int(m) < 1 for m in self.mesh_size):
             raise CaseError(f"setup: mesh_size must be integers ≥ 1 (cells per axis), got {list(self.mesh_size)}")
         if any(int(f) < 0 for f in self.mesh_scale_factors):
@@ -80,6 +100,16 @@ class Setup:
     @property
     def levels(self) -> int:
         return len(self.shrink_factors)
+
+    def jittered(self, shift: float = 0.0, angle: float = 0.0, scale: float = 0.0) -> Setup:
+        """This setup with each seed's start misaligned by these standard deviations (``shift`` in physical units,
+        ``angle`` in degrees, ``scale`` of the log scale), keeping those that apply to its model: a family of cases
+        states one misalignment for all its models (``Setup(transform="rigid").jittered(1.0, 2.0, 0.02)`` sets
+        the shift and the angle)."""
+        wanted = {"initial_jitter": shift, "initial_jitter_angle": angle, "initial_jitter_scale": scale}
+        return dataclasses.replace(
+            self, **{name: float(wanted[name]) for name, _, models in JITTERS if self.transform in models}
+        )
 
     def percentage(self, level: int) -> float:
         return self.sampling_percentage[level if len(self.sampling_percentage) > 1 else 0]
@@ -205,18 +235,18 @@ def configure_masks(method: sitk.ImageRegistrationMethod, data: CaseData) -> Non
 
 def initial_model_transform(setup: Setup, data: CaseData, seed: int | None = None) -> sitk.Transform:
     """The optimized transform at its starting point: the case's initial transform if it has the model's
-    type, otherwise the model's identity centred on the fixed image; then, when the setup asks for it, a random
-    translation drawn from the run's ``seed`` (:attr:`Setup.initial_jitter`)."""
+    type, otherwise the model's identity centred on the fixed image; then, for a run seed ≥ 1 when the setup
+    asks for it, a misalignment drawn from that seed (:func:`jitter`)."""
     fixed = data.fixed
     dim = fixed.GetDimension()
     initial = data.initial_transform
     if initial is not None and _model_name(setup.transform, dim) == initial.GetName():
-        return _jittered(sitk.Transform(initial).Downcast(), setup, seed)
+        return jitter(sitk.Transform(initial).Downcast(), setup, seed)
     if setup.transform == "bspline":
         mesh = list(setup.mesh_size) * (dim if len(setup.mesh_size) == 1 else 1)
-        return sitk.BSplineTransformInitializer(fixed, mesh, order=3)
+        return jitter(sitk.BSplineTransformInitializer(fixed, mesh, order=3), setup, seed)
     if setup.transform == "translation":
-        return _jittered(sitk.TranslationTransform(dim), setup, seed)
+        return jitter(sitk.TranslationTransform(dim), setup, seed)
     model = {
         "rigid": sitk.Euler2DTransform() if dim == 2 else sitk.Euler3DTransform(),
         "similarity": sitk.Similarity2DTransform() if dim == 2 else sitk.Similarity3DTransform(),
@@ -228,20 +258,59 @@ def initial_model_transform(setup: Setup, data: CaseData, seed: int | None = Non
         ).Downcast()
     else:
         model = _centred_on_image(model, fixed)
-    return _jittered(model, setup, seed)
+    return jitter(model, setup, seed)
 
 
-def _jittered(transform: sitk.Transform, setup: Setup, seed: int | None) -> sitk.Transform:
-    # Each seed a different starting misalignment: with a dense metric, seeds are then distinct instances.
-    if not setup.initial_jitter or seed is None or setup.transform == "bspline":
+def has_jitter(setup: Setup) -> bool:
+    """The setup perturbs the start per seed (seeds ≥ 1 start elsewhere than seed 0)."""
+    return any(getattr(setup, name) for name, _, _ in JITTERS)
+
+
+def jitter(transform: sitk.Transform, setup: Setup, seed: int | None) -> sitk.Transform:
+    """``transform`` (the model's start) misaligned as :class:`Setup`'s ``initial_jitter*`` fields ask, drawn
+    from ``seed`` alone; seed 0 (and None) is the nominal start, returned unchanged.
+
+    The rotation R (angle ~ N(0, σ_angle) degrees; in 3D about an axis uniform on the sphere) and the scale
+    s = exp(N(0, σ_scale)) act about the transform's centre, before its own linear part: the matrix A becomes
+    s·R·A. The translation t ~ N(0, σ) per axis is added to the transform's translation. A B-spline model gets t
+    on every control point: B-spline bases sum to one, so that is a pure translation over the fixed image domain,
+    a misalignment the model can undo exactly. Each part has its own random stream, so turning one on leaves the
+    others' draws unchanged.
+    """
+    if seed is None or int(seed) == 0 or not has_jitter(setup):
         return transform
     dim = transform.GetDimension()
-    offset = np.random.default_rng([int(seed), 0x5EED]).normal(0.0, setup.initial_jitter, dim)
-    if transform.GetName() == "TranslationTransform":
-        transform.SetOffset([a + b for a, b in zip(transform.GetOffset(), offset, strict=True)])
-    else:
-        transform.SetTranslation([a + b for a, b in zip(transform.GetTranslation(), offset, strict=True)])
+    streams = [np.random.default_rng([int(seed), 0x5EED, part]) for part in range(3)]
+    offset = streams[0].normal(0.0, setup.initial_jitter, dim) if setup.initial_jitter else np.zeros(dim)
+    name = transform.GetName()
+    if name == "TranslationTransform":
+        transform.SetOffset([float(a + b) for a, b in zip(transform.GetOffset(), offset, strict=True)])
+        return transform
+    if name == "BSplineTransform":
+        params = np.array(transform.GetParameters()).reshape(dim, -1)  # all x coefficients, then all y, ...
+        transform.SetParameters(tuple(float(v) for v in (params + offset[:, None]).ravel()))
+        return transform
+    linear = np.eye(dim)
+    if setup.initial_jitter_angle:
+        angle = np.radians(streams[1].normal(0.0, setup.initial_jitter_angle))
+        axis = streams[1].standard_normal(3)
+        linear = _rotation(dim, float(angle), axis / np.linalg.norm(axis))
+    if setup.initial_jitter_scale:
+        linear = float(np.exp(streams[2].normal(0.0, setup.initial_jitter_scale))) * linear
+    if not np.array_equal(linear, np.eye(dim)):
+        matrix = linear @ np.reshape(transform.GetMatrix(), (dim, dim))
+        transform.SetMatrix(tuple(float(v) for v in matrix.ravel()))
+    transform.SetTranslation([float(a + b) for a, b in zip(transform.GetTranslation(), offset, strict=True)])
     return transform
+
+
+def _rotation(dim: int, angle: float, axis: np.ndarray) -> np.ndarray:
+    """A rotation by ``angle`` radians; in 3D about the unit ``axis`` (Rodrigues), in 2D the axis is unused."""
+    c, s = np.cos(angle), np.sin(angle)
+    if dim == 2:
+        return np.array([[c, -s], [s, c]])
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + s * k + (1 - c) * k @ k
 
 
 def _centred_on_image(model: sitk.Transform, fixed: sitk.Image) -> sitk.Transform:

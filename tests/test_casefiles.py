@@ -1,6 +1,8 @@
 """User cases from TOML files: end to end, and a clear message for each bad input."""
 
+import dataclasses
 import locale
+import re
 import textwrap
 
 import numpy as np
@@ -238,3 +240,75 @@ def test_editing_an_input_file_changes_the_run_key(tmp_path, pm):
     shutil.copy(tmp_path / "fixed.mha", tmp_path / "moving.mha")  # another moving image, same name
     os.utime(tmp_path / "moving.mha", ns=(1, 1))
     assert key() != before
+
+
+def test_initial_jitter_in_a_case_file_makes_each_seed_a_distinct_start(files):
+    from regbench.run import instance_key
+
+    text = _case_toml() + "[case.setup]\ntransform = 'rigid'\ninitial_jitter = 0.5\ninitial_jitter_angle = 2\n"
+    (case,) = load_case_file(write(files, text, name="jitter.toml"))
+    assert (case.setup.initial_jitter, case.setup.initial_jitter_angle) == (0.5, 2.0)
+    assert isinstance(case.setup.initial_jitter_angle, float)  # an integer is a number too
+    assert len({instance_key(case, seed) for seed in (0, 1, 2)}) == 3
+    # The top-level [setup] table gives it to every case, as for any other setup key.
+    (case,) = load_case_file(write(files, "[setup]\ninitial_jitter = 1.5\n" + _case_toml(), name="jitter.toml"))
+    assert case.setup.initial_jitter == 1.5
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('initial_jitter = "0.5"', r"""setup 'initial_jitter' must be a finite number, got "0\.5" \(a string\)"""),
+        ("initial_jitter = true", r"setup 'initial_jitter' must be a finite number, got true \(a boolean\)"),
+        ("initial_jitter = nan", r"setup 'initial_jitter' must be a finite number, got nan \(not finite\)"),
+        ("histogram_bins = 32.0", r"setup 'histogram_bins' must be an integer, got 32\.0 \(a float\)"),
+        ("metric = 3", r"setup 'metric' must be a string, got 3 \(an integer\)"),
+        (
+            "mesh_size = [4, 'x']",
+            r"""setup 'mesh_size' must be a list of integers \(or one integer\), got \[4, "x"\]""",
+        ),
+        (
+            "smoothing_sigmas = {a = 1}",
+            r"setup 'smoothing_sigmas' must be a list of finite numbers .*, got \{'a': 1\} \(a table\)",
+        ),
+    ],
+)
+def test_a_wrong_setup_type_names_the_file_line_key_and_type(files, line, expected):
+    path = write(files, _case_toml() + f"[case.setup]\ntransform = 'translation'\n{line}\n", name="types.toml")
+    with pytest.raises(CaseError, match=rf"^{re.escape(str(path))}:9: {expected}$"):
+        load_case_file(path)
+
+
+def test_a_wrong_default_type_names_the_line_of_the_top_level_setup(files):
+    path = write(files, "[setup]\nmetric = 'mattes'\ninitial_jitter = '1'\n" + _case_toml(), name="types.toml")
+    with pytest.raises(CaseError, match=rf"^{re.escape(str(path))}:3: setup 'initial_jitter' must be a finite number"):
+        load_case_file(path)
+
+
+def _toml_value(value):
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+SETUP_FIELDS = [f.name for f in dataclasses.fields(regbench.Setup)]
+
+
+def test_every_setup_field_can_be_written_in_a_case_file(files):
+    # Read off Setup's type hints, not a list kept by hand: a new Setup field parses by its type.
+    defaults = regbench.Setup()
+    body = "".join(f"{name} = {_toml_value(getattr(defaults, name))}\n" for name in SETUP_FIELDS)
+    (case,) = load_case_file(write(files, _case_toml() + "[case.setup]\n" + body, name="all.toml"))
+    assert case.setup == defaults
+
+
+@pytest.mark.parametrize("name", SETUP_FIELDS)
+def test_every_setup_field_refuses_a_wrong_type_with_a_clear_error(files, name):
+    wrong = "3" if isinstance(getattr(regbench.Setup(), name), str) else '"x"'
+    path = write(files, _case_toml() + f"[case.setup]\n{name} = {wrong}\n", name="wrong.toml")
+    with pytest.raises(CaseError, match=rf"^{re.escape(str(path))}:8: setup {name!r} must be .*, got {wrong}"):
+        load_case_file(path)
