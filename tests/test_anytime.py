@@ -143,3 +143,17 @@ def test_show_states_first_hits_best_dense_and_whether_it_was_returned():
     best = trace_best(record)
     assert f"level {best.level}, iteration {best.iteration}" in text
     assert "best dense metric over every kept position of every level" in text
+
+
+def test_which_positions_are_evaluated_never_depends_on_the_clock(monkeypatch):
+    import itertools
+    import time
+
+    case = make_tiny_case("affine")
+    params = {"number_of_iterations": 60, "convergence_window_size": 100}
+    normal = regbench.run_one("gd", case, params=params)
+    ticks = itertools.count()
+    monkeypatch.setattr(time, "perf_counter", lambda: 10.0 * next(ticks))  # a machine 10 s slower per call
+    slow = regbench.run_one("gd", case, params=params)
+    assert slow.trace.dense_metric == normal.trace.dense_metric
+    assert slow.without_timings() == normal.without_timings()
