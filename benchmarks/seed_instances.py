@@ -21,7 +21,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-FAILURES = {"error", "crashed", "timeout", "no_overlap", "worse_than_start", "folded", "diverged", "invalid_parameter"}
+from regbench.outcomes import FAILURE_OUTCOMES
+
+FAILURES = set(FAILURE_OUTCOMES)
 
 
 def load(path: Path) -> list[dict]:
