@@ -1,9 +1,14 @@
 """pytest-benchmark over registered strategies × cases, carrying regbench's quality figures.
 
-Each registration is timed once (``benchmark.pedantic``, one round); ``benchmark.extra_info`` holds the run's
-summary under the stable names of :data:`EXTRA_INFO_FIELDS` (strict JSON: null, never NaN), the saved JSON gets a
-versioned top-level ``"regbench"`` block, and the session ends with a quality table: the columns
-pytest-benchmark's own table cannot show.
+Each registration runs once (``benchmark.pedantic``, one round) in an isolated worker process, as ``regbench run``
+runs it: a strategy that segfaults or hangs becomes a ``crashed`` or ``timeout`` result and the session goes on.
+The time pytest-benchmark records is the run's own wall time, measured inside the worker (the timer of these
+benchmarks is :func:`worker_clock`), so neither the worker's start nor the message to it is counted.
+``--regbench-in-process`` runs them in the pytest process instead (no isolation, same clock).
+``benchmark.extra_info`` holds the run's summary under the stable names of :data:`EXTRA_INFO_FIELDS` (strict JSON:
+null, never NaN), the saved JSON gets a versioned top-level ``"regbench"`` block, and the session ends with a
+quality table: the columns pytest-benchmark's own table cannot show. A broken installed plugin stops the session
+before it starts (a usage error naming it and how to skip it), as it stops ``regbench run``.
 
 Choose what runs (comma-separated names or glob patterns; default: every strategy × the default cases)::
 
@@ -20,8 +25,12 @@ from typing import Any
 
 import pytest
 
-from regbench.plugins import PluginError, RegbenchPluginManager, make_plugin_manager
+from regbench.isolation import IsolatedWorker, Lost, RunnerError, lost_record, run_isolated
+from regbench.plugins import RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord, to_jsonable
+from regbench.run import execute_record, new_record
+from regbench.runner import DEFAULT_TIMEOUT_S
+from regbench.worker import RunSpec
 
 #: Version of the extra_info fields and of the "regbench" block; bump when a name changes meaning.
 SCHEMA_VERSION = 1
@@ -67,6 +76,14 @@ EXTRA_INFO_FIELDS = {
 
 _ENV = {"strategies": "REGBENCH_BENCH_STRATEGIES", "cases": "REGBENCH_BENCH_CASES"}
 
+# The benchmarks' clock: it advances only by what the runs measured themselves, inside their worker process.
+_WORKER_SECONDS = [0.0]
+
+
+def worker_clock() -> float:
+    """pytest-benchmark's timer for the registration benchmarks: seconds of run time measured in the workers."""
+    return _WORKER_SECONDS[0]
+
 
 def extra_info(record: RunRecord) -> dict[str, Any]:
     """The record's summary under the stable extra_info names, strict-JSON clean."""
@@ -76,19 +93,51 @@ def extra_info(record: RunRecord) -> dict[str, Any]:
 
 @dataclass
 class BenchSession:
-    """What the suites share: the plugin manager, the run settings and the records for the quality table."""
+    """What the suites share: the plugin manager, the run settings, the worker and the records for the table."""
 
     pm: RegbenchPluginManager
     seed: int
     threads: int | None
+    in_process: bool = False
+    timeout: float | None = DEFAULT_TIMEOUT_S
     pairs: list[tuple[str, str]] = field(default_factory=list)  # (strategy, case) names selected
     records: list[tuple[str, RunRecord]] = field(default_factory=list)
     extra_info_fields: tuple[str, ...] = tuple(EXTRA_INFO_FIELDS.values())
+    worker: IsolatedWorker | None = None
 
     def add(self, name: str, record: RunRecord) -> dict[str, Any]:
         """Keep ``record`` for the quality table; return its extra_info."""
         self.records.append((name, record))
         return extra_info(record)
+
+    def start(self) -> None:
+        """Start the worker process (outside any timed call); a no-op in-process or when it is running."""
+        if not self.in_process and self.worker is None:
+            self.worker = IsolatedWorker()
+            self.worker.start()
+
+    def run(self, strategy: str, case: str) -> RunRecord:
+        """One registration, in the worker (respawned after a crash) or here; advances :func:`worker_clock` by
+        the run's own wall time."""
+        strategy_obj, case_obj = self.pm.get_strategy(strategy), self.pm.get_case(case)
+        record, parsed = new_record(strategy_obj, case_obj, self.seed, None, self.threads)
+        if self.in_process:
+            record = execute_record(record, strategy_obj, case_obj, parsed, self.pm)
+        else:
+            self.start()
+            spec = RunSpec(record.key, strategy, case, record.seed, record.threads, record.params)
+            try:
+                result = run_isolated(self.worker, spec, self.timeout)
+            except RunnerError as exc:
+                pytest.fail(f"the benchmark's worker failed: {exc}")
+            record = lost_record(record, result, self.pm) if isinstance(result, Lost) else result
+        _WORKER_SECONDS[0] += record.wall_time_s or 0.0
+        return record
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
 
 
 _SESSION = pytest.StashKey[BenchSession]()
@@ -113,18 +162,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="ITK threads per run (default: 1, so records reproduce bit for bit)",
     )
+    group.addoption(
+        "--regbench-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"seconds per run before its worker is killed and it is recorded as timeout (0: none; default "
+        f"{DEFAULT_TIMEOUT_S:g})",
+    )
+    group.addoption(
+        "--regbench-in-process",
+        action="store_true",
+        help="run the registrations in the pytest process, not in an isolated worker (a crash ends the session)",
+    )
 
 
 def _session(config: pytest.Config) -> BenchSession:
     if _SESSION not in config.stash:
-        try:
-            pm = make_plugin_manager()
-        except PluginError as exc:
-            raise pytest.UsageError(str(exc)) from exc
+        pm = make_plugin_manager(strict=False)
+        pm.strategies()
+        pm.cases()
+        if pm.broken:
+            raise pytest.UsageError("\n".join(b.message for b in pm.broken))
         threads = config.getoption("--regbench-threads")
         if threads is not None and threads < 1:
             raise pytest.UsageError(f"--regbench-threads must be ≥ 1, got {threads}")
-        config.stash[_SESSION] = BenchSession(pm, config.getoption("--regbench-seed"), threads)
+        timeout = config.getoption("--regbench-timeout")
+        if timeout < 0:
+            raise pytest.UsageError(f"--regbench-timeout must be ≥ 0, got {timeout:g}")
+        config.stash[_SESSION] = BenchSession(
+            pm,
+            config.getoption("--regbench-seed"),
+            threads,
+            in_process=config.getoption("--regbench-in-process"),
+            timeout=timeout or None,
+        )
     return config.stash[_SESSION]
 
 
@@ -152,6 +223,19 @@ def pytest_configure(config: pytest.Config) -> None:
         for s in _select("--regbench-strategies", config.getoption("--regbench-strategies"), strategies, strategies)
         for c in _select("--regbench-cases", config.getoption("--regbench-cases"), list(cases), default_cases)
     ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Registration benchmarks are timed by :func:`worker_clock` (the run's own time, measured in the worker)."""
+    for item in items:
+        if "regbench_bench" in getattr(item, "fixturenames", ()) and item.get_closest_marker("benchmark") is None:
+            item.add_marker(pytest.mark.benchmark(timer=worker_clock))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is not None:
+        session.close()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from regbench.executors import Emit, PlannedRun
-from regbench.isolation import IsolatedWorker, Lost, RunnerError, lost_record, run_isolated
+from regbench.isolation import IsolatedWorker, Lost, Observers, RunnerError, run_isolated
 from regbench.record import RunRecord
 from regbench.worker import RunSpec
 
@@ -53,6 +53,7 @@ class DaskExecutor:
         self.plugins = tuple(plugins)
         self._client: Any = None
         self._cluster: Any = None
+        self._observers = Observers(self.plugins)  # regbench_run_finished of lost runs, on the client
 
     @property
     def where(self) -> str:
@@ -123,13 +124,13 @@ class DaskExecutor:
             result = future.result()
         except distributed.KilledWorker as exc:
             # The isolated process normally absorbs crashes: losing the Dask worker itself is rarer.
-            return lost_record(run.template, Lost("crashed", f"Dask worker died during the run: {exc}", 0.0))
+            return self._observers.lost(run.template, Lost("crashed", f"Dask worker died during the run: {exc}", 0.0))
         except RunnerError:
             raise
         except Exception as exc:
             raise RunnerError(f"{run.spec.strategy} on {run.spec.case}: Dask task failed: {exc}") from exc
         if "lost" in result:
-            return lost_record(run.template, Lost(**result["lost"]))
+            return self._observers.lost(run.template, Lost(**result["lost"]))
         return RunRecord.from_dict(result["record"])
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Protocol, TypeVar
 
-from regbench.isolation import STARTUP_TIMEOUT_S, IsolatedWorker, Lost, RunnerError, lost_record
+from regbench.isolation import STARTUP_TIMEOUT_S, IsolatedWorker, Lost, Observers, RunnerError
 from regbench.record import RunRecord
 from regbench.worker import RunSpec, WorkerState
 
@@ -82,6 +82,7 @@ class LocalExecutor(_NothingToAcquire):
         if not runs:
             return
         templates = {run.spec.key: run.template for run in runs}
+        observers = Observers(self.plugins)  # regbench_run_finished of crashed and timed-out runs
         pending = deque(run.spec for run in runs)
         pool = [IsolatedWorker(self.plugins) for _ in range(min(self.workers, len(runs)))]
         try:
@@ -98,10 +99,10 @@ class LocalExecutor(_NothingToAcquire):
                     result = worker.receive()
                     if isinstance(result, Lost):
                         worker.start()
-                        emit(lost_record(templates[spec.key], result))
+                        emit(observers.lost(templates[spec.key], result))
                     elif result is not None:
                         emit(result)
-                self._enforce_deadlines(pool, templates, emit)
+                self._enforce_deadlines(pool, templates, emit, observers)
         finally:
             for worker in pool:
                 worker.close()
@@ -112,7 +113,9 @@ class LocalExecutor(_NothingToAcquire):
             limits += [self.timeout - w.elapsed() for w in pool if w.busy]
         return max(0.0, min(limits)) if limits else STARTUP_TIMEOUT_S
 
-    def _enforce_deadlines(self, pool: list[IsolatedWorker], templates: dict[str, RunRecord], emit: Emit) -> None:
+    def _enforce_deadlines(
+        self, pool: list[IsolatedWorker], templates: dict[str, RunRecord], emit: Emit, observers: Observers
+    ) -> None:
         for worker in pool:
             if not worker.ready and worker.elapsed() > STARTUP_TIMEOUT_S:
                 tail = worker.log_tail()
@@ -121,4 +124,4 @@ class LocalExecutor(_NothingToAcquire):
                 key = worker.spec.key
                 lost = worker.timed_out(self.timeout)
                 worker.start()
-                emit(lost_record(templates[key], lost))
+                emit(observers.lost(templates[key], lost))

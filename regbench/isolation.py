@@ -19,11 +19,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from regbench.record import RunRecord, dumps
 from regbench.stops import judge_outcome
 from regbench.worker import RunSpec
+
+if TYPE_CHECKING:
+    from regbench.plugins import RegbenchPluginManager
 
 STARTUP_TIMEOUT_S = 120.0
 LOG_TAIL_BYTES = 2000
@@ -43,14 +46,32 @@ class Lost:
     log_tail: str = ""
 
 
-def lost_record(template: RunRecord, lost: Lost) -> RunRecord:
-    """The record of a lost run: its inputs from ``template``, the status and why."""
+def lost_record(template: RunRecord, lost: Lost, pm: RegbenchPluginManager | None = None) -> RunRecord:
+    """The record of a lost run: its inputs from ``template``, the status and why. With ``pm``, its
+    ``regbench_run_finished`` hooks see it here, in the runner (the worker that would have called them is gone)."""
     record = RunRecord.from_dict(template.to_dict())
     record.status, record.error, record.wall_time_s = lost.status, lost.error, lost.wall_time_s
     record.outcome = judge_outcome(lost.status, None, None, None, None)
     if lost.log_tail:
         record.notes.append("worker log (tail): " + lost.log_tail)
+    if pm is not None:
+        pm.run_finished(record)
     return record
+
+
+class Observers:
+    """The plugin manager that tells plugins about lost runs, built on the first one (most matrices lose none)."""
+
+    def __init__(self, plugins: Sequence[str] = ()) -> None:
+        self.plugins = tuple(plugins)
+        self._pm: RegbenchPluginManager | None = None
+
+    def lost(self, template: RunRecord, lost: Lost) -> RunRecord:
+        if self._pm is None:
+            from regbench.worker import plugin_manager
+
+            self._pm = plugin_manager(self.plugins)
+        return lost_record(template, lost, self._pm)
 
 
 def death_message(returncode: int | None) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from regbench.cases import Case, CaseError
 from regbench.executors import PlannedRun
-from regbench.plugins import RegbenchPluginManager
+from regbench.plugins import RegbenchPluginManager, name_problem
 from regbench.run import new_record
 from regbench.strategy import ParameterError, Strategy
 from regbench.worker import RunSpec, load_case_file
@@ -129,6 +129,9 @@ def case_pool(pm: RegbenchPluginManager, case_files: Sequence[str]) -> dict[str,
                 raise
             raise MatrixError(f"{path}: this regbench cannot read case files (no regbench.casefiles)") from exc
         for case in file_cases:
+            problem = name_problem(case.name, "case")
+            if problem:
+                raise MatrixError(f"{path}: {problem}")
             if case.name in pool:
                 where = pool[case.name][1] or "a plugin"
                 raise MatrixError(f"{path}: case {case.name!r} is already defined by {where}; rename it")

@@ -85,9 +85,7 @@ NAME_RULE = "letters, digits and . _ + - only, starting with a letter or digit, 
 
 def name_problem(name: object, kind: str) -> str | None:
     """Why ``name`` cannot name a strategy or case (``kind``), or None when it can."""
-    if not isinstance(name, str) or not name:
-        return f"a {kind} needs a non-empty string name, not {name!r}"
-    if not NAME_PATTERN.fullmatch(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         return f"{kind} name {name!r} is not allowed: use {NAME_RULE}"
     return None
 
@@ -160,11 +158,15 @@ class RegbenchPluginManager(pluggy.PluginManager):
         self._strategies: dict[str, Strategy] | None = None
         self._cases: dict[str, Case] | None = None
         self._refused_stops: dict[str, str] = {}
+        self._loaded: dict[str, int] = {}  # plugin name -> when it was registered (a clash blames the later one)
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         # Strategies and cases are collected once; a plugin registered (or removed) later must be seen.
         self._strategies = self._cases = None
-        return super().register(plugin, name)
+        registered = super().register(plugin, name)
+        if registered is not None:
+            self._loaded[registered] = len(self._loaded)
+        return registered
 
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
         self._strategies = self._cases = None
@@ -292,13 +294,14 @@ class RegbenchPluginManager(pluggy.PluginManager):
                 if not _call["open"]:
                     raise _Refused(plugin, f"it called register() after {hook_name} returned")
                 problem = _item_problem(item, kind)
-                if problem is None and item.name in _found:
-                    problem = (
-                        f"its {kind} name {item.name!r} is already registered by plugin "
-                        f"{self.provenance(_owner_of[item.name])}"
-                    )
                 if problem is not None:
                     raise _Refused(plugin, problem)
+                if item.name in _found:  # the plugin loaded later is at fault, whichever pluggy called first
+                    first, later = sorted((plugin, _owner_of[item.name]), key=lambda n: self._loaded.get(n, -1))
+                    other = self.provenance(first)
+                    raise _Refused(
+                        later, f"its {kind} name {item.name!r} is also registered by plugin {other}, loaded first"
+                    )
                 item.provenance = self.provenance(plugin)
                 _found[item.name] = item
                 _owner_of[item.name] = plugin
@@ -368,10 +371,14 @@ class RegbenchPluginManager(pluggy.PluginManager):
         return bool(self.hook.regbench_record_iteration.get_hookimpls())
 
     def record_iteration(self, run: RunContext, event: IterationEvent) -> None:
+        """Tell every observer; an exception ends the execution (SimpleITK raises from ``Execute``), after a note
+        naming the plugin (SimpleITK's own error text does not carry the exception's)."""
         try:
             self.hook.regbench_record_iteration(run=run, event=event)
         except Exception as exc:
-            raise PluginError(self._failure("regbench_record_iteration", exc)) from exc
+            failure = self._failure("regbench_record_iteration", exc)
+            run.record.notes.append(failure)
+            raise PluginError(failure) from exc
 
     def run_finished(self, record: RunRecord) -> None:
         """Tell every plugin; an exception is noted in the record, which is kept. As in any pluggy call, the
@@ -412,19 +419,20 @@ def _code(function: Any) -> CodeType | None:
     return getattr(getattr(function, "__func__", function), "__code__", None)
 
 
-def _owners(impls: Iterable[pluggy.HookImpl]) -> dict[CodeType, list[pluggy.HookImpl]]:
-    """The code objects of hook implementations (and of what they decorate), to find a running one by its frame."""
-    owners: dict[CodeType, list[pluggy.HookImpl]] = {}
+def _owners(impls: Iterable[pluggy.HookImpl]) -> dict[int, list[pluggy.HookImpl]]:
+    """The code objects of hook implementations (and of what they decorate) by identity (equal code in two files
+    compares equal), to find a running implementation by its frame."""
+    owners: dict[int, list[pluggy.HookImpl]] = {}
     for impl in impls:
         for function in {impl.function, inspect.unwrap(impl.function)}:
             code = _code(function)
-            if code is not None and impl not in owners.setdefault(code, []):
-                owners[code].append(impl)
+            if code is not None and impl not in owners.setdefault(id(code), []):
+                owners[id(code)].append(impl)
     return owners
 
 
-def _impl_of(frame: FrameType, owners: dict[CodeType, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
-    impls = owners.get(frame.f_code)
+def _impl_of(frame: FrameType, owners: dict[int, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
+    impls = owners.get(id(frame.f_code))
     if not impls:
         return None
     if len(impls) > 1:  # one class's method in several plugin instances: the running one is its ``self``
@@ -433,7 +441,7 @@ def _impl_of(frame: FrameType, owners: dict[CodeType, list[pluggy.HookImpl]]) ->
     return impls[0]
 
 
-def _running_impl(owners: dict[CodeType, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
+def _running_impl(owners: dict[int, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
     """The innermost hook implementation on the call stack (the plugin calling ``register``)."""
     frame = inspect.currentframe()
     while frame is not None:
@@ -444,7 +452,7 @@ def _running_impl(owners: dict[CodeType, list[pluggy.HookImpl]]) -> pluggy.HookI
     return None
 
 
-def _culprit(exc: BaseException, owners: dict[CodeType, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
+def _culprit(exc: BaseException, owners: dict[int, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
     """The innermost hook implementation in the exception's traceback: the plugin whose code raised."""
     found, tb = None, exc.__traceback__
     while tb is not None:

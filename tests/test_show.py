@@ -255,3 +255,22 @@ def test_show_explains_overlap_folding_flags_and_rejected_executions():
     assert "also: worse_than_start" in text
     assert "100.0% at the start → 90.0%" in text
     assert "1 rejected" in text
+
+
+class _ZeroIterations(regbench.SingleRunStrategy):
+    """gradient descent with a cap of 0"""
+
+    def configure(self, method, params):
+        method.SetOptimizerAsGradientDescent(1.0, 0)
+
+
+def test_show_does_not_call_the_never_evaluated_metric_a_value():
+    pm = regbench.make_plugin_manager(entrypoints=False)
+    record = regbench.run_one(_ZeroIterations("zero-iterations"), "synth2d-translation", threads=1, pm=pm)
+    assert record.status == "ok" and record.iterations == 0
+    assert record.final_metric is None  # SimpleITK's 0.0 is "never evaluated", not a perfect value
+    assert any("never evaluated the metric" in n for n in record.notes)
+    text = " ".join(text_of(record).split())
+    assert "No final metric: the last level ran no iteration, so SimpleITK never evaluated the metric" in text
+    assert "differs from the dense value" not in text and "still moving" not in text
+    assert dict(summary_lines(record))["final metric (reported)"] == "not evaluated (the last level ran no iteration)"

@@ -24,6 +24,7 @@ from regbench.testing import (  # noqa: F401
     StrategyCheckFailed,
     StrategyCheckWarning,
     check_failure_recorded,
+    check_iteration_cap,
     check_name,
     check_params_dataclass,
     check_params_help,
@@ -361,3 +362,43 @@ def test_benchmark_selection_that_matches_nothing_is_a_usage_error(tmp_path):
     assert result.returncode == 4
     assert "--regbench-cases: 'no-such-case*' matches nothing; registered:" in result.stderr
     assert "synth2d-translation" in result.stderr
+
+
+# -- a strategy that runs no iteration ---------------------------------------------------------------------------
+
+
+class ZeroIterations(regbench.SingleRunStrategy):
+    """gradient descent with a cap of 0: SimpleITK never evaluates the metric"""
+
+    def configure(self, method, params):
+        method.SetOptimizerAsGradientDescent(1.0, 0)
+
+
+def test_a_zero_iteration_strategy_is_diagnosed_as_such():
+    with pytest.raises(StrategyCheckFailed, match="ran 0 iterations, so no Execute evaluated the metric") as info:
+        check_failure_recorded(ZeroIterations("zero-iterations"))
+    assert "let ExecutionFailed propagate" not in str(info.value)
+    with pytest.raises(StrategyCheckFailed, match="iterations is 0"):
+        check_record_complete(ZeroIterations("zero-iterations"))
+
+
+def test_a_declared_cap_is_checked():
+    @dataclass(frozen=True)
+    class Budget:
+        budget: int = param(5, "iterations", min=0)
+
+    class Declared(GD):
+        Params = Budget
+        iteration_cap_param = "budget"
+
+        def configure(self, method, params):
+            method.SetOptimizerAsGradientDescent(0.5, params.budget)
+
+    check_iteration_cap(Declared("declared"))
+
+    class Broken(Declared):
+        def iteration_cap(self, params):
+            return "five"
+
+    with pytest.raises(StrategyCheckFailed, match="fails check_iteration_cap: iteration_cap\\(defaults\\) is 'five'"):
+        check_iteration_cap(Broken("broken-cap"))

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from regbench.cli.common import echo_json, make_console, plugin_manager
 from regbench.matrix import MatrixError, case_pool
+from regbench.report.runview import as_text
 
 
 def strategy_info(strategy) -> dict:
@@ -54,10 +55,11 @@ def case_info(case, file: str | None = None) -> dict:
     help="Also import this plugin module, as `regbench run --plugin` does (repeatable).",
 )
 def list_command(as_json: bool, verbose: bool, case_files: tuple[str, ...], plugins: tuple[str, ...]) -> None:
-    """List registered strategies and cases with their plugin and version.
+    """List registered strategies and cases with their plugin and version, and the plugins that cannot load.
 
     With --cases and --plugin it checks your case files and plugin modules before a long run: a problem is a
-    usage error (exit 2) naming the file, line or module.
+    usage error (exit 2) naming the file, line or module. An installed plugin that cannot load is listed in its
+    own section, one line each with how to skip it, and the exit status is 1; everything else is listed as usual.
     """
     pm = plugin_manager(plugins)
     try:
@@ -66,30 +68,44 @@ def list_command(as_json: bool, verbose: bool, case_files: tuple[str, ...], plug
         raise click.BadParameter(str(exc), param_hint="--cases") from exc
     strategies = [strategy_info(s) for s in pm.strategies().values()]
     cases = [case_info(case, file) for case, file in pool.values()]
+    broken = [b.as_dict() for b in pm.broken]
     if as_json:
-        echo_json({"strategies": strategies, "cases": cases})
-        return
+        echo_json({"strategies": strategies, "cases": cases, "broken": broken})
+    else:
+        _print_tables(strategies, cases, broken, verbose)
+    if broken:
+        click.get_current_context().exit(1)
+
+
+def _print_tables(strategies: list[dict], cases: list[dict], broken: list[dict], verbose: bool) -> None:
     console = make_console()
     table = Table(title=f"Strategies ({len(strategies)})", title_justify="left")
     for column in ("name", "description", "plugin"):
         table.add_column(column)
     for s in strategies:
-        table.add_row(s["name"], s["description"], _provenance(s["provenance"]))
+        table.add_row(as_text(s["name"]), as_text(s["description"]), as_text(_provenance(s["provenance"])))
     console.print(table)
     if verbose:
         for s in strategies:
-            console.print(f"\n[bold]{s['name']}[/bold]: {s['description']}")
+            console.print(as_text(f"\n{s['name']}: {s['description']}", style="bold"), highlight=False)
             for p in s["params"]:
                 extra = f", {p['range']}" if p["range"] else ""
-                console.print(f"  {p['name']} = {p['default']!r} ({p['type']}{extra})  {p['help']}", highlight=False)
+                line = f"  {p['name']} = {p['default']!r} ({p['type']}{extra})  {p['help']}"
+                console.print(as_text(line), highlight=False)
     table = Table(title=f"Cases ({len(cases)})", title_justify="left")
     for column in ("name", "default", "description", "plugin or file"):
         table.add_column(column)
     for c in cases:
-        description = c["description"] if c["available"] else f"[yellow]unavailable: {c['unavailable']}[/yellow]"
+        description = (
+            as_text(c["description"]) if c["available"] else as_text(f"unavailable: {c['unavailable']}", "yellow")
+        )
         origin = c["file"] or _provenance(c["provenance"])
-        table.add_row(c["name"], "yes" if c["default"] else "", description, origin)
+        table.add_row(as_text(c["name"]), "yes" if c["default"] else "", description, as_text(origin))
     console.print(table)
+    if broken:
+        console.print(f"\n[bold red]Broken plugins ({len(broken)})[/bold red]: left out of everything above")
+        for b in broken:
+            console.print(as_text(f"  {b['message']}", "red"), highlight=False, soft_wrap=True)
 
 
 def _provenance(p: dict | None) -> str:

@@ -140,7 +140,10 @@ def compare_command(a, b, gates, as_json) -> None:
     except cmp.GateError as exc:
         raise click.BadParameter(str(exc), param_hint="--fail-on") from exc
     runs_a, runs_b = _load(a), _load(b)
+    measures = cmp.measure_names(parsed)  # plugin measures the gates name, read from A and B
     try:
+        for runs, path in ((runs_a, a), (runs_b, b)):
+            cmp.add_measures(runs, path, measures)
         cmp.check_values(parsed, runs_a, runs_b)
     except cmp.GateError as exc:
         raise click.BadParameter(str(exc), param_hint="--fail-on") from exc
@@ -148,7 +151,7 @@ def compare_command(a, b, gates, as_json) -> None:
     if as_json:
         echo_json(cmp.to_jsonable(deltas))
     else:
-        make_console().print(cmp.compare_table(deltas, a, b))
+        make_console().print(cmp.compare_table(deltas, a, b, extra=measures))
     if not any(d.a and d.b for d in deltas):
         click.echo("warning: A and B share no strategy × case: nothing to compare", err=True)
     # a gate that checks nothing fails: a passing gate must mean B was checked and did not regress

@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from regbench.cases import CaseError
-from regbench.cli.common import echo_json, make_console
+from regbench.cli.common import echo_json, make_console, plugin_manager, refuse_broken
 from regbench.executors import Executor, PlannedRun
+from regbench.isolation import IsolatedWorker, Lost, lost_record, run_isolated
 from regbench.matrix import Matrix, MatrixError, parse_param_option, plan, split_patterns
 from regbench.outcomes import MEANINGS, succeeded
 from regbench.plugins import PluginError
 from regbench.record import RunRecord
-from regbench.report.runview import print_record
+from regbench.report.runview import markup_safe, print_record
 from regbench.runfile import RunFile, load_run_file
 from regbench.runner import (
     DEFAULT_THREADS,
@@ -33,7 +33,7 @@ from regbench.runner import (
 )
 from regbench.store import DEFAULT_STORE, Store, StoreError
 from regbench.strategy import ParameterError
-from regbench.worker import WorkerState, plugin_manager
+from regbench.worker import WorkerState
 
 USAGE_ERRORS = (MatrixError, ParameterError, PluginError, CaseError, StoreError)
 SHOW_FAILURES = 10
@@ -45,12 +45,13 @@ class Settings:
 
     matrix: Matrix
     plugins: tuple[str, ...]
-    workers: int | None  # None: not chosen (a single run may then run in this process)
+    workers: int | None  # None: not chosen (as many as the cores hold)
     threads: int | None  # None: not chosen (DEFAULT_THREADS applies)
     timeout: float | None  # None: not chosen (DEFAULT_TIMEOUT_S applies); 0: no limit
     executor: str
     scheduler: str | None
     store: str
+    in_process: bool = False  # --in-process: no worker process, no isolation, no timeout
 
     @property
     def run_threads(self) -> int:
@@ -64,13 +65,15 @@ class Settings:
 
     @property
     def run_timeout(self) -> float | None:
-        """Seconds per run, None for no limit."""
+        """Seconds per run, None for no limit (always in-process: nothing could stop a run in this process)."""
+        if self.in_process:
+            return None
         return (DEFAULT_TIMEOUT_S if self.timeout is None else self.timeout) or None
 
-    @property
-    def in_process(self) -> bool:
-        """One run with nothing that needs a worker process: run it here and show it in full."""
-        return self.workers is None and self.executor == "local" and self.timeout is None
+    def single(self, runs: list[PlannedRun]) -> bool:
+        """One run on this machine: shown in full (the per-level table), in its own worker process unless
+        --in-process."""
+        return len(runs) == 1 and self.executor == "local"
 
 
 @click.command("run")
@@ -145,6 +148,13 @@ class Settings:
     metavar="MODULE",
     help="Import this plugin module here and in every worker (repeatable).",
 )
+@click.option(
+    "--in-process",
+    is_flag=True,
+    help="Run in this process instead of isolated worker processes: no timeout, and a run that crashes (a segfault "
+    "in SimpleITK) or hangs takes regbench with it. For debugging a strategy (pdb, print) [default: every run, a "
+    "single one too, runs in a worker process].",
+)
 @click.option("--store", type=click.Path(dir_okay=False), help=f"Result store [default: ./{DEFAULT_STORE}].")
 @click.option("--force", is_flag=True, help="Rerun runs the store already holds (the old records are kept aside).")
 @click.option(
@@ -164,7 +174,9 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     try:
         settings = _settings(**options)
         threads = settings.run_threads
-        runs = plan(settings.matrix, plugin_manager(settings.plugins), threads)
+        pm = plugin_manager(settings.plugins)
+        refuse_broken(pm)  # before the plan: a broken plugin's strategies are missing from it
+        runs = plan(settings.matrix, pm, threads)
         if dry_run:
             _print_plan(runs, _stored_keys(settings.store), settings, threads, force, as_json)
             return
@@ -172,8 +184,8 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     except USAGE_ERRORS as exc:
         raise click.UsageError(str(exc)) from exc
     with store:
-        if len(runs) == 1 and settings.in_process:
-            _run_here(runs[0], settings, store, force, as_json)
+        if settings.single(runs):
+            _run_single(runs[0], settings, store, force, as_json, pm)
         else:
             _run_matrix(runs, settings, store, force, as_json)
 
@@ -194,6 +206,7 @@ def _settings(
     scheduler,
     plugins,
     store,
+    in_process=False,
 ) -> Settings:
     file = load_run_file(config) if config else RunFile()
     if seed_list and seeds:
@@ -213,6 +226,14 @@ def _settings(
     scheduler = scheduler or file.scheduler
     if scheduler and executor != "dask":
         raise MatrixError("--scheduler needs --executor dask")
+    if in_process:
+        given = [
+            name
+            for name, value in (("--executor dask", executor == "dask"), ("--workers", workers), ("--timeout", timeout))
+            if value
+        ]
+        if given:
+            raise MatrixError(f"--in-process runs here, one run after the other, without a timeout: drop {given[0]}")
     matrix = Matrix(
         strategies=split_patterns(strategies) or file.strategies,
         cases=split_patterns(cases) or file.cases,
@@ -230,6 +251,7 @@ def _settings(
         executor=executor,
         scheduler=scheduler,
         store=store or file.store or DEFAULT_STORE,
+        in_process=in_process,
     )
 
 
@@ -245,17 +267,17 @@ def _print_plan(
     runs: list[PlannedRun], stored: set[str], settings: Settings, threads: int, force: bool, as_json: bool
 ) -> None:
     skipped = 0 if force else sum(run.spec.key in stored for run in runs)
-    here = len(runs) == 1 and settings.in_process
-    workers = 1 if here else settings.run_workers
+    here = settings.in_process
+    workers = 1 if here or settings.single(runs) else settings.run_workers
     repeats = settings.matrix.repeats
     where = (
-        "in this process"
+        "in this process (--in-process: no isolation, no timeout)"
         if here
         else f"on the Dask cluster at {settings.scheduler}"
         if settings.scheduler
         else f"on {_plural(workers, settings.executor + ' worker')}"
     )
-    timeout = None if here else settings.run_timeout
+    timeout = settings.run_timeout
     if as_json:
         echo_json(
             {
@@ -281,7 +303,7 @@ def _print_plan(
     for column, justify in columns:
         table.add_column(column, justify=justify)
     for (strategy, case), count in planned.items():
-        cells = [escape(strategy), escape(case), str(count), str(held[strategy, case])]
+        cells = [markup_safe(strategy), markup_safe(case), str(count), str(held[strategy, case])]
         table.add_row(*cells[:2], *([str(repeats)] if repeats > 1 else []), *cells[2:])
     console = make_console()
     console.print(table)
@@ -290,36 +312,51 @@ def _print_plan(
     console.print(
         f"{_plural(len(runs) - skipped, 'run')} to run {where}{each}, {_plural(threads, 'ITK thread')} per run, "
         f"{f'timeout {timeout:g} s' if timeout else 'no timeout'} per run; "
-        f"{sum(held.values())} already in {escape(settings.store)} ({again}). Nothing was run (--dry-run).",
+        f"{sum(held.values())} already in {markup_safe(settings.store)} ({again}). Nothing was run (--dry-run).",
         highlight=False,
     )
 
 
-def _run_here(run: PlannedRun, settings: Settings, store: Store, force: bool, as_json: bool) -> None:
-    """One run, in this process, shown in full (the per-level table)."""
+def _run_single(run: PlannedRun, settings: Settings, store: Store, force: bool, as_json: bool, pm) -> None:
+    """One run shown in full (the per-level table): in a worker process of its own, so that a crash or a hang
+    becomes a ``crashed`` or ``timeout`` record like in a matrix; in this process with --in-process."""
     console = make_console()
     record = None if force else store.get(run.spec.key)
     if record is None:
         try:
-            record = WorkerState(settings.plugins).run(run.spec)
+            if settings.in_process:
+                record = WorkerState(settings.plugins).run(run.spec)
+            else:
+                record = _isolated(run, settings, pm)
         except KeyboardInterrupt:
             make_console(stderr=True).print("interrupted: the run did not finish and nothing was recorded")
             sys.exit(130)
         store.add(record, replace=force)
     elif not as_json:
-        console.print(f"[dim]already in {escape(str(store.path))} (key {record.key}); --force reruns it[/dim]")
+        console.print(f"[dim]already in {markup_safe(store.path)} (key {record.key}); --force reruns it[/dim]")
     if as_json:
         echo_json(record.to_dict())
     else:
         print_record(record, console)
 
 
+def _isolated(run: PlannedRun, settings: Settings, pm) -> RunRecord:
+    """The record of ``run`` from a worker process started for it (timed inside it, as in a matrix)."""
+    worker = IsolatedWorker(settings.plugins)
+    try:
+        result = run_isolated(worker, run.spec, settings.run_timeout)
+    except RunnerError as exc:
+        raise click.ClickException(f"the runner failed: {exc}\nnothing ran") from exc
+    finally:
+        worker.close()
+    return lost_record(run.template, result, pm) if isinstance(result, Lost) else result
+
+
 def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force: bool, as_json: bool) -> None:
     todo = pending(runs, store, force)
     if todo:
-        executor = make_executor(
-            settings.executor, settings.run_workers, settings.run_timeout, settings.plugins, settings.scheduler
-        )
+        name = "inprocess" if settings.in_process else settings.executor
+        executor = make_executor(name, settings.run_workers, settings.run_timeout, settings.plugins, settings.scheduler)
         with ExitStack() as stack:
             _connect(executor, settings, stack)
             _execute(todo, executor, settings, store, force)
@@ -344,7 +381,7 @@ def _connect(executor: Executor, settings: Settings, stack: ExitStack) -> None:
         err.print(f"interrupted while connecting to {where}: nothing ran")
         sys.exit(130)
     if dask and not executor.workers:
-        err.print(f"[yellow]{escape(where)} has no workers yet: runs start when some join[/]")
+        err.print(f"[yellow]{markup_safe(where)} has no workers yet: runs start when some join[/]")
 
 
 def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool) -> None:
@@ -400,13 +437,14 @@ def _report(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -
     summary = from_records(records)
     console.print(summary_table(summary))
     for line in notes(summary):  # copies among the seeds, runs not known to be reproducible
-        console.print(f"[yellow]note:[/] {escape(line)}")
+        console.print(f"[yellow]note:[/] {markup_safe(line)}")
     failures = [r for r in records if not succeeded(r)]
     for r in failures[:SHOW_FAILURES]:
         why = _short(r.error or MEANINGS.get(r.outcome or "") or r.stop_condition)
         repeat = f", repeat {r.repeat}" if r.repeat else ""
         console.print(
-            f"[red]{r.outcome or r.status}[/] {escape(r.strategy)} on {escape(r.case)}, seed {r.seed}{repeat}: {why}"
+            f"[red]{markup_safe(r.outcome or r.status)}[/] {markup_safe(r.strategy)} on {markup_safe(r.case)}, "
+            f"seed {r.seed}{repeat}: {why}"
         )
     if len(failures) > SHOW_FAILURES:
         console.print(f"... and {len(failures) - SHOW_FAILURES} more (regbench export, or regbench report)")
@@ -418,8 +456,8 @@ def _report(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -
     kinds = f" ({', '.join(f'{outcome} {n}' for outcome, n in why.most_common())})" if failures else ""
     console.print(
         f"{len(records)} runs: {len(runs) - skipped} new{again}; "
-        f"succeeded {len(records) - len(failures)} · failed {len(failures)}{kinds}; "
-        f"stored in {escape(str(Path(store.path)))}"
+        f"succeeded {len(records) - len(failures)} · failed {len(failures)}{markup_safe(kinds)}; "
+        f"stored in {markup_safe(Path(store.path))}"
     )
 
 
@@ -431,4 +469,4 @@ def _short(error: str | None, width: int = 200) -> str:
     """One line of an error message; ITK's own sentence rather than its file and line prefix."""
     text = " ".join((error or "").split())
     text = text[text.find("ITK ERROR:") :] if "ITK ERROR:" in text else text
-    return escape(text if len(text) <= width else text[: width - 1] + "…")
+    return markup_safe(text if len(text) <= width else text[: width - 1] + "…")

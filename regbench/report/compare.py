@@ -1,14 +1,19 @@
 """``regbench compare A B``: per strategy × case deltas of time and quality, and ``--fail-on`` regression gates.
 
 A gate is checked on every strategy × case present in both result sets (medians), or, for a category gate, on
-every strategy × case of B (a group new in B counts as having had none of that category).
+every strategy × case of B (a group new in B counts as having had none of that category). A plugin's measure is
+gated as ``measures.NAME`` (its numeric values; other values count as missing).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.markup import escape
@@ -19,6 +24,7 @@ from regbench.report.runs import FLOAT_FIELDS, MEASURE_FIELDS, Runs
 from regbench.report.stats import STAND_INS, median
 from regbench.report.summary import fmt_number
 from regbench.stops import CATEGORIES
+from regbench.store import Store, StoreError
 
 CATEGORY_FIELDS = ("outcome", "status", "stop_category")
 NUMERIC_FIELDS = FLOAT_FIELDS + MEASURE_FIELDS
@@ -35,8 +41,10 @@ GATE_SYNTAX = (
     "FIELD:+N% or FIELD:-N% (relative change of the median per strategy × case, e.g. 'error_mean:+10%', "
     "'wall_time_s:+20%'), FIELD:+N or FIELD:-N (absolute change, e.g. 'iterations:+5'), or CATEGORY:VALUE "
     "(a larger share of runs with that value, e.g. 'outcome:diverged'); "
-    f"numeric fields: {', '.join(NUMERIC_FIELDS)}; categories: {', '.join(CATEGORY_FIELDS)}"
+    f"numeric fields: {', '.join(NUMERIC_FIELDS)}, and measures.NAME for a plugin's measure NAME "
+    f"(e.g. 'measures.dice_liver:-2%'); categories: {', '.join(CATEGORY_FIELDS)}"
 )
+MEASURE_PREFIX = "measures."
 
 
 class GateError(ValueError):
@@ -52,7 +60,9 @@ class Gate:
     category: str | None = None
 
 
-_NUMERIC = re.compile(r"^(?P<field>[a-z_0-9]+):(?P<sign>[+-])(?P<amount>\d+(?:\.\d*)?|\.\d+)(?P<pct>%?)$")
+_NUMERIC = re.compile(
+    r"^(?P<field>[a-z_0-9]+|measures\.[A-Za-z0-9_.+-]+):(?P<sign>[+-])(?P<amount>\d+(?:\.\d*)?|\.\d+)(?P<pct>%?)$"
+)
 
 
 def parse_gate(text: str) -> Gate:
@@ -60,7 +70,7 @@ def parse_gate(text: str) -> Gate:
     match = _NUMERIC.match(text)
     if match:
         name = match["field"]
-        if name not in NUMERIC_FIELDS:
+        if name not in NUMERIC_FIELDS and not name.startswith(MEASURE_PREFIX):
             raise GateError(f"--fail-on {text!r}: {name!r} is not a numeric field. Valid: {GATE_SYNTAX}")
         amount = float(match["amount"]) * (1 if match["sign"] == "+" else -1)
         return Gate(text, name, amount, relative=bool(match["pct"]))
@@ -68,6 +78,51 @@ def parse_gate(text: str) -> Gate:
     if sep and name in CATEGORY_FIELDS and re.fullmatch(r"[A-Za-z_][\w.-]*", value):
         return Gate(text, name, category=value)
     raise GateError(f"--fail-on {text!r} is not a valid gate. Valid: {GATE_SYNTAX}")
+
+
+def measure_names(gates: Sequence[Gate]) -> list[str]:
+    """The ``measures.NAME`` fields the gates need, in order."""
+    return list(dict.fromkeys(g.field for g in gates if g.field.startswith(MEASURE_PREFIX)))
+
+
+def add_measures(runs: Runs, path: str | Path, names: Sequence[str]) -> None:
+    """Add a ``measures.NAME`` column per name to ``runs`` (loaded from ``path``), read from the same source in the
+    same order: a result store, a JSON (lines) record file, or a pytest-benchmark file's extra_info."""
+    rows = _measures_of(Path(path))
+    if len(rows) != len(runs):
+        raise GateError(f"{path}: read {len(rows)} runs' measures for {len(runs)} runs")
+    for name in names:
+        key = name[len(MEASURE_PREFIX) :]
+        runs.columns[name] = np.array([_number(m.get(key)) for m in rows], dtype=float)
+
+
+def _measures_of(path: Path) -> list[dict[str, Any]]:
+    from regbench.record import RunRecord
+    from regbench.report.sources import SQLITE_MAGIC
+
+    with path.open("rb") as handle:
+        is_store = handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    if is_store:
+        others = tuple(f for f in RunRecord.__dataclass_fields__ if f != "measures")
+        try:
+            with Store.read_only(path) as store:
+                return [row.get("measures") or {} for row in store.summaries(without=others)]
+        except StoreError as exc:
+            raise GateError(str(exc)) from exc
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if isinstance(data, dict) and "benchmarks" in data:
+        return [((b.get("extra_info") or {}).get("measures") or {}) for b in data.get("benchmarks") or []]
+    return [(item.get("measures") or {}) for item in (data if isinstance(data, list) else [data])]
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return float("nan")
+    return float(value)
 
 
 def check_values(gates: list[Gate], *sources: Runs) -> None:
@@ -124,7 +179,7 @@ class Delta:
         """(absolute, relative) change of the median from A to B; NaN when either is missing."""
         if self.a is None or self.b is None:
             return float("nan"), float("nan")
-        old, new = self.a.medians[name], self.b.medians[name]
+        old, new = self.a.medians.get(name, float("nan")), self.b.medians.get(name, float("nan"))
         diff = new - old
         if old != 0:
             return diff, diff / abs(old)
@@ -140,7 +195,8 @@ def groups(runs: Runs) -> dict[tuple[str, str], Group]:
         for name in CATEGORY_FIELDS:
             values, counts = np.unique(runs[name][rows].astype(str), return_counts=True)
             shares[name] = {v: c / rows.sum() for v, c in zip(values.tolist(), counts.tolist(), strict=True)}
-        medians = {name: median(runs[name][rows]) for name in NUMERIC_FIELDS}
+        extra = [name for name in runs.columns if name.startswith(MEASURE_PREFIX)]
+        medians = {name: median(runs[name][rows]) for name in (*NUMERIC_FIELDS, *extra)}
         out[key] = Group(int(rows.sum()), medians, shares)
     return out
 
@@ -179,7 +235,7 @@ def check(gate: Gate, deltas: list[Delta]) -> list[str]:
     return tripped
 
 
-def compare_table(deltas: list[Delta], label_a: str, label_b: str) -> Table:
+def compare_table(deltas: list[Delta], label_a: str, label_b: str, extra: Sequence[str] = ()) -> Table:
     table = Table(
         title=f"A = {escape(label_a)}\nB = {escape(label_b)}",
         title_justify="left",
@@ -189,7 +245,7 @@ def compare_table(deltas: list[Delta], label_a: str, label_b: str) -> Table:
     table.add_column("strategy", no_wrap=True)
     table.add_column("case", no_wrap=True)
     table.add_column("runs A/B", justify="right")
-    shown = [*SHOWN, *(name for name in SHOWN_IF_PRESENT if _present(name, deltas))]
+    shown = [*SHOWN, *(name for name in SHOWN_IF_PRESENT if _present(name, deltas)), *extra]
     for name in shown:
         table.add_column(f"{name}\nA → B (Δ)", justify="right")
     table.add_column("outcomes A → B")
@@ -209,7 +265,7 @@ def compare_table(deltas: list[Delta], label_a: str, label_b: str) -> Table:
 
 def _present(name: str, deltas: list[Delta]) -> bool:
     groups = [g for d in deltas for g in (d.a, d.b) if g is not None]
-    return any(not np.isnan(g.medians[name]) for g in groups)
+    return any(not np.isnan(g.medians.get(name, float("nan"))) for g in groups)
 
 
 def _outcome_change(d: Delta) -> str:

@@ -11,12 +11,11 @@ import re
 import shlex
 
 from rich.console import Console
-from rich.markup import escape
 
 from regbench.outcomes import MAX_FOLDING_FRACTION, MEANINGS, MIN_OVERLAP_FRACTION, succeeded
 from regbench.record import Level, RunRecord
 from regbench.report.anytime import RELATIVE_TARGETS, first_hit, measure_of, trace_best
-from regbench.report.runview import fmt, fmt_share, level_table
+from regbench.report.runview import fmt, fmt_share, level_table, markup_safe, ran_no_iteration
 from regbench.stops import NO_OVERLAP_VALUE
 
 STOP_EXPLANATIONS = {
@@ -100,6 +99,11 @@ def level_kind(level: Level) -> list[str]:
 
 def reported_vs_last_iteration(record: RunRecord) -> str:
     final, last = record.final_metric, _last_event(record)
+    if ran_no_iteration(record):
+        return (
+            "No final metric: the last level ran no iteration, so SimpleITK never evaluated the metric (it reports "
+            "0 then, which is not a value of this run)."
+        )
     if final is None:
         return "No final metric was reported (the run did not finish an execution)."
     if final >= NO_OVERLAP_VALUE:
@@ -144,7 +148,7 @@ def reported_vs_dense(record: RunRecord) -> str:
     final, dense = record.final_metric, record.final_metric_dense
     if dense is None:
         return "There is no dense value (the re-evaluation failed or the run did not return a transform)."
-    if final is None:
+    if final is None or ran_no_iteration(record):
         return f"The dense metric of the returned transform is {fmt(dense)}."
     end = _last_level(record)
     kind = level_kind(end[1]) if end else []
@@ -302,6 +306,8 @@ def learning_rate_text(record: RunRecord) -> str:
 
 
 def cap_text(record: RunRecord) -> str:
+    if record.hit_iteration_limit and not record.iterations:
+        return "Yes, at once: the iteration cap allowed no iteration, so the optimizer never moved."
     if record.hit_iteration_limit:
         return (
             "Yes: at least one level stopped on its iteration limit, so the optimizer was still moving and "
@@ -324,7 +330,9 @@ def reproduce_command(record: RunRecord) -> tuple[str, list[str]]:
     """The ``regbench run`` command that repeats the run, and what it needs that the record cannot say.
 
     From the provenance: a strategy or case whose plugin has no distribution came from a module given with
-    ``--plugin``; a case with no plugin at all came from a user case file (``--cases``).
+    ``--plugin``; a case with no plugin at all came from a user case file (``--cases``). The command runs in a
+    worker process of its own, as every ``regbench run`` does, so a run that crashed or hung is recorded as
+    ``crashed`` or ``timeout`` again instead of taking regbench down; a timed-out run keeps its time limit.
     """
     parts = ["regbench", "run", "-s", record.strategy, "-c", record.case, "--seed", str(record.seed)]
     needs: list[str] = []
@@ -352,6 +360,9 @@ def reproduce_command(record: RunRecord) -> tuple[str, list[str]]:
         )
     if record.threads:
         parts += ["--threads", str(record.threads)]
+    limit = re.search(r"timeout of ([0-9.e+]+) s", record.error or "") if record.status == "timeout" else None
+    if limit:
+        parts += ["--timeout", limit.group(1)]
     for name, value in sorted(record.params.items()):
         parts += ["-p", f"{name}={value}"]
     return shlex.join(parts), needs
@@ -375,7 +386,7 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
         from regbench.cli.common import make_console  # here: the CLI package imports this module
 
         console = make_console()
-    say = lambda text: console.print(escape(text), highlight=False)  # noqa: E731  record text, not markup
+    say = lambda text: console.print(markup_safe(text), highlight=False)  # noqa: E731  record text, not markup
     heading = lambda text: console.print(f"\n[bold]{text}[/bold]")  # noqa: E731
     say(f"run {record.key}: {record.strategy} on {record.case}, seed {record.seed}, status {record.status}")
     if record.error and record.segments:  # without segments the status text below quotes it
@@ -390,7 +401,10 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
     else:
         say(f"stop text: {record.stop_condition or '(none)'}")
         category = record.stop_category or "unknown"
-        say(f"stop category: {record.stop_category}. {STOP_EXPLANATIONS.get(category, '')}")
+        explanation = STOP_EXPLANATIONS.get(category, "")
+        if category == "max_iterations" and ran_no_iteration(record):
+            explanation = "The iteration cap allowed no iteration at the last level: the optimizer never moved there."
+        say(f"stop category: {record.stop_category}. {explanation}")
         if record.rounding_failure:
             say(
                 "rounding failure: yes. The line search ended on a rounding error; this is usually a successful "

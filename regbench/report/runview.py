@@ -1,12 +1,39 @@
-"""One run for people: the per-level table and the summary lines."""
+"""One run for people: the per-level table and the summary lines; and how any text from data is printed.
+
+Names, descriptions, stop texts, errors and notes come from plugins, user files and SimpleITK: they are printed as
+text, never as rich markup (``[link=...]`` stays literal, ``[/bold]`` cannot break the output) and never as
+terminal escapes (control characters are shown as ``\x1b``).
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from regbench.outcomes import succeeded
 from regbench.record import RunRecord
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(value: Any) -> str:
+    """``value`` as text with control characters (terminal escapes, carriage returns) shown, not obeyed."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+def markup_safe(value: Any) -> str:
+    """``value`` as text to put inside a rich markup string: markup escaped, control characters shown."""
+    return escape(visible(value))
+
+
+def as_text(value: Any, style: str = "") -> Text:
+    """``value`` as a rich Text (never parsed as markup), control characters shown: for table cells."""
+    return Text(visible(value), style=style)
 
 
 def fmt(value, digits: int = 5) -> str:
@@ -38,7 +65,8 @@ def rate_cell(first: float | None, last: float | None) -> str:
 
 
 def level_table(record: RunRecord) -> Table:
-    table = Table(title=f"{record.strategy} on {record.case}, seed {record.seed}", title_justify="left")
+    title = f"{markup_safe(record.strategy)} on {markup_safe(record.case)}, seed {record.seed}"
+    table = Table(title=title, title_justify="left")
     for column in (
         "exec",
         "level",
@@ -68,6 +96,19 @@ def level_table(record: RunRecord) -> Table:
     return table
 
 
+def ran_no_iteration(record: RunRecord) -> bool:
+    """The run executed, but its last level ran no iteration: SimpleITK never evaluated the metric there."""
+    kept = [s for s in record.segments if s.levels and not s.rejected] or [s for s in record.segments if s.levels]
+    return bool(kept) and kept[-1].levels[-1].iterations == 0 and not kept[-1].error
+
+
+def final_metric_text(record: RunRecord) -> str:
+    """The reported final metric, or why there is none (0.0 after no iteration is SimpleITK's "never evaluated")."""
+    if ran_no_iteration(record) and record.final_metric in (None, 0.0):
+        return "not evaluated (the last level ran no iteration)"
+    return fmt(record.final_metric)
+
+
 def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
     rows = [
         ("status", record.status + (f": {record.error}" if record.error else "")),
@@ -78,7 +119,7 @@ def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
         ("rounding failure", fmt(record.rounding_failure)),
         ("hit iteration cap", fmt(record.hit_iteration_limit)),
         ("iterations", str(record.iterations)),
-        ("final metric (reported)", fmt(record.final_metric)),
+        ("final metric (reported)", final_metric_text(record)),
         (
             "dense metric (initial → final)",
             f"{fmt(record.initial_metric_dense)} → {fmt(record.final_metric_dense)}",
@@ -141,7 +182,7 @@ def print_record(record: RunRecord, console: Console | None = None) -> None:
         console.print(level_table(record))
     width = max(len(label) for label, _ in summary_lines(record))
     for label, value in summary_lines(record):
-        console.print(f"  {label:<{width}}  {value}", highlight=False)
+        console.print(as_text(f"  {label:<{width}}  {value}"), highlight=False)
     for note in record.notes:
         if not note.startswith("traceback:"):
-            console.print(f"  [dim]note: {note}[/dim]")
+            console.print(as_text(f"  note: {note}", style="dim"), highlight=False)
