@@ -21,7 +21,7 @@ except importlib.metadata.PackageNotFoundError:
         allow_module_level=True,
     )
 
-STRATEGIES = ("example-powell", "example-1p1")
+STRATEGIES = ("example-powell", "example-1p1", "example-powell-levels")
 CASE = "example-blobs-rigid"
 
 

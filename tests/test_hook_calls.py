@@ -274,32 +274,27 @@ def test_run_finished_sees_crashed_and_timed_out_runs(tmp_path, monkeypatch):
 
 @dataclass(frozen=True)
 class BudgetParams:
-    iterations: int = param(4, "iterations of the coarse level", min=1)
+    iterations: int = param(4, "iteration cap per level", min=1)
 
 
-class TwoExecutions(regbench.Strategy):
-    """the coarse level on a budget, then the fine level until convergence: a cap not named number_of_iterations"""
+class Budgeted(regbench.SingleRunStrategy):
+    """regular-step gradient descent whose cap is not called number_of_iterations; on the tiny case the coarse level
+    uses its 4 iterations and the fine one stops on the gradient tolerance, so the stop text says nothing of the cap"""
 
     Params = BudgetParams
     iteration_cap_param = "iterations"
 
-    def run(self, ctx, params):
-        coarse = ctx.new_method(levels=[0])
-        coarse.SetOptimizerAsGradientDescent(0.5, params.iterations)
-        coarse.SetOptimizerScalesFromPhysicalShift()
-        start = ctx.execute(coarse).transform
-        fine = ctx.new_method(initial_transform=start, levels=[1])
-        # a convergence threshold nothing can miss: the fine level stops on convergence, not on a cap
-        fine.SetOptimizerAsGradientDescent(0.5, 100, convergenceMinimumValue=1e9, convergenceWindowSize=2)
-        fine.SetOptimizerScalesFromPhysicalShift()
-        return ctx.execute(fine).transform
+    def configure(self, method, params):
+        method.SetOptimizerAsRegularStepGradientDescent(
+            0.5, 1e-9, params.iterations, relaxationFactor=0.5, gradientMagnitudeTolerance=3e-4
+        )
 
 
 def test_a_declared_cap_under_another_name_is_seen():
-    record = regbench.run_one(TwoExecutions("two-executions"), make_tiny_case(), threads=1)
+    record = regbench.run_one(Budgeted("budgeted"), make_tiny_case(), threads=1)
     assert record.status == "ok", record.error
-    assert [s.stop_category for s in record.segments] == ["max_iterations", "converged"]
-    assert record.stop_category == "converged" and record.hit_iteration_limit
+    assert [level.optimizer_iteration for level in record.segments[0].levels] == [4, 3]  # the fine level: 3 < 4
+    assert record.stop_category == "gradient_tolerance" and record.hit_iteration_limit
 
 
 def test_the_cap_is_never_guessed_from_a_parameter_name():
@@ -312,7 +307,7 @@ def test_the_cap_is_never_guessed_from_a_parameter_name():
 
     strategy = Undeclared("undeclared")
     assert strategy.iteration_cap(strategy.defaults) is None
-    declared = TwoExecutions("declared")
+    declared = Budgeted("declared")
     assert declared.iteration_cap(declared.defaults) == 4
     record = RunRecord("s", "c", 0, segments=[Segment(0, levels=[Level(0, optimizer_iteration=5)])])
     record.segments[0].stop_category = "converged"
@@ -323,7 +318,7 @@ def test_the_cap_is_never_guessed_from_a_parameter_name():
 
 
 def test_a_cap_declaration_naming_no_parameter_is_refused():
-    class Wrong(TwoExecutions):
+    class Wrong(Budgeted):
         iteration_cap_param = "iteratoins"
 
     with pytest.raises(regbench.ParameterError, match="iteration_cap_param 'iteratoins' is not a parameter"):

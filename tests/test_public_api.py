@@ -17,8 +17,6 @@ from regbench.plugins import hook_names
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_MODULES = sorted((ROOT / "plugins" / "regbench_plugins").glob("*.py"))
-# Modules another change is moving to public names (they import regbench.cases.jitter_fields, not public yet).
-PENDING = {"synthetic_cases.py", "brainweb_cases.py"}
 
 
 def test_the_package_says_it_is_typed():
@@ -83,16 +81,7 @@ def _private_uses(path: Path) -> list[str]:
     return sorted(set(found))
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(reason="moving to public names in another change", strict=False))
-        if p.name in PENDING
-        else p
-        for p in BUILTIN_MODULES
-    ],
-    ids=[p.name for p in BUILTIN_MODULES],
-)
+@pytest.mark.parametrize("path", BUILTIN_MODULES, ids=[p.name for p in BUILTIN_MODULES])
 def test_builtin_plugins_use_only_public_names(path):
     assert _private_uses(path) == [], f"{path.name} uses names a third-party plugin cannot rely on"
 

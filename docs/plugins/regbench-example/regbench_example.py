@@ -28,6 +28,7 @@ class Powell(regbench.SingleRunStrategy):
     """Powell's direction-set method (gradient-free); returns its last point, not the best it visited."""
 
     Params = PowellParams
+    iteration_cap_param = "number_of_iterations"  # the per-level cap SimpleITK counts: see "The iteration cap"
 
     def configure(self, method, params):
         method.SetOptimizerAsPowell(
@@ -60,6 +61,7 @@ class OnePlusOne(regbench.Strategy):
     """(1+1) evolution strategy: random mutations, seeded from the run so that it repeats."""
 
     Params = OnePlusOneParams
+    iteration_cap_param = "number_of_iterations"
 
     def run(self, ctx, params):
         method = ctx.new_method()  # metric, sampling, pyramid and transform set up from the case
@@ -75,6 +77,41 @@ class OnePlusOne(regbench.Strategy):
 
 
 # --8<-- [end:oneplusone]
+
+
+# -- a strategy of several executions: one per pyramid level ------------------------------------------------
+
+
+# --8<-- [start:levels]
+@dataclass(frozen=True)
+class LevelByLevelParams:
+    number_of_iterations: int = param(100, "outer iterations of each level's Powell search", min=1)
+    first_step_length: float = param(
+        2.0, "initial bracket at the coarsest level (scaled units)", min=0, min_exclusive=True
+    )
+    step_factor: float = param(0.5, "bracket multiplier from one level to the next", min=0, max=1, min_exclusive=True)
+
+
+class LevelByLevel(regbench.Strategy):
+    """Powell, one execution per pyramid level, each continuing from the last, with a shrinking bracket."""
+
+    Params = LevelByLevelParams
+    iteration_cap_param = "number_of_iterations"
+
+    def run(self, ctx, params):
+        transform = None  # None: the case's starting transform
+        for level in range(ctx.setup.levels):
+            method = ctx.new_method(initial_transform=transform, levels=[level])
+            method.SetOptimizerAsPowell(
+                numberOfIterations=params.number_of_iterations,
+                stepLength=params.first_step_length * params.step_factor**level,
+            )
+            method.SetOptimizerScalesFromPhysicalShift()
+            transform = ctx.execute(method).transform  # one segment per execution, in record.segments
+        return transform
+
+
+# --8<-- [end:levels]
 
 
 # -- a case: images built on first use, with the truth known ------------------------------------------------
@@ -105,6 +142,7 @@ def blobs_rigid() -> CaseData:
 def regbench_register_strategies(register):
     register(Powell("example-powell", "Powell direction-set search, physical-shift scales"))
     register(OnePlusOne("example-1p1", "(1+1) evolution strategy seeded from the run"))
+    register(LevelByLevel("example-powell-levels", "Powell level by level, the bracket halved at each"))
 
 
 @regbench.hookimpl

@@ -1,12 +1,12 @@
 """The example plugin's tests: the strategy contract from regbench.testing, then what is specific to it."""
 
 import regbench_example
-from regbench_example import OnePlusOne, Powell
+from regbench_example import LevelByLevel, OnePlusOne, Powell
 
 import regbench
 from regbench.testing import check_strategy, parametrize_with_checks
 
-STRATEGIES = [Powell("example-powell"), OnePlusOne("example-1p1")]
+STRATEGIES = [Powell("example-powell"), OnePlusOne("example-1p1"), LevelByLevel("example-powell-levels")]
 
 
 # One test per strategy and contract rule, named e.g. test_contract[example-powell-check_reproducible].
@@ -40,3 +40,10 @@ def test_the_run_seed_drives_the_evolution_strategy(regbench_pm, tiny_case):
     runs = [regbench.run_one(strategy, tiny_case, seed=s, threads=1, pm=regbench_pm) for s in (1, 1, 2)]
     assert runs[0].trace.metric == runs[1].trace.metric  # same seed, same mutations
     assert runs[0].trace.metric != runs[2].trace.metric  # another seed, other mutations
+
+
+def test_level_by_level_records_one_execution_per_level(regbench_pm, tiny_case):
+    record = regbench.run_one(LevelByLevel("example-powell-levels"), tiny_case, seed=0, threads=1, pm=regbench_pm)
+    assert record.status == "ok", record.error
+    assert [[level.index for level in segment.levels] for segment in record.segments] == [[0], [1]]
+    assert record.error_mean < 0.1 * record.initial_error_mean
