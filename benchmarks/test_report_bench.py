@@ -9,7 +9,9 @@ accuracy and speed, two strategies are variants that often return the same resul
 quarter of the cases have seeds that are copies of one problem (one instance for five seeds), a third have no
 ground truth (judged by the relative dense-metric gap), a third are deformable (folding), and the outcomes mix
 successes with no_overlap, worse_than_start, folded, diverged, error and timeout runs. Some runs are not
-reproducible (deterministic: false).
+reproducible (deterministic: false). Every run that returned has an anytime curve: the base run's, with its times
+scaled like the wall time and its dense metric and error moved to start and end at the record's own values (the
+report computes first-hit times, ERT and ECDFs from them); runs that never returned have none.
 
 Printed: the store's size and instance count, the wall time of `regbench report` (a subprocess: Python start-up,
 imports, loading, tables and statistics), of `regbench report --html`, and the load average of the machine.
@@ -17,6 +19,7 @@ imports, loading, tables and statistics), of `regbench report --html`, and the l
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import shutil
@@ -103,7 +106,38 @@ def _record(base: dict, strategy: int, case: int, seed: int, repeat: int) -> dic
     else:
         if deformable and data["folding_fraction"] and data["folding_fraction"] > 0.003:
             data.update(outcome="folded", flags=["folding"])
+    data["anytime"] = _anytime(base, data)
     return data
+
+
+def _anytime(base: dict, data: dict) -> dict:
+    """The base run's anytime curve reshaped to this record: its times scaled like the wall time, its dense metric
+    and error moved so that they start at this record's initial values and end at its final ones (the shape of
+    the real descent kept, on a log scale for the error); empty for a run that never returned."""
+    curve = base.get("anytime") or {}
+    if data["status"] != "ok" or not curve.get("time_s"):
+        return {}
+    scale = data["wall_time_s"] / (base.get("wall_time_s") or 1.0)
+    out = {"time_s": [t * scale for t in curve["time_s"]], "iterations": list(curve["iterations"])}
+    dense = curve["dense_metric"]
+    d0, d1 = dense[0], dense[-1]
+    new0, new1 = data["initial_metric_dense"], data["final_metric_dense"]
+    out["dense_metric"] = [
+        None if d is None else new1 if i == len(dense) - 1 else new1 + (d - d1) / ((d0 - d1) or 1.0) * (new0 - new1)
+        for i, d in enumerate(dense)
+    ]
+    errors = curve["error_mean"]
+    e0, e1 = errors[0], errors[-1]
+    start, end = data["initial_error_mean"], data["error_mean"]
+    if start is None or end is None or not e0 or not e1:
+        out["error_mean"] = [None] * len(errors)
+    else:
+        span = math.log(e0 / e1) or 1.0
+        out["error_mean"] = [
+            None if e is None else end * (start / end) ** (math.log(max(e, 1e-12) / e1) / span) for e in errors
+        ]
+    out["error_mean_fg"] = [None] * len(errors)
+    return out
 
 
 def rng_for(case: int, seed: int) -> random.Random:

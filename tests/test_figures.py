@@ -97,3 +97,90 @@ def test_a_real_gd_run_with_a_rerun_level():
     ax = figures.trace_plot("c", 1, {"gd": [record]}, palette).figure.axes[0]
     assert len(level_lines(ax)) == 1  # one pyramid level change, whatever the reruns
     assert len(rejected_lines(ax, figures.greyed(palette["gd"]))) == len(rejected)
+
+
+# -- anytime figures, on the hand-made store of tests/test_anytime_stats.py -------------------------------------
+
+
+def _with_levels(record):
+    """A hand-made trace under a's seed-0 curve: level 1 begins at row 2 (1.5 s); execution 1, rejected, runs
+    rows 3-4 (2.5-3 s)."""
+    record.trace = Trace(
+        segment=[0, 0, 0, 1, 1],
+        level=[0, 0, 1, 1, 1],
+        iteration=[0, 1, 0, 0, 1],
+        metric=[None] * 5,
+        learning_rate=[None] * 5,
+        convergence=[None] * 5,
+        time_s=[0.5, 1.0, 1.5, 2.5, 3.0],
+    )
+    record.segments = [Segment(index=0), Segment(index=1, rejected=True)]
+    return record
+
+
+def test_error_vs_time_draws_the_median_band_and_events():
+    from test_anytime_stats import hand_made_records
+
+    from regbench.report import anytime_stats
+    from regbench.report.runs import from_records
+
+    records = hand_made_records()
+    runs = from_records(records)
+    panels = tuple(anytime_stats.case_profiles(runs, "c", axis=axis) for axis in ("time", "iterations"))
+    events = {"a": [figures.run_events(_with_levels(records[0]))], "b": []}
+    assert events["a"][0].level_s == [1.5] and events["a"][0].rejected_s == [(2.5, 3.0)]
+    assert events["a"][0].level_iterations == [3] and events["a"][0].rejected_iterations == [(4, 5)]
+    palette = figures.colors(["a", "b"])
+    plot = figures.anytime_plot(1, panels, events, palette, "error_mean")
+    assert plot.name == "error-vs-time-01"
+    main, strip, main_it, strip_it = plot.figure.axes
+    for ax in (main, strip, main_it, strip_it):
+        assert ax.get_xscale() == "log"
+    # medians and quartiles span 0.75 to 11 here, less than the factor of 20 that makes an axis logarithmic
+    assert main.get_yscale() == "linear"
+    assert "(s, log scale)" in strip.get_xlabel() and "iteration events" in strip_it.get_xlabel()
+    assert "case units" in main.get_ylabel() and "median over instances" in main.get_ylabel()
+    # the median line of a is the profile's median up to its median end (4 s), as a step function
+    profile = panels[0].profiles[0]
+    (line,) = [ln for ln in main.lines if ln.get_gid() == "median:a"]
+    x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    assert line.get_drawstyle() == "steps-post" and x[-1] <= 4.0 < panels[0].grid[x.size]
+    assert y.tolist() == profile.mid[: x.size].tolist()
+    assert y[np.flatnonzero((x >= 1) & (x < 2))[0]] == 6.0  # the median of 6, 9 and 5 (hand-worked)
+    # one band per strategy and panel (the 25-75% over instances)
+    assert len(main.collections) == 2 and len(main_it.collections) == 2
+    # the strip: a's level change as a tick at 1.5 s, its rejected execution as a bar over 2.5-3 s
+    ticks = [ln for ln in strip.lines if ln.get_marker() == "|" and len(ln.get_xdata())]
+    assert [list(ln.get_xdata()) for ln in ticks] == [[1.5]]
+    bars = [ln for ln in strip.lines if ln.get_linewidth() == 5]
+    assert [[x for x in ln.get_xdata() if x == x] for ln in bars] == [[2.5, 3.0]]
+    labels = [t.get_text() for t in plot.figure.legends[0].get_texts()]
+    assert labels[:2] == ["a (3 inst.)", "b (3 inst.)"]
+    assert {"level change (one tick per run)", "rejected execution", "25–75% over instances"} <= set(labels)
+    assert "carries its current value forward" in plot.caption and "3 distinct instances" in plot.caption
+    assert "1 runs have no anytime curve" in plot.caption
+
+
+def test_runtime_ecdf_draws_steps_bands_and_the_virtual_best():
+    from test_anytime_stats import hand_made_runs
+
+    from regbench.report import anytime_stats
+
+    hits = anytime_stats.hit_times(hand_made_runs())
+    ecdfs = anytime_stats.runtime_ecdfs(hits)
+    plot = figures.ecdf_plot([("absolute targets", ecdfs), ("relative targets", ecdfs)], 3)
+    left, right = plot.figure.axes
+    for ax in (left, right):
+        assert ax.get_xscale() == "log" and ax.get_xlabel() == "time since the run started (s, log scale)"
+        assert "fraction of (instance, target) pairs" in ax.get_ylabel()
+        assert len(ax.collections) == 3  # a band per strategy and one for the virtual best
+    (best,) = [ln for ln in left.lines if ln.get_label() == "virtual best"]
+    assert best.get_linestyle() == ":" and best.get_color() == "black"
+    (a,) = [ln for ln in left.lines if ln.get_label() == "a"]
+    # steps of 1/18 at the hand-worked first hits: 4 at 0.5 s, 1 at 1 s, ..., 12 of 18 at 5 s
+    assert list(a.get_xdata())[1:-1] == [0.5, 0.5, 0.5, 0.5, 1, 2, 3, 3, 4, 4, 4, 5]
+    assert a.get_ydata()[-1] == pytest.approx(12 / 18)
+    labels = [t.get_text() for t in plot.figure.legends[0].get_texts()]
+    assert labels == ["a", "b", "virtual best", "95% bootstrap band"]
+    assert "(n=18 pairs)" in left.get_title()
+    assert "first-hit times" in plot.caption and "200 bootstrap resamples" in plot.caption

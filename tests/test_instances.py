@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from regbench.cli import main
 from regbench.record import RunRecord
-from regbench.report import instances, pairs, stats
+from regbench.report import anytime_stats, instances, pairs, stats
 from regbench.report.runs import from_records, load_store
 from regbench.store import Store
 
@@ -64,9 +64,10 @@ def test_success_rate_counts_instances_not_copies():
     results = stats.instance_results(from_records(records))
     rate = {r.target: r for r in stats.success_rates(results)}[stats.ERROR_TARGETS.index(1.0)]
     assert (rate.n, rate.successes) == (2, 1)
-    (row,) = [e for e in stats.ert_table(results) if e.target == stats.ERROR_TARGETS.index(1.0)]
+    hits = anytime_stats.hit_times(from_records(records))
+    (row,) = [e for e in anytime_stats.ert_rows(hits) if e.target == stats.ERROR_TARGETS.index(1.0)]
     assert (row.n, row.successes, row.ert_s) == (2, 1, 2.0)  # the copies' time counts once
-    ecdf = stats.runtime_ecdfs(results)[0]
+    ecdf = anytime_stats.runtime_ecdfs(hits)[0]
     assert ecdf.n == 2 * len(stats.ERROR_TARGETS)
 
 
@@ -112,7 +113,8 @@ def test_profiles_and_matrices_have_one_row_per_instance():
     solvers, matrix = instances.instance_matrix(runs, runs["error_mean"])
     assert solvers == ["a", "b"] and matrix.shape == (1, 2)
     results = stats.instance_results(runs)
-    assert stats.quality_profile(results).n == 1 and stats.time_profile(results, 0).n == 1
+    hits = anytime_stats.hit_times(runs)
+    assert stats.quality_profile(results).n == 1 and anytime_stats.first_hit_profile(hits, 0).n == 1
     assert instances.run_counts(runs).tolist() == [[5, 5]]
 
 

@@ -120,8 +120,8 @@ def test_html_report_links_resolve_and_every_figure_is_there(real_store, tmp_pat
     parser = Links()
     parser.feed(page)
     cases = {case for _, case, _ in RUNS}
-    # per case: traces and median convergence; then ECDF, profiles, error vs time, outcomes
-    assert len(parser.images) == 2 * len(cases) + 4
+    # per case: traces, median convergence and error vs time; then ECDF, profiles, final error vs time, outcomes
+    assert len(parser.images) == 3 * len(cases) + 4
     assert parser.captions == len(parser.images)
     for src in parser.images:
         path = result.index.parent / src
@@ -510,3 +510,25 @@ def test_many_strategies_get_one_row_each_in_the_terminal_not_one_per_pair():
     assert rows["s0"] == ["8", "0", "0", "0", "0", "0", "8", "0"]
     assert rows["s8"][:4] == ["0", "8", "0", "0"]
     assert len(rows) == len(names)
+
+
+def test_first_hits_of_real_runs_agree_with_the_per_record_helper(real_store):
+    # the vectorized first hits of the report against `show`'s per-record helper, on real anytime curves
+    from regbench.report import anytime_stats
+    from regbench.report.anytime import first_hit
+
+    runs = load_store(real_store)
+    judged = anytime_stats.judged_curves(runs)
+    assert judged.from_curve.all()  # every run here returned and has its curve
+    limits = np.tile(np.array([8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.01]), (len(runs), 1))
+    time, iterations = anytime_stats.first_hits(judged, limits)
+    records = {r.key: r for r in runs.records(list(runs["key"]))}
+    checked = 0
+    for i, key in enumerate(runs["key"]):
+        curve = records[key].anytime
+        for j, target in enumerate(limits[i]):
+            hit = first_hit(curve, curve.error_mean, target)
+            assert (time[i, j], iterations[i, j]) == (hit if hit else (np.inf, np.inf)), (key, target)
+            checked += hit is not None
+    assert checked  # some targets were reached, some not
+    assert np.isinf(time).any()

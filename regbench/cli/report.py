@@ -68,7 +68,7 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
     from regbench.report.instances import notes
     from regbench.report.repeats import repeats_table
     from regbench.report.summary import summary_table
-    from regbench.report.tables import paired_tests_table, success_table
+    from regbench.report.tables import first_hit_table, paired_tests_table, success_table
 
     runs = _load(source)
     if html_dir:
@@ -85,6 +85,7 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
         console.print(repeats_table(spreads))
     if not no_stats:
         console.print(success_table(runs, stats.instance_results(runs, error), error))
+        console.print(first_hit_table(runs, error))
         if len(set(runs.solver)) > 1:
             console.print(paired_tests_table(runs, (error, "wall_time_s")))
     if html_dir:

@@ -2,7 +2,9 @@
 a target, what it had reached by a budget, where its best dense value was.
 
 First-hit times are read at the evaluated positions (the trace's position schedule), so they are the time of the
-first *kept* position at or below the target: an upper bound, exact to the schedule's resolution.
+first *kept* position at or below the target: an upper bound, exact to the schedule's resolution. The report
+computes the same first hits for every run at once (:func:`regbench.report.anytime_stats.first_hits`, on the curves
+loaded as columns; a test checks that the two agree) and its statistics over instances.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ def first_hit(curve: Anytime, values: list[float | None], target: float) -> tupl
 
 
 def reached_by(curve: Anytime, values: list[float | None], budget_s: float) -> float | None:
-    """The best value reached at or before ``budget_s`` seconds (fixed-budget quality); None before any."""
+    """The best value reached at or before ``budget_s`` seconds (best so far, as ``show`` states it); None before
+    any. The report's fixed budgets use the value the run *held* then instead
+    (:func:`regbench.report.anytime_stats.values_at`): what stopping it there would return."""
     seen = [v for t, v in zip(curve.time_s, values, strict=True) if t <= budget_s and v is not None]
     return min(seen) if seen else None
 

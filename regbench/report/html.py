@@ -13,14 +13,14 @@ import numpy as np
 from jinja2 import Environment, select_autoescape
 
 import regbench
-from regbench.report import figures, pairs, stats
+from regbench.report import anytime_stats, figures, pairs, stats
 from regbench.report.instances import notes, solvers_of
 from regbench.report.page_template import TEMPLATE
 from regbench.report.runs import Runs
 from regbench.report.summary import ALL_COLUMNS, columns_for, fmt_number, row_cells, summary_rows
 from regbench.report.tables import significant_share, tally
 
-TIME_PROFILE_TARGET = 3  # index into the targets: 1 physical unit, or a relative gap of 1e-4
+TIME_PROFILE_TARGET = 3  # index into the absolute targets: 1 physical unit, or a relative gap of 1e-4
 
 DEFINITIONS = (
     (
@@ -85,12 +85,43 @@ DEFINITIONS = (
         "run counting as never reaching it. Cases without ground truth use the relative dense-metric gap instead.",
     ),
     (
-        "ERT",
-        "Expected running time: total wall time over the instances (each its median time; failed ones in full) "
-        "over the number of instances solved. Successful runs count their full time (the moment the target was "
-        "first met is not recorded).",
+        "first-hit time",
+        "The time since the run started (or the iteration events so far) of the first point of its anytime curve "
+        "at or below a target: the start, every kept trace position, the returned transform. Positions are kept on "
+        "a geometric schedule, so it is an upper bound at that resolution. The first hit counts whatever the run's "
+        "outcome (COCO): a run that later diverged did reach the target; the success rates above stay judged at "
+        "the end of the run. Runs without a curve count as holding their start until they returned.",
     ),
-    ("runtime ECDF", "Fraction of (instance, target) pairs solved within a wall time."),
+    (
+        "targets",
+        "Absolute: 8 … 0.25 in the case's units (mm or px); relative: 50%, 10%, 1%, 0.1% of the instance's initial "
+        "error, so cases of different scale pool. Cases without ground truth: the relative dense-metric gap "
+        "(1e-1 … 1e-6, and 0.5 … 0.001). A target the instance's start already meets is left out.",
+    ),
+    (
+        "ERT",
+        "Expected running time (COCO): Σ over instances of the first-hit time where the target was reached and of "
+        "the time the run ended where not, divided by the instances that reached it; ∞ when none. A strategy's "
+        "runs on one instance are combined by their median first-hit time first.",
+    ),
+    (
+        "runtime ECDF",
+        "Fraction of (instance, target) pairs reached within a time, from first-hit times, with a 95% band from "
+        f"{anytime_stats.BOOTSTRAP_RESAMPLES} seeded bootstrap resamples of the instances and the virtual best "
+        "solver (per pair the fastest strategy).",
+    ),
+    (
+        "fixed budget",
+        "The error a strategy's runs held at 10%, 25%, 50% and 100% of the instance's reference budget: the longest "
+        "any strategy ran on the instance, in seconds or in iteration events (the value of the position the "
+        "optimizer held then, carried forward; after a run ended, what it returned); median over instances.",
+    ),
+    (
+        "AUC",
+        "Area under the anytime curve: the time average of the error relative to the instance's initial error (the "
+        f"gap where there is no truth) on log time, over the {anytime_stats.AUC_DECADES:g} decades below the "
+        "reference budget. 1 = no progress over the window, 0 = the answer at once; lower is better.",
+    ),
     (
         "performance profile",
         "r = cost / best cost on each instance; ρ(τ) = fraction of instances with r ≤ τ; a "
@@ -161,9 +192,12 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
         for t, r in zip(stats.ERROR_TARGETS, stats.RELATIVE_TARGETS, strict=True)
     ]
 
+    hits = {kind: anytime_stats.hit_times(runs, error, kind) for kind in ("absolute", "relative")}
+    budgets = {axis: anytime_stats.fixed_budget(runs, error, axis) for axis in ("time", "iterations")}
+
     say("figures")
     files = []
-    plots = _plots(runs, errors, results, by_strategy, len(found))
+    plots = _plots(runs, errors, results, hits, budgets, by_strategy, len(found), error)
     for plot in plots:
         path = out / f"{plot.name}.png"
         # tight bounding box: a long axis label or a legend outside the axes must not be cut off
@@ -196,7 +230,11 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
         target_labels=target_labels,
         target_note=_target_note(results.has_truth, errors),
         success=_success(results),
-        ert=_ert(results),
+        ert=[_ert(h) for h in hits.values()],
+        first_hit_note=hits["absolute"].note,
+        budget_fractions=[f"{100 * f:g}%" for f in anytime_stats.BUDGET_FRACTIONS],
+        budget=_budget(budgets),
+        budget_pooled=_budget_pooled(budgets),
         tests=_tests(runs, error),
         min_pairs=pairs.MIN_PAIRS,
         significance=pairs.SIGNIFICANCE,
@@ -211,7 +249,14 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
 
 
 def _plots(
-    runs: Runs, errors: stats.ErrorColumn, results: stats.InstanceResults, by_strategy, n_instances: int
+    runs: Runs,
+    errors: stats.ErrorColumn,
+    results: stats.InstanceResults,
+    hits: dict[str, anytime_stats.HitTimes],
+    budgets: dict[str, anytime_stats.FixedBudget],
+    by_strategy,
+    n_instances: int,
+    error: str,
 ) -> list[figures.Plot]:
     palette = figures.colors(sorted(set(runs.solver)))
     plots = []
@@ -221,11 +266,21 @@ def _plots(
         traces = {s: g[: figures.TRACES_PER_GROUP] for s, g in groups.items()}
         plots.append(figures.trace_plot(case, number, traces, palette))
         plots.append(figures.convergence_plot(case, number, groups, palette))
-    targets = ", ".join(f"{t:g}" for t in stats.ERROR_TARGETS)
-    plots.append(figures.ecdf_plot(stats.runtime_ecdfs(results), f"{targets} (error units)", n_instances))
+        shown, left_out = anytime_stats.shown_solvers(budgets["time"], case)
+        panels = tuple(anytime_stats.case_profiles(runs, case, error, axis, shown) for axis in ("time", "iterations"))
+        events = {s: [figures.run_events(r) for r in groups.get(s, [])] for s in shown}
+        plots.append(figures.anytime_plot(number, panels, events, palette, error, left_out))
+    ecdfs = [
+        (_ecdf_title(hits["absolute"]), anytime_stats.runtime_ecdfs(hits["absolute"])),
+        (
+            "relative targets: " + ", ".join(hits["relative"].targets.labels) + " of the start",
+            anytime_stats.runtime_ecdfs(hits["relative"]),
+        ),
+    ]
+    plots.append(figures.ecdf_plot(ecdfs, n_instances, hits["absolute"].note))
     plots.append(
         figures.profile_plot(
-            stats.time_profile(results, TIME_PROFILE_TARGET),
+            anytime_stats.first_hit_profile(hits["absolute"], TIME_PROFILE_TARGET),
             stats.quality_profile(results),
             f"an error of {stats.ERROR_TARGETS[TIME_PROFILE_TARGET]:g}",
         )
@@ -233,6 +288,13 @@ def _plots(
     plots.append(figures.error_time_plot(runs, errors))
     plots.append(figures.outcome_plot(by_strategy))
     return plots
+
+
+def _ecdf_title(hits: anytime_stats.HitTimes) -> str:
+    labels = hits.targets.labels
+    return f"absolute targets: {labels[0]} … {labels[-1]} (case units" + (
+        ")" if "/" not in labels[0] else "; / relative gap without truth)"
+    )
 
 
 def _trace_records(runs: Runs, case: str) -> dict[str, list]:
@@ -271,12 +333,54 @@ def _success(results: stats.InstanceResults) -> list[dict]:
     return list(out.values())
 
 
-def _ert(results: stats.InstanceResults) -> list[dict]:
-    out: dict[tuple, dict] = {}
-    for e in stats.ert_table(results):
-        row = out.setdefault((e.solver, e.case), {"solver": e.solver, "case": e.case, "cells": []})
-        row["cells"].append(f"{fmt_number(e.ert_s, 3)} ({e.successes}/{e.n})")
-    return list(out.values())
+def _ert(hits: anytime_stats.HitTimes) -> dict:
+    """One ERT table (a target set): per solver × case, ``ERT (successes/instances)`` per target."""
+    rows: dict[tuple, dict] = {}
+    for e in anytime_stats.ert_rows(hits):
+        row = rows.setdefault((e.solver, e.case), {"solver": e.solver, "case": e.case, "cells": []})
+        row["cells"].append(f"{fmt_number(e.ert_s, 3)} ({e.successes}/{e.n})" if e.n else "start")
+    return {"name": hits.targets.name, "labels": hits.targets.labels, "rows": list(rows.values())}
+
+
+def _budget(budgets: dict[str, anytime_stats.FixedBudget]) -> list[dict]:
+    """Per solver × case: the median error at each time and iteration budget, and the median AUC."""
+    by_time, by_iterations = budgets["time"], budgets["iterations"]
+    cases = by_time.instances.case
+    out = []
+    for j, solver in enumerate(by_time.solvers):
+        for case in sorted(set(cases[by_time.runs[:, j] > 0].tolist())):
+            rows = (cases == case) & (by_time.runs[:, j] > 0)
+            cells = [
+                stats.median(b.value[rows, j, f]) for b in (by_time, by_iterations) for f in range(len(b.fractions))
+            ]
+            out.append(
+                {
+                    "solver": solver,
+                    "case": case,
+                    "n": int(rows.sum()),
+                    "cells": [fmt_number(v, 3) for v in cells] + [fmt_number(stats.median(by_time.auc[rows, j]), 3)],
+                }
+            )
+    return out
+
+
+def _budget_pooled(budgets: dict[str, anytime_stats.FixedBudget]) -> list[dict]:
+    """Per solver over every instance: the median relative error at each budget, and the AUC's quartiles."""
+    by_time, by_iterations = budgets["time"], budgets["iterations"]
+    out = []
+    for j, solver in enumerate(by_time.solvers):
+        ran = by_time.runs[:, j] > 0
+        cells = [stats.median(b.relative[ran, j, f]) for b in (by_time, by_iterations) for f in range(len(b.fractions))]
+        low, mid, high = anytime_stats.quantiles(by_time.auc[ran, j])
+        out.append(
+            {
+                "solver": solver,
+                "n": int(ran.sum()),
+                "cells": [fmt_number(v, 3) for v in cells]
+                + [f"{fmt_number(mid, 3)} ({fmt_number(low, 2)}–{fmt_number(high, 2)})"],
+            }
+        )
+    return out
 
 
 def _tests(runs: Runs, error: str) -> list[dict]:

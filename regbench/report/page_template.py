@@ -37,7 +37,8 @@ generated {{ generated }} by regbench {{ version }}</p>
 {% endfor %}
 <nav>
 <a href="#summary">Summary</a><a href="#by-case">Per case</a><a href="#success">Success rates</a>
-<a href="#ert">ERT</a><a href="#tests">Paired tests</a><a href="#figures">Figures</a>
+<a href="#ert">Time to target</a><a href="#budget">Fixed budget</a><a href="#tests">Paired tests</a>
+<a href="#figures">Figures</a>
 <a href="#definitions">Definitions</a><a href="{{ csv_file }}">summary CSV</a>
 </nav>
 
@@ -73,12 +74,45 @@ reaching it. n = instances. {{ target_note }}</p>
 {% for cell in row.cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>{% endfor %}
 </table>
 
-<h2 id="ert">Expected running time (ERT)</h2>
-<p>Seconds of wall time spent per success: the time over all instances (each the median of its runs; failures in
-full) divided by the number of instances solved; ∞ when none was. Cells show ERT (successes / instances).</p>
+<h2 id="ert">Time to target: ERT from first hits</h2>
+<p>How fast each strategy first reached each target, from its runs' anytime curves (the start, every kept trace
+position, the returned transform): a run reaches a target at the first point at or below it, whatever its outcome
+(COCO counts the first hit; the success rates above are judged at the end of the run). Points are kept on a
+geometric schedule, so a first-hit time is an upper bound at that resolution. ERT = Σ over instances (the
+first-hit time where reached, the time the run ended where not) / instances that reached it, in seconds since the
+run started; ∞ when none did. Cells: ERT (instances that reached it / instances counted); targets the instance's
+start already meets are left out ("start": all of them). A strategy's runs on one instance are combined by their
+median first-hit time.{% if first_hit_note %} {{ first_hit_note }}.{% endif %}</p>
+{% for block in ert %}
+<h3>{% if block.name == "absolute" %}Absolute targets (case units: mm or px){% else %}Relative targets (share of
+the instance's initial error){% endif %}</h3>
 <table>
-<tr><th>strategy</th><th>case</th>{% for t in target_labels %}<th>≤ {{ t }}</th>{% endfor %}</tr>
-{% for row in ert %}<tr><td>{{ row.solver }}</td><td>{{ row.case }}</td>
+<tr><th>strategy</th><th>case</th>{% for t in block.labels %}<th>≤ {{ t }}</th>{% endfor %}</tr>
+{% for row in block.rows %}<tr><td>{{ row.solver }}</td><td>{{ row.case }}</td>
+{% for cell in row.cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>{% endfor %}
+</table>
+{% endfor %}
+
+<h2 id="budget">Fixed budget and area under the anytime curve</h2>
+<p>The error a strategy's runs held at a share of the instance's reference budget: the longest any strategy ran
+on that instance (each strategy its median run), in seconds since the run started or in iteration events. The
+value is that of the position the optimizer held then (what stopping it there would return), carried forward;
+after a run ended, what it returned. Median over instances (runs on one instance combined by their median
+first). Iteration budgets are not comparable across optimizer families. AUC: the time average, on log time over
+the last 3 decades of the reference budget, of the error relative to the instance's initial error (the relative
+gap without ground truth): 1 = no progress, 0 = the answer at once; lower is better.</p>
+<table>
+<tr><th>strategy</th><th>case</th><th>n</th>{% for f in budget_fractions %}<th>error at {{ f }} of time</th>{% endfor %}
+{% for f in budget_fractions %}<th>at {{ f }} of iterations</th>{% endfor %}<th>AUC</th></tr>
+{% for row in budget %}<tr><td>{{ row.solver }}</td><td>{{ row.case }}</td><td class="num">{{ row.n }}</td>
+{% for cell in row.cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>{% endfor %}
+</table>
+<p class="note">Pooled over every case: the error relative to the instance's initial error (unit-free), and the
+AUC's median (25–75%).</p>
+<table>
+<tr><th>strategy</th><th>n</th>{% for f in budget_fractions %}<th>rel. error at {{ f }} of time</th>{% endfor %}
+{% for f in budget_fractions %}<th>at {{ f }} of iterations</th>{% endfor %}<th>AUC</th></tr>
+{% for row in budget_pooled %}<tr><td>{{ row.solver }}</td><td class="num">{{ row.n }}</td>
 {% for cell in row.cells %}<td class="num">{{ cell }}</td>{% endfor %}</tr>{% endfor %}
 </table>
 

@@ -2,7 +2,10 @@
 
 Reports of 10,000 runs must take seconds, so a store is read with SQLite's JSON functions: the trace, the
 transform and the segments (most of each record's bytes) are dropped inside SQLite and only the summary is
-parsed in Python. Full records (for traces and ``show``) are fetched on demand for a few keys.
+parsed in Python. Full records (for traces and ``show``) are fetched on demand for a few keys. The record's
+anytime curve (tens of points, :class:`regbench.record.Anytime`) is kept: it is loaded as the object column
+``anytime`` of :class:`Curve` arrays, from which first-hit times and fixed-budget values are computed for every
+run.
 """
 
 from __future__ import annotations
@@ -63,6 +66,52 @@ TEXT_FIELDS = (
 )
 # Dropped inside SQLite before parsing: the bulk of a record, not needed for tables and statistics.
 _HEAVY = ("trace", "transform", "segments", "versions", "provenance", "notes")
+
+
+@dataclass(frozen=True, eq=False)
+class Curve:
+    """One run's anytime curve as arrays (:class:`regbench.record.Anytime`): NaN where a value is unknown.
+
+    Points are in time order: the start (time 0), the evaluated trace positions, the returned transform at the
+    time the last execution ended. Empty for a run without one (it failed before returning, or was recorded
+    before regbench kept anytime curves)."""
+
+    time_s: np.ndarray
+    iterations: np.ndarray
+    dense_metric: np.ndarray
+    error_mean: np.ndarray
+    error_mean_fg: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.time_s.size)
+
+    @property
+    def end_s(self) -> float:
+        """When the run's last execution ended (its last point); NaN without a curve."""
+        return float(self.time_s[-1]) if self.time_s.size else float("nan")
+
+
+CURVE_COLUMNS = ("time_s", "iterations", "dense_metric", "error_mean", "error_mean_fg")
+EMPTY_CURVE = Curve(*(np.zeros(0) for _ in CURVE_COLUMNS))
+
+
+def curve_of(value: Any) -> Curve:
+    """A :class:`Curve` from a record's ``anytime`` (its dict in a summary, or the dataclass); empty if none."""
+    if value is None:
+        return EMPTY_CURVE
+    if not isinstance(value, Mapping):
+        value = {name: getattr(value, name, None) for name in CURVE_COLUMNS}
+    times = value.get("time_s") or []
+    if not times:
+        return EMPTY_CURVE
+    n = len(times)
+    arrays = []
+    for name in CURVE_COLUMNS:
+        column = value.get(name) or []
+        # None becomes NaN; a column shorter than the times (a hand-made curve) is padded with NaN
+        padded = list(column) + [None] * (n - len(column))
+        arrays.append(np.array(padded, dtype=float) if column else np.full(n, np.nan))
+    return Curve(*arrays)
 
 
 class SourceError(ValueError):
@@ -147,6 +196,10 @@ def from_dicts(rows: Sequence[Mapping[str, Any]], source: str = "") -> Runs:
     columns["seed"] = np.array([int(r.get("seed") or 0) for r in rows], dtype=np.int64)
     columns["repeat"] = np.array([int(r.get("repeat") or 0) for r in rows], dtype=np.int64)
     columns["flags"] = np.array([_flags(r.get("flags")) for r in rows] or [], dtype=object)
+    curves = np.empty(len(rows), dtype=object)
+    for i, r in enumerate(rows):  # one by one: numpy must not unpack a curve as a sequence
+        curves[i] = curve_of(r.get("anytime"))
+    columns["anytime"] = curves
     params = [_params(r.get("params")) for r in rows]
     columns["solver"] = solver_labels(columns["strategy"], params)
     return Runs(columns, params, source)

@@ -2,8 +2,10 @@
 
 Everything works on :class:`~regbench.report.runs.Runs` columns with numpy, over the instances of
 :mod:`regbench.report.instances` (a solver's runs on one instance combined into their median): medians and
-quantiles, accuracy columns and their stand-ins, the judged quality and its targets, success rates, ERT, runtime
-ECDFs and performance profiles. The paired tests are in :mod:`regbench.report.pairs`.
+quantiles, accuracy columns and their stand-ins, the judged quality and its targets, end-of-run success rates,
+the ERT formula and performance profiles. Statistics of *when* a target was first reached (ERT tables, runtime
+ECDFs, fixed budgets) read the anytime curves: :mod:`regbench.report.anytime_stats`. The paired tests are in
+:mod:`regbench.report.pairs`.
 
 Failures are never dropped: a run whose outcome is a failure (:mod:`regbench.outcomes`), or that has no quality
 value, is unsuccessful at every target. No computation here lets a floating-point warning reach the terminal.
@@ -118,6 +120,15 @@ def relative_gap(runs: Runs) -> np.ndarray:
     is not worse than the best (no gap to close) or a value is missing; ``inf`` where a no-overlap value
     (SimpleITK's DBL_MAX) makes the gap overflow.
     """
+    best, span = gap_reference(runs)
+    with np.errstate(all="ignore"):  # a no-overlap value (DBL_MAX) over a small span overflows to inf: kept
+        gap = (runs["final_metric_dense"] - best) / span
+    return np.where(np.isfinite(span) & (span > 0) & ~np.isnan(gap), gap, np.nan)
+
+
+def gap_reference(runs: Runs) -> tuple[np.ndarray, np.ndarray]:
+    """Per run, the ``f_best`` and the span ``f0 − f_best`` of :func:`relative_gap` (NaN span: no gap to close),
+    so that any dense value of the run (a point of its anytime curve) can be put on the same scale."""
     dense, start = runs["final_metric_dense"], runs["initial_metric_dense"]
     names, code = runs.codes("case")
     good = succeeded(runs) & ~np.isnan(dense)
@@ -130,10 +141,9 @@ def relative_gap(runs: Runs) -> np.ndarray:
     f0 = group_median(found.index, start, len(found))[found.index]
     case_f0 = group_median(code, start, len(names))[code]
     f0 = np.where(np.isnan(f0), case_f0, f0)
-    with np.errstate(all="ignore"):  # a no-overlap value (DBL_MAX) over a small span overflows to inf: kept
+    with np.errstate(all="ignore"):
         span = f0 - best
-        gap = (dense - best) / span
-    return np.where(np.isfinite(span) & (span > 0) & ~np.isnan(gap), gap, np.nan)
+    return best, np.where(np.isfinite(span) & (span > 0), span, np.nan)
 
 
 def quality(runs: Runs, error: str = "error_mean") -> tuple[np.ndarray, np.ndarray]:
@@ -236,65 +246,14 @@ def success_rates(results: InstanceResults) -> list[SuccessRate]:
 
 
 def ert(times: np.ndarray, success: np.ndarray) -> float:
-    """Expected running time: the time of all runs (failures in full) over the number of successes; inf if none.
+    """Expected running time (COCO): the time of all runs over the number of successes; inf if none.
 
-    Successful runs count their full wall time: records trace the metric, not the error, so the moment a run
-    first met an error target is unknown, and the full time is an upper bound of it.
-    """
+    ``times`` is, per run (or instance), the time it first reached the target where it did and its full time
+    where it did not (:mod:`regbench.report.anytime_stats` builds them from the anytime curves)."""
     times, success = np.asarray(times, dtype=float), np.asarray(success, dtype=bool)
     wins = int(success.sum())
     with np.errstate(all="ignore"):
         return float(times.sum() / wins) if wins else float("inf")
-
-
-@dataclass
-class ErtRow:
-    solver: str
-    case: str
-    target: int
-    n: int  # instances of the case the solver ran
-    successes: int
-    ert_s: float
-
-
-def ert_table(results: InstanceResults) -> list[ErtRow]:
-    """ERT per solver × case × target, over the case's instances (each its median time and value)."""
-    hits, cases, out = results.hits, results.instances.case, []
-    for j, solver in enumerate(results.solvers):
-        ran = results.runs[:, j] > 0
-        for case in sorted(set(cases[ran].tolist())):
-            rows = ran & (cases == case)
-            for t in range(results.n_targets):
-                wins = int(hits[rows, j, t].sum())
-                out.append(ErtRow(solver, case, t, int(rows.sum()), wins, ert(results.time[rows, j], hits[rows, j, t])))
-    return out
-
-
-@dataclass
-class Ecdf:
-    """Runtime ECDF of one solver: sorted runtimes of the solved (instance, target) pairs, out of ``n`` pairs."""
-
-    label: str
-    runtimes: np.ndarray
-    n: int
-
-    def fraction(self, t: float | np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.runtimes, t, side="right") / max(self.n, 1)
-
-
-def runtime_ecdfs(results: InstanceResults, virtual_best: bool = True) -> list[Ecdf]:
-    """Per solver, over the (instance, target) pairs of the instances it ran; plus the virtual best solver
-    over all instances, which takes for each (instance, target) the shortest time of any solver that reached it."""
-    hits, out = results.hits, []
-    for j, solver in enumerate(results.solvers):
-        ran = results.runs[:, j] > 0
-        times = np.broadcast_to(results.time[ran, j, None], hits[ran, j].shape)[hits[ran, j]]
-        out.append(Ecdf(solver, np.sort(times), int(ran.sum()) * results.n_targets))
-    if virtual_best and len(out) > 1:
-        cost = np.where(hits, results.time[:, :, None], np.inf)
-        best = cost.min(axis=1)
-        out.append(Ecdf("virtual best", np.sort(best[np.isfinite(best)]), int(best.size)))
-    return out
 
 
 @dataclass
@@ -333,12 +292,6 @@ def performance_profile(costs: np.ndarray) -> np.ndarray:
     zero = best[:, 0] == 0
     ratios[zero] = np.where(costs[zero] == 0, 1.0, np.inf)
     return ratios
-
-
-def time_profile(results: InstanceResults, target: int) -> Profile:
-    """Profile of wall time to reach one target over instances; not reaching it (or not running) is a failure."""
-    cost = np.where(results.hits[:, :, target], results.time, np.inf)
-    return Profile(results.solvers, performance_profile(cost))
 
 
 def quality_profile(results: InstanceResults) -> Profile:
