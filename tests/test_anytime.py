@@ -9,8 +9,8 @@ import SimpleITK as sitk
 import regbench
 from regbench.cases import as_float
 from regbench.harness import NO_POSITIONS, PositionSchedule
+from regbench.postrun import MIN_EVALUATED
 from regbench.record import RunRecord
-from regbench.run import MIN_EVALUATED
 from regbench.tinycase import make_tiny_case
 
 
