@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import inspect
 import os
-import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from regbench import hookspecs
+from regbench.hookcalls import culprit, describe, impl_codes, one_line, running_impl, short, trace_writer, tracer
+from regbench.provenance import BLOCK_ENV, NAME_PATTERN, NAME_RULE, BrokenPlugin, PluginError, Provenance, name_problem
 from regbench.stops import CATEGORIES
 
 if TYPE_CHECKING:
@@ -36,8 +33,25 @@ if TYPE_CHECKING:
     from regbench.record import IterationEvent, RunRecord, Segment
     from regbench.strategy import Strategy
 
+__all__ = [
+    "AUTOLOAD_ENV",
+    "BLOCK_ENV",
+    "BUILTIN_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "MEASURE_FIELDS",
+    "NAME_PATTERN",
+    "NAME_RULE",
+    "TRACE_ENV",
+    "BrokenPlugin",
+    "PluginError",
+    "Provenance",
+    "RegbenchPluginManager",
+    "hook_names",
+    "make_plugin_manager",
+    "name_problem",
+]
+
 ENTRY_POINT_GROUP = "regbench"
-BLOCK_ENV = "REGBENCH_BLOCK_PLUGINS"
 AUTOLOAD_ENV = "REGBENCH_DISABLE_PLUGIN_AUTOLOAD"
 #: "1" (or "stderr"): one line per hook call and result on stderr; any other value: appended to that file
 #: (worker processes write there too, each line with its process id).
@@ -77,64 +91,6 @@ MEASURE_FIELDS = (
     "folding_fraction",
     "sdlogj",
 )
-
-#: Strategy and case names go into command lines, globs, ``strategy.param=value`` grids, file names and reports.
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,79}")
-NAME_RULE = "letters, digits and . _ + - only, starting with a letter or digit, at most 80 characters"
-
-
-def name_problem(name: object, kind: str) -> str | None:
-    """Why ``name`` cannot name a strategy or case (``kind``), or None when it can."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        return f"{kind} name {name!r} is not allowed: use {NAME_RULE}"
-    return None
-
-
-class PluginError(Exception):
-    """A plugin failed to load, or two plugins clash; the message names the plugin and how to skip it."""
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where a strategy or case comes from."""
-
-    plugin: str
-    distribution: str | None
-    version: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"plugin": self.plugin, "distribution": self.distribution, "version": self.version}
-
-    def __str__(self) -> str:
-        dist = f" ({self.distribution} {self.version})" if self.distribution else ""
-        return f"{self.plugin!r}{dist}"
-
-
-@dataclass(frozen=True)
-class BrokenPlugin:
-    """A plugin left out because it cannot load; :attr:`message` is the one line regbench prints for it."""
-
-    plugin: str
-    distribution: str | None
-    version: str | None
-    problem: str
-
-    @property
-    def message(self) -> str:
-        origin = f" ({self.distribution} {self.version})" if self.distribution else ""
-        fix = f"skip it with {BLOCK_ENV}={self.plugin}"
-        if self.distribution and self.distribution != "regbench":
-            fix = f"uninstall it (pip uninstall {self.distribution}) or {fix}"
-        return f"plugin {self.plugin!r}{origin} is broken: {self.problem}; {fix}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "plugin": self.plugin,
-            "distribution": self.distribution,
-            "version": self.version,
-            "problem": self.problem,
-            "message": self.message,
-        }
 
 
 class _Refused(Exception):
@@ -203,7 +159,7 @@ class RegbenchPluginManager(pluggy.PluginManager):
             try:
                 plugin = ep.load()
             except Exception as exc:
-                self._mark_broken(ep.name, f"failed to import ({ep.value}): {_exception(exc)}", distribution)
+                self._mark_broken(ep.name, f"failed to import ({ep.value}): {describe(exc)}", distribution)
                 continue
             taken = self.get_plugin(ep.name)
             if taken is not None and taken is not plugin:
@@ -240,7 +196,7 @@ class RegbenchPluginManager(pluggy.PluginManager):
         unregister: bool = True,
     ) -> None:
         origin = distribution or self._distributions.get(name) or _builtin_distribution(name)
-        broken = BrokenPlugin(name, *(origin or (None, None)), problem=_one_line(problem))
+        broken = BrokenPlugin(name, *(origin or (None, None)), problem=one_line(problem))
         plugin = self.get_plugin(name) if unregister else None
         if plugin is not None:
             self.unregister(plugin)
@@ -283,13 +239,13 @@ class RegbenchPluginManager(pluggy.PluginManager):
         call is made again without it (register hooks only register, so repeating them is harmless)."""
         while True:
             hook = getattr(self.hook, hook_name)
-            owners = _owners(hook.get_hookimpls())
+            owners = impl_codes(hook.get_hookimpls())
             found: dict[str, Any] = {}
             owner_of: dict[str, str] = {}
             call = {"open": True}
 
             def register(item: Any, _owners=owners, _found=found, _owner_of=owner_of, _call=call) -> None:
-                impl = _running_impl(_owners)
+                impl = running_impl(_owners)
                 plugin = impl.plugin_name if impl is not None else "(unknown)"
                 if not _call["open"]:
                     raise _Refused(plugin, f"it called register() after {hook_name} returned")
@@ -312,10 +268,10 @@ class RegbenchPluginManager(pluggy.PluginManager):
                 self._mark_broken(exc.plugin, exc.problem)
                 continue
             except Exception as exc:
-                impl = _culprit(exc, owners)
+                impl = culprit(exc, owners)
                 if impl is None:
-                    raise PluginError(f"{hook_name} failed outside any plugin: {_exception(exc)}") from exc
-                self._mark_broken(impl.plugin_name, f"its {hook_name} raised {_exception(exc)}")
+                    raise PluginError(f"{hook_name} failed outside any plugin: {describe(exc)}") from exc
+                self._mark_broken(impl.plugin_name, f"its {hook_name} raised {describe(exc)}")
                 continue
             finally:
                 call["open"] = False
@@ -353,7 +309,7 @@ class RegbenchPluginManager(pluggy.PluginManager):
             try:
                 results = caller(case=case, transform=transform, record=record)
             except Exception as exc:
-                impl = _culprit(exc, _owners(caller.get_hookimpls()))
+                impl = culprit(exc, impl_codes(caller.get_hookimpls()))
                 if impl is None:
                     raise
                 record.notes.append(
@@ -363,7 +319,7 @@ class RegbenchPluginManager(pluggy.PluginManager):
                 left_out.append(impl.plugin)
                 continue
             if not isinstance(results, list):
-                record.notes.append(f"regbench_evaluate returned {_short(results)}, not a list (a wrapper's doing?)")
+                record.notes.append(f"regbench_evaluate returned {short(results)}, not a list (a wrapper's doing?)")
                 return []
             return [r for r in results if r is not None]
 
@@ -389,76 +345,15 @@ class RegbenchPluginManager(pluggy.PluginManager):
             record.notes.append(f"{self._failure('regbench_run_finished', exc)}; the record is kept")
 
     def _failure(self, hook_name: str, exc: BaseException) -> str:
-        impl = _culprit(exc, _owners(getattr(self.hook, hook_name).get_hookimpls()))
+        impl = culprit(exc, impl_codes(getattr(self.hook, hook_name).get_hookimpls()))
         who = f"plugin {self.provenance(impl.plugin_name)}" if impl is not None else "a plugin"
-        return f"{who} failed in {hook_name}: {_exception(exc)}"
+        return f"{who} failed in {hook_name}: {describe(exc)}"
 
-    # -- monitoring ----------------------------------------------------------------------------------------
+    # -- monitoring ---------------------------------------------------------------------------------------
 
     def trace_hook_calls(self, write: Callable[[str], None]) -> Callable[[], None]:
         """Write a line before and after every hook call (pluggy's hook-call monitoring); returns the undo."""
-
-        def before(hook_name: str, impls: list[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
-            args = ", ".join(f"{k}={_short(v)}" for k, v in kwargs.items())
-            plugins = ", ".join(impl.plugin_name for impl in reversed(impls)) or "no implementation"
-            write(f"{hook_name}({args}) -> {plugins}")
-
-        def after(outcome: pluggy.Result, hook_name: str, impls: list[pluggy.HookImpl], kwargs: Any) -> None:
-            if outcome.exception is not None:
-                write(f"{hook_name} raised {_exception(outcome.exception)}")
-            else:
-                write(f"{hook_name} returned {_short(outcome.get_result())}")
-
-        return self.add_hookcall_monitoring(before, after)
-
-
-# -- which plugin is running ---------------------------------------------------------------------------------
-
-
-def _code(function: Any) -> CodeType | None:
-    return getattr(getattr(function, "__func__", function), "__code__", None)
-
-
-def _owners(impls: Iterable[pluggy.HookImpl]) -> dict[int, list[pluggy.HookImpl]]:
-    """The code objects of hook implementations (and of what they decorate) by identity (equal code in two files
-    compares equal), to find a running implementation by its frame."""
-    owners: dict[int, list[pluggy.HookImpl]] = {}
-    for impl in impls:
-        for function in {impl.function, inspect.unwrap(impl.function)}:
-            code = _code(function)
-            if code is not None and impl not in owners.setdefault(id(code), []):
-                owners[id(code)].append(impl)
-    return owners
-
-
-def _impl_of(frame: FrameType, owners: dict[int, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
-    impls = owners.get(id(frame.f_code))
-    if not impls:
-        return None
-    if len(impls) > 1:  # one class's method in several plugin instances: the running one is its ``self``
-        me = frame.f_locals.get("self")
-        return next((impl for impl in impls if impl.plugin is me), impls[0])
-    return impls[0]
-
-
-def _running_impl(owners: dict[int, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
-    """The innermost hook implementation on the call stack (the plugin calling ``register``)."""
-    frame = inspect.currentframe()
-    while frame is not None:
-        impl = _impl_of(frame, owners)
-        if impl is not None:
-            return impl
-        frame = frame.f_back
-    return None
-
-
-def _culprit(exc: BaseException, owners: dict[int, list[pluggy.HookImpl]]) -> pluggy.HookImpl | None:
-    """The innermost hook implementation in the exception's traceback: the plugin whose code raised."""
-    found, tb = None, exc.__traceback__
-    while tb is not None:
-        found = _impl_of(tb.tb_frame, owners) or found
-        tb = tb.tb_next
-    return found
+        return self.add_hookcall_monitoring(*tracer(write))
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -473,7 +368,7 @@ def _item_problem(item: Any, kind: str) -> str | None:
         hint = ""
         if isinstance(item, type):
             hint = f" (a class: register an instance, e.g. register({item.__name__}('my-{kind}', ...)))"
-        return f"it registered {_short(item)} as a {kind}, not a regbench.{expected.__name__} instance{hint}"
+        return f"it registered {short(item)} as a {kind}, not a regbench.{expected.__name__} instance{hint}"
     return name_problem(item.name, kind)
 
 
@@ -498,33 +393,8 @@ def _builtin_distribution(plugin_name: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _exception(exc: BaseException) -> str:
-    return _one_line(f"{type(exc).__name__}: {exc}")
-
-
-def _short(value: Any, width: int = 120) -> str:
-    text = _one_line(repr(value))
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
-
-
-def _trace_writer(target: str) -> Callable[[str], None]:
-    pid = os.getpid()
-    if target.strip().lower() in ("1", "true", "yes", "on", "stderr"):
-        return lambda line: print(f"regbench[{pid}] {line}", file=sys.stderr, flush=True)
-
-    def append(line: str) -> None:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(f"regbench[{pid}] {line}\n")
-
-    return append
 
 
 def make_plugin_manager(
@@ -552,7 +422,7 @@ def make_plugin_manager(
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:
-            pm._mark_broken(module_name, f"failed to import: {_exception(exc)}")
+            pm._mark_broken(module_name, f"failed to import: {describe(exc)}")
             continue
         pm.add_plugin(module, module_name)
     if entrypoints and not os.environ.get(AUTOLOAD_ENV):
@@ -566,12 +436,12 @@ def make_plugin_manager(
             try:
                 plugin = importlib.import_module(name)
             except Exception as exc:
-                pm._mark_broken(name, f"failed to import: {_exception(exc)}")
+                pm._mark_broken(name, f"failed to import: {describe(exc)}")
                 continue
         pm.add_plugin(plugin, name)
     trace = os.environ.get(TRACE_ENV, "").strip()
     if trace and trace != "0":
-        pm.trace_hook_calls(_trace_writer(trace))
+        pm.trace_hook_calls(trace_writer(trace))
     return pm
 
 
