@@ -82,7 +82,7 @@ def test_pytest_benchmarks_finish_and_record_the_crash(tmp_path):
     status = {b["extra_info"]["strategy"]: b["extra_info"]["status"] for b in json.loads(out.read_text())["benchmarks"]}
     assert status == {"broken-segfault": "crashed", "gd": "ok"}
     unblocked = subprocess.run(
-        [sys.executable, "-m", "pytest", *args[:2], "--collect-only", "-q"],
+        [sys.executable, "-m", "pytest", *args[:3], "--collect-only", "-q"],
         cwd=ROOT,
         env={**env, "REGBENCH_BLOCK_PLUGINS": ""},
         capture_output=True,

@@ -65,7 +65,7 @@ class Settings:
 
     @property
     def run_timeout(self) -> float | None:
-        """Seconds per run, None for no limit (always in-process: nothing could stop a run in this process)."""
+        """Seconds per run, None for no limit (always with --in-process: nothing could stop a run here)."""
         if self.in_process:
             return None
         return (DEFAULT_TIMEOUT_S if self.timeout is None else self.timeout) or None
