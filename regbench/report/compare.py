@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.markup import escape
 from rich.table import Table
 
 from regbench.outcomes import FAILURE_OUTCOMES, STATUSES
 from regbench.report.runs import FLOAT_FIELDS, MEASURE_FIELDS, Runs
+from regbench.report.runview import markup_safe
 from regbench.report.stats import STAND_INS, median
 from regbench.report.summary import fmt_number
 from regbench.stops import CATEGORIES
@@ -237,7 +237,7 @@ def check(gate: Gate, deltas: list[Delta]) -> list[str]:
 
 def compare_table(deltas: list[Delta], label_a: str, label_b: str, extra: Sequence[str] = ()) -> Table:
     table = Table(
-        title=f"A = {escape(label_a)}\nB = {escape(label_b)}",
+        title=f"A = {markup_safe(label_a)}\nB = {markup_safe(label_b)}",
         title_justify="left",
         caption="medians per strategy × case; change in % of |A|",
         caption_justify="left",
@@ -259,7 +259,7 @@ def compare_table(deltas: list[Delta], label_a: str, label_b: str, extra: Sequen
             shift = "" if np.isnan(rel) else f" ({rel:+.1%})"
             cells.append(f"{fmt_number(d.a.medians[name], 3)} → {fmt_number(d.b.medians[name], 3)}{shift}")
         cells.append(_outcome_change(d))
-        table.add_row(*(escape(c) for c in [d.solver, d.case, *cells]))
+        table.add_row(*(markup_safe(c) for c in [d.solver, d.case, *cells]))
     return table
 
 
