@@ -28,7 +28,7 @@ from regbench.harness import RunContext
 from regbench.record import Segment
 from regbench.run import execute_record, itk_globals, new_record
 
-REPEATS = 5
+REPEATS = int(os.environ.get("REGBENCH_OVERHEAD_REPEATS", "9"))
 TARGETS = {"global": 1.03, "bspline": 1.05}
 # Two strategies per case, with caps that keep each run near a second.
 CASES = {
