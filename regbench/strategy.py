@@ -223,9 +223,15 @@ class Strategy:
     #: only describes the last level. None: the strategy declares no cap (override :meth:`iteration_cap` for a
     #: cap computed from several parameters).
     iteration_cap_param: ClassVar[str | None] = None
+    #: Set on a strategy registered to *demonstrate a failure* (a trap or a limit worth seeing, not a method to
+    #: use): one line saying what it shows. Reports show such strategies but ``regbench recommend`` never
+    #: recommends them. None (the default): an ordinary strategy. Pass ``demonstrates=...`` to the constructor.
+    demonstrates: str | None = None
 
-    def __init__(self, name: str, description: str = "", **defaults: Any) -> None:
+    def __init__(self, name: str, description: str = "", *, demonstrates: str | None = None, **defaults: Any) -> None:
         self.name = name
+        if demonstrates is not None:
+            self.demonstrates = demonstrates
         self.description = description or (type(self).__doc__ or "").strip().split("\n")[0]
         self.provenance: Provenance | None = None  # set when registered
         # Validate the variant's defaults now: a broken built-in should fail at registration, not at run time.

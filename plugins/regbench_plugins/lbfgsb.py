@@ -149,5 +149,6 @@ def regbench_register_strategies(register):
             "parameters, so the coarse levels are wasted",
             per_level_executions=False,
             gradient_convergence_tolerance=tolerance,
+            demonstrates="every level restarts from the initial parameters: the coarse levels are wasted",
         )
     )

@@ -116,6 +116,7 @@ def regbench_register_strategies(register):
             "re-estimated at a finer level is far too large and the run diverges",
             estimate_learning_rate="once",
             scales="physical_shift",
+            demonstrates="the rate re-estimated at a finer level is far too large: the run diverges",
         )
     )
     register(
@@ -125,6 +126,7 @@ def regbench_register_strategies(register):
             "moves by maximum_step_size, so it stalls short of the optimum and learning_rate is ignored",
             estimate_learning_rate="each_iteration",
             scales="physical_shift",
+            demonstrates="every step moves by maximum_step_size: it stalls short of the optimum",
         )
     )
     register(
