@@ -16,7 +16,13 @@ import numpy as np
 import SimpleITK as sitk
 
 TRANSFORMS = ("translation", "rigid", "similarity", "affine", "bspline")
-METRICS = ("mean_squares", "correlation", "mattes", "ants_nc")
+METRICS = ("mean_squares", "correlation", "mattes", "ants_nc", "jhmi")
+#: Metrics SimpleITK offers that no setup can use, and why (checked by Setup, so a case file says so at load).
+UNSUPPORTED_METRICS = {
+    "demons": "SimpleITK's demons metric (SetMetricAsDemons) needs a displacement-field transform (ITK 5.4 raises "
+    "'The moving transform must be a displacement field transform' for translation, affine and B-spline models), "
+    "and no setup model is one; use mean_squares, its intensity-difference counterpart"
+}
 SAMPLINGS = ("none", "regular", "random")
 INTERPOLATORS = {
     "nearest": sitk.sitkNearestNeighbor,
@@ -45,7 +51,7 @@ class Setup:
     mesh_size: tuple[int, ...] = (4,)  # B-spline control-point mesh at the first level (one value per axis)
     mesh_scale_factors: tuple[int, ...] = ()  # per level; empty means a fixed mesh
     metric: str = "mean_squares"
-    histogram_bins: int = 32  # Mattes MI
+    histogram_bins: int = 32  # Mattes MI and joint-histogram MI
     ants_radius: int = 2  # ANTS neighbourhood correlation
     sampling: str = "none"
     sampling_percentage: tuple[float, ...] = (1.0,)  # one value, or one per level
@@ -76,6 +82,8 @@ class Setup:
             )
         if not self.shrink_factors or any(int(f) < 1 for f in self.shrink_factors):
             raise CaseError(f"setup: shrink_factors must be integers ≥ 1, got {list(self.shrink_factors)}")
+        if self.metric in UNSUPPORTED_METRICS:
+            raise CaseError(f"setup: metric {self.metric!r} is not supported: {UNSUPPORTED_METRICS[self.metric]}")
         if any(s < 0 for s in self.smoothing_sigmas):
             raise CaseError(f"setup: smoothing_sigmas must be ≥ 0, got {list(self.smoothing_sigmas)}")
         if len(self.sampling_percentage) not in (1, self.levels):
@@ -256,7 +264,7 @@ def initial_model_transform(setup: Setup, data: CaseData, seed: int | None = Non
         model = sitk.CenteredTransformInitializer(
             fixed, data.moving, model, sitk.CenteredTransformInitializerFilter.GEOMETRY
         ).Downcast()
-    else:
+    elif setup.metric == "ants_nc":
         model = _centred_on_image(model, fixed)
     return jitter(model, setup, seed)
 
@@ -266,6 +274,12 @@ def has_jitter(setup: Setup) -> bool:
     return any(getattr(setup, name) for name, _, _ in JITTERS)
 
 
+    elif setup.metric == "jhmi":
+        # Joint-histogram MI (Parzen-smoothed joint histogram); with ITK 5.4 its derivative has the wrong sign on
+        # multimodal pairs (docs/diagnostics.md, the gradient audit).
+        method.SetMetricAsJointHistogramMutualInformation(numberOfHistogramBins=setup.histogram_bins)
+    else:
+        raise CaseError(f"setup: metric {setup.metric!r} is not one of {', '.join(METRICS)}")
 def jitter(transform: sitk.Transform, setup: Setup, seed: int | None) -> sitk.Transform:
     """``transform`` (the model's start) misaligned as :class:`Setup`'s ``initial_jitter*`` fields ask, drawn
     from ``seed`` alone; seed 0 (and None) is the nominal start, returned unchanged.

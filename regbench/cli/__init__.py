@@ -7,7 +7,7 @@ import click
 from regbench import __version__
 from regbench.cli.export import export_command
 from regbench.cli.list import list_command
-from regbench.cli.report import compare_command, report_command, show_command
+from regbench.cli.report import compare_command, recommend_command, report_command, show_command
 from regbench.cli.run import run_command
 
 
@@ -21,6 +21,7 @@ def main() -> None:
     regbench run                  run strategies × cases × seeds and record what each optimizer did
     regbench report               summary tables, statistics and an HTML report of a result store
     regbench compare A B          deltas between two result sets, with --fail-on regression gates
+    regbench recommend            which strategy to use per case, with the evidence
     regbench show RUN             one run explained in plain words
     regbench export               the records of a result store as JSON lines or CSV
     """
@@ -30,5 +31,6 @@ main.add_command(list_command)
 main.add_command(run_command)
 main.add_command(report_command)
 main.add_command(compare_command)
+main.add_command(recommend_command)
 main.add_command(show_command)
 main.add_command(export_command)

@@ -60,8 +60,18 @@ def _load(path: str):
 )
 @click.option("--html", "html_dir", type=click.Path(file_okay=False), help="Also write an HTML report into DIR.")
 @click.option("--no-stats", is_flag=True, help="Only the summary table.")
-def report_command(source, by, error, html_dir, no_stats) -> None:
-    """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics."""
+@click.option(
+    "--tolerance",
+    type=float,
+    default=None,
+    help="Errors closer than this to the best's (in the case's physical units) count as equally good in the "
+    "recommendation. Default: half the smallest voxel spacing of each case.",
+)
+@click.option("-c", "--case", "cases", multiple=True, help="Only these cases (repeatable).")
+@click.option("-s", "--strategy", "strategies", multiple=True, help="Only these strategies (repeatable).")
+def report_command(source, by, error, html_dir, no_stats, tolerance, cases, strategies) -> None:
+    """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics and a
+    recommendation."""
     from rich.markup import escape
 
     from regbench.report import stats
@@ -70,7 +80,7 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
     from regbench.report.summary import summary_table
     from regbench.report.tables import first_hit_table, paired_tests_table, success_table
 
-    runs = _load(source)
+    runs = _filter(_load(source), cases, strategies)
     if html_dir:
         _check_html_dir(html_dir)  # before the tables: a bad directory is a usage error, found at once
     console = make_console()
@@ -88,6 +98,7 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
         console.print(first_hit_table(runs, error))
         if len(set(runs.solver)) > 1:
             console.print(paired_tests_table(runs, (error, "wall_time_s")))
+        _print_recommendations(console, runs, error, tolerance, cases=False)
     if html_dir:
         from regbench.report.html import ReportError, write_html
 
@@ -97,6 +108,63 @@ def report_command(source, by, error, html_dir, no_stats) -> None:
         except ReportError as exc:
             raise click.BadParameter(str(exc), param_hint="--html") from exc
         console.print(f"HTML report: {result.index} ({len(result.files) - 1} files beside it)", highlight=False)
+
+
+def _print_recommendations(console, runs, error, tolerance, cases=True, wins=False) -> list:
+    from regbench.report.recommend import recommend_all, recommendation_table, win_table
+    from regbench.report.runview import markup_safe
+
+    recs = recommend_all(runs, error, tolerance, cases=cases or len(set(runs["case"].tolist())) == 1)
+    for rec in recs:
+        console.print(recommendation_table(rec))
+        if wins:
+            console.print(win_table(rec))
+        for line in rec.verdict:
+            console.print(markup_safe(line))
+    return recs
+
+
+@click.command("recommend")
+@click.option("--store", "source", default=DEFAULT_STORE, show_default=True, help="Result store (or record file).")
+@click.option("--error", "error", type=click.Choice(ERROR_FIELDS), default="error_mean", show_default=True)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=None,
+    help="Errors closer than this to the best's (in the case's physical units) count as equally good. "
+    "Default: half the smallest voxel spacing of each case.",
+)
+@click.option("-c", "--case", "cases", multiple=True, help="Only these cases (repeatable).")
+@click.option("-s", "--strategy", "strategies", multiple=True, help="Only these strategies (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the recommendations as JSON.")
+def recommend_command(source, error, tolerance, cases, strategies, as_json) -> None:
+    """Which strategy to use, per case and over all cases: the best within a tolerance, with the evidence
+    (mean ranks, Wilcoxon–Holm critical-difference groups, a Bayesian signed-rank test with a ROPE, a win matrix,
+    failure rate, folding and time). Demonstrations of a failure are shown, never recommended."""
+    runs = _filter(_load(source), cases, strategies)
+    if not len(runs):
+        click.echo(f"{source}: no runs" + (" matching the filters" if cases or strategies else ""))
+        return
+    if as_json:
+        from regbench.report.recommend import recommend_all, to_jsonable
+
+        echo_json([to_jsonable(r) for r in recommend_all(runs, error, tolerance)])
+        return
+    _print_recommendations(make_console(), runs, error, tolerance, cases=True, wins=True)
+
+
+def _filter(runs, cases=(), strategies=()):
+    """Only the runs of ``cases`` and ``strategies`` (names, or the solver labels of a parameter grid)."""
+    import numpy as np
+
+    mask = np.ones(len(runs), dtype=bool)
+    if cases:
+        mask &= np.isin(runs["case"].astype(str), list(cases))
+    if strategies:
+        mask &= np.isin(runs["strategy"].astype(str), list(strategies)) | np.isin(
+            runs.solver.astype(str), list(strategies)
+        )
+    return runs if mask.all() else runs.subset(mask)
 
 
 def _repeat_spreads(runs):
