@@ -72,6 +72,8 @@ class Setup:
 
     def __post_init__(self) -> None:
         _choice("transform", self.transform, TRANSFORMS)
+        if self.metric in UNSUPPORTED_METRICS:
+            raise CaseError(f"setup: metric {self.metric!r} is not supported: {UNSUPPORTED_METRICS[self.metric]}")
         _choice("metric", self.metric, METRICS)
         _choice("sampling", self.sampling, SAMPLINGS)
         _choice("interpolator", self.interpolator, tuple(INTERPOLATORS))
@@ -82,8 +84,6 @@ class Setup:
             )
         if not self.shrink_factors or any(int(f) < 1 for f in self.shrink_factors):
             raise CaseError(f"setup: shrink_factors must be integers ≥ 1, got {list(self.shrink_factors)}")
-        if self.metric in UNSUPPORTED_METRICS:
-            raise CaseError(f"setup: metric {self.metric!r} is not supported: {UNSUPPORTED_METRICS[self.metric]}")
         if any(s < 0 for s in self.smoothing_sigmas):
             raise CaseError(f"setup: smoothing_sigmas must be ≥ 0, got {list(self.smoothing_sigmas)}")
         if len(self.sampling_percentage) not in (1, self.levels):
@@ -229,8 +229,14 @@ def configure_metric(method: sitk.ImageRegistrationMethod, setup: Setup) -> None
         method.SetMetricAsCorrelation()
     elif setup.metric == "mattes":
         method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=setup.histogram_bins)
-    else:
+    elif setup.metric == "ants_nc":
         method.SetMetricAsANTSNeighborhoodCorrelation(radius=setup.ants_radius)
+    elif setup.metric == "jhmi":
+        # Joint-histogram MI (Parzen-smoothed joint histogram); with ITK 5.4 its derivative has the wrong sign on
+        # multimodal pairs (docs/diagnostics.md, the gradient audit).
+        method.SetMetricAsJointHistogramMutualInformation(numberOfHistogramBins=setup.histogram_bins)
+    else:
+        raise CaseError(f"setup: metric {setup.metric!r} is not one of {', '.join(METRICS)}")
     method.SetInterpolator(INTERPOLATORS[setup.interpolator])
 
 
@@ -264,7 +270,7 @@ def initial_model_transform(setup: Setup, data: CaseData, seed: int | None = Non
         model = sitk.CenteredTransformInitializer(
             fixed, data.moving, model, sitk.CenteredTransformInitializerFilter.GEOMETRY
         ).Downcast()
-    elif setup.metric == "ants_nc":
+    else:
         model = _centred_on_image(model, fixed)
     return jitter(model, setup, seed)
 
@@ -274,12 +280,6 @@ def has_jitter(setup: Setup) -> bool:
     return any(getattr(setup, name) for name, _, _ in JITTERS)
 
 
-    elif setup.metric == "jhmi":
-        # Joint-histogram MI (Parzen-smoothed joint histogram); with ITK 5.4 its derivative has the wrong sign on
-        # multimodal pairs (docs/diagnostics.md, the gradient audit).
-        method.SetMetricAsJointHistogramMutualInformation(numberOfHistogramBins=setup.histogram_bins)
-    else:
-        raise CaseError(f"setup: metric {setup.metric!r} is not one of {', '.join(METRICS)}")
 def jitter(transform: sitk.Transform, setup: Setup, seed: int | None) -> sitk.Transform:
     """``transform`` (the model's start) misaligned as :class:`Setup`'s ``initial_jitter*`` fields ask, drawn
     from ``seed`` alone; seed 0 (and None) is the nominal start, returned unchanged.
