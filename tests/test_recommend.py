@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from regbench.cli import main
@@ -96,7 +97,9 @@ def test_over_a_case_set_errors_are_in_tolerances():
         {"a": list(base), "b": list(base + 0.3)}, case="c2"
     )
     runs = from_dicts(data)
-    per = {r.scope: r for r in [recommend(runs.subset(runs["case"] == c), tolerances=TOL, demonstrated={}) for c in TOL]}
+    per = {
+        r.scope: r for r in [recommend(runs.subset(runs["case"] == c), tolerances=TOL, demonstrated={}) for c in TOL]
+    }
     assert set(per["c1"].recommended) == {"a", "b"}  # 0.3 < 0.5
     assert per["c2"].recommended == ["a"]  # 0.3 > 0.1
     both = recommend(runs, tolerances=TOL, demonstrated={}, scope="all cases")
@@ -148,3 +151,36 @@ def test_recommend_command_json(tmp_path):
     result = CliRunner(env={"COLUMNS": "80"}).invoke(main, ["recommend", "--store", str(path), "-s", "b"])
     assert result.exit_code == 0, result.output
     assert "best b" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "strategies", "seeds"),
+    [
+        ("brainweb-pd-shift", ("lbfgsb", "lbfgs2", "rsgd", "gd-once"), (0, 1, 2)),
+        ("synth2d-bspline", ("lbfgsb", "lbfgs2", "gd-once"), (0, 1)),
+    ],
+)
+def test_real_cases_recommend_strategies_within_tolerance_of_the_best(pm, case, strategies, seeds):
+    import regbench
+    from regbench.report.runs import from_records
+
+    brainweb = pytest.importorskip("regbench_plugins.brainweb_cases")
+    if case.startswith("brainweb") and not all(
+        (brainweb.data_dir() / f).is_file() for c in brainweb.CASES for f in (c.fixed, c.moving)
+    ):
+        pytest.skip("ITK example images missing")
+    records = [regbench.run_one(s, case, seed=seed, threads=1, pm=pm) for s in strategies for seed in seeds]
+    runs = from_records(records)
+    (rec,) = recommend_all(runs)
+    spacing = pm.get_case(case).load().fixed.GetSpacing()
+    assert rec.tolerance == pytest.approx(0.5 * min(spacing))
+    assert rec.recommended and rec.best in rec.recommended
+    assert "gd-once" not in rec.recommended and not rec.candidate("gd-once").eligible
+    best = rec.candidate(rec.best).median_error
+    for name in rec.recommended:
+        assert rec.candidate(name).median_error <= best + rec.tolerance
+    for c in rec.candidates:
+        if c.eligible and c.failure_rate == 0 and c.median_error <= best + rec.tolerance:
+            assert c.recommended or c.why_not
+    assert any("never recommended" in line and "gd-once" in line for line in rec.verdict)

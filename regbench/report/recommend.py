@@ -193,6 +193,7 @@ def recommend(
         )
 
     eligible = [c for c in candidates if c.eligible and np.isfinite(c.median_error)]
+
     def folds(c: Candidate) -> bool:
         return bool(np.isfinite(c.folding_max) and c.folding_max > MAX_FOLDING_FRACTION)
 
@@ -258,9 +259,12 @@ def recommend(
         unit, tolerance, note = "case units", t, f"tolerance {t:g} ({note})"
     else:
         unit, tolerance = "tolerances", None
-        note = "errors in tolerances (each case's own: " + ", ".join(
-            f"{c} {tolerances.get(c, (DEFAULT_TOLERANCE, ''))[0]:g}" for c in cases[:4]
-        ) + (", ..." if len(cases) > 4 else "") + ")"
+        note = (
+            "errors in tolerances (each case's own: "
+            + ", ".join(f"{c} {tolerances.get(c, (DEFAULT_TOLERANCE, ''))[0]:g}" for c in cases[:4])
+            + (", ..." if len(cases) > 4 else "")
+            + ")"
+        )
     rec = Recommendation(
         scope=scope or (cases[0] if single else "all cases"),
         cases=cases,
