@@ -8,12 +8,15 @@ what is wrong.
 from __future__ import annotations
 
 import csv
+import gzip
 import locale
 import math
 import os
 import re
+import struct
 import types
 import typing
+import zlib
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -64,6 +67,11 @@ class CaseEntry:
     truth: Path | None = None
     landmarks: Path | None = None
     where: str = ""  # "file:line: case 'name'", to prefix messages
+    places: tuple[tuple[str, str], ...] = ()  # (key, "file:line: case 'name'") of each key given
+
+    def at(self, key: str) -> str:
+        """``file:line: case 'name'`` of ``key``'s line (else of the case's header), to prefix messages."""
+        return dict(self.places).get(key, self.where)
 
 
 def load_case_file(path: str | os.PathLike) -> list[Case]:
@@ -149,6 +157,11 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
         truth=truth,
         landmarks=landmarks,
         where=where,
+        places=tuple(
+            (key, f"{lines.where(index, key)}: case {name!r}")
+            for key in ("fixed", "moving", "fixed_mask", "moving_mask", "initial_transform", "truth", "landmarks")
+            if key in table
+        ),
     )
     tags = table.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
@@ -165,7 +178,16 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
         default=default,
         identity={"file": str(path), "inputs": _file_stats(entry)},
     )
-    case.load()  # read and check everything now: a bad file is a usage error, not a failed run
+    try:
+        case.load()  # read and check everything now: a bad file is a usage error, not a failed run
+    except CaseError as exc:
+        message, prefix = str(exc), f"case {name!r}: "
+        if not message.startswith(prefix):
+            raise
+        rest = message[len(prefix) :]
+        key = rest.split(" ", 1)[0]  # "fixed image ...", "fixed_mask ...", "truth ..."
+        place = entry.at(key) if key in CASE_KEYS else where
+        raise CaseError(f"{place}: {rest}") from None
     return case
 
 
@@ -310,8 +332,8 @@ def _toml_repr(value: Any) -> str:
 
 def load_entry(entry: CaseEntry) -> CaseData:
     """Read the files of a case and check them against each other; messages name the file."""
-    fixed = read_image(entry.fixed, "fixed image", entry.where)
-    moving = read_image(entry.moving, "moving image", entry.where)
+    fixed = read_image(entry.fixed, "fixed image", entry.at("fixed"))
+    moving = read_image(entry.moving, "moving image", entry.at("moving"))
     dim = fixed.GetDimension()
     if moving.GetDimension() != dim:
         raise CaseError(
@@ -323,18 +345,18 @@ def load_entry(entry: CaseEntry) -> CaseData:
         file = getattr(entry, key)
         if file is None:
             continue
-        mask = read_image(file, key.replace("_", " "), entry.where, check_finite=False)
+        mask = read_image(file, key.replace("_", " "), entry.at(key), check_finite=False)
         if mask.GetDimension() != dim:
-            raise CaseError(f"{entry.where}: {key} {file} is {mask.GetDimension()}D but the images are {dim}D")
+            raise CaseError(f"{entry.at(key)}: {key} {file} is {mask.GetDimension()}D but the images are {dim}D")
         if not np.any(sitk.GetArrayViewFromImage(mask)):
-            raise CaseError(f"{entry.where}: {key} {file} is empty (no non-zero pixel)")
+            raise CaseError(f"{entry.at(key)}: {key} {file} is empty (no non-zero pixel)")
         setattr(data, key, sitk.Cast(mask > 0, sitk.sitkUInt8))
     for key in ("initial_transform", "truth"):
         file = getattr(entry, key)
         if file is not None:
-            setattr(data, key, read_transform(file, key.replace("_", " "), dim, entry.where))
+            setattr(data, key, read_transform(file, key.replace("_", " "), dim, entry.at(key)))
     if entry.landmarks is not None:
-        data.landmarks = read_landmarks(entry.landmarks, dim, entry.where)
+        data.landmarks = read_landmarks(entry.landmarks, dim, entry.at("landmarks"))
     return data
 
 
@@ -345,10 +367,14 @@ def read_image(path: Path, what: str, where: str, check_finite: bool = True) -> 
     elif not path.exists():
         raise CaseError(f"{where}: {what} {path} not found")
     else:
+        _check_complete(path, what, where)
         try:
             image = sitk.ReadImage(str(path))
         except RuntimeError as exc:
-            raise CaseError(f"{where}: cannot read {what} {path}: {_sitk_message(exc)}") from None
+            message = _sitk_message(exc)
+            if "No such file or directory" in message:  # ITK's words for a file it could not read to the end
+                message = "the file is truncated or corrupt (its data ends before the header says it should)"
+            raise CaseError(f"{where}: cannot read {what} {path}: {message}") from None
     if image.GetNumberOfComponentsPerPixel() > 1:
         image = sitk.VectorIndexSelectionCast(image, 0)  # e.g. 8-bit RGB PNGs of grey images
     if check_finite and image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
@@ -356,6 +382,83 @@ def read_image(path: Path, what: str, where: str, check_finite: bool = True) -> 
         if bad:
             raise CaseError(f"{where}: {what} {path} has {bad} NaN or infinite pixels")
     return image
+
+
+def _check_complete(path: Path, what: str, where: str) -> None:
+    """Refuse a file cut short: SimpleITK reads a truncated NIfTI (plain or gzipped) without error, filling the
+    missing pixels with zeros. The header's expected data size is compared with what the file holds."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise CaseError(f"{where}: cannot read {what} {path}: {_sitk_message(exc)}") from None
+    pixel_bytes = _PIXEL_BYTES.get(reader.GetPixelID())
+    if pixel_bytes is None:
+        return
+    expected = math.prod(reader.GetSize()) * reader.GetNumberOfComponents() * pixel_bytes
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as handle:
+                held = 0
+                while chunk := handle.read(1 << 20):
+                    held += len(chunk)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CaseError(f"{where}: {what} {path} is truncated or corrupt ({exc})") from None
+        if name.endswith((".nii.gz", ".hdr.gz")) and held < expected:
+            raise CaseError(
+                f"{where}: {what} {path} is truncated: its header promises {expected} bytes of pixel data, "
+                f"the file holds at most {held}"
+            )
+        return
+    offset = 0
+    if name.endswith(".nii"):
+        with path.open("rb") as handle:
+            header = handle.read(352)
+        if len(header) >= 112:
+            little = int.from_bytes(header[:4], "little") == 348
+            offset = int(struct.unpack("<f" if little else ">f", header[108:112])[0])
+    elif name.endswith(".mha"):
+        text = path.read_bytes()[:65536]
+        match = re.search(rb"^ElementDataFile\s*=\s*LOCAL[^\n]*\n", text, re.MULTILINE)
+        if match is None or re.search(rb"^CompressedData\s*=\s*True", text, re.MULTILINE | re.IGNORECASE):
+            return
+        offset = match.end()
+    elif not name.endswith((".nrrd", ".mhd", ".hdr", ".img", ".vtk", ".tif", ".tiff")):
+        return  # compressed formats (PNG, JPEG) and others: their readers report a short file
+    if name.endswith((".mhd", ".hdr")):
+        return  # the data is in another file, which the reader checks
+    size = path.stat().st_size
+    if name.endswith((".tif", ".tiff", ".nrrd")):
+        offset = 0  # a lower bound: the data alone must fit
+    if size < offset + expected:
+        raise CaseError(
+            f"{where}: {what} {path} is truncated: its header promises {expected} bytes of pixel data"
+            f"{f' after {offset} header bytes' if offset else ''}, the file has {size} bytes in all"
+        )
+
+
+_PIXEL_BYTES = {
+    sitk.sitkUInt8: 1,
+    sitk.sitkInt8: 1,
+    sitk.sitkUInt16: 2,
+    sitk.sitkInt16: 2,
+    sitk.sitkUInt32: 4,
+    sitk.sitkInt32: 4,
+    sitk.sitkUInt64: 8,
+    sitk.sitkInt64: 8,
+    sitk.sitkFloat32: 4,
+    sitk.sitkFloat64: 8,
+    sitk.sitkVectorUInt8: 1,
+    sitk.sitkVectorInt8: 1,
+    sitk.sitkVectorUInt16: 2,
+    sitk.sitkVectorInt16: 2,
+    sitk.sitkVectorUInt32: 4,
+    sitk.sitkVectorInt32: 4,
+    sitk.sitkVectorFloat32: 4,
+    sitk.sitkVectorFloat64: 8,
+}
 
 
 @contextmanager

@@ -35,6 +35,16 @@ class CaseError(ValueError):
     """A case is malformed: the message names the case (and file) and what is wrong."""
 
 
+#: Ranges of the setup's numbers, checked when a case is defined (an out-of-range value fails inside ITK, or
+#: allocates without bound, in every run).
+MIN_HISTOGRAM_BINS, MAX_HISTOGRAM_BINS = 5, 4096  # ITK's Mattes MI needs at least 5 bins
+MAX_ANTS_RADIUS = 64
+MAX_SHRINK = 1024
+MAX_MESH = 4096
+#: Voxels per axis an image needs at the coarsest pyramid level (fewer leave the metric without a gradient).
+MIN_VOXELS_PER_AXIS = 4
+
+
 #: The start's seeded misalignments: Setup field, unit, and the models it applies to.
 JITTERS = (
     ("initial_jitter", "physical units", TRANSFORMS),
@@ -104,6 +114,23 @@ class Setup:
             raise CaseError(f"setup: mesh_scale_factors must be ≥ 0, got {list(self.mesh_scale_factors)}")
         if self.mesh_scale_factors and len(self.mesh_scale_factors) != self.levels:
             raise CaseError("setup: mesh_scale_factors needs one value per level")
+        if not MIN_HISTOGRAM_BINS <= self.histogram_bins <= MAX_HISTOGRAM_BINS:
+            raise CaseError(
+                f"setup: histogram_bins must be an integer from {MIN_HISTOGRAM_BINS} to {MAX_HISTOGRAM_BINS}, "
+                f"got {self.histogram_bins!r}"
+            )
+        if not 1 <= self.ants_radius <= MAX_ANTS_RADIUS:
+            raise CaseError(
+                f"setup: ants_radius must be an integer from 1 to {MAX_ANTS_RADIUS}, got {self.ants_radius!r}"
+            )
+        if any(int(f) > MAX_SHRINK for f in self.shrink_factors):
+            raise CaseError(f"setup: shrink_factors must be ≤ {MAX_SHRINK}, got {list(self.shrink_factors)}")
+        if any(not 0 <= float(s) < float("inf") for s in self.smoothing_sigmas):
+            raise CaseError(f"setup: smoothing_sigmas must be finite, got {list(self.smoothing_sigmas)}")
+        if any(int(m) > MAX_MESH for m in self.mesh_size):
+            raise CaseError(f"setup: mesh_size must be ≤ {MAX_MESH} cells per axis, got {list(self.mesh_size)}")
+        if any(int(f) > MAX_MESH for f in self.mesh_scale_factors):
+            raise CaseError(f"setup: mesh_scale_factors must be ≤ {MAX_MESH}, got {list(self.mesh_scale_factors)}")
 
     @property
     def levels(self) -> int:
@@ -167,7 +194,7 @@ class Case:
             raise CaseError(f"case {self.name!r} is unavailable: {self.unavailable}")
         if self._data is None:
             data = self.loader()
-            check_case_data(self.name, data)
+            check_case_data(self.name, data, self.setup)
             self._data = data
         return self._data
 
@@ -181,15 +208,31 @@ class Case:
         return self.load().fixed.GetDimension()
 
 
-def check_case_data(name: str, data: CaseData) -> None:
-    """Refuse data that would make every run fail for a reason that is not the optimizer's."""
+def check_case_data(name: str, data: CaseData, setup: Setup | None = None) -> None:
+    """Refuse data that would make every run fail for a reason that is not the optimizer's: images that are not
+    finite, constant (every pixel alike: no metric can align them), or with fewer than
+    :data:`MIN_VOXELS_PER_AXIS` voxels along an axis at the coarsest pyramid level of ``setup``."""
     dim = data.fixed.GetDimension()
     if data.moving.GetDimension() != dim:
         raise CaseError(f"case {name!r}: fixed image is {dim}D but moving image is {data.moving.GetDimension()}D")
+    shrink = max(int(f) for f in setup.shrink_factors) if setup is not None else 1
     for label, image in (("fixed", data.fixed), ("moving", data.moving)):
         array = sitk.GetArrayViewFromImage(image)
         if not np.all(np.isfinite(array)):
             raise CaseError(f"case {name!r}: {label} image has {int((~np.isfinite(array)).sum())} NaN/Inf pixels")
+        size = image.GetSize()
+        if any(n // shrink < MIN_VOXELS_PER_AXIS for n in size):
+            at = f" at shrink factor {shrink} (the coarsest level)" if shrink > 1 else ""
+            raise CaseError(
+                f"case {name!r}: {label} image is {'×'.join(map(str, size))} voxels: every axis needs at least "
+                f"{MIN_VOXELS_PER_AXIS} voxels{at}" + (": lower shrink_factors" if shrink > 1 else "")
+            )
+        if array.size and array.min() == array.max():
+            metric = setup.metric if setup is not None else "the metric"
+            raise CaseError(
+                f"case {name!r}: {label} image is constant (every pixel is {array.flat[0]:g}): {metric} cannot "
+                "align it (its gradient is zero everywhere)"
+            )
     for label, mask, image in (
         ("fixed_mask", data.fixed_mask, data.fixed),
         ("moving_mask", data.moving_mask, data.moving),

@@ -175,12 +175,31 @@ def _grid(strategy: Strategy, entries: Sequence[ParamEntry], selected: list[str]
     for combo in itertools.product(*(values for _, values in axes.values())):
         point = dict(zip(axes, combo, strict=True))
         try:
-            strategy.parse_params(point)
+            parsed = strategy.parse_params(point)
         except ParameterError as exc:
             sources = ", ".join(entry.source for entry, _ in axes.values())
             raise MatrixError(f"{exc} (from {sources})") from exc
+        _check_int_range(strategy, parsed, axes)
         points.append(point)
     return points
+
+
+#: The largest integer a parameter may hold: ITK takes counts (iterations, evaluations, corrections) as 32-bit
+#: integers, so a larger one fails in every run (an OverflowError) instead of meaning "no limit".
+MAX_PARAM_INT = 2**31 - 1
+
+
+def _check_int_range(strategy: Strategy, parsed: Any, axes: dict[str, tuple[ParamEntry, list[Any]]]) -> None:
+    for f in dataclasses.fields(parsed):
+        value = getattr(parsed, f.name)
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_PARAM_INT:
+                source = axes[f.name][0].source if f.name in axes else f"{strategy.name} default"
+                raise MatrixError(
+                    f"{source}: {strategy.name}: {f.name} {item!r} is out of range: at most {MAX_PARAM_INT} "
+                    "(ITK counts are 32-bit integers)"
+                )
 
 
 def _values(strategy: Strategy, entry: ParamEntry) -> list[Any]:

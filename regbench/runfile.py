@@ -20,6 +20,7 @@ learning_rate = [0.5, 1.0, 2.0]      # a list is a grid (a list of lists for a s
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -53,6 +54,23 @@ class RunFile:
     scheduler: str | None = None
 
 
+#: Upper bounds of the run file's (and the command line's) numbers: beyond them a value is a typo, not a choice.
+MAX_THREADS = 1024
+MAX_WORKERS = 4096
+MAX_COUNT = 2**31 - 1  # a seed
+MAX_SEEDS = 100_000  # a count of seeds
+MAX_REPEATS = 10_000
+MAX_TIMEOUT_S = 366 * 24 * 3600.0  # a year; 0 means no limit
+
+
+def text_line(path: Path, offset: int) -> int:
+    """The 1-based line of byte ``offset`` in a file."""
+    try:
+        return path.read_bytes()[:offset].count(b"\n") + 1
+    except OSError:
+        return 1
+
+
 KEYS = (
     "strategies",
     "cases",
@@ -79,6 +97,9 @@ def load_run_file(path: str | Path) -> RunFile:
         data = tomllib.loads(text)
     except OSError as exc:
         raise MatrixError(f"{path}: cannot read the run file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        line = text_line(path, exc.start)
+        raise MatrixError(f"{path}:{line}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise MatrixError(f"{path}: not valid TOML: {exc}") from exc
     where = _Where(path, text)
@@ -95,9 +116,13 @@ def load_run_file(path: str | Path) -> RunFile:
             raise MatrixError(f"{where(key)}: {key} must be {what}, not {value!r}")
         return value
 
-    def at_least(key: str, value: Any, low: int) -> Any:
+    def at_least(key: str, value: Any, low: int, high: float = MAX_COUNT) -> Any:
+        if value is not None and isinstance(value, float) and not math.isfinite(value):
+            raise MatrixError(f"{where(key)}: {key} must be a finite number, not {value!r}")
         if value is not None and value < low:
             raise MatrixError(f"{where(key)}: {key} must be {'positive' if low else '≥ 0'}, not {value!r}")
+        if value is not None and value > high:
+            raise MatrixError(f"{where(key)}: {key} must be at most {high:g}, not {value!r}")
         return value
 
     out = RunFile(
@@ -105,17 +130,19 @@ def load_run_file(path: str | Path) -> RunFile:
         cases=_names(where, data, "cases"),
         case_files=_case_files(where, here, _names(where, data, "case_files")),
         plugins=_names(where, data, "plugins"),
-        workers=at_least("workers", get("workers", int, "a positive integer"), 1),
-        threads=at_least("threads", get("threads", int, "a positive integer"), 1),
-        repeat=at_least("repeat", get("repeat", int, "a positive integer (executions of every run)"), 1),
-        timeout=at_least("timeout", get("timeout", (int, float), "a number of seconds (0: no limit)"), 0),
+        workers=at_least("workers", get("workers", int, "a positive integer"), 1, MAX_WORKERS),
+        threads=at_least("threads", get("threads", int, "a positive integer"), 1, MAX_THREADS),
+        repeat=at_least("repeat", get("repeat", int, "a positive integer (executions of every run)"), 1, MAX_REPEATS),
+        timeout=at_least(
+            "timeout", get("timeout", (int, float), "a number of seconds (0: no limit)"), 0, MAX_TIMEOUT_S
+        ),
         store=str(here / data["store"]) if get("store", str, "a path") else None,
         executor=get("executor", str, '"local" or "dask"'),
         scheduler=get("scheduler", str, "an address like tcp://host:8786"),
         params=_params(path, get("params", dict, "a table")),
     )
     if "seeds" in data:
-        out.seeds = list(range(at_least("seeds", get("seeds", int, "a positive integer (a count)"), 1)))
+        out.seeds = list(range(at_least("seeds", get("seeds", int, "a positive integer (a count)"), 1, MAX_SEEDS)))
     elif "seed" in data:
         seed = data["seed"]
         seeds = seed if isinstance(seed, list) else [seed]

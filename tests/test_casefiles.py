@@ -171,7 +171,11 @@ def test_bad_files_are_named_with_the_case_line(files, keys, expected):
     path = write(files, _case_toml(**keys), name="bad.toml")
     with pytest.raises(CaseError, match=expected) as info:
         load_case_file(path)
-    assert str(info.value).startswith(f"{path}:3: case 'bad': ")  # line 3 holds the [[case]] header
+    # The line of the key that names the bad file (the dimension mismatch: the [[case]] header, line 3).
+    (key,) = keys
+    text = path.read_text().splitlines()
+    line = 3 if key == "moving" and "3D" in expected else next(i for i, t in enumerate(text, 1) if t.startswith(key))
+    assert str(info.value).startswith(f"{path}:{line}: case 'bad': "), str(info.value)
 
 
 def test_toml_syntax_error_gives_the_line(files):
@@ -216,7 +220,7 @@ def test_the_cli_turns_a_bad_case_file_into_exit_2_without_traceback(files):
     path = write(files, _case_toml(fixed="nowhere.nii.gz"), name="cli.toml")
     result = CliRunner().invoke(main, ["run", "--cases", str(path), "-s", "lbfgs2"])
     assert result.exit_code == 2
-    assert f"{path}:3: case 'bad': fixed image" in result.output and "not found" in result.output
+    assert f"{path}:5: case 'bad': fixed image" in result.output and "not found" in result.output
     assert "Traceback" not in result.output
 
 

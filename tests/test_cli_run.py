@@ -221,7 +221,7 @@ def test_user_case_files_reach_the_workers(tmp_path):
         ),
         (
             ["-s", "gd", "-c", "synth2d-affine", "--seeds", "0"],
-            "Invalid value for '--seeds': 0 is not in the range x>=1",
+            "Invalid value for '--seeds': 0 is not in the range 1<=x<=100000",
         ),
         (["-s", "gd,nope"], "no strategy matches 'nope'"),
         (["--timeout", "-1"], "Invalid value for '--timeout'"),

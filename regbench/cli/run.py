@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections import Counter
 from contextlib import ExitStack, nullcontext
@@ -21,7 +22,15 @@ from regbench.outcomes import MEANINGS, succeeded
 from regbench.plugins import PluginError
 from regbench.record import RunRecord
 from regbench.report.runview import markup_safe, print_record
-from regbench.runfile import RunFile, load_run_file
+from regbench.runfile import (
+    MAX_REPEATS,
+    MAX_SEEDS,
+    MAX_THREADS,
+    MAX_TIMEOUT_S,
+    MAX_WORKERS,
+    RunFile,
+    load_run_file,
+)
 from regbench.runner import (
     DEFAULT_THREADS,
     DEFAULT_TIMEOUT_S,
@@ -36,6 +45,14 @@ from regbench.strategy import ParameterError
 from regbench.worker import WorkerState
 
 USAGE_ERRORS = (MatrixError, ParameterError, PluginError, CaseError, StoreError)
+
+
+def _finite(param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number of seconds (0: no limit)", param=param)
+    return value
+
+
 SHOW_FAILURES = 10
 
 
@@ -97,7 +114,7 @@ class Settings:
 @click.option(
     "--seed", "seed_list", multiple=True, type=click.IntRange(min=0), help="A seed ≥ 0 (repeatable) [default: 0]."
 )
-@click.option("--seeds", type=click.IntRange(min=1), metavar="N", help="Seeds 0 to N-1.")
+@click.option("--seeds", type=click.IntRange(min=1, max=MAX_SEEDS), metavar="N", help="Seeds 0 to N-1.")
 @click.option(
     "-p",
     "--param",
@@ -109,7 +126,7 @@ class Settings:
 @click.option(
     "--repeat",
     "repeats",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_REPEATS),
     metavar="K",
     help="Run every planned run K times (repeats 0 to K-1; repeat 0 is the plain run, so runs already stored count "
     "as it), store every repeat and print how far they are apart per strategy × case × seed [default: 1].",
@@ -123,19 +140,20 @@ class Settings:
 @click.option(
     "-w",
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_WORKERS),
     help="Worker processes: runs side by side, where the speed comes from [default: the cores // --threads].",
 )
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_THREADS),
     help=f"ITK threads per run [default: {DEFAULT_THREADS}, so the same run gives a bit-identical record: Mattes MI "
     "is not reproducible with more threads, and the thread count changes every metric's last digits]. It is part "
     "of the run's key.",
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=MAX_TIMEOUT_S),
+    callback=lambda ctx, param, value: _finite(param, value),
     metavar="SECONDS",
     help=f"Per run; a run past it is killed and recorded as 'timeout'. 0: no limit [default: {DEFAULT_TIMEOUT_S:g}].",
 )
