@@ -334,16 +334,19 @@ def _verdict(rec: Recommendation, solvers: list[str]) -> list[str]:
             if probs[1] >= EQUIVALENT:
                 test += ": practically the same"
         lines.append(f"{rec.best} vs {other}: {test}.")
-    if len(rec.recommended) > 1 and all(
-        (p := rec.pvalues.get((a, b))) is None or p >= SIGNIFICANCE
-        for a in rec.recommended
-        for b in rec.recommended
-        if a != b
-    ):
-        lines.append(
-            f"The recommended strategies ({', '.join(rec.recommended)}) are statistically indistinguishable: "
-            "choose by time or failure rate."
-        )
+    if len(rec.recommended) > 1:
+        tested = [rec.pvalues.get((a, b)) for a in rec.recommended for b in rec.recommended if a < b]
+        names = ", ".join(rec.recommended)
+        if all(p is not None and p >= SIGNIFICANCE for p in tested):
+            lines.append(
+                f"The recommended strategies ({names}) are statistically indistinguishable: choose by time or "
+                "failure rate."
+            )
+        elif all(p is None or p >= SIGNIFICANCE for p in tested):
+            lines.append(
+                f"The recommended strategies ({names}) cannot be told apart here (no significant difference, some "
+                f"pairs untested with fewer than {MIN_PAIRS} instances): choose by time or failure rate."
+            )
     demos = [c.solver for c in rec.candidates if not c.eligible]
     if demos:
         lines.append("Shown but never recommended (demonstrations of a failure): " + ", ".join(demos) + ".")
