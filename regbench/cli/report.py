@@ -244,7 +244,26 @@ def compare_command(a, b, gates, as_json) -> None:
 @click.argument("run")
 @click.option("--store", "source", default=DEFAULT_STORE, show_default=True, help="Result store to look RUN up in.")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON instead.")
-def show_command(run, source, as_json) -> None:
+@click.option(
+    "--save-transform",
+    "transform_path",
+    type=click.Path(dir_okay=False),
+    help="Write the run's transform (fixed → moving, the full mapping) as an ITK transform file (.tfm, .h5).",
+)
+@click.option(
+    "--resample",
+    "resample_path",
+    type=click.Path(dir_okay=False),
+    help="Write the moving image resampled onto the fixed grid with the run's transform (.nii.gz, .mha...).",
+)
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(file_okay=False),
+    help="Write pictures of the run into DIR: overlay, checkerboard and difference before and after; for "
+    "deformable transforms a Jacobian-determinant map (folding in red) and a deformation grid.",
+)
+def show_command(run, source, as_json, transform_path, resample_path, images_dir) -> None:
     """Explain one run in plain words. RUN is a record key, a unique key prefix, or a JSON record file."""
     from regbench.report.explain import print_explanation
 
@@ -257,3 +276,27 @@ def show_command(run, source, as_json) -> None:
         echo_json(record.to_dict())
         return
     print_explanation(record, make_console())
+    if transform_path or resample_path or images_dir:
+        _write_run_files(record, transform_path, resample_path, images_dir)
+
+
+def _write_run_files(record, transform_path, resample_path, images_dir) -> None:
+    import SimpleITK as sitk
+
+    from regbench.report import images
+
+    try:
+        if transform_path:
+            click.echo(f"transform: {images.save_transform(record, transform_path)}")
+        if resample_path:
+            _, data = images.case_data(record)
+            moved = images.resample(data.moving, data.fixed, images.record_transform(record))
+            sitk.WriteImage(moved, str(resample_path))
+            click.echo(f"resampled moving image: {resample_path}")
+        if images_dir:
+            pictures = images.write_images(record, images_dir)
+            click.echo(f"pictures: {', '.join(str(p) for p in pictures.files)}")
+            if pictures.folded_voxels:
+                click.echo(f"folded voxels (Jacobian determinant <= 0): {pictures.folded_voxels}")
+    except (images.ImageError, RuntimeError) as exc:
+        raise click.UsageError(str(exc)) from exc
