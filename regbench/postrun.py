@@ -30,6 +30,7 @@ def evaluate_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> None:
     would cost several times itself. The budget is counted in evaluations, from what the run did
     (:func:`execute_cost`), never from the clock: the same key must give the same record.
     """
+    _diagnostics(record, ctx)
     trace = record.trace
     best = ctx.best_visited
     if best is not None and best.row is not None and trace.position[best.row] is None:
@@ -63,6 +64,27 @@ EVALUATION_COST = {"mattes": 6.0}
 #: Kept positions evaluated beyond the level ends and the best visited whatever the budget: an anytime curve
 #: needs a few points, and an optimizer whose iteration costs many evaluations (a line search) looks cheap here.
 MIN_EVALUATED = 8
+
+
+def _diagnostics(record: RunRecord, ctx: RunContext) -> None:
+    """After the executions: this SimpleITK's probed semantics (cached per version) in the record's provenance, a
+    note when the strategy's declared ``metric_pairing`` disagrees with them for the optimizer that ran, and the
+    case's gradient-audit warning (if one is known). The declared pairing stays what the run tracked with: the
+    optimizer is only known from its stop text, after the run, and the hot path stays untouched."""
+    from regbench import gradients, probe
+
+    try:
+        result = probe.semantics()
+    except Exception as exc:  # a probe that cannot run must not fail the run
+        record.provenance["semantics"] = {"error": f"{type(exc).__name__}: {exc}"}
+    else:
+        record.provenance["semantics"] = probe.as_provenance(result)
+        note = probe.pairing_note(ctx.metric_pairing, [s.stop_condition for s in record.segments], result)
+        if note and note not in record.notes:
+            record.notes.append(note)
+    warning = gradients.case_warning(ctx.case)
+    if warning:
+        record.provenance["gradient_warning"] = warning
 
 
 def execute_cost(record: RunRecord, dimension: int) -> float:

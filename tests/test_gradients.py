@@ -1,11 +1,11 @@
 """The gradient audit and the metrics it needs (joint-histogram MI; demons refused with the reason)."""
 
-import SimpleITK as sitk
 import pytest
+import SimpleITK as sitk
 
 import regbench
 from regbench.cases import CaseError, Setup, configure_metric
-from regbench.gradients import audit_case, audit_case_cached, case_warning, cached_audit, make_multimodal_case
+from regbench.gradients import audit_case, audit_case_cached, cached_audit, case_warning, make_multimodal_case
 from regbench.tinycase import make_tiny_case
 
 SEEN_ON = ("2.5.7", "5.4")  # SimpleITK, ITK: where the JHMI finding was measured
@@ -53,3 +53,19 @@ def test_jhmi_cases_carry_a_warning_line_without_measuring(tmp_path, monkeypatch
     line = case_warning(case)
     if int(sitk.Version_ITKVersionString().split(".")[0]) < 6:
         assert line and "jhmi" in line
+
+
+def test_show_prints_the_gradient_warning_line():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from regbench.report.explain import print_explanation
+
+    tiny = make_tiny_case("translation")
+    case = regbench.Case("tiny-jhmi", tiny.loader, Setup(transform="translation", metric="jhmi"))
+    record = regbench.run_one("gd", case)
+    buffer = StringIO()
+    print_explanation(record, Console(file=buffer, width=200))
+    if int(sitk.Version_ITKVersionString().split(".")[0]) < 6:
+        assert "warning: gradient audit: jhmi" in buffer.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from regbench import gradients, probe
 from regbench.cli.common import echo_json, make_console, plugin_manager
 from regbench.matrix import MatrixError, case_pool
 from regbench.report.runview import as_text
@@ -34,12 +35,20 @@ def case_info(case, file: str | None = None) -> dict:
         "setup": {k: getattr(setup, k) for k in setup.__dataclass_fields__},
         "provenance": case.provenance.as_dict() if case.provenance else None,
         "file": file,
+        # The gradient audit's case-level warning: the cached measurement, else what is known for the metric.
+        "gradient_warning": gradients.case_warning(case),
     }
 
 
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-@click.option("-v", "--verbose", is_flag=True, help="Show every strategy parameter with its default and range.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show every strategy parameter with its default and range, and what the semantics probe found for this "
+    "SimpleITK (cached per version).",
+)
 @click.option(
     "--cases",
     "case_files",
@@ -70,7 +79,10 @@ def list_command(as_json: bool, verbose: bool, case_files: tuple[str, ...], plug
     cases = [case_info(case, file) for case, file in pool.values()]
     broken = [b.as_dict() for b in pm.broken]
     if as_json:
-        echo_json({"strategies": strategies, "cases": cases, "broken": broken})
+        out = {"strategies": strategies, "cases": cases, "broken": broken}
+        if verbose:
+            out["semantics"] = probe.semantics()
+        echo_json(out)
     else:
         _print_tables(strategies, cases, broken, verbose)
     if broken:
@@ -99,9 +111,15 @@ def _print_tables(strategies: list[dict], cases: list[dict], broken: list[dict],
         description = (
             as_text(c["description"]) if c["available"] else as_text(f"unavailable: {c['unavailable']}", "yellow")
         )
+        if c.get("gradient_warning"):
+            description.append("\n" + c["gradient_warning"], style="yellow")
         origin = c["file"] or _provenance(c["provenance"])
         table.add_row(as_text(c["name"]), "yes" if c["default"] else "", description, as_text(origin))
     console.print(table)
+    if verbose:
+        console.print()
+        for line in probe.summary_lines():
+            console.print(as_text(line), highlight=False)
     if broken:
         console.print(f"\n[bold red]Broken plugins ({len(broken)})[/bold red]: left out of everything above")
         for b in broken:

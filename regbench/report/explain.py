@@ -391,6 +391,8 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
     say(f"run {record.key}: {record.strategy} on {record.case}, seed {record.seed}, status {record.status}")
     if record.error and record.segments:  # without segments the status text below quotes it
         say(f"error: {record.error}")
+    if gradient_warning := (record.provenance or {}).get("gradient_warning"):
+        console.print(markup_safe(f"warning: {gradient_warning}"), style="yellow", highlight=False)
     executed = any(segment.levels for segment in record.segments)
     if executed:
         console.print(level_table(record))
