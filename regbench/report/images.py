@@ -16,6 +16,7 @@ pictures (definitions: docs/recommend.md):
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,16 +181,18 @@ def write_images(
     files = []
 
     def figure(name, panels, suptitle):
+        if dim == 2:  # before and after side by side
+            panels = [[p for row in panels for p in row]]
         rows = len(panels)
         cols = max(len(p) for p in panels)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows + 0.4), squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(max(3.2 * cols, 5.0), 3.2 * rows + 0.6), squeeze=False)
         for r, row in enumerate(panels):
             for c in range(cols):
                 ax = axes[r][c]
                 ax.set_axis_off()
                 if c < len(row):
                     row[c](ax)
-        fig.suptitle(suptitle, fontsize=9)
+        fig.suptitle(textwrap.fill(suptitle, 70), fontsize=8)
         fig.tight_layout()
         path = directory / name
         fig.savefig(path, dpi=90)

@@ -1,0 +1,129 @@
+"""Pictures and files of one run, checked against hand-made inputs; the saved transform and resampled image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from click.testing import CliRunner
+
+import regbench
+from regbench.cli import main
+from regbench.record import RunRecord
+from regbench.report import images
+from regbench.store import Store
+from regbench.transforms import transform_to_dict
+
+
+def edge_image(edge: int, size=(64, 48)) -> sitk.Image:
+    a = np.zeros(size[::-1], dtype=np.float32)
+    a[:, edge:] = 1.0
+    return sitk.GetImageFromArray(a)
+
+
+def first_bright_column(row: np.ndarray) -> int:
+    return int(np.argmax(row > 0.5))
+
+
+def test_a_known_shift_appears_as_a_known_checkerboard_offset():
+    fixed, moving = edge_image(8), edge_image(13)  # the moving edge is 5 px to the right
+    before = images.resample(moving, fixed, sitk.TranslationTransform(2))
+    board, mask = images.checkerboard(sitk.GetArrayFromImage(fixed), sitk.GetArrayFromImage(before), tiles=2)
+    # both edges lie in the left column of tiles (32 px wide): its rows alternate between fixed and moving
+    offsets = {first_bright_column(board[r]) for r in range(board.shape[0]) if mask[r, 0]}
+    assert offsets == {8}  # fixed tiles: the fixed edge
+    offsets = {first_bright_column(board[r]) for r in range(board.shape[0]) if not mask[r, 0]}
+    assert offsets == {13}  # moving tiles: shifted by exactly 5 px
+    # through the right translation the tiles agree: no offset left
+    after = images.resample(moving, fixed, sitk.TranslationTransform(2, (5.0, 0.0)))
+    board, mask = images.checkerboard(sitk.GetArrayFromImage(fixed), sitk.GetArrayFromImage(after), tiles=2)
+    assert {first_bright_column(board[r]) for r in range(board.shape[0])} == {8}
+
+
+def folded_field(size=(40, 32), band=(16, 22)) -> tuple[sitk.Transform, np.ndarray]:
+    """A displacement along x with slope −2 over a band of columns: det J = 1 − 2 = −1 there, 1 elsewhere."""
+    u = np.zeros((size[1], size[0], 2))
+    x = np.arange(size[0], dtype=float)
+    ux = -2.0 * (np.clip(x, band[0], band[1]) - band[0])
+    u[..., 0] = ux[None, :]
+    expected = np.zeros((size[1], size[0]), dtype=bool)
+    expected[:, band[0] + 1 : band[1]] = True  # the interior of the band (central differences)
+    field = sitk.GetImageFromArray(u, isVector=True)
+    return sitk.DisplacementFieldTransform(field), expected
+
+
+def test_a_hand_folded_field_marks_the_folded_voxels():
+    transform, expected = folded_field()
+    del expected
+    reference = sitk.Image(40, 32, sitk.sitkFloat32)
+    jac = images.jacobian_determinant(transform, reference)
+    folded = jac <= 0
+    assert folded[:, 17:22].all()  # the band's interior is folded
+    assert not folded[:, :15].any() and not folded[:, 24:].any()  # away from it nothing is
+    assert np.allclose(jac[:, 18:21], -1.0)
+    assert images.is_deformable(transform)
+
+
+def test_pictures_of_a_folded_bspline_run(tmp_path):
+    fixed = sitk.GetImageFromArray(np.random.default_rng(0).random((32, 40)).astype(np.float32))
+    bspline = sitk.BSplineTransformInitializer(fixed, [3, 3])
+    params = np.zeros(bspline.GetNumberOfParameters())
+    side = round(np.sqrt(params.size // 2))  # control points per axis; x components first, x fastest
+    params[2 * side + 2], params[2 * side + 3] = 25.0, -25.0  # two neighbours pushed past each other along x
+    bspline.SetParameters(params.tolist())
+    record = RunRecord(strategy="hand", case="hand", seed=0, key="k")
+    record.transform = transform_to_dict(bspline)
+    pictures = images.write_images(record, tmp_path, fixed=fixed, moving=fixed, before=sitk.TranslationTransform(2))
+    names = {p.name for p in pictures.files}
+    assert names == {"overlay.png", "checkerboard.png", "difference.png", "jacobian.png", "grid.png"}
+    expected = int((images.jacobian_determinant(bspline, fixed) <= 0).sum())
+    assert pictures.folded_voxels == expected > 0
+    # a rigid run has no Jacobian map or grid
+    record.transform = transform_to_dict(sitk.TranslationTransform(2, (1.0, 0.0)))
+    rigid = images.write_images(
+        record, tmp_path / "rigid", fixed=fixed, moving=fixed, before=sitk.Transform(2, sitk.sitkIdentity)
+    )
+    assert {p.name for p in rigid.files} == {"overlay.png", "checkerboard.png", "difference.png"}
+    assert rigid.folded_voxels is None
+
+
+@pytest.mark.slow
+def test_saved_transform_and_resampled_image_match_the_record(pm, tmp_path):
+    record = regbench.run_one("lbfgsb", "synth2d-rigid", seed=0, threads=1, pm=pm)
+    store = tmp_path / "runs.sqlite"
+    with Store(store) as s:
+        s.add(record)
+    tfm, nii, pics = tmp_path / "out.tfm", tmp_path / "out.nii.gz", tmp_path / "pics"
+    result = CliRunner().invoke(
+        main,
+        [
+            "show",
+            record.key,
+            "--store",
+            str(store),
+            "--save-transform",
+            str(tfm),
+            "--resample",
+            str(nii),
+            "--images",
+            str(pics),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    saved = sitk.ReadTransform(str(tfm))
+    rebuilt = images.record_transform(record)
+    data = pm.get_case("synth2d-rigid").load()
+    for index in [(0, 0), (10, 20), (40, 5)]:
+        point = data.fixed.TransformIndexToPhysicalPoint(index)
+        assert np.allclose(saved.TransformPoint(point), rebuilt.TransformPoint(point), atol=1e-9)
+    moved = sitk.ReadImage(str(nii))
+    assert moved.GetSize() == data.fixed.GetSize() and moved.GetSpacing() == data.fixed.GetSpacing()
+    expected = sitk.GetArrayFromImage(sitk.Resample(data.moving, data.fixed, rebuilt, sitk.sitkLinear, 0.0))
+    assert np.allclose(sitk.GetArrayFromImage(moved), expected, atol=1e-5)
+    # the registered image is closer to the fixed image than the start: it is the run's result
+    start = sitk.GetArrayFromImage(
+        images.resample(data.moving, data.fixed, images.initial_transform(record, pm.get_case("synth2d-rigid"), data))
+    )
+    f = sitk.GetArrayFromImage(data.fixed)
+    assert np.abs(f - expected).mean() < np.abs(f - start).mean()
+    assert (pics / "overlay.png").is_file()
