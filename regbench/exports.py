@@ -88,7 +88,14 @@ def _csv_cell(value: Any) -> Any:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)  # round-trips exactly
-    return _scalar(value)
+    value = _scalar(value)
+    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
+        return "'" + value  # a spreadsheet would run it as a formula (=HYPERLINK(...)): make it text
+    return value
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP's list): such text cells get a leading quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _scalar(value: Any) -> Any:

@@ -239,14 +239,25 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """A record from its JSON dict. Bad input (not an object, a field of the wrong type) raises
+        :class:`RecordError` naming the field."""
+        if not isinstance(data, dict):
+            raise RecordError(f"not a run record: a JSON {type(data).__name__}, not an object")
         data = dict(data)
-        segments = [_segment_from_dict(s) for s in data.pop("segments", [])]
-        trace = Trace(**data.pop("trace", {}))
-        anytime = Anytime(**data.pop("anytime", None) or {})
+        _check_types(cls, data)
+        try:
+            segments = [_segment_from_dict(s) for s in data.pop("segments", None) or []]
+            trace = Trace(**(data.pop("trace", None) or {}))
+            anytime = Anytime(**(data.pop("anytime", None) or {}))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise RecordError(f"not a run record: bad segments, trace or anytime ({exc})") from None
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         extra = {k: data.pop(k) for k in unknown}
-        record = cls(**data, segments=segments, trace=trace, anytime=anytime)
+        try:
+            record = cls(**data, segments=segments, trace=trace, anytime=anytime)
+        except (TypeError, ValueError) as exc:
+            raise RecordError(f"not a run record: {exc}") from None
         # Fields written by a newer regbench are kept, not dropped.
         record.measures.update({f"unknown:{k}": v for k, v in extra.items()})
         return record
@@ -296,6 +307,43 @@ class RunRecord:
         for name, value in self.measures.items():
             out[f"measures.{name}"] = to_jsonable(value)
         return out
+
+
+class RecordError(ValueError):
+    """A JSON value is not a run record: the message names the field at fault."""
+
+
+# The JSON types each kind of record field accepts (None is accepted for every optional field).
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list": (list,),
+    "dict": (dict,),
+}
+
+
+def _check_types(cls: type, data: dict[str, Any]) -> None:
+    """Refuse a field whose JSON value has the wrong type (``"iterations": "many"``), naming it; the record's
+    annotations are strings (``from __future__ import annotations``) and read as such."""
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value, hint = data[f.name], str(f.type).replace(" ", "")
+        optional = "None" in hint.split("|")
+        if value is None:
+            if optional or f.name in ("segments", "trace", "anytime"):
+                continue
+            raise RecordError(f"not a run record: field {f.name!r} is null")
+        base = hint.split("|")[0].split("[")[0]
+        kinds = {"Trace": (dict,), "Anytime": (dict,)}.get(base) or _JSON_TYPES.get(base)
+        if kinds is None:
+            continue
+        if isinstance(value, bool) and bool not in kinds:
+            kinds = ()
+        if not isinstance(value, kinds):
+            raise RecordError(f"not a run record: field {f.name!r} is {type(value).__name__} {value!r:.40}")
 
 
 def _segment_from_dict(data: dict[str, Any]) -> Segment:

@@ -56,6 +56,7 @@ class Store:
 
     def __init__(self, path: str | Path = DEFAULT_STORE, *, create: bool = True) -> None:
         self.path = Path(path)
+        self.skipped: list[str] = []  # unreadable rows met so far (see skipped_note)
         if not create and not self.path.is_file():
             raise StoreError(f"{self.path}: no such result store (run `regbench run --store {self.path}` first)")
         try:
@@ -75,6 +76,7 @@ class Store:
         """Open an existing store for reading only: reports never write, and may read while a run writes."""
         self = cls.__new__(cls)
         self.path = Path(path)
+        self.skipped = []
         if not self.path.is_file():
             raise StoreError(f"{self.path}: no such result store (run `regbench run --store {self.path}` first)")
         try:
@@ -131,6 +133,28 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------------------------
 
+    def _decode(self, rowid: int, key: str, text: Any) -> RunRecord | None:
+        """The record of one row, or None (noted in :attr:`skipped`) when its JSON or its fields are bad."""
+        try:
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
+            return RunRecord.from_json(text)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            self._skip(rowid, key, exc)
+            return None
+
+    def _skip(self, rowid: int, key: str, exc: Exception) -> None:
+        reason = " ".join(str(exc).split())[:160]
+        self.skipped.append(f"row {rowid} (key {str(key)[:16]}): {reason}")
+
+    def skipped_note(self) -> str | None:
+        """One line saying which rows were skipped as unreadable, or None when none was."""
+        if not getattr(self, "skipped", None):
+            return None
+        rows = "; ".join(self.skipped[:3]) + ("; ..." if len(self.skipped) > 3 else "")
+        count = len(self.skipped)
+        return f"{self.path}: skipped {count} unreadable row{'s' if count > 1 else ''} ({rows})"
+
     def keys(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT key FROM runs")}
 
@@ -138,8 +162,14 @@ class Store:
         return self._db.execute("SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone() is not None
 
     def get(self, key: str) -> RunRecord | None:
-        row = self._db.execute("SELECT record FROM runs WHERE key = ?", (key,)).fetchone()
-        return RunRecord.from_json(row[0]) if row else None
+        """The record of ``key``; a row that cannot be read raises :class:`StoreError` naming it."""
+        row = self._db.execute("SELECT rowid, record FROM runs WHERE key = ?", (key,)).fetchone()
+        if not row:
+            return None
+        record = self._decode(row[0], key, row[1])
+        if record is None:
+            raise StoreError(f"{self.path}: cannot read {self.skipped[-1]}")
+        return record
 
     def records(
         self,
@@ -154,22 +184,40 @@ class Store:
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
-        sql = "SELECT key, record FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY rowid"
+        sql = "SELECT rowid, key, record FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
         # A cursor of its own, streamed: a store of traces may not fit in memory at once.
-        for key, text in self._db.cursor().execute(sql, args):
+        for rowid, key, text in self._db.cursor().execute(sql + " ORDER BY rowid", args):
             if keys is None or key in keys:
-                yield RunRecord.from_json(text)
+                record = self._decode(rowid, key, text)
+                if record is not None:
+                    yield record
 
     def summaries(self, without: tuple[str, ...] = ("trace", "transform", "segments")) -> list[dict[str, Any]]:
         """Every stored record as a dict without its heavy fields, in finishing order. SQLite drops them
         (``json_remove``) so large stores load fast; without SQLite's JSON functions, Python does."""
+        drop = ",".join(f"'$.{name}'" for name in without)
+        # A row whose record is not valid JSON makes json_remove fail: such rows are read (and skipped) in Python.
+        sql = f"SELECT rowid, key, CASE WHEN json_valid(record) THEN json_remove(record, {drop}) END, record FROM runs"
         try:
-            drop = ",".join(f"'$.{name}'" for name in without)
-            rows = self._db.execute(f"SELECT json_remove(record, {drop}) FROM runs ORDER BY rowid").fetchall()
-            return [json.loads(text) for (text,) in rows]
+            rows = self._db.execute(sql + " ORDER BY rowid").fetchall()
         except sqlite3.OperationalError:
-            rows = self._db.execute("SELECT record FROM runs ORDER BY rowid").fetchall()
-            return [{k: v for k, v in json.loads(text).items() if k not in without} for (text,) in rows]
+            rows = [
+                (r, k, None, t) for r, k, t in self._db.execute("SELECT rowid, key, record FROM runs ORDER BY rowid")
+            ]
+        out = []
+        for rowid, key, light, text in rows:
+            try:
+                data = json.loads(light if light is not None else text)
+                if not isinstance(data, dict):
+                    raise ValueError(f"a JSON {type(data).__name__}, not a record object")
+                for name in ("strategy", "case"):
+                    if name not in without and not isinstance(data.get(name), str):
+                        raise ValueError(f"field {name!r} is {data.get(name)!r}, not a string")
+            except (ValueError, TypeError) as exc:
+                self._skip(rowid, key, exc)
+                continue
+            out.append({k: v for k, v in data.items() if k not in without})
+        return out
 
     def get_many(self, keys: list[str]) -> list[RunRecord]:
         """The records of ``keys`` that are stored, in the order of ``keys``."""
@@ -177,8 +225,12 @@ class Store:
         for start in range(0, len(keys), 500):  # SQLite caps the number of parameters in one statement
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for key, text in self._db.execute(f"SELECT key, record FROM runs WHERE key IN ({marks})", chunk):
-                found[key] = RunRecord.from_json(text)
+            for rowid, key, text in self._db.execute(
+                f"SELECT rowid, key, record FROM runs WHERE key IN ({marks})", chunk
+            ):
+                record = self._decode(rowid, key, text)
+                if record is not None:
+                    found[key] = record
         return [found[k] for k in keys if k in found]
 
     def find(self, prefix: str, limit: int = 6) -> list[RunRecord]:
@@ -187,15 +239,20 @@ class Store:
         if exact is not None:
             return [exact]
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        sql = "SELECT record FROM runs WHERE key LIKE ? ESCAPE '\\' ORDER BY key LIMIT ?"
-        return [RunRecord.from_json(text) for (text,) in self._db.execute(sql, (escaped + "%", limit))]
+        sql = "SELECT rowid, key, record FROM runs WHERE key LIKE ? ESCAPE '\\' ORDER BY key LIMIT ?"
+        rows = self._db.execute(sql, (escaped + "%", limit)).fetchall()
+        records = [self._decode(rowid, key, text) for rowid, key, text in rows]
+        if rows and not any(records):
+            raise StoreError(f"{self.path}: cannot read {self.skipped[-1]}")
+        return [r for r in records if r is not None]
 
     def replaced(self, key: str | None = None) -> list[RunRecord]:
         """Records that ``--force`` replaced, oldest first (all of them, or those of one key)."""
-        sql, args = "SELECT record FROM replaced", ()
+        sql, args = "SELECT rowid, key, record FROM replaced", ()
         if key is not None:
             sql, args = sql + " WHERE key = ?", (key,)
-        return [RunRecord.from_json(text) for (text,) in self._db.execute(sql + " ORDER BY rowid", args)]
+        rows = self._db.execute(sql + " ORDER BY rowid", args).fetchall()
+        return [r for r in (self._decode(i, k, t) for i, k, t in rows) if r is not None]
 
     def __len__(self) -> int:
         return self._db.execute("SELECT count(*) FROM runs").fetchone()[0]

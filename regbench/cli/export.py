@@ -54,6 +54,7 @@ def export_command(fmt: str, store: str, output: str | None, strategies: tuple[s
             raise click.UsageError(f"{store}: {exc}") from exc
         if output is None:
             write(records, sys.stdout, fmt)
+            _warn_skipped(db)
             return
         try:
             out = open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below; open errors first)
@@ -62,3 +63,10 @@ def export_command(fmt: str, store: str, output: str | None, strategies: tuple[s
         with out:
             count = write(records, out, fmt)
         click.echo(f"{count} runs written to {output}", err=True)
+        _warn_skipped(db)
+
+
+def _warn_skipped(db: Store) -> None:
+    note = db.skipped_note()
+    if note:  # the readable rows were written; say which were not
+        click.echo(f"warning: {note}", err=True)

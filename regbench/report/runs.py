@@ -11,6 +11,7 @@ run.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,8 @@ class Runs:
     _store_path: Path | None = field(default=None, repr=False)
     # Derived per-run arrays that several statistics share (group codes); dropped by ``subset``.
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # Which rows of the store were skipped as unreadable (None: none was).
+    skipped: str | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.params)
@@ -178,7 +181,7 @@ class Runs:
         if self._store_path is None or not keys:
             return []
         with Store.read_only(self._store_path) as store:
-            return store.get_many(list(keys))
+            return store.get_many(list(keys))  # an unreadable row is skipped (load_store said so)
 
 
 def from_dicts(rows: Sequence[Mapping[str, Any]], source: str = "") -> Runs:
@@ -234,8 +237,12 @@ def load_store(path: str | Path) -> Runs:
     try:
         with Store.read_only(path) as store:
             runs = from_dicts(store.summaries(_HEAVY), str(path))
+            note = store.skipped_note()
     except StoreError as exc:
         raise SourceError(str(exc)) from exc
+    if note:  # the readable rows are reported; say which were not
+        print(f"warning: {note}", file=sys.stderr)
+    runs.skipped = note
     runs._store_path = Path(path)
     return runs
 

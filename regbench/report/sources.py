@@ -30,7 +30,14 @@ def load_runs(path: str | Path) -> Runs:
 
 
 def load_json(path: Path) -> Runs:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{path}: a binary file (byte {exc.start} is not UTF-8), not a result store, JSON or JSON lines"
+        ) from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read it ({exc.strerror})") from None
     try:
         data = json.loads(text)
     except ValueError as first:
@@ -44,10 +51,15 @@ def load_json(path: Path) -> Runs:
     items = data if isinstance(data, list) else [data]
     if not all(isinstance(item, dict) and "strategy" in item and "case" in item for item in items):
         raise SourceError(f"{path}: expected run records (objects with strategy and case) or pytest-benchmark JSON")
-    try:
-        return from_records([RunRecord.from_dict(item) for item in items], str(path))
-    except TypeError as exc:
-        raise SourceError(f"{path}: not a run record: {exc}") from exc
+    records = []
+    for number, item in enumerate(items, start=1):
+        try:
+            records.append(RunRecord.from_dict(item))
+        except (TypeError, ValueError) as exc:
+            where = f"{path}" if len(items) == 1 else f"{path}: record {number}"
+            message = str(exc) if str(exc).startswith("not a run record") else f"not a run record: {exc}"
+            raise SourceError(f"{where}: {message}") from None
+    return from_records(records, str(path))
 
 
 def load_record(path: Path) -> RunRecord:
