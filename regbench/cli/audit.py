@@ -1,0 +1,101 @@
+"""``regbench audit``: stability of strategy × case setups under sampling seeds, thread counts and start noise,
+and the gradient audit of the cases' metrics."""
+
+from __future__ import annotations
+
+import click
+
+from regbench.audit import SOURCES, audit, audit_lines
+from regbench.cli.common import echo_json, make_console, plugin_manager
+from regbench.report.runview import as_text
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from exc
+    if not values or any(v < 1 for v in values):
+        raise click.BadParameter(f"expected integers ≥ 1, got {text!r}")
+    return values
+
+
+@click.command("audit")
+@click.option("-s", "--strategy", "strategies", multiple=True, help="Strategy to audit (repeatable).")
+@click.option("-c", "--case", "cases", multiple=True, help="Case to audit (repeatable).")
+@click.option("--seeds", default=3, show_default=True, type=click.IntRange(1), help="Runs per seeded source.")
+@click.option("--threads", "threads_text", default="1,2", show_default=True, help="ITK thread counts to compare.")
+@click.option("--repeats", default=3, show_default=True, type=click.IntRange(1), help="Same-key repeats.")
+@click.option(
+    "--perturbation",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Standard deviation of the start's shift per axis (physical units); 0 skips the source.",
+)
+@click.option(
+    "--tolerance",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Spread (physical units) above which a source is unstable.",
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    type=click.Choice(SOURCES),
+    help="Only these noise sources (repeatable; default all).",
+)
+@click.option("--gradients", is_flag=True, help="Also run the gradient audit of each case's metric (cached).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Also import this plugin module.")
+def audit_command(
+    strategies, cases, seeds, threads_text, repeats, perturbation, tolerance, sources, gradients, as_json, plugins
+) -> None:
+    """Stability audit: rerun each strategy × case under one noise source at a time (same-key repeats, thread
+    counts, sampling seeds, small start perturbations) and report the spread of the error and of the returned
+    transform per source. Exit status 1 when a setup is flagged unstable."""
+    if not strategies or not cases:
+        raise click.UsageError("give at least one --strategy and one --case")
+    threads = _ints(threads_text)
+    pm = plugin_manager(plugins)
+    for name in cases:
+        if name not in pm.cases():
+            raise click.BadParameter(f"unknown case {name!r}", param_hint="--case")
+    for name in strategies:
+        if name not in pm.strategies():
+            raise click.BadParameter(f"unknown strategy {name!r}", param_hint="--strategy")
+    results, grads = [], []
+    for case in cases:
+        if gradients:
+            from regbench.gradients import audit_case_cached
+
+            grads.append(audit_case_cached(pm.get_case(case)))
+        for strategy in strategies:
+            results.append(
+                audit(
+                    strategy,
+                    case,
+                    seeds=seeds,
+                    threads=threads,
+                    repeats=repeats,
+                    perturbation=perturbation,
+                    tolerance=tolerance,
+                    sources=tuple(sources) or SOURCES,
+                    pm=pm,
+                )
+            )
+    if as_json:
+        echo_json({"stability": [r.as_dict() for r in results], "gradients": grads})
+    else:
+        console = make_console()
+        for g in grads:
+            cos = ", ".join("–" if c is None else f"{c:+.3f}" for c in g["cosines"])
+            flag = "FLAGGED" if g["flagged"] else "ok"
+            console.print(as_text(f"gradient audit {g['case']} ({g['metric']}): first-step cosines {cos}: {flag}"))
+        for r in results:
+            for line in audit_lines(r):
+                console.print(as_text(line), highlight=False)
+    if any(r.flagged for r in results):
+        click.get_current_context().exit(1)
