@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from regbench import __version__
-from regbench.cli.audit import audit_command
+from regbench.cli.audit import audit_command, upgrade_command
 from regbench.cli.export import export_command
 from regbench.cli.list import list_command
 from regbench.cli.report import compare_command, recommend_command, report_command, show_command
@@ -25,6 +25,7 @@ def main() -> None:
     regbench recommend            which strategy to use per case, with the evidence
     regbench show RUN             one run explained in plain words
     regbench audit                stability under seeds, threads and start noise; gradient audit
+    regbench upgrade-check A B    upgrade gate: paired equivalence of two stores (SimpleITK versions)
     regbench export               the records of a result store as JSON lines or CSV
     """
 
@@ -37,3 +38,4 @@ main.add_command(recommend_command)
 main.add_command(show_command)
 main.add_command(export_command)
 main.add_command(audit_command)
+main.add_command(upgrade_command)

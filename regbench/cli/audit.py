@@ -99,3 +99,52 @@ def audit_command(
                 console.print(as_text(line), highlight=False)
     if any(r.flagged for r in results):
         click.get_current_context().exit(1)
+
+
+@click.command("upgrade-check")
+@click.argument("a", type=click.Path(dir_okay=False, exists=True))
+@click.argument("b", type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--margin",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Equivalence margin of the mean error change, physical units (paired TOST, α = 0.05).",
+)
+@click.option(
+    "--metric-margin",
+    type=click.FloatRange(0, min_open=True),
+    help="Margin of the dense metric's change, for cases without truth (untested without it).",
+)
+@click.option("--max-newly-failing", default=0, show_default=True, type=click.IntRange(0), help="Per strategy × case.")
+@click.option(
+    "--max-stop-shift", type=click.FloatRange(0, 1), help="Largest share of runs whose stop category may change."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def upgrade_command(a, b, margin, metric_margin, max_newly_failing, max_stop_shift, as_json) -> None:
+    """Upgrade gate: is store B (the new SimpleITK) equivalent to store A (the pinned one), run for run?
+
+    Pairs runs by strategy, parameters, case, seed, repeat and threads; per strategy × case it tests that the
+    mean change of the error lies within ±MARGIN, counts runs that newly fail, and the stop categories that
+    changed. Exit status 1 when the gate fails (or nothing pairs)."""
+    from regbench.report import compare as cmp
+
+    try:
+        report = cmp.upgrade_check_stores(
+            a,
+            b,
+            margin,
+            max_newly_failing=max_newly_failing,
+            max_stop_shift=max_stop_shift,
+            metric_margin=metric_margin,
+        )
+    except cmp.GateError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if as_json:
+        echo_json(cmp.upgrade_to_jsonable(report))
+    else:
+        console = make_console()
+        for line in cmp.upgrade_lines(report):
+            console.print(as_text(line), highlight=False)
+    if not report.passed:
+        click.get_current_context().exit(1)
