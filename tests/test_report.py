@@ -121,8 +121,14 @@ def test_html_report_links_resolve_and_every_figure_is_there(real_store, tmp_pat
     parser.feed(page)
     cases = {case for _, case, _ in RUNS}
     # per case: traces, median convergence and error vs time; then ECDF, profiles, final error vs time, outcomes
-    assert len(parser.images) == 3 * len(cases) + 4
-    assert parser.captions == len(parser.images)
+    figures_ = [src for src in parser.images if not src.startswith("runs/")]
+    assert len(figures_) == 3 * len(cases) + 4
+    assert parser.captions == len(figures_)
+    # the recommendation section: per case the recommended, median and worst runs drawn (3 pictures each at least)
+    pictures = [src for src in parser.images if src.startswith("runs/")]
+    assert {src.split("/")[1] for src in pictures} == cases
+    assert all(src.endswith(("overlay.png", "checkerboard.png", "difference.png")) for src in pictures)
+    assert 'id="recommendation"' in page and "Case × strategy" in page
     for src in parser.images:
         path = result.index.parent / src
         assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", src

@@ -195,8 +195,10 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
     hits = {kind: anytime_stats.hit_times(runs, error, kind) for kind in ("absolute", "relative")}
     budgets = {axis: anytime_stats.fixed_budget(runs, error, axis) for axis in ("time", "iterations")}
 
-    say("figures")
+    say("recommendation")
     files = []
+    recommendation = _recommendation(runs, out, error, files)
+    say("figures")
     plots = _plots(runs, errors, results, hits, budgets, by_strategy, len(found), error)
     for plot in plots:
         path = out / f"{plot.name}.png"
@@ -242,6 +244,7 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
         skipped_cases=cases[figures.MAX_CASE_FIGURES :],
         max_cases=figures.MAX_CASE_FIGURES,
         definitions=DEFINITIONS,
+        **recommendation,
     )
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
@@ -438,3 +441,124 @@ def _write_csv(path: Path, by_case, by_strategy) -> None:
         writer.writerow(["strategy", "case", *(c.full for c in ALL_COLUMNS)])
         for row in [*by_strategy, *by_case]:
             writer.writerow([row.solver, row.case or "(all)", *row_cells(row, ALL_COLUMNS)])
+
+
+# -- the recommendation section ---------------------------------------------------------------------------------
+
+# Cases whose recommended, median and worst runs are drawn (pictures cost a resampling each)
+MAX_PICTURE_CASES = 6
+
+
+def _anchor(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
+
+
+def _recommendation(runs: Runs, out: Path, error: str, files: list[Path]) -> dict:
+    from regbench.report import recommend as rc
+
+    recs = rc.recommend_all(runs, error)
+    per_case = {r.scope: r for r in recs if r.scope != "all cases"}
+    solvers = sorted(set(runs.solver.astype(str)))
+    demos = {c.solver for r in recs for c in r.candidates if not c.eligible}
+    rows = []
+    for case, rec in per_case.items():
+        by = {c.solver: c for c in rec.candidates}
+        cells = []
+        for s in solvers:
+            c = by.get(s)
+            if c is None:
+                cells.append({"text": "", "css": ""})
+            else:
+                css = "rec" if c.recommended else ("demo" if not c.eligible else "")
+                cells.append({"text": rc._fmt(c.median_error), "css": css})
+        rows.append({"case": case, "anchor": _anchor(case), "cells": cells})
+    blocks = []
+    for number, rec in enumerate(recs):
+        groups = rc._group_labels(rec)
+        block = {
+            "scope": rec.scope,
+            "anchor": _anchor(rec.scope),
+            "verdict": rec.verdict,
+            "unit": rec.error if rec.unit == "case units" else f"{rec.error} / tolerance",
+            "rows": [],
+            "pictures": [],
+            "picture_note": "",
+        }
+        if rec.scope != "all cases" and number < MAX_PICTURE_CASES:
+            block["pictures"], block["picture_note"] = _pictures(runs, rec, out, error, files)
+        links = {p["solver"]: f"#{p['anchor']}" for p in block["pictures"]}
+        for c in rec.candidates:
+            probs = rec.bayes.get(c.solver)
+            block["rows"].append(
+                {
+                    "solver": c.solver,
+                    "link": links.get(c.solver),
+                    "demo": not c.eligible,
+                    "mark": "✓" if c.recommended else ("D" if not c.eligible else ("·" if c.within_tolerance else "")),
+                    "error": rc._fmt(c.median_error),
+                    "rank": "–" if not np.isfinite(c.mean_rank) else f"{c.mean_rank:.1f}",
+                    "cd": groups.get(c.solver, ""),
+                    "peq": "best" if c.solver == rec.best else ("–" if probs is None else f"{probs[1]:.2f}"),
+                    "fail": "–" if not np.isfinite(c.failure_rate) else f"{100 * c.failure_rate:.0f}%",
+                    "fold": "–" if not np.isfinite(c.folding_max) else f"{100 * c.folding_max:.2g}%",
+                    "time": rc._fmt(c.median_time_s),
+                    "why": c.why_not,
+                }
+            )
+        blocks.append(block)
+    return {
+        "recommendations": blocks,
+        "matrix": {"cases": list(per_case), "solvers": solvers, "demos": demos, "rows": rows},
+        "tolerance_rule": "half the smallest voxel spacing of the fixed image",
+    }
+
+
+def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path]) -> tuple[list[dict], str]:
+    """The recommended (the best's median run), the median and the worst run of one case, drawn."""
+    from regbench.report import images
+
+    mine = np.flatnonzero((runs["case"] == rec.scope) & (runs["status"] == "ok"))
+    if not mine.size:
+        return [], "No run of this case returned a transform: nothing to draw."
+    values = stats.error_column(runs, error).values
+    err = np.where(np.isnan(values[mine]), np.inf, values[mine])
+    chosen = []
+    if rec.best is not None:
+        best = [i for i in mine if runs.solver[i] == rec.best]
+        if best:
+            e = np.where(np.isnan(values[best]), np.inf, values[best])
+            chosen.append(("recommended", best[int(np.argsort(e, kind="stable")[(len(best) - 1) // 2])]))
+    order = mine[np.argsort(err, kind="stable")]
+    chosen.append(("median", order[(len(order) - 1) // 2]))
+    chosen.append(("worst", order[-1]))
+    pictures, seen = [], set()
+    for role, i in chosen:
+        key = str(runs["key"][i])
+        if key in seen:
+            continue
+        seen.add(key)
+        records = runs.records([key])
+        if not records:
+            return pictures, "Full records are not available from this source: no pictures."
+        target = out / "runs" / _anchor(rec.scope) / _anchor(key)
+        try:
+            drawn = images.write_images(records[0], target)
+        except images.ImageError as exc:
+            return pictures, f"No pictures: {exc}"
+        files.extend(drawn.files)
+        pictures.append(
+            {
+                "role": role,
+                "solver": str(runs.solver[i]),
+                "seed": int(runs["seed"][i]),
+                "key": key,
+                "anchor": f"run-{_anchor(key)}",
+                "error": fmt_number(float(values[i])) if np.isfinite(values[i]) else "–",
+                "files": [str(f.relative_to(out)) for f in drawn.files],
+                "deformable": drawn.folded_voxels is not None,
+                "folded": drawn.folded_voxels,
+            }
+        )
+    return pictures, ""

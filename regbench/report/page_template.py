@@ -26,6 +26,8 @@ table.matrix td { text-align: center; white-space: nowrap; font-variant-numeric:
 table.matrix th.num { text-align: center; } div.scroll { overflow-x: auto; }
 td.lower { background: #c8ecc8; } td.higher { background: #f6c9c4; } td.ns { background: #fff; }
 td.untested { background: #eee; color: #888; } td.self { background: #ddd; }
+td.rec { background: #c8ecc8; font-weight: 600; } td.demo { color: #888; } tr.demo td { color: #888; }
+div.pictures img { max-width: 32%; vertical-align: top; border: 1px solid #ddd; }
 </style>
 </head>
 <body>
@@ -36,6 +38,7 @@ generated {{ generated }} by regbench {{ version }}</p>
 {% for note in notes %}<p class="warning">{{ note }}</p>
 {% endfor %}
 <nav>
+<a href="#recommendation">Recommendation</a>
 <a href="#summary">Summary</a><a href="#by-case">Per case</a><a href="#success">Success rates</a>
 <a href="#ert">Time to target</a><a href="#budget">Fixed budget</a><a href="#tests">Paired tests</a>
 <a href="#figures">Figures</a>
@@ -52,6 +55,46 @@ generated {{ generated }} by regbench {{ version }}</p>
 {% endfor %}
 </table>
 {% endmacro %}
+
+<h2 id="recommendation">Recommendation</h2>
+<p>Per case: the strategies whose median {{ error }} is within the tolerance of the best's (tolerance in the
+case's physical units: {{ tolerance_rule }}), that fail no more often than the best and do not fold. Strategies
+registered as demonstrations of a failure (D) are shown, never recommended. Over all cases errors are measured in
+each case's tolerances. Definitions: mean rank over instances; cd, critical-difference groups (same letter: no
+significant Wilcoxon–Holm difference at {{ significance }}); P(eq), the Bayesian signed-rank probability (baycomp)
+that the strategy is practically equivalent to the best (ROPE ± one tolerance).</p>
+{% if matrix.cases %}
+<h3>Case × strategy: median {{ error }} (green: recommended)</h3>
+<div class="scroll"><table class="matrix cases">
+<tr><th>case</th>{% for s in matrix.solvers %}<th>{{ s }}{% if s in matrix.demos %} (D){% endif %}</th>{% endfor %}</tr>
+{% for row in matrix.rows %}<tr><th><a href="#rec-{{ row.anchor }}">{{ row.case }}</a></th>
+{% for cell in row.cells %}<td class="{{ cell.css }}">{{ cell.text }}</td>{% endfor %}</tr>{% endfor %}
+</table></div>
+{% endif %}
+{% for rec in recommendations %}
+<h3 id="rec-{{ rec.anchor }}">{{ rec.scope }}</h3>
+{% for line in rec.verdict %}<p>{{ line }}</p>{% endfor %}
+<table>
+<tr><th>strategy</th><th></th><th>median {{ rec.unit }}</th><th>mean rank</th><th>cd</th><th>P(eq)</th>
+<th>failed</th><th>folding (max)</th><th>median time s</th><th>why not</th></tr>
+{% for c in rec.rows %}<tr class="{{ 'demo' if c.demo else '' }}">
+<td>{% if c.link %}<a href="{{ c.link }}">{{ c.solver }}</a>{% else %}{{ c.solver }}{% endif %}</td>
+<td>{{ c.mark }}</td><td class="num">{{ c.error }}</td><td class="num">{{ c.rank }}</td><td>{{ c.cd }}</td>
+<td class="num">{{ c.peq }}</td><td class="num">{{ c.fail }}</td><td class="num">{{ c.fold }}</td>
+<td class="num">{{ c.time }}</td><td>{{ c.why }}</td></tr>{% endfor %}
+</table>
+{% for pic in rec.pictures %}
+<h4 id="{{ pic.anchor }}">{{ pic.role }} run: {{ pic.solver }}, seed {{ pic.seed }} (<code>{{ pic.key }}</code>):
+{{ error }} {{ pic.error }}</h4>
+<div class="pictures">{% for f in pic.files %}<a href="{{ f }}"><img src="{{ f }}" alt="{{ f }}"></a>{% endfor %}</div>
+<p class="note">Overlay: fixed magenta, moving green, grey where they agree; checkerboard of fixed and resampled
+moving tiles; difference fixed − moving (red +, blue −); before is the run's start, after its result.
+{% if pic.deformable %}Jacobian determinant of the mapping with folded voxels (det ≤ 0) in red
+({{ pic.folded }} folded), and a regular grid drawn through the mapping.{% endif %}
+`regbench show {{ pic.key }}` explains the run.</p>
+{% endfor %}
+{% if rec.picture_note %}<p class="note">{{ rec.picture_note }}</p>{% endif %}
+{% endfor %}
 
 <h2 id="summary">Summary per strategy</h2>
 <p>Across all cases and seeds. <em>Succeeded</em> counts runs whose outcome is not a failure (as the progress bar

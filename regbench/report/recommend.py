@@ -287,12 +287,13 @@ def recommend(
 
 def _cd_groups(order: list[str], pvalues: dict[tuple[str, str], float | None]) -> list[list[str]]:
     """Maximal runs of consecutive solvers (by mean rank) of which no pair differs significantly (Holm-adjusted
-    Wilcoxon p ≥ 0.05, or not tested); runs inside a longer one are dropped. Singletons are not groups."""
+    Wilcoxon p ≥ 0.05; an untested pair, with too few instances, joins no group); runs inside a longer one are
+    dropped. Singletons are not groups."""
     groups: list[list[str]] = []
     for i in range(len(order)):
         j = i
         while j + 1 < len(order) and all(
-            (p := pvalues.get((order[k], order[j + 1]))) is None or p >= SIGNIFICANCE for k in range(i, j + 1)
+            (p := pvalues.get((order[k], order[j + 1]))) is not None and p >= SIGNIFICANCE for k in range(i, j + 1)
         ):
             j += 1
         if j > i and not any(set(order[i : j + 1]) <= set(g) for g in groups):
