@@ -93,10 +93,12 @@ def audit_command(
         for g in grads:
             cos = ", ".join("–" if c is None else f"{c:+.3f}" for c in g["cosines"])
             flag = "FLAGGED" if g["flagged"] else "ok"
-            console.print(as_text(f"gradient audit {g['case']} ({g['metric']}): first-step cosines {cos}: {flag}"))
+            console.print(
+                as_text(f"gradient audit {g['case']} ({g['metric']}): first-step cosines {cos}: {flag}"), soft_wrap=True
+            )
         for r in results:
             for line in audit_lines(r):
-                console.print(as_text(line), highlight=False)
+                console.print(as_text(line), highlight=False, soft_wrap=True)
     if any(r.flagged for r in results):
         click.get_current_context().exit(1)
 
@@ -145,6 +147,6 @@ def upgrade_command(a, b, margin, metric_margin, max_newly_failing, max_stop_shi
     else:
         console = make_console()
         for line in cmp.upgrade_lines(report):
-            console.print(as_text(line), highlight=False)
+            console.print(as_text(line), highlight=False, soft_wrap=True)
     if not report.passed:
         click.get_current_context().exit(1)

@@ -103,7 +103,7 @@ def _print_tables(strategies: list[dict], cases: list[dict], broken: list[dict],
             for p in s["params"]:
                 extra = f", {p['range']}" if p["range"] else ""
                 line = f"  {p['name']} = {p['default']!r} ({p['type']}{extra})  {p['help']}"
-                console.print(as_text(line), highlight=False)
+                console.print(as_text(line), highlight=False, soft_wrap=True)
     table = Table(title=f"Cases ({len(cases)})", title_justify="left")
     for column in ("name", "default", "description", "plugin or file"):
         table.add_column(column)
@@ -119,7 +119,7 @@ def _print_tables(strategies: list[dict], cases: list[dict], broken: list[dict],
     if verbose:
         console.print()
         for line in probe.summary_lines():
-            console.print(as_text(line), highlight=False)
+            console.print(as_text(line), highlight=False, soft_wrap=True)
     if broken:
         console.print(f"\n[bold red]Broken plugins ({len(broken)})[/bold red]: left out of everything above")
         for b in broken:
