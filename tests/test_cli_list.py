@@ -44,7 +44,7 @@ def test_list_shows_the_cases_of_a_case_file_with_their_file(case_file):
     [
         (
             '[[case]]\nname = "x"\nfixed = "fixed.nii.gz"\nmoving = "nope.nii.gz"\n',
-            "cases.toml:1: case 'x': moving image",
+            "cases.toml:4: case 'x': moving image",  # the line of the moving key (#13)
         ),
         ('[[case]]\nname = "x"\nfixed = "fixed.nii.gz"\n', "'moving' is required"),
         ('[[case]]\nname = "synth2d-translation"\nfixed = "fixed.nii.gz"\nmoving = "moving.nii.gz"\n', "already"),
