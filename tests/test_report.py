@@ -538,3 +538,35 @@ def test_first_hits_of_real_runs_agree_with_the_per_record_helper(real_store):
             checked += hit is not None
     assert checked  # some targets were reached, some not
     assert np.isinf(time).any()
+
+
+def test_report_at_80_columns_renders_every_number_whole(real_store):
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(main, ["report", "--store", str(real_store)])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith(("│", "┃"))]
+    assert rows
+    for line in rows:
+        assert len(line) <= 80, line
+        assert line.rstrip().endswith(("│", "┃")), line  # no table cropped at the edge
+        cells = [c.strip() for c in line.strip("│┃").split("│" if line.startswith("│") else "┃")]
+        for cell in cells:
+            assert "…" not in cell, line  # no number (or name) ellipsised
+    # the numbers of the error column are whole: the same digits as at 250 columns
+    wide = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["report", "--store", str(real_store), "--no-stats"])
+    import re
+
+    numbers = set(re.findall(r"\d+\.\d+", wide.output.split("error =")[0]))
+    narrow = set(re.findall(r"\d+\.\d+", result.output.split("error =")[0]))
+    assert narrow and narrow <= numbers
+
+
+def test_report_filters_cases_and_strategies(real_store):
+    runs = load_store(real_store)
+    case = sorted(set(runs["case"].tolist()))[0]
+    strategy = sorted(set(runs["strategy"].tolist()))[0]
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(
+        main, ["report", "--store", str(real_store), "--by", "case", "-c", case, "-s", strategy, "--no-stats"]
+    )
+    assert result.exit_code == 0, result.output
+    others = set(runs["case"].tolist()) - {case}
+    assert case in result.output and not any(o in result.output for o in others)

@@ -87,17 +87,22 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
     if not len(runs):
         console.print(f"{source}: no runs yet")
         return
-    console.print(summary_table(runs, by=by, error=error))
+    from regbench.report.tables import fit_table
+
+    def show(table) -> None:
+        console.print(fit_table(table, console.width))
+
+    show(summary_table(runs, by=by, error=error))
     # copies among the seeds, runs not known to be reproducible: what every figure below must be read with
     for line in notes(runs):
         console.print(f"[yellow]note:[/] {escape(line)}")
     if spreads := _repeat_spreads(runs):
-        console.print(repeats_table(spreads))
+        show(repeats_table(spreads))
     if not no_stats:
-        console.print(success_table(runs, stats.instance_results(runs, error), error))
-        console.print(first_hit_table(runs, error))
+        show(success_table(runs, stats.instance_results(runs, error), error))
+        show(first_hit_table(runs, error))
         if len(set(runs.solver)) > 1:
-            console.print(paired_tests_table(runs, (error, "wall_time_s")))
+            show(paired_tests_table(runs, (error, "wall_time_s")))
         _print_recommendations(console, runs, error, tolerance, cases=False)
     if html_dir:
         from regbench.report.html import ReportError, write_html
@@ -115,10 +120,12 @@ def _print_recommendations(console, runs, error, tolerance, cases=True, wins=Fal
     from regbench.report.runview import markup_safe
 
     recs = recommend_all(runs, error, tolerance, cases=cases or len(set(runs["case"].tolist())) == 1)
+    from regbench.report.tables import fit_table
+
     for rec in recs:
-        console.print(recommendation_table(rec))
+        console.print(fit_table(recommendation_table(rec), console.width))
         if wins:
-            console.print(win_table(rec))
+            console.print(fit_table(win_table(rec), console.width))
         for line in rec.verdict:
             console.print(markup_safe(line))
     return recs

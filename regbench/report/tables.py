@@ -219,3 +219,65 @@ def significant_share(tests: list[pairs.PairTest]) -> tuple[int, int]:
     """(significant, tested) pairs."""
     tested = [t for t in tests if t.tested]
     return sum(t.significant for t in tested), len(tested)
+
+
+# -- fitting a table to the terminal ----------------------------------------------------------------------------
+
+# A text column (names, outcome tallies) may wrap at spaces and fold long words, but is never narrower than this.
+MIN_TEXT_WIDTH = 10
+
+
+def _cell_text(cell) -> str:
+    return cell.plain if hasattr(cell, "plain") else str(cell)
+
+
+def fit_table(table: Table, width: int) -> Table:
+    """``table`` made to fit ``width`` columns without splitting a number: right-justified (numeric) columns never
+    wrap and are given the width of their widest cell; when they do not all fit, columns are dropped from the
+    right (never the first) and the caption names them."""
+    columns = table.columns
+    if not columns:
+        return table
+
+    def need(column) -> int:
+        cells = [_cell_text(c) for c in column._cells]
+        header = max((len(w) for w in _cell_text(column.header).split()), default=1)
+        if column.justify == "right" or column.no_wrap:
+            return max([header, *(len(line) for c in cells for line in c.splitlines() or [""])])
+        longest_word = max((len(w) for c in cells for w in c.split()), default=1)
+        return max(min(longest_word, MIN_TEXT_WIDTH), min(header, MIN_TEXT_WIDTH))
+
+    for column in columns:
+        if column.justify == "right":
+            column.no_wrap = True
+        column.min_width = max(column.min_width or 0, need(column))
+    edges = 1 if table.show_edge else -1
+    dropped = []
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = Console(width=max(width, 1) * 4, file=None, color_system=None)
+
+    def too_wide() -> bool:
+        estimate = sum(c.min_width + 3 for c in table.columns) + edges
+        try:  # rich's own minimum width of the table as it stands (what it cannot shrink below)
+            measured = Measurement.get(probe, probe.options, table).minimum
+        except Exception:
+            measured = 0
+        return max(estimate, measured) > width
+
+    # drop from the right, keeping the error and time columns (what a reader compares) as long as possible
+    for keep_measures in (True, False):
+        for column in list(reversed(table.columns[1:])):
+            if not too_wide():
+                break
+            header = _cell_text(column.header).lower()
+            if keep_measures and any(word in header for word in ("err", "time")):
+                continue
+            table.columns.remove(column)
+            dropped.append(column)
+    if dropped:
+        names = ", ".join(_cell_text(c.header).replace("\n", " ") for c in reversed(dropped))
+        note = f"not shown at {width} columns (widen the terminal to see them): {names}"
+        table.caption = f"{table.caption}; {note}" if table.caption else note
+    return table
