@@ -81,6 +81,26 @@ class Trace:
         """Indices of the samples with a saved position."""
         return [i for i, p in enumerate(self.position) if p is not None]
 
+    def to_frame(self):
+        """The trace as a pandas DataFrame: one row per iteration event, one column per trace column (None
+        becomes NaN in the numeric columns; ``position`` stays a column of lists). Needs pandas (the optional
+        extra ``regbench[pandas]``)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("Trace.to_frame needs pandas: pip install 'regbench[pandas]'") from exc
+        data = {}
+        for name in TRACE_COLUMNS:
+            column = getattr(self, name)
+            if name == "position":
+                data[name] = pd.Series(column, dtype=object)
+            else:
+                data[name] = pd.to_numeric(pd.Series(column, dtype=object), errors="coerce")
+        frame = pd.DataFrame(data)
+        for name in ("segment", "level", "iteration"):
+            frame[name] = frame[name].astype("Int64")
+        return frame
+
 
 TRACE_COLUMNS = tuple(f.name for f in dataclasses.fields(Trace))
 EVENT_COLUMNS = tuple(f.name for f in dataclasses.fields(IterationEvent))
