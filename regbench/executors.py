@@ -23,6 +23,8 @@ from regbench.record import RunRecord
 from regbench.worker import RunSpec, WorkerState
 
 Emit = Callable[[RunRecord], None]
+#: Asked just before a run starts: False skips it (another runner on the same store has it).
+Claim = Callable[[RunSpec], bool]
 E = TypeVar("E")
 
 
@@ -62,10 +64,11 @@ class InProcessExecutor(_NothingToAcquire):
     def __init__(self, plugins: Sequence[str] = ()) -> None:
         self.plugins = tuple(plugins)
 
-    def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None:
+    def run(self, runs: Sequence[PlannedRun], emit: Emit, claim: Claim | None = None) -> None:
         state = WorkerState(self.plugins)
         for run in runs:
-            emit(state.run(run.spec))
+            if claim is None or claim(run.spec):
+                emit(state.run(run.spec))
 
 
 class LocalExecutor(_NothingToAcquire):
@@ -78,7 +81,8 @@ class LocalExecutor(_NothingToAcquire):
         self.timeout = timeout
         self.plugins = tuple(plugins)
 
-    def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None:
+    def run(self, runs: Sequence[PlannedRun], emit: Emit, claim: Claim | None = None) -> None:
+        """Run ``runs``; with ``claim``, each is claimed just before a worker takes it and skipped when refused."""
         if not runs:
             return
         templates = {run.spec.key: run.template for run in runs}
@@ -90,8 +94,10 @@ class LocalExecutor(_NothingToAcquire):
                 worker.start()
             while pending or any(w.busy for w in pool):
                 for worker in pool:
-                    if worker.ready and not worker.busy and pending:
-                        worker.submit(pending.popleft())
+                    while worker.ready and not worker.busy and pending:
+                        spec = pending.popleft()
+                        if claim is None or claim(spec):
+                            worker.submit(spec)
                 by_conn = {w.conn: w for w in pool}
                 for conn in wait(list(by_conn), self._wait_time(pool)):
                     worker = by_conn[conn]

@@ -14,7 +14,11 @@ side by side. From Python::
 
 from __future__ import annotations
 
+import inspect
 import os
+import socket
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +29,13 @@ from regbench.matrix import Matrix, plan
 from regbench.outcomes import succeeded
 from regbench.record import RunRecord
 from regbench.run import DEFAULT_THREADS, default_threads
-from regbench.store import Store
-from regbench.worker import plugin_manager
+from regbench.store import Heartbeat, Store
+from regbench.worker import RunSpec, plugin_manager
 
 EXECUTORS = ("local", "dask", "inprocess")
+
+#: Seconds between looks at the store while every run left is in flight on another runner.
+CLAIM_POLL_S = 1.0
 
 #: Seconds a run may take before it is killed and recorded as ``timeout`` (None or 0: no limit). It ends runs
 #: that hang (a deadlock, an optimizer that never stops), which would otherwise stall an unattended suite forever,
@@ -73,6 +80,8 @@ class Progress:
     done: int = 0
     succeeded: int = 0
     failed: int = 0
+    elsewhere: int = 0  # runs skipped in the last pass: stored or claimed by another runner on the store
+    waiting: int = 0  # runs in flight on another runner, waited for
 
     def add(self, record: RunRecord) -> None:
         self.done += 1
@@ -94,12 +103,48 @@ def record_runs(
     progress = Progress(len(runs))
 
     def emit(record: RunRecord) -> None:
-        store.add(record, replace=replace)
+        if not store.add(record, replace=replace, exist_ok=not replace):
+            progress.elsewhere += 1  # another runner stored the same run meanwhile: its record stays
+            return
         progress.add(record)
         if on_record is not None:
             on_record(record, progress)
 
-    executor.run(runs, emit)
+    if replace:  # --force: every run is redone here, whoever else holds it
+        executor.run(runs, emit)
+        return progress
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def claim(spec: RunSpec) -> bool:
+        if store.claim(spec.key, owner):
+            return True
+        progress.elsewhere += 1
+        return False
+
+    remaining = list(runs)
+    with Heartbeat(store.path, owner):
+        try:
+            while remaining:
+                progress.elsewhere = 0
+                if "claim" in inspect.signature(executor.run).parameters:
+                    executor.run(remaining, emit, claim)
+                else:  # an executor that takes a batch (Dask): claim the batch up front
+                    executor.run([run for run in remaining if claim(run.spec)], emit)
+                done = store.keys()
+                before, remaining = len(remaining), [run for run in remaining if run.spec.key not in done]
+                if (
+                    remaining
+                    and len(remaining) == before
+                    and not store.claimed_elsewhere({r.spec.key for r in remaining}, owner)
+                ):
+                    break  # nothing stored and nothing to wait for: never loop on runs that produce no record
+                if remaining:
+                    # In flight on another runner: wait until it stores them, or its claims expire (it died).
+                    progress.waiting = len(store.claimed_elsewhere({r.spec.key for r in remaining}, owner))
+                    if progress.waiting == len(remaining):
+                        time.sleep(CLAIM_POLL_S)
+        finally:
+            store.release(owner)
     return progress
 
 

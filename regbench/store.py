@@ -8,8 +8,12 @@ a key that is already stored is an error unless ``replace=True``, and a replaced
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +44,16 @@ CREATE TABLE IF NOT EXISTS replaced (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_strategy_case ON runs (strategy, case_name);
+CREATE TABLE IF NOT EXISTS leases (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);
 """
+
+#: Seconds a claim on a run lasts unless its runner renews it (a heartbeat renews every third of it): a runner
+#: killed with its runs in flight frees them for another runner this long after its last heartbeat.
+LEASE_S = float(os.environ.get("REGBENCH_LEASE_S", "60"))
 
 
 class StoreError(Exception):
@@ -62,6 +75,7 @@ class Store:
         try:
             # Autocommit mode: every write below opens its own explicit transaction.
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._refuse_foreign()  # before any write: a foreign file is never modified (not even its journal mode)
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable against a killed process in WAL mode (only a power loss can drop the last commits).
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -79,9 +93,19 @@ class Store:
         self.skipped = []
         if not self.path.is_file():
             raise StoreError(f"{self.path}: no such result store (run `regbench run --store {self.path}` first)")
+        query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'"
+        uri = self.path.resolve().as_uri()
         try:
-            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
-            has_runs = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
+            self._db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30.0)
+            has_runs = self._db.execute(query).fetchone()
+        except sqlite3.OperationalError:
+            # A WAL store on read-only media (or a directory it may not write): its -shm file cannot be made.
+            # SQLite's immutable mode reads the file as it is, without locks (nobody can be writing it there).
+            try:
+                self._db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30.0)
+                has_runs = self._db.execute(query).fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path}: not a readable SQLite file ({exc})") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a readable SQLite file ({exc})") from exc
         if not has_runs:
@@ -89,26 +113,64 @@ class Store:
             raise StoreError(f"{self.path}: an SQLite file without a runs table, not a regbench result store")
         return self
 
-    def _migrate(self) -> None:
+    def _refuse_foreign(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if version == 0 and tables - {"runs", "replaced"}:
+        if version == 0 and tables - {"runs", "replaced", "leases"}:
             # Someone else's database: never add regbench's tables to it.
+            self._db.close()
             raise StoreError(
                 f"{self.path}: an SQLite database that is not a regbench result store (it has tables "
                 f"{', '.join(sorted(tables))}); give another --store path"
             )
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: written by a newer regbench (store schema {version}, this one reads {SCHEMA_VERSION})"
             )
-        self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     # -- writing -------------------------------------------------------------------------------------------
 
-    def add(self, record: RunRecord, *, replace: bool = False) -> None:
-        """Commit one finished record. A stored key raises :class:`StoreError` unless ``replace`` is true;
-        then the old record is kept in the ``replaced`` table."""
+    # -- claims: several runners on one store ----------------------------------------------------------
+
+    def claim(self, key: str, owner: str, ttl: float = LEASE_S) -> bool:
+        """Claim the run ``key`` for ``owner``: False when it is stored, or claimed by another runner whose lease
+        has not expired. A claim is a row of ``leases`` with an expiry that :class:`Heartbeat` renews."""
+        now = time.time()
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone():
+                db.execute("COMMIT")
+                return False
+            row = db.execute("SELECT owner, expires FROM leases WHERE key = ?", (key,)).fetchone()
+            if row is not None and row[0] != owner and row[1] > now:
+                db.execute("COMMIT")
+                return False
+            db.execute("INSERT OR REPLACE INTO leases (key, owner, expires) VALUES (?, ?, ?)", (key, owner, now + ttl))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return True
+
+    def claimed_elsewhere(self, keys: set[str], owner: str) -> set[str]:
+        """Those of ``keys`` not stored and claimed by another runner with a live lease."""
+        now = time.time()
+        rows = self._db.execute("SELECT key FROM leases WHERE owner != ? AND expires > ?", (owner, now))
+        return {k for (k,) in rows if k in keys} - self.keys()
+
+    def release(self, owner: str) -> None:
+        """Drop every claim of ``owner`` (its runner is done)."""
+        self._db.execute("DELETE FROM leases WHERE owner = ?", (owner,))
+
+    def add(self, record: RunRecord, *, replace: bool = False, exist_ok: bool = False) -> bool:
+        """Commit one finished record (and drop its claim). A stored key raises :class:`StoreError` unless
+        ``replace`` is true (then the old record is kept in the ``replaced`` table) or ``exist_ok`` is (then the
+        stored record stays and False is returned: another runner finished the same run)."""
         if not record.key:
             raise StoreError(f"record of {record.strategy} on {record.case} has no key (build it with new_record)")
         text = record.to_json()
@@ -122,6 +184,8 @@ class Store:
             db.execute("INSERT INTO runs (key, strategy, case_name, seed, status, record) VALUES (?,?,?,?,?,?)", row)
         except sqlite3.IntegrityError:
             db.execute("ROLLBACK")
+            if exist_ok:
+                return False
             raise StoreError(
                 f"{self.path}: run {record.key} ({record.strategy} on {record.case}, seed {record.seed}) is already "
                 "stored; pass replace=True (`--force`) to rerun it"
@@ -129,7 +193,9 @@ class Store:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        db.execute("DELETE FROM leases WHERE key = ?", row[:1])
         db.execute("COMMIT")
+        return True
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -273,3 +339,30 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Heartbeat:
+    """Renews the claims of ``owner`` on the store at ``path`` every third of ``ttl`` from a thread of its own
+    (with its own connection), so a long run keeps its claim and a killed runner's claims expire."""
+
+    def __init__(self, path: str | Path, owner: str, ttl: float = LEASE_S) -> None:
+        self.path, self.owner, self.ttl = Path(path), owner, ttl
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="regbench-lease-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            while not self._stop.wait(self.ttl / 3):
+                with contextlib.suppress(sqlite3.Error):  # a busy or full store: the next beat tries again
+                    db.execute("UPDATE leases SET expires = ? WHERE owner = ?", (time.time() + self.ttl, self.owner))
+        finally:
+            db.close()
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

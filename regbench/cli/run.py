@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import signal
+import sqlite3
 import sys
 from collections import Counter
 from contextlib import ExitStack, nullcontext
@@ -349,7 +351,8 @@ def _run_single(run: PlannedRun, settings: Settings, store: Store, force: bool, 
         except KeyboardInterrupt:
             make_console(stderr=True).print("interrupted: the run did not finish and nothing was recorded")
             sys.exit(130)
-        store.add(record, replace=force)
+        if not store.add(record, replace=force, exist_ok=not force):
+            record = store.get(run.spec.key)  # another runner stored it meanwhile: show the stored record
     elif not as_json:
         console.print(f"[dim]already in {markup_safe(store.path)} (key {record.key}); --force reruns it[/dim]")
     if as_json:
@@ -402,8 +405,24 @@ def _connect(executor: Executor, settings: Settings, stack: ExitStack) -> None:
         err.print(f"[yellow]{markup_safe(where)} has no workers yet: runs start when some join[/]")
 
 
+class Terminated(Exception):
+    """SIGTERM reached the runner (a scheduler's job limit, `kill`, a container stopping)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
+
+
 def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool) -> None:
     err = make_console(stderr=True)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _execute_runs(todo, executor, settings, store, force, err)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _execute_runs(todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, err):
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -433,9 +452,17 @@ def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, sto
             "rerun the same command to resume"
         )
         sys.exit(130)
-    except (RunnerError, StoreError) as exc:
+    except Terminated:
+        err.print(
+            f"terminated (SIGTERM): {done} of {len(todo)} runs finished and are in {store.path}; the runs in "
+            "flight were stopped and not recorded; rerun the same command to resume"
+        )
+        sys.exit(143)
+    except (RunnerError, StoreError, sqlite3.OperationalError) as exc:
+        full = "full" in str(exc) and isinstance(exc, sqlite3.OperationalError)
+        reason = f"the store cannot be written ({exc}): free space on its disk" if full else str(exc)
         raise click.ClickException(
-            f"the runner failed: {exc}\n{done} of {len(todo)} runs finished and are in {store.path}; "
+            f"the runner failed: {reason}\n{done} of {len(todo)} runs finished and are committed in {store.path}; "
             "rerun the same command to resume"
         ) from exc
 

@@ -1,0 +1,123 @@
+"""Several runners on one store cooperate: a run another runner finished is skipped, a run in flight elsewhere is
+claimed (a lease with expiry), and together they finish the union with no run done twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from regbench.store import Store
+
+TESTS = Path(__file__).resolve().parent
+
+
+def runner(tmp_path, store, seeds, *, lease=None, log=None, seconds="0.3"):
+    args = ["run", "-s", "test-sleep", "-c", "synth2d-translation", "-p", f"seconds={seconds}", "--workers", "2"]
+    args += [part for seed in seeds for part in ("--seed", str(seed))]
+    args += ["--plugin", "runner_plugin", "--store", str(store)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    if log is not None:
+        env["REGBENCH_TEST_FINISHED_LOG"] = str(log)
+    if lease is not None:
+        env["REGBENCH_LEASE_S"] = str(lease)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from regbench.cli import main; main()", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def count(path):
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_two_runners_on_overlapping_matrices_do_every_run_once(tmp_path):
+    store, log = tmp_path / "s.sqlite", tmp_path / "finished.log"
+    with Store(store):
+        pass  # created up front, so both runners open the same schema
+    first = runner(tmp_path, store, range(0, 12), log=log)
+    second = runner(tmp_path, store, range(6, 18), log=log)
+    out1, _ = first.communicate(timeout=300)
+    out2, _ = second.communicate(timeout=300)
+    assert first.returncode == 0, out1
+    assert second.returncode == 0, out2
+    assert "Traceback" not in out1 + out2
+    with Store.read_only(store) as db:
+        seeds = sorted(r.seed for r in db.records())
+    assert seeds == list(range(18)), seeds  # the union, each run once
+    executions = [line for line in log.read_text().splitlines() if line.startswith("test-sleep")]
+    assert len(executions) == 18, executions  # no run executed twice
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT count(*) FROM leases").fetchone()[0] == 0  # every claim released
+
+
+def test_the_claims_of_a_killed_runner_expire_and_another_runner_finishes(tmp_path):
+    store = tmp_path / "s.sqlite"
+    first = runner(tmp_path, store, range(8), lease=2, seconds="1.0")
+    deadline = time.monotonic() + 60
+    while count(store) < 1:
+        assert first.poll() is None, first.communicate()[0]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    time.sleep(0.5)
+    with sqlite3.connect(store) as db:
+        claimed = db.execute("SELECT count(*) FROM leases").fetchone()[0]
+    assert claimed >= 1  # the killed runner's runs in flight are still claimed
+    second = runner(tmp_path, store, range(8), lease=2, seconds="1.0")
+    out, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, out
+    with Store.read_only(store) as db:
+        assert sorted(r.seed for r in db.records()) == list(range(8))
+
+
+def test_sigterm_of_the_runner_says_what_is_committed(tmp_path):
+    store = tmp_path / "s.sqlite"
+    proc = runner(tmp_path, store, range(10), seconds="0.5")
+    deadline = time.monotonic() + 60
+    while count(store) < 1:
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out
+    assert "terminated (SIGTERM):" in out and "runs finished and are in" in out and "Traceback" not in out
+
+
+def test_a_full_disk_is_the_runner_failed_message_with_the_committed_count(tmp_path, monkeypatch, pm):
+    from click.testing import CliRunner
+
+    from regbench.cli import main
+
+    real_add = Store.add
+    calls = []
+
+    def add(self, record, **kwargs):
+        calls.append(record.key)
+        if len(calls) > 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_add(self, record, **kwargs)
+
+    monkeypatch.setattr(Store, "add", add)
+    store = tmp_path / "s.sqlite"
+    args = ["run", "-s", "gd", "-c", "synth2d-translation", "--seeds", "4", "-p", "number_of_iterations=3"]
+    result = CliRunner().invoke(main, [*args, "--in-process", "--store", str(store)])
+    assert result.exit_code == 1, result.output
+    assert "the runner failed: the store cannot be written (database or disk is full)" in result.output
+    assert "2 of 4 runs finished and are committed" in result.output and "Traceback" not in result.output
