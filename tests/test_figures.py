@@ -184,3 +184,18 @@ def test_runtime_ecdf_draws_steps_bands_and_the_virtual_best():
     assert labels == ["a", "b", "virtual best", "95% bootstrap band"]
     assert "(n=18 pairs)" in left.get_title()
     assert "first-hit times" in plot.caption and "200 bootstrap resamples" in plot.caption
+
+
+def test_outcome_caption_counts_each_rows_runs_not_the_total():
+    from regbench.report.figures import outcome_plot
+    from regbench.report.runs import from_dicts
+    from regbench.report.summary import summary_rows
+
+    rows = [
+        {"key": f"{s}{i}", "strategy": s, "case": "c", "seed": i, "status": "ok", "outcome": "converged"}
+        for s in ("a", "b")
+        for i in range(9)
+    ]
+    plot = outcome_plot(summary_rows(from_dicts(rows), "strategy"))
+    assert "9 runs each; 18 in all" in plot.caption
+    assert "not that the result is close to the truth" in plot.caption

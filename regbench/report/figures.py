@@ -563,11 +563,21 @@ def error_time_plot(runs: Runs, errors: ErrorColumn) -> Plot:
     caption = (
         f"The returned transform's error against the run's whole wall time (the after-run evaluation included), one "
         f"point per run ({int(good.sum())} with an error value, {int((~good).sum())} without: failed runs or "
-        f"cases without ground truth, drawn as crosses at the top). The best strategies sit bottom left; a wide "
-        "vertical spread means results depend on the seed."
-        + (f" {errors.note().capitalize()}." if errors.note() else "")
+        f"cases without ground truth, drawn as crosses at the top). The best strategies sit bottom left. The "
+        "points of a strategy pool every case (each in its own physical units) and seed, so its vertical spread "
+        "mostly reflects the cases' different scales; per-case figures and the recommendation compare within a "
+        "case." + (f" {errors.note().capitalize()}." if errors.note() else "")
     )
     return Plot(SINGLE_FIGURES[2], "Final error against wall time", caption, fig)
+
+
+def _runs_per_row(rows: list[SummaryRow]) -> str:
+    counts = sorted({r.runs for r in rows})
+    if not counts:
+        return "no runs"
+    if len(counts) == 1:
+        return f"{counts[0]} run{'s' if counts[0] != 1 else ''} each"
+    return f"{counts[0]} to {counts[-1]} runs each"
 
 
 def outcome_plot(rows: list[SummaryRow]) -> Plot:
@@ -588,10 +598,12 @@ def outcome_plot(rows: list[SummaryRow]) -> Plot:
         ax.set_title(f"Runs per {what}")
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3)
     caption = (
-        f"Left: how the {sum(r.runs for r in rows)} runs of each row ended, judged from all the evidence "
+        f"Left: how the runs of each row ended ({_runs_per_row(rows)}; {sum(r.runs for r in rows)} in all), judged "
+        "from all the evidence "
         "(no_overlap: under 25% of the fixed image maps inside the moving one; worse_than_start: the error "
         "against the truth grew; folded: over 1% of voxels fold; diverged: the dense metric ended worse than it "
         "started). Right: the optimizer's own stop reason. A line_search stop after a rounding error is usually "
-        "a successful stop: check the error columns."
+        "a successful stop; a converged stop or outcome says the optimizer's test passed, not that the result is "
+        "close to the truth: check the error columns."
     )
     return Plot(SINGLE_FIGURES[3], "Outcomes and stop categories", caption, fig)
