@@ -203,7 +203,9 @@ def audit_case_cached(case: Case, metric: str | None = None) -> dict[str, Any]:
         cache[key] = audit_case(case, metric).as_dict()
         try:
             _cache_file().parent.mkdir(parents=True, exist_ok=True)
-            _cache_file().write_text(json.dumps(cache, indent=1, sort_keys=True))
+            tmp = _cache_file().with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+            os.replace(tmp, _cache_file())  # atomic
         except OSError:  # pragma: no cover - a read-only cache is not an error
             pass
     return cache[key]

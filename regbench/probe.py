@@ -194,7 +194,9 @@ def semantics() -> dict[str, Any]:
     result = run_probe()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1, sort_keys=True))
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(result, indent=1, sort_keys=True))
+        os.replace(tmp, path)  # atomic: a worker reading it meanwhile never sees half a file
     except OSError:  # pragma: no cover - a read-only cache is not an error
         pass
     return result
