@@ -351,7 +351,8 @@ def test_a_reused_html_directory_loses_only_its_own_stale_figures(tmp_path):
     assert not {"traces-07.png", "convergence-12.png"} & names
     assert (out / "outcomes.png").read_bytes()[:4] == b"\x89PNG"  # rewritten, not the stale bytes
     assert set(kept) <= names and all((out / n).read_bytes() == b"old" for n in kept)
-    assert {p.name for p in result.files} <= names
+    assert all(p.is_file() for p in result.files)
+    assert {p.name for p in result.files if p.parent == out} <= names
 
 
 def _extents(fig):
@@ -570,3 +571,16 @@ def test_report_filters_cases_and_strategies(real_store):
     assert result.exit_code == 0, result.output
     others = set(runs["case"].tolist()) - {case}
     assert case in result.output and not any(o in result.output for o in others)
+
+
+def test_summary_rows_link_to_run_pages(real_store, tmp_path):
+    result = write_html(load_store(real_store), tmp_path / "html")
+    page = result.index.read_text(encoding="utf-8")
+    parser = Links()
+    parser.feed(page)
+    run_pages = [href for href in parser.links if href.startswith("runs/") and href.endswith(".html")]
+    runs = load_store(real_store)
+    assert len(set(run_pages)) == len(set(zip(runs.solver.tolist(), runs["case"].tolist(), strict=True)))
+    for href in run_pages:
+        text = (result.index.parent / href).read_text(encoding="utf-8")
+        assert "regbench show" in text and "../../index.html" in text

@@ -209,6 +209,8 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
     _write_csv(csv_path, by_case, by_strategy)
     files.append(csv_path)
 
+    say("run pages")
+    run_links = _run_pages(runs, out, error, files, recommendation)
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     cases = sorted(set(runs["case"].astype(str)))
     strategy_columns, case_columns = columns_for(by_strategy, "strategy"), columns_for(by_case, "case")
@@ -228,7 +230,7 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
         error=error,
         stand_in_note=errors.note(),
         by_strategy=[_row(r, strategy_columns) for r in by_strategy],
-        by_case=[_row(r, case_columns) for r in by_case],
+        by_case=[dict(_row(r, case_columns), link=run_links.get((r.solver, r.case))) for r in by_case],
         target_labels=target_labels,
         target_note=_target_note(results.has_truth, errors),
         success=_success(results),
@@ -562,3 +564,69 @@ def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path]) -> tupl
             }
         )
     return pictures, ""
+
+
+# -- run pages --------------------------------------------------------------------------------------------------
+
+# At most this many run pages (one per strategy × case: its median run); more are not written.
+MAX_RUN_PAGES = 300
+
+RUN_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>regbench run {{ key }}</title>
+<style>body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 0 auto; padding: 0 1.5em 3em; }
+pre { white-space: pre-wrap; font-size: 0.85em; } div.pictures img { max-width: 32%; border: 1px solid #ddd; }
+</style></head><body>
+<p><a href="{{ back }}">← report</a></p>
+<h1>{{ solver }} on {{ case }}, seed {{ seed }}</h1>
+<p>The median run of this strategy on this case by {{ error }} (<code>regbench show {{ key }}</code>).</p>
+{% if pictures %}<div class="pictures">{% for f in pictures %}<a href="{{ f }}"><img src="{{ f }}" alt="{{ f }}"></a>
+{% endfor %}</div>{% endif %}
+<pre>{{ text }}</pre>
+</body></html>
+"""
+
+
+def _run_pages(runs: Runs, out: Path, error: str, files: list[Path], recommendation: dict) -> dict:
+    """One page per strategy × case for its median run (the explanation of ``regbench show``, and the pictures
+    where the recommendation drew that run); returns (solver, case) → its relative link."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from regbench.report.explain import print_explanation
+
+    values = stats.error_column(runs, error).values
+    chosen: dict[tuple[str, str], str] = {}
+    for solver, case in sorted(set(zip(runs.solver.astype(str), runs["case"].astype(str), strict=True))):
+        index = np.flatnonzero((runs.solver == solver) & (runs["case"] == case))
+        e = np.where(np.isnan(values[index]), np.inf, values[index])
+        chosen[(solver, case)] = str(runs["key"][index[np.argsort(e, kind="stable")[(index.size - 1) // 2]]])
+    if len(chosen) > MAX_RUN_PAGES:
+        chosen = dict(list(chosen.items())[:MAX_RUN_PAGES])
+    pictures = {p["key"]: p["files"] for block in recommendation["recommendations"] for p in block["pictures"]}
+    records = {r.key: r for r in runs.records(list(chosen.values()))}
+    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    template = env.from_string(RUN_PAGE)
+    links = {}
+    for (solver, case), key in chosen.items():
+        record = records.get(key)
+        if record is None:
+            continue
+        buffer = StringIO()
+        print_explanation(record, Console(file=buffer, width=110, color_system=None, force_terminal=False))
+        path = out / "runs" / _anchor(case) / f"{_anchor(key)}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page = template.render(
+            key=key,
+            solver=solver,
+            case=case,
+            seed=record.seed,
+            error=error,
+            back="../../index.html",
+            text=buffer.getvalue(),
+            pictures=["../../" + f for f in pictures.get(key, [])],
+        )
+        path.write_text(page, encoding="utf-8")
+        files.append(path)
+        links[(solver, case)] = str(path.relative_to(out))
+    return links

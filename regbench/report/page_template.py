@@ -50,7 +50,8 @@ generated {{ generated }} by regbench {{ version }}</p>
 <tr><th>strategy</th>{% if by_case %}<th>case</th>{% endif %}
 {% for name in columns %}<th>{{ name }}</th>{% endfor %}</tr>
 {% for row in rows %}
-<tr><td>{{ row.solver }}</td>{% if by_case %}<td>{{ row.case }}</td>{% endif %}
+<tr><td>{% if row.link %}<a href="{{ row.link }}">{{ row.solver }}</a>{% else %}{{ row.solver }}{% endif %}</td>
+{% if by_case %}<td>{{ row.case }}</td>{% endif %}
 {% for cell in row.cells %}<td class="{{ 'num' if cell.num else '' }}">{{ cell.text }}</td>{% endfor %}</tr>
 {% endfor %}
 </table>
