@@ -127,3 +127,22 @@ def test_saved_transform_and_resampled_image_match_the_record(pm, tmp_path):
     f = sitk.GetArrayFromImage(data.fixed)
     assert np.abs(f - expected).mean() < np.abs(f - start).mean()
     assert (pics / "overlay.png").is_file()
+
+
+def test_a_3d_run_is_drawn_as_three_orthogonal_slices(tmp_path):
+    import matplotlib.image as mpimg
+
+    fixed = sitk.GetImageFromArray(np.random.default_rng(0).random((20, 24, 28)).astype(np.float32))
+    bspline = sitk.BSplineTransformInitializer(fixed, [3, 3, 3])
+    params = np.zeros(bspline.GetNumberOfParameters())
+    side = 6  # control points per axis; x components first, x fastest
+    params[2 * side * side + 2 * side + 2], params[2 * side * side + 2 * side + 3] = 20.0, -20.0
+    bspline.SetParameters(params.tolist())
+    record = RunRecord(strategy="hand", case="hand3d", seed=0, key="k")
+    record.transform = transform_to_dict(bspline)
+    pictures = images.write_images(record, tmp_path, fixed=fixed, moving=fixed, before=sitk.TranslationTransform(3))
+    assert pictures.folded_voxels == int((images.jacobian_determinant(bspline, fixed) <= 0).sum()) > 0
+    jac = mpimg.imread(tmp_path / "jacobian.png")
+    assert jac.shape[1] > 2 * jac.shape[0]  # three panels side by side
+    red = (jac[..., 0] > 0.9) & (jac[..., 1] < 0.1) & (jac[..., 2] < 0.1)
+    assert red.any()  # the folded voxels are marked
