@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import locale
 import math
 import os
@@ -176,7 +177,7 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
         description=str(table.get("description") or f"{entry.fixed.name} ← {entry.moving.name} ({path.name})"),
         tags=("user", *tags),
         default=default,
-        identity={"file": str(path), "inputs": _file_stats(entry)},
+        identity={"inputs": _file_digests(entry, base)},
     )
     try:
         case.load()  # read and check everything now: a bad file is a usage error, not a failed run
@@ -191,16 +192,42 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
     return case
 
 
-def _file_stats(entry: CaseEntry) -> dict[str, Any]:
-    """Path, size and modification time of every input (a directory: of each file in it), so an edited input
-    changes the run key (checked like make does: no hashing of large images)."""
+def _file_digests(entry: CaseEntry, base: Path) -> dict[str, Any]:
+    """Every input's path relative to the case file and a SHA-256 of its bytes (a directory: of each file in
+    it), so an edited input changes the run key while a touched input (``touch``), or a copied or moved project
+    (``cp -a``, another absolute path), keeps it: keys follow content, never modification times or where the
+    project lies."""
     out: dict[str, Any] = {}
     for f in fields(entry):
         value = getattr(entry, f.name)
         if isinstance(value, Path) and value.exists():
             files = sorted(value.iterdir()) if value.is_dir() else [value]
-            out[f.name] = [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files if p.is_file()]
+            out[f.name] = [[_relative(p, base), p.stat().st_size, _sha256(p)] for p in files if p.is_file()]
     return out
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, base.resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return path.as_posix()
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _sha256(path: Path) -> str:
+    """The file's SHA-256, remembered per (path, size, mtime) within the process (a case file is read by the
+    runner and again by each worker)."""
+    stat = path.stat()
+    memo = (str(path), stat.st_size, stat.st_mtime_ns)
+    if memo not in _DIGESTS:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        _DIGESTS[memo] = digest.hexdigest()
+    return _DIGESTS[memo]
 
 
 def parse_setup(table: dict[str, Any], where: str, locate: Callable[[str], str] | None = None) -> Setup:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import inspect
 import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ from regbench.matrix import Matrix, plan
 from regbench.outcomes import succeeded
 from regbench.record import RunRecord
 from regbench.run import DEFAULT_THREADS, default_threads
-from regbench.store import Heartbeat, Store
+from regbench.store import Heartbeat, Store, lease_owner
 from regbench.worker import RunSpec, plugin_manager
 
 EXECUTORS = ("local", "dask", "inprocess")
@@ -91,6 +89,16 @@ class Progress:
             self.failed += 1
 
 
+def note_case_file(record: RunRecord, path: str) -> None:
+    """Keep, in the record's provenance, the user case file its case comes from, relative to the working
+    directory (as a user would type it), so ``regbench show`` prints a command that repeats the run."""
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        shown = path
+    record.provenance = {**(record.provenance or {}), "case_file": Path(shown).as_posix()}
+
+
 def record_runs(
     runs: Sequence[PlannedRun],
     store: Store,
@@ -101,8 +109,11 @@ def record_runs(
 ) -> Progress:
     """Run ``runs`` with ``executor``, committing each record to ``store`` the moment it arrives."""
     progress = Progress(len(runs))
+    case_files = {run.spec.key: run.spec.case_file for run in runs if run.spec.case_file}
 
     def emit(record: RunRecord) -> None:
+        if record.key in case_files:
+            note_case_file(record, case_files[record.key])
         if not store.add(record, replace=replace, exist_ok=not replace):
             progress.elsewhere += 1  # another runner stored the same run meanwhile: its record stays
             return
@@ -113,7 +124,7 @@ def record_runs(
     if replace:  # --force: every run is redone here, whoever else holds it
         executor.run(runs, emit)
         return progress
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    owner = lease_owner()
 
     def claim(spec: RunSpec) -> bool:
         if store.claim(spec.key, owner):

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,7 +149,7 @@ class Store:
                 db.execute("COMMIT")
                 return False
             row = db.execute("SELECT owner, expires FROM leases WHERE key = ?", (key,)).fetchone()
-            if row is not None and row[0] != owner and row[1] > now:
+            if row is not None and row[0] != owner and row[1] > now and not _dead_here(row[0]):
                 db.execute("COMMIT")
                 return False
             db.execute("INSERT OR REPLACE INTO leases (key, owner, expires) VALUES (?, ?, ?)", (key, owner, now + ttl))
@@ -160,8 +162,8 @@ class Store:
     def claimed_elsewhere(self, keys: set[str], owner: str) -> set[str]:
         """Those of ``keys`` not stored and claimed by another runner with a live lease."""
         now = time.time()
-        rows = self._db.execute("SELECT key FROM leases WHERE owner != ? AND expires > ?", (owner, now))
-        return {k for (k,) in rows if k in keys} - self.keys()
+        rows = self._db.execute("SELECT key, owner FROM leases WHERE owner != ? AND expires > ?", (owner, now))
+        return {k for k, o in rows if k in keys and not _dead_here(o)} - self.keys()
 
     def release(self, owner: str) -> None:
         """Drop every claim of ``owner`` (its runner is done)."""
@@ -339,6 +341,27 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def lease_owner() -> str:
+    """Who claims runs: this host, this process and a random part (``host:pid:random``)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether ``owner`` is a runner of this host whose process is gone (killed): its claims are free at once,
+    without waiting for them to expire."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 class Heartbeat:

@@ -121,3 +121,22 @@ def test_a_full_disk_is_the_runner_failed_message_with_the_committed_count(tmp_p
     assert result.exit_code == 1, result.output
     assert "the runner failed: the store cannot be written (database or disk is full)" in result.output
     assert "2 of 4 runs finished and are committed" in result.output and "Traceback" not in result.output
+
+
+def test_a_run_claimed_on_another_host_is_waited_for_until_its_lease_expires(tmp_path, monkeypatch):
+    from regbench.matrix import Matrix, parse_param_option, plan
+    from regbench.runner import run_matrix
+    from regbench.worker import plugin_manager
+
+    monkeypatch.syspath_prepend(str(TESTS))
+    chosen = Matrix(
+        strategies=["test-sleep"], cases=["synth2d-translation"], seeds=[0, 1], params=[parse_param_option("seconds=0")]
+    )
+    keys = [run.spec.key for run in plan(chosen, plugin_manager(("runner_plugin",)), threads=1)]
+    store = tmp_path / "s.sqlite"
+    with Store(store) as db:
+        db._db.execute("INSERT INTO leases VALUES (?, 'another-host:1:abc', ?)", (keys[1], time.time() + 2.0))
+    started = time.monotonic()
+    records = run_matrix(chosen, store, executor="inprocess", plugins=("runner_plugin",))
+    assert [r.seed for r in records] == [0, 1]
+    assert time.monotonic() - started >= 1.5  # it waited for the other host's claim to expire, then ran it

@@ -39,6 +39,7 @@ from regbench.runner import (
     RunnerError,
     default_workers,
     make_executor,
+    note_case_file,
     pending,
     record_runs,
 )
@@ -351,6 +352,8 @@ def _run_single(run: PlannedRun, settings: Settings, store: Store, force: bool, 
         except KeyboardInterrupt:
             make_console(stderr=True).print("interrupted: the run did not finish and nothing was recorded")
             sys.exit(130)
+        if run.spec.case_file:
+            note_case_file(record, run.spec.case_file)
         if not store.add(record, replace=force, exist_ok=not force):
             record = store.get(run.spec.key)  # another runner stored it meanwhile: show the stored record
     elif not as_json:

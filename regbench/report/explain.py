@@ -350,7 +350,9 @@ def reproduce_command(record: RunRecord) -> tuple[str, list[str]]:
     for module in dict.fromkeys(modules):
         parts += ["--plugin", module]
     case_origin = provenance.get("case", False)
-    if isinstance(case_origin, dict) and case_origin.get("file"):
+    if isinstance(provenance.get("case_file"), str) and provenance["case_file"]:
+        parts += ["--cases", provenance["case_file"]]  # relative to the directory the run was started in
+    elif isinstance(case_origin, dict) and case_origin.get("file"):
         parts += ["--cases", str(case_origin["file"])]
     elif "case" in provenance and case_origin is None:
         parts += ["--cases", "FILE"]
