@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 
 import pytest
@@ -103,3 +104,60 @@ def test_csv_cells_that_would_be_formulas_are_text():
     text = out.getvalue()
     assert "\"'=HYPERLINK" in text and "'+1,'-c," in text and "'-c" in text and "'@x" in text
     assert ",=" not in text
+
+
+def _readonly_store(tmp_path):
+    path = tmp_path / "ro" / "s.sqlite"
+    path.parent.mkdir()
+    with Store(path) as store:
+        store.add(record("k1", case="=cmd"))
+        store.add(record("k2"))
+    return path
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
+def test_a_store_in_a_read_only_directory_can_be_reported_and_exported(tmp_path):
+    path = _readonly_store(tmp_path)
+    before = path.read_bytes()
+    path.parent.chmod(0o555)
+    path.chmod(0o444)
+    try:
+        for args in (["report", "--store", str(path), "--no-stats"], ["export", "--store", str(path)]):
+            result = CliRunner().invoke(main, args)
+            assert result.exit_code == 0, result.output
+        shown = CliRunner().invoke(main, ["show", "k1", "--store", str(path)])
+        assert shown.exit_code == 0, shown.output
+    finally:
+        path.parent.chmod(0o755)
+    assert path.read_bytes() == before
+
+
+def test_read_only_falls_back_to_sqlite_immutable_mode(tmp_path, monkeypatch):
+    """Where SQLite cannot make the WAL index (read-only media), the store is read in immutable mode."""
+    path = _readonly_store(tmp_path)
+    real = sqlite3.connect
+    uris = []
+
+    def connect(target, *args, **kwargs):
+        uris.append(str(target))
+        if "immutable=1" not in str(target):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(target, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    with Store.read_only(path) as store:
+        assert [r.key for r in store.records()] == ["k1", "k2"]
+    assert "immutable=1" in uris[-1]
+
+
+def test_a_foreign_sqlite_file_is_refused_and_not_modified(tmp_path):
+    path = tmp_path / "other.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE notes (x)")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a regbench result store"):
+        Store(path)
+    assert path.read_bytes() == before
+    assert not (tmp_path / "other.sqlite-wal").exists()
