@@ -567,6 +567,7 @@ def _sitk_message(exc: Exception) -> str:
     for marker in ("sitk::ERROR:", "ITK ERROR:"):
         if marker in text:
             text = text.split(marker, 1)[1]
+    text = re.sub(r"\(?0x[0-9a-fA-F]{4,}\)?", "", text)  # object addresses: identical failures, identical texts
     return " ".join(text.split())[:300]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -89,6 +90,16 @@ class Progress:
             self.failed += 1
 
 
+_ADDRESS = re.compile(r"\(?0x[0-9a-fA-F]{4,}\)?")
+
+
+def normalise_error(record: RunRecord) -> None:
+    """Drop object addresses from the error text (ITK writes ``MetaImageIO(0x5624e349ec00)``), so identical
+    failures have identical texts and records."""
+    if record.error:
+        record.error = _ADDRESS.sub("", record.error)
+
+
 def note_case_file(record: RunRecord, path: str) -> None:
     """Keep, in the record's provenance, the user case file its case comes from, relative to the working
     directory (as a user would type it), so ``regbench show`` prints a command that repeats the run."""
@@ -112,6 +123,7 @@ def record_runs(
     case_files = {run.spec.key: run.spec.case_file for run in runs if run.spec.case_file}
 
     def emit(record: RunRecord) -> None:
+        normalise_error(record)
         if record.key in case_files:
             note_case_file(record, case_files[record.key])
         if not store.add(record, replace=replace, exist_ok=not replace):

@@ -161,3 +161,11 @@ def test_a_foreign_sqlite_file_is_refused_and_not_modified(tmp_path):
         Store(path)
     assert path.read_bytes() == before
     assert not (tmp_path / "other.sqlite-wal").exists()
+
+
+def test_error_texts_lose_object_addresses():
+    from regbench.runner import normalise_error
+
+    one = record("k1", error="ITK ERROR: MetaImageIO(0x5624e349ec00): File cannot be read at 0x7f00aa11")
+    normalise_error(one)
+    assert one.error == "ITK ERROR: MetaImageIO: File cannot be read at "

@@ -39,6 +39,7 @@ from regbench.runner import (
     RunnerError,
     default_workers,
     make_executor,
+    normalise_error,
     note_case_file,
     pending,
     record_runs,
@@ -352,6 +353,7 @@ def _run_single(run: PlannedRun, settings: Settings, store: Store, force: bool, 
         except KeyboardInterrupt:
             make_console(stderr=True).print("interrupted: the run did not finish and nothing was recorded")
             sys.exit(130)
+        normalise_error(record)
         if run.spec.case_file:
             note_case_file(record, run.spec.case_file)
         if not store.add(record, replace=force, exist_ok=not force):
