@@ -109,7 +109,7 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
 
         try:
             with console.status("writing the HTML report"):
-                result = write_html(runs, html_dir, error=error)
+                result = write_html(runs, html_dir, error=error, tolerance=tolerance)
         except ReportError as exc:
             raise click.BadParameter(str(exc), param_hint="--html") from exc
         console.print(f"HTML report: {result.index} ({len(result.files) - 1} files beside it)", highlight=False)

@@ -167,6 +167,7 @@ def write_html(
     out_dir: str | Path,
     error: str = "error_mean",
     progress: Callable[[str], None] | None = None,
+    tolerance: float | None = None,
 ) -> HtmlReport:
     """Write ``index.html``, its PNG figures and ``summary.csv`` into ``out_dir`` (created if needed).
 
@@ -175,13 +176,13 @@ def write_html(
     out = Path(out_dir)
     prepare_dir(out)
     try:
-        return _write(runs, out, error, progress or (lambda _msg: None))
+        return _write(runs, out, error, progress or (lambda _msg: None), tolerance)
     except OSError as exc:
         where = exc.filename or out
         raise ReportError(f"{where}: cannot write the HTML report there ({exc.strerror or exc})") from exc
 
 
-def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> HtmlReport:
+def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None], tolerance: float | None = None) -> HtmlReport:
     by_strategy = summary_rows(runs, "strategy", error)
     by_case = summary_rows(runs, "case", error)
     results = stats.instance_results(runs, error)
@@ -197,7 +198,7 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None]) -> Htm
 
     say("recommendation")
     files = []
-    recommendation = _recommendation(runs, out, error, files)
+    recommendation = _recommendation(runs, out, error, files, tolerance)
     say("figures")
     plots = _plots(runs, errors, results, hits, budgets, by_strategy, len(found), error)
     for plot in plots:
@@ -457,10 +458,10 @@ def _anchor(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
 
 
-def _recommendation(runs: Runs, out: Path, error: str, files: list[Path]) -> dict:
+def _recommendation(runs: Runs, out: Path, error: str, files: list[Path], tolerance: float | None = None) -> dict:
     from regbench.report import recommend as rc
 
-    recs = rc.recommend_all(runs, error)
+    recs = rc.recommend_all(runs, error, tolerance)
     per_case = {r.scope: r for r in recs if r.scope != "all cases"}
     solvers = sorted(set(runs.solver.astype(str)))
     demos = {c.solver for r in recs for c in r.candidates if not c.eligible}
@@ -513,7 +514,11 @@ def _recommendation(runs: Runs, out: Path, error: str, files: list[Path]) -> dic
     return {
         "recommendations": blocks,
         "matrix": {"cases": list(per_case), "solvers": solvers, "demos": demos, "rows": rows},
-        "tolerance_rule": "half the smallest voxel spacing of the fixed image",
+        "tolerance_rule": (
+            f"{tolerance:g}, as given"
+            if tolerance is not None
+            else "half the smallest voxel spacing of the fixed image"
+        ),
     }
 
 
