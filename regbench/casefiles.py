@@ -82,7 +82,10 @@ def load_case_file(path: str | os.PathLike) -> list[Case]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CaseError(f"{path}: case file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise CaseError(f"{path}:{line}: cannot read the case file: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
         raise CaseError(f"{path}: cannot read the case file: {exc}") from None
     try:
         document = tomllib.loads(text)

@@ -164,7 +164,7 @@ def test_a_run_file_that_is_not_utf8_is_refused(tmp_path):
 def test_a_case_file_that_is_not_utf8_is_refused(tmp_path):
     path = tmp_path / "cases.toml"
     path.write_bytes(b'[[case]]\nname = "caf\xe9"\n')
-    with pytest.raises(CaseError, match=r"cases.toml: cannot read the case file"):
+    with pytest.raises(CaseError, match=r"cases.toml:2: cannot read the case file: not UTF-8 text"):
         load_case_file(path)
 
 
