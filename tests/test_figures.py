@@ -199,3 +199,21 @@ def test_outcome_caption_counts_each_rows_runs_not_the_total():
     plot = outcome_plot(summary_rows(from_dicts(rows), "strategy"))
     assert "9 runs each; 18 in all" in plot.caption
     assert "not that the result is close to the truth" in plot.caption
+
+
+def test_many_strategies_get_small_multiples():
+    from regbench.report.figures import SMALL_MULTIPLES_ABOVE, colors, trace_plot
+
+    def record(n):
+        r = regbench.RunRecord(strategy="s", case="c", seed=0)
+        r.trace = Trace(segment=[0] * n, level=[0] * n, iteration=list(range(n)), metric=list(np.linspace(2, 1, n)))
+        return r
+
+    names = [f"s{k}" for k in range(SMALL_MULTIPLES_ABOVE + 2)]
+    records = {name: [record(10 if k else 1800)] for k, name in enumerate(names)}
+    plot = trace_plot("c", 1, records, colors(names))
+    panels = [ax for ax in plot.figure.axes if ax.axison]
+    assert len(panels) == len(names)
+    # each panel its own iteration axis: the 1800-evaluation strategy does not stretch the others
+    assert panels[1].get_xlim()[1] < 100 < panels[0].get_xlim()[1]
+    assert "one panel per strategy" in plot.caption

@@ -185,9 +185,16 @@ def greyed(color) -> tuple[float, float, float]:
     return tuple(0.45 * c + 0.55 * 0.6 for c in to_rgb(color))
 
 
+# Above this many strategies the traces are drawn as small multiples (one panel per strategy, each with its own
+# iteration axis and a shared metric axis) instead of one panel of overlaid lines.
+SMALL_MULTIPLES_ABOVE = 6
+
+
 def trace_plot(case: str, number: int, records: dict[str, list[RunRecord]], palette: dict) -> Plot:
     """Per-run metric traces on one case, with level (and execution) changes marked and rejected executions
-    drawn apart (grey, dashed)."""
+    drawn apart (grey, dashed). Many strategies: small multiples."""
+    if len(records) > SMALL_MULTIPLES_ABOVE:
+        return _trace_multiples(case, number, records, palette)
     fig = Figure(figsize=(9, 4.2), layout="constrained")
     ax = fig.add_subplot()
     drawn, every, rejected_runs = 0, [], 0
@@ -215,7 +222,7 @@ def trace_plot(case: str, number: int, records: dict[str, list[RunRecord]], pale
                 ax.plot(x[at], values[at], color=greyed(palette[solver]), **REJECTED_STYLE)
             rejected_runs += bool(rejected.any())
             for start in _level_starts(record):
-                ax.axvline(start - 0.5, color=palette[solver], ls=":", lw=0.9, alpha=0.7)
+                ax.axvline(start - 0.5, color="0.55", ls=":", lw=0.9, alpha=0.7)
             drawn += 1
     ax.plot([], [], color="grey", ls=":", label="level change")
     if rejected_runs:
@@ -240,6 +247,55 @@ def trace_plot(case: str, number: int, records: dict[str, list[RunRecord]], pale
         "so a jump at a level change is expected, not a divergence. A line that keeps falling until it ends "
         "was stopped by its iteration budget. Line style and marker differ per strategy, so lines that coincide "
         f"stay visible.{rejected_text}"
+    )
+    return Plot(f"{PER_CASE_FIGURES[0]}-{number:02d}", f"Metric traces: {case}", caption, fig)
+
+
+def _trace_multiples(case: str, number: int, records: dict[str, list[RunRecord]], palette: dict) -> Plot:
+    """The traces of many strategies, one small panel each: a strategy with thousands of evaluations no longer
+    squeezes the others into the left edge, and no line hides another."""
+    names = sorted(records)
+    cols = 4
+    rows = (len(names) + cols - 1) // cols
+    fig = Figure(figsize=(11, 2.1 * rows + 0.6), layout="constrained")
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False)
+    every, drawn, rejected_runs = [], 0, 0
+    for k, ax in enumerate(axes.flat):
+        if k >= len(names):
+            ax.set_axis_off()
+            continue
+        solver = names[k]
+        for record in records[solver]:
+            values = _metric_column(record.trace.metric)
+            every.append(values)
+            x = np.arange(values.size)
+            rejected = _rejected(record)
+            ax.plot(x, np.where(rejected, np.nan, values), color=palette[solver], lw=1.0, alpha=0.85)
+            segments = np.asarray(record.trace.segment)
+            for segment in np.unique(segments[rejected]):
+                at = segments == segment
+                ax.plot(x[at], values[at], color=greyed(palette[solver]), **REJECTED_STYLE)
+            rejected_runs += bool(rejected.any())
+            for start in _level_starts(record):
+                ax.axvline(start - 0.5, color="0.55", ls=":", lw=0.8, alpha=0.7)
+            drawn += 1
+        ax.set_title(safe(solver), fontsize="small")
+        ax.tick_params(labelsize="x-small")
+    if every:
+        _log_if_positive(axes.flat[0], np.concatenate(every))
+    fig.supxlabel("iteration (counted over all levels and executions; each panel its own axis)", fontsize="small")
+    fig.supylabel("metric as the optimizer saw it", fontsize="small")
+    fig.suptitle(f"Metric traces: {safe(case)}")
+    caption = (
+        f"{drawn} runs on {case} (at most {TRACES_PER_GROUP} per strategy, lowest seeds), one panel per strategy "
+        "with its own iteration axis and a shared metric axis. Each line is the metric the optimizer reported at "
+        "each iteration; grey dotted lines mark where a new pyramid level (or execution) begins: a jump there is "
+        "expected, not a divergence."
+        + (
+            f" Greyed dashed stretches ({rejected_runs} runs) are rejected attempts the strategy discarded."
+            if rejected_runs
+            else ""
+        )
     )
     return Plot(f"{PER_CASE_FIGURES[0]}-{number:02d}", f"Metric traces: {case}", caption, fig)
 
