@@ -71,6 +71,19 @@ class InProcessExecutor(_NothingToAcquire):
                 emit(state.run(run.spec))
 
 
+#: Signals that come from outside the run (``kill``, a batch system, the OOM killer): a run whose worker died of
+#: one is retried once before it is recorded ``crashed``. A segfault or an abort is the run's own and is not.
+OUTSIDE_SIGNALS = ("SIGKILL", "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT")
+
+
+def killed_from_outside(lost: Lost) -> bool:
+    return lost.status == "crashed" and any(f"signal {name}" in lost.error for name in OUTSIDE_SIGNALS)
+
+
+def _rest(lost: Lost) -> tuple:
+    return (lost.wall_time_s, lost.log_tail)
+
+
 class LocalExecutor(_NothingToAcquire):
     """``workers`` persistent worker processes; ``timeout`` seconds per run (None: no limit)."""
 
@@ -88,6 +101,7 @@ class LocalExecutor(_NothingToAcquire):
         templates = {run.spec.key: run.template for run in runs}
         observers = Observers(self.plugins)  # regbench_run_finished of crashed and timed-out runs
         pending = deque(run.spec for run in runs)
+        retried: set[str] = set()
         pool = [IsolatedWorker(self.plugins) for _ in range(min(self.workers, len(runs)))]
         try:
             for worker in pool:
@@ -105,6 +119,12 @@ class LocalExecutor(_NothingToAcquire):
                     result = worker.receive()
                     if isinstance(result, Lost):
                         worker.start()
+                        if killed_from_outside(result) and spec.key not in retried:
+                            retried.add(spec.key)  # the machine's doing, not the run's: once more
+                            pending.appendleft(spec)
+                            continue
+                        if spec.key in retried:
+                            result = Lost(result.status, result.error + " (again, after one retry)", *_rest(result))
                         emit(observers.lost(templates[spec.key], result))
                     elif result is not None:
                         emit(result)
