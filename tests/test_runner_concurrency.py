@@ -3,6 +3,7 @@ claimed (a lease with expiry), and together they finish the union with no run do
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sqlite3
@@ -140,3 +141,33 @@ def test_a_run_claimed_on_another_host_is_waited_for_until_its_lease_expires(tmp
     records = run_matrix(chosen, store, executor="inprocess", plugins=("runner_plugin",))
     assert [r.seed for r in records] == [0, 1]
     assert time.monotonic() - started >= 1.5  # it waited for the other host's claim to expire, then ran it
+
+
+def test_progress_lines_on_a_non_terminal_with_an_eta(tmp_path):
+    env_runner = runner  # the same command, with progress lines every half second
+    os.environ["REGBENCH_PROGRESS_S"] = "0.5"
+    try:
+        proc = env_runner(tmp_path, tmp_path / "s.sqlite", range(6), seconds="0.4")
+    finally:
+        del os.environ["REGBENCH_PROGRESS_S"]
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    lines = [line for line in out.splitlines() if line.startswith("progress: ")]
+    assert lines, out
+    assert any("left" in line and "runs done" in line for line in lines), lines
+
+
+def test_the_eta_learns_per_strategy():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from regbench.cli.run import ProgressLines
+
+    todo = [SimpleNamespace(spec=SimpleNamespace(strategy=s)) for s in ["slow"] * 3 + ["fast"] * 3]
+    lines = ProgressLines(todo, 2, Console(file=io.StringIO()))
+    progress = SimpleNamespace(done=1, succeeded=1, failed=0)
+    lines.add(SimpleNamespace(strategy="slow", wall_time_s=10.0), progress)
+    lines.add(SimpleNamespace(strategy="fast", wall_time_s=1.0), progress)
+    assert lines.eta_s() == (2 * 10.0 + 2 * 1.0) / 2
+    assert "about 11 s left" in lines.line()
