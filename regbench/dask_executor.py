@@ -9,6 +9,7 @@ loopback runs ``workers`` single-threaded worker processes.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 import uuid
 from collections.abc import Sequence
@@ -113,9 +114,11 @@ class DaskExecutor:
                 pure=False,
             )
             futures[future] = run
+        watch = WorkerWatch(client, self.where, lambda: sum(not f.done() for f in futures))
         try:
-            for future in distributed.as_completed(futures):
-                emit(self._record(future, futures[future], distributed))
+            with watch:
+                for future in distributed.as_completed(futures):
+                    emit(self._record(future, futures[future], distributed))
         finally:
             client.cancel(list(futures))
 
@@ -132,6 +135,49 @@ class DaskExecutor:
         if "lost" in result:
             return self._observers.lost(run.template, Lost(**result["lost"]))
         return RunRecord.from_dict(result["record"])
+
+
+#: Seconds between looks at the cluster's worker count while runs are waiting.
+WATCH_S = 10.0
+
+
+class WorkerWatch:
+    """Says so (on stderr) when the cluster has lost its last worker while runs wait, and again when workers
+    are back: without it the runner would wait silently for a worker that may never come."""
+
+    def __init__(self, client: Any, where: str, waiting: Any, say: Any = None, every: float = WATCH_S) -> None:
+        self.client, self.where, self.waiting, self.every = client, where, waiting, every
+        self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.empty = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="regbench-dask-watch", daemon=True)
+
+    def check(self) -> None:
+        try:
+            workers = len(self.client.scheduler_info().get("workers", {}))
+        except Exception:  # the scheduler itself is gone: as_completed reports that
+            return
+        waiting = self.waiting()
+        if workers == 0 and waiting and not self.empty:
+            self.empty = True
+            self.say(
+                f"the Dask cluster at {self.where} has no workers left: {waiting} runs wait until a worker joins "
+                "(Ctrl-C stops; the finished runs are stored and a rerun resumes)"
+            )
+        elif workers and self.empty:
+            self.empty = False
+            self.say(f"the Dask cluster at {self.where} has {workers} worker(s) again: the runs go on")
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self.check()
+
+    def __enter__(self) -> WorkerWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
 
 
 # -- on the Dask worker --------------------------------------------------------------------------------------

@@ -46,3 +46,29 @@ def test_an_unreachable_scheduler_is_a_runner_failure(tmp_path, monkeypatch):
     chosen = Matrix(strategies=["gd"], cases=["synth2d-translation"])
     with pytest.raises(RunnerError, match=r"tcp://127.0.0.1:9"):
         run_matrix(chosen, tmp_path / "s.sqlite", executor="dask", scheduler="tcp://127.0.0.1:9")
+
+
+def test_the_runner_says_when_the_last_dask_worker_is_gone():
+    from regbench.dask_executor import WorkerWatch
+
+    class Client:
+        def __init__(self):
+            self.workers = {"tcp://w1": {}}
+
+        def scheduler_info(self):
+            return {"workers": self.workers}
+
+    client, said = Client(), []
+    watch = WorkerWatch(client, "tcp://host:8786", lambda: 3, say=said.append)
+    watch.check()
+    assert said == []
+    client.workers = {}
+    watch.check()
+    watch.check()  # said once, not every look
+    assert said == [
+        "the Dask cluster at tcp://host:8786 has no workers left: 3 runs wait until a worker joins (Ctrl-C stops; "
+        "the finished runs are stored and a rerun resumes)"
+    ]
+    client.workers = {"tcp://w2": {}}
+    watch.check()
+    assert said[-1] == "the Dask cluster at tcp://host:8786 has 1 worker(s) again: the runs go on"
