@@ -4,7 +4,7 @@ Every table, the progress bar, ``show``, figures and ``compare`` gates count wit
 always count the same thing:
 
 - **status** says whether the run *executed* to a returned transform: ``ok``, or ``error`` (Execute or the
-  strategy raised), ``crashed`` (the worker process died), ``timeout``.
+  strategy raised), ``crashed`` (the worker process died), ``timeout``, ``memory`` (past ``--max-memory``).
 - **outcome** is judged from all the evidence (:func:`regbench.stops.judge_outcome`, precedence in its
   docstring): a failure outcome (:data:`FAILURE_OUTCOMES`) or a stop category (``converged``,
   ``max_iterations``, ``line_search``, ...). A run *succeeded* when its outcome is not a failure.
@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Statuses: whether the run executed.
-STATUSES = ("ok", "error", "crashed", "timeout")
+STATUSES = ("ok", "error", "crashed", "timeout", "memory")
 
 #: Outcomes that are failures, in the precedence :func:`regbench.stops.judge_outcome` applies them.
 FAILURE_OUTCOMES = (
     "error",
     "crashed",
     "timeout",
+    "memory",
     "no_overlap",
     "worse_than_start",
     "folded",
@@ -45,6 +46,7 @@ MEANINGS = {
     "error": "the run raised before returning a transform",
     "crashed": "the worker process died (e.g. a segmentation fault in ITK)",
     "timeout": "the run took longer than its time limit and was stopped",
+    "memory": "the run needed more memory than its limit (regbench run --max-memory) allows",
     "no_overlap": (
         "the returned transform maps (almost) no fixed-image sample inside the moving image: "
         f"under {MIN_OVERLAP_FRACTION:.0%} overlap, or SimpleITK's no-valid-points value"

@@ -104,7 +104,63 @@ class WorkerState:
                 f"run {spec.key} has key {record.key} in the worker: its software differs from the runner's "
                 f"(worker versions: {dumps(record.versions, sort_keys=True)})"
             )
-        return execute_record(record, strategy, case, parsed, self.pm)
+        limit = max_memory_mb()
+        if not limit:
+            return execute_record(record, strategy, case, parsed, self.pm)
+        with memory_limit(limit):
+            record = execute_record(record, strategy, case, parsed, self.pm)
+        if record.status == "error" and any(m in (record.error or "") for m in _OUT_OF_MEMORY):
+            record.status = record.outcome = "memory"
+            record.error = f"the run needed more than its memory limit of {limit} MiB (--max-memory): {record.error}"
+        return record
+
+
+#: The per-run memory limit in MiB that ``regbench run --max-memory`` gives its worker processes (0 or unset: none).
+MAX_MEMORY_ENV = "REGBENCH_MAX_MEMORY_MB"
+#: How an allocation past the limit shows in an error text: Python's MemoryError, C++'s std::bad_alloc, ITK's own.
+_OUT_OF_MEMORY = ("MemoryError", "bad_alloc", "Failed to allocate", "Unable to allocate", "out of memory")
+
+
+def max_memory_mb() -> int:
+    try:
+        return max(0, int(os.environ.get(MAX_MEMORY_ENV, "0")))
+    except ValueError:
+        return 0
+
+
+@contextlib.contextmanager
+def memory_limit(mb: int):
+    """Let the run allocate at most ``mb`` MiB beyond what the worker holds now (its address space, RLIMIT_AS:
+    the worker's own libraries are not counted against the run); lifted afterwards."""
+    try:
+        import resource
+    except ImportError:  # not POSIX: no limit
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    now = _address_space_bytes()
+    if now is None:
+        yield
+        return
+    wanted = now + mb * 2**20
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _address_space_bytes() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 # -- the child process ---------------------------------------------------------------------------------------

@@ -33,3 +33,18 @@ class KilledAlways(Strategy):
 def regbench_register_strategies(register):
     register(KilledOnce("test-killed-once"))
     register(KilledAlways("test-killed-always"))
+
+
+class Greedy(Strategy):
+    """allocates 1 GiB (numpy), as a leaking strategy would"""
+
+    def run(self, ctx, params):
+        import numpy as np
+
+        block = np.ones(2**27)  # 1 GiB of float64: fine without a limit, past --max-memory 256
+        return sitk.TranslationTransform(ctx.case.dimension) if block.size else None
+
+
+@regbench.hookimpl(specname="regbench_register_strategies")
+def register_greedy(register):
+    register(Greedy("test-greedy"))

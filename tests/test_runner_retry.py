@@ -21,3 +21,43 @@ def test_a_run_killed_from_outside_is_retried_once(tmp_path, monkeypatch):
     always = records["test-killed-always"]
     assert always.status == "crashed"
     assert always.error.startswith("worker died with signal SIGKILL") and "(again, after one retry)" in always.error
+
+
+def test_a_run_past_max_memory_is_recorded_as_memory(tmp_path, monkeypatch):
+    import json
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "PYTHONPATH": str(TESTS)}
+    args = ["run", "-s", "test-greedy", "-c", "synth2d-translation", "--plugin", "retry_plugin", "--max-memory", "256"]
+    result = subprocess.run(
+        [sys.executable, "-c", "from regbench.cli import main; main()", *args, "--store", "s.sqlite", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads(result.stdout)
+    assert record["status"] == "memory" and record["outcome"] == "memory", record["error"]
+    assert "memory limit of 256 MiB (--max-memory)" in record["error"]
+
+
+def test_without_max_memory_the_same_run_succeeds(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "PYTHONPATH": str(TESTS)}
+    args = ["run", "-s", "test-greedy", "-c", "synth2d-translation", "--plugin", "retry_plugin", "--max-memory", "0"]
+    result = subprocess.run(
+        [sys.executable, "-c", "from regbench.cli import main; main()", *args, "--store", "s.sqlite", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["status"] == "ok"

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +49,7 @@ from regbench.runner import (
 )
 from regbench.store import DEFAULT_STORE, Store, StoreError
 from regbench.strategy import ParameterError
-from regbench.worker import WorkerState
+from regbench.worker import MAX_MEMORY_ENV, WorkerState
 
 USAGE_ERRORS = (MatrixError, ParameterError, PluginError, CaseError, StoreError)
 
@@ -164,6 +164,14 @@ class Settings:
     metavar="SECONDS",
     help=f"Per run; a run past it is killed and recorded as 'timeout'. 0: no limit [default: {DEFAULT_TIMEOUT_S:g}].",
 )
+@click.option(
+    "--max-memory",
+    "max_memory",
+    type=click.IntRange(min=0, max=2**40),
+    metavar="MIB",
+    help="Memory a run may allocate, in MiB; past it the run is recorded as 'memory'. 0: no limit [default: the "
+    "machine's RAM ÷ the workers]. Local worker processes only (not --in-process, not Dask).",
+)
 @click.option("--executor", type=click.Choice(["local", "dask"]), help="Where runs execute [default: local].")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 [default: a local cluster].")
 @click.option(
@@ -197,6 +205,7 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     scheduler cannot be reached), 2 for usage errors, 130 after Ctrl-C.
     """
     try:
+        max_memory = options.pop("max_memory")
         settings = _settings(**options)
         threads = settings.run_threads
         pm = plugin_manager(settings.plugins)
@@ -208,7 +217,10 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
         store = Store(settings.store)
     except USAGE_ERRORS as exc:
         raise click.UsageError(str(exc)) from exc
-    with store:
+    limit = 0
+    if not settings.in_process and settings.executor == "local":
+        limit = default_max_memory_mb(settings.run_workers) if max_memory is None else max_memory
+    with store, _environment(MAX_MEMORY_ENV, str(limit)):  # read by the worker processes, which inherit it
         if settings.single(runs):
             _run_single(runs[0], settings, store, force, as_json, pm)
         else:
@@ -482,6 +494,29 @@ def _duration(seconds: float) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+@contextmanager
+def _environment(name: str, value: str):
+    """``os.environ[name] = value`` for the duration (worker processes started meanwhile inherit it)."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def default_max_memory_mb(workers: int) -> int:
+    """The machine's physical memory shared among the workers (0 where it cannot be read: no limit)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+    return max(256, total // 2**20 // max(1, workers))
 
 
 class Terminated(Exception):
