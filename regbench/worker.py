@@ -101,7 +101,8 @@ class WorkerState:
         record, parsed = new_record(strategy, case, spec.seed, spec.params, spec.threads, spec.repeat)
         if record.key != spec.key:
             raise WorkerError(
-                f"run {spec.key} has key {record.key} in the worker: its software differs from the runner's "
+                f"run {spec.key} has key {record.key} in the worker: its inputs (a case file or image edited "
+                "since the run was planned) or its software differ from the runner's "
                 f"(worker versions: {dumps(record.versions, sort_keys=True)})"
             )
         limit = max_memory_mb()
