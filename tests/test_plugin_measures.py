@@ -97,3 +97,23 @@ def test_a_plugin_measure_is_a_csv_column(tmp_path):
     assert out.exit_code == 0, out.output
     (row,) = csv.DictReader(io.StringIO(out.stdout))
     assert float(row["measures.heldout_parameter_norm"]) == record.measures["heldout_parameter_norm"]
+
+
+def test_report_shows_a_plugin_measure_as_an_opt_in_column_and_in_the_html_csv(tmp_path):
+    path = store(tmp_path / "a.sqlite", 1.0)  # heldout_parameter_norm 1.00, 1.01, 1.02: median 1.01
+    runner = CliRunner(env={"COLUMNS": "250"})
+    plain = runner.invoke(main, ["report", "--store", path, "--no-stats"])
+    assert plain.exit_code == 0 and "heldout_parameter_norm" not in plain.stdout  # opt-in
+    shown = runner.invoke(main, ["report", "--store", path, "--no-stats", "--measure", "heldout_parameter_norm"])
+    assert shown.exit_code == 0, shown.output
+    assert "heldout_parameter_norm" in shown.stdout
+    row = next(line for line in shown.stdout.splitlines() if line.strip("│ ").startswith("gd "))
+    assert row.rstrip(" │").split("│")[-1].strip() == "1.01"
+    unknown = runner.invoke(main, ["report", "--store", path, "--measure", "nope"])
+    assert unknown.exit_code == 2
+    assert "'nope': no run has it; plugin measures: heldout_parameter_norm" in " ".join(unknown.output.split())
+    html = runner.invoke(main, ["report", "--store", path, "--no-stats", "--html", str(tmp_path / "html")])
+    assert html.exit_code == 0, html.output
+    with (tmp_path / "html" / "summary.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["median heldout_parameter_norm (plugin measure)"] == "1.01"

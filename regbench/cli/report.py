@@ -69,7 +69,15 @@ def _load(path: str):
 )
 @click.option("-c", "--case", "cases", multiple=True, help="Only these cases (repeatable).")
 @click.option("-s", "--strategy", "strategies", multiple=True, help="Only these strategies (repeatable).")
-def report_command(source, by, error, html_dir, no_stats, tolerance, cases, strategies) -> None:
+@click.option(
+    "--measure",
+    "measures",
+    multiple=True,
+    metavar="NAME",
+    help="Add a column with the median of a plugin's numeric measure (record.measures[NAME]; repeatable). "
+    "Every plugin measure is in the HTML report's summary.csv and in regbench export.",
+)
+def report_command(source, by, error, html_dir, no_stats, tolerance, cases, strategies, measures) -> None:
     """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics and a
     recommendation."""
     from rich.markup import escape
@@ -92,7 +100,8 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
     def show(table) -> None:
         console.print(fit_table(table, console.width))
 
-    show(summary_table(runs, by=by, error=error))
+    measures = _check_measures(runs, measures)
+    show(summary_table(runs, by=by, error=error, measures=measures))
     # copies among the seeds, runs not known to be reproducible: what every figure below must be read with
     for line in notes(runs):
         console.print(f"[yellow]note:[/] {escape(line)}")
@@ -109,7 +118,7 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
 
         try:
             with console.status("writing the HTML report"):
-                result = write_html(runs, html_dir, error=error, tolerance=tolerance)
+                result = write_html(runs, html_dir, error=error, tolerance=tolerance, measures=measures)
         except ReportError as exc:
             raise click.BadParameter(str(exc), param_hint="--html") from exc
         console.print(f"HTML report: {result.index} ({len(result.files) - 1} files beside it)", highlight=False)
@@ -186,6 +195,21 @@ def _repeat_spreads(runs):
     repeated = {group for group, r in zip(groups, repeat.tolist(), strict=True) if r > 0}
     keys = [key for key, group in zip(runs["key"].tolist(), groups, strict=True) if group in repeated]
     return repeat_spreads(runs.records(keys))
+
+
+def _check_measures(runs, measures: tuple[str, ...]) -> tuple[str, ...]:
+    """The plugin measures asked for, each one some run has; otherwise a usage error listing those there are."""
+    from regbench.report.runs import plugin_measures
+
+    known = plugin_measures(runs)
+    names = tuple(m.removeprefix("measures.") for m in measures)
+    unknown = [m for m in names if m not in known]
+    if unknown:
+        there = ", ".join(known) if known else "none: no run has a numeric plugin measure"
+        raise click.BadParameter(
+            f"{', '.join(map(repr, unknown))}: no run has it; plugin measures: {there}", param_hint="--measure"
+        )
+    return names
 
 
 def _check_html_dir(html_dir: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from regbench.report import anytime_stats, figures, pairs, stats
 from regbench.report.instances import notes, solvers_of
 from regbench.report.page_template import TEMPLATE
 from regbench.report.runs import Runs
-from regbench.report.summary import ALL_COLUMNS, columns_for, fmt_number, row_cells, summary_rows
+from regbench.report.summary import ALL_COLUMNS, columns_for, fmt_number, measure_columns, row_cells, summary_rows
 from regbench.report.tables import significant_share, tally
 
 TIME_PROFILE_TARGET = 3  # index into the absolute targets: 1 physical unit, or a relative gap of 1e-4
@@ -168,6 +168,7 @@ def write_html(
     error: str = "error_mean",
     progress: Callable[[str], None] | None = None,
     tolerance: float | None = None,
+    measures: Sequence[str] = (),
 ) -> HtmlReport:
     """Write ``index.html``, its PNG figures and ``summary.csv`` into ``out_dir`` (created if needed).
 
@@ -176,13 +177,20 @@ def write_html(
     out = Path(out_dir)
     prepare_dir(out)
     try:
-        return _write(runs, out, error, progress or (lambda _msg: None), tolerance)
+        return _write(runs, out, error, progress or (lambda _msg: None), tolerance, tuple(measures))
     except OSError as exc:
         where = exc.filename or out
         raise ReportError(f"{where}: cannot write the HTML report there ({exc.strerror or exc})") from exc
 
 
-def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None], tolerance: float | None = None) -> HtmlReport:
+def _write(
+    runs: Runs,
+    out: Path,
+    error: str,
+    say: Callable[[str], None],
+    tolerance: float | None = None,
+    measures: tuple[str, ...] = (),
+) -> HtmlReport:
     by_strategy = summary_rows(runs, "strategy", error)
     by_case = summary_rows(runs, "case", error)
     results = stats.instance_results(runs, error)
@@ -214,7 +222,8 @@ def _write(runs: Runs, out: Path, error: str, say: Callable[[str], None], tolera
     run_links = _run_pages(runs, out, error, files, recommendation)
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     cases = sorted(set(runs["case"].astype(str)))
-    strategy_columns, case_columns = columns_for(by_strategy, "strategy"), columns_for(by_case, "case")
+    strategy_columns = columns_for(by_strategy, "strategy", measures)
+    case_columns = columns_for(by_case, "case", measures)
     page = env.from_string(TEMPLATE).render(
         source=runs.source or "records",
         n_runs=len(runs),
@@ -441,9 +450,10 @@ def _cell(t: pairs.PairTest, a: str, b: str, sign: int) -> dict:
 def _write_csv(path: Path, by_case, by_strategy) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["strategy", "case", *(c.full for c in ALL_COLUMNS)])
+        columns = [*ALL_COLUMNS, *measure_columns(by_strategy)]  # every plugin measure too
+        writer.writerow(["strategy", "case", *(c.full for c in columns)])
         for row in [*by_strategy, *by_case]:
-            writer.writerow([row.solver, row.case or "(all)", *row_cells(row, ALL_COLUMNS)])
+            writer.writerow([row.solver, row.case or "(all)", *row_cells(row, columns)])
 
 
 # -- the recommendation section ---------------------------------------------------------------------------------

@@ -115,6 +115,15 @@ def curve_of(value: Any) -> Curve:
     return Curve(*arrays)
 
 
+#: Column-name prefix of a plugin measure (``record.measures[NAME]``, numeric): ``measures.NAME``.
+PLUGIN_MEASURE_PREFIX = "measures."
+
+
+def plugin_measures(runs: Runs) -> list[str]:
+    """The names of the numeric plugin measures some run of ``runs`` has."""
+    return [k[len(PLUGIN_MEASURE_PREFIX) :] for k in runs.columns if k.startswith(PLUGIN_MEASURE_PREFIX)]
+
+
 class SourceError(ValueError):
     """A result source that cannot be read: the message names the file and what is wrong."""
 
@@ -192,6 +201,19 @@ def from_dicts(rows: Sequence[Mapping[str, Any]], source: str = "") -> Runs:
     for name in MEASURE_FIELDS:
         # a record keeps them in ``measures``; a pytest-benchmark extra_info may carry them at the top level
         columns[name] = np.array([_float(r.get(name, _measures(r).get(name))) for r in rows], dtype=float)
+    # Plugins' numeric measures (regbench_evaluate), as "measures.NAME" columns for opt-in table columns and gates.
+    plugin = sorted(
+        {
+            k
+            for r in rows
+            for k, v in _measures(r).items()
+            if k not in MEASURE_FIELDS and isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+    )
+    for name in plugin:
+        columns[f"{PLUGIN_MEASURE_PREFIX}{name}"] = np.array(
+            [_float(_measures(r).get(name)) for r in rows], dtype=float
+        )
     for name in BOOL_FIELDS:
         columns[name] = np.array([bool(r.get(name)) for r in rows], dtype=bool)
     for name in TEXT_FIELDS:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,7 +13,7 @@ from rich.table import Table
 from regbench.outcomes import FAILURE_OUTCOMES, MIN_OVERLAP_FRACTION
 from regbench.record import RunRecord
 from regbench.report.instances import executed, instances, succeeded
-from regbench.report.runs import Runs, from_records
+from regbench.report.runs import PLUGIN_MEASURE_PREFIX, Runs, from_records, plugin_measures
 from regbench.report.stats import error_column, median, relative_gap, worst30
 
 GROUPINGS = ("strategy", "case")
@@ -53,6 +53,8 @@ class SummaryRow:
     # no-overlap threshold
     min_overlap: float | None = None
     low_overlap_runs: int = 0
+    # plugins' numeric measures: the median per measure over the group's runs that have it
+    measures: dict[str, float] = field(default_factory=dict)
 
 
 def as_runs(records: Runs | Iterable[RunRecord]) -> Runs:
@@ -89,6 +91,7 @@ def summary_rows(
     instance = instances(runs).index
     folding, overlap = runs["folding_fraction"], runs["overlap_fraction"]
     outcome, category = runs["outcome"], runs["stop_category"]
+    plugin = {name: runs[f"{PLUGIN_MEASURE_PREFIX}{name}"] for name in plugin_measures(runs)}
     out = []
     for key, rows in _groups(keys):
         one_case = np.unique(case_code[rows]).size == 1
@@ -117,6 +120,7 @@ def summary_rows(
                 max_folding=float(fold.max()) if fold.size else None,
                 min_overlap=float(lap.min()) if lap.size else None,
                 low_overlap_runs=int((lap < MIN_OVERLAP_FRACTION).sum()),
+                measures={name: median(values[rows]) for name, values in plugin.items()},
             )
         )
     return out
@@ -193,15 +197,33 @@ COLUMN_BY_KEY = {c.key: c for c in _COLUMNS}
 ALL_COLUMNS = _COLUMNS
 
 
-def columns_for(rows: list[SummaryRow], by: str = "strategy") -> list[Column]:
+def measure_column(name: str) -> Column:
+    """An opt-in column of a plugin's numeric measure: its median over the row's runs."""
+    return Column(
+        f"{PLUGIN_MEASURE_PREFIX}{name}",
+        f"med.\n{name}",
+        f"median {name} (plugin measure)",
+        "right",
+        lambda r: fmt_number(r.measures.get(name, float("nan"))),
+    )
+
+
+def measure_columns(rows: list[SummaryRow]) -> list[Column]:
+    """A column for every plugin measure some row has (the CSV shows them all)."""
+    names = sorted({name for row in rows for name in row.measures})
+    return [measure_column(name) for name in names]
+
+
+def columns_for(rows: list[SummaryRow], by: str = "strategy", measures: Sequence[str] = ()) -> list[Column]:
     """The columns a table of ``rows`` shows: the raw dense metric only per case (one metric), the relative gap
-    per strategy; folding only when some run has a deformable model, overlap only when some run recorded it."""
+    per strategy; folding only when some run has a deformable model, overlap only when some run recorded it;
+    then the plugin measures asked for (``measures``, names without the ``measures.`` prefix)."""
     skip = {"gap"} if by == "case" else {"dense"}
     if not any(r.folding_known for r in rows):
         skip.add("folded")
     if all(r.min_overlap is None for r in rows):
         skip.add("overlap")
-    return [c for c in _COLUMNS if c.key not in skip]
+    return [c for c in _COLUMNS if c.key not in skip] + [measure_column(name) for name in measures]
 
 
 def row_cells(row: SummaryRow, columns: Iterable[Column] | None = None) -> list[str]:
@@ -235,13 +257,18 @@ def caption(runs: Runs, rows: list[SummaryRow], by: str, error: str) -> str:
 
 
 def summary_table(
-    records: Runs | Iterable[RunRecord], by: str = "strategy", error: str = "error_mean", title: str | None = None
+    records: Runs | Iterable[RunRecord],
+    by: str = "strategy",
+    error: str = "error_mean",
+    title: str | None = None,
+    measures: Sequence[str] = (),
 ) -> Table:
-    """The terminal summary: one row per strategy (or strategy × case), across cases and seeds."""
+    """The terminal summary: one row per strategy (or strategy × case), across cases and seeds; ``measures``
+    adds a column per plugin measure (its median)."""
     runs = as_runs(records)
     rows = summary_rows(runs, by=by, error=error)
     total = sum(r.runs for r in rows)
-    columns = columns_for(rows, by)
+    columns = columns_for(rows, by, measures)
     grouping = "strategy × case" if by == "case" else "strategy"
     table = Table(
         title=title or f"Summary per {grouping} ({total} runs) · {instances(runs).summary()}",
