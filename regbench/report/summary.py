@@ -120,10 +120,16 @@ def summary_rows(
                 max_folding=float(fold.max()) if fold.size else None,
                 min_overlap=float(lap.min()) if lap.size else None,
                 low_overlap_runs=int((lap < MIN_OVERLAP_FRACTION).sum()),
-                measures={name: median(values[rows]) for name, values in plugin.items()},
+                measures=_medians(plugin, rows),
             )
         )
     return out
+
+
+def _medians(columns: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, float]:
+    """The median of each column over ``rows``, for the columns some of those rows have."""
+    medians = {name: median(values[rows]) for name, values in columns.items()}
+    return {name: value for name, value in medians.items() if not np.isnan(value)}
 
 
 def _counts(values: np.ndarray) -> dict[str, int]:
