@@ -69,3 +69,20 @@ def test_show_prints_the_gradient_warning_line():
     print_explanation(record, Console(file=buffer, width=200))
     if int(sitk.Version_ITKVersionString().split(".")[0]) < 6:
         assert "warning: gradient audit: jhmi" in buffer.getvalue()
+
+
+def test_reports_carry_the_case_gradient_warning(tmp_path):
+    from click.testing import CliRunner
+
+    from regbench.cli import main
+    from regbench.report.instances import notes
+    from regbench.report.runs import from_records
+    from regbench.store import Store
+
+    record = regbench.run_one("rsgd", make_multimodal_case("jhmi"), params={"number_of_iterations": 5})
+    assert any("case multimodal-jhmi: gradient audit" in line for line in notes(from_records([record])))
+    with Store(tmp_path / "s.sqlite") as db:
+        db.add(record)
+    shown = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["report", "--store", str(tmp_path / "s.sqlite")])
+    assert shown.exit_code == 0, shown.output
+    assert "case multimodal-jhmi: gradient audit: jhmi's derivative is wrong" in " ".join(shown.output.split())

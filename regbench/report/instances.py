@@ -198,4 +198,20 @@ def notes(runs: Runs) -> list[str]:
                 f"{loose} runs are not reproducible (deterministic: false, e.g. Mattes MI with more than one "
                 "ITK thread): the same key can give another result; `regbench run --repeat K` measures the spread."
             )
+    out.extend(gradient_warnings(runs))
+    return out
+
+
+def gradient_warnings(runs: Runs) -> list[str]:
+    """The gradient audit's warning of each case whose records carry one (``provenance["gradient_warning"]``,
+    set when the case's metric gradient disagrees with its finite differences): one record read per case."""
+    first: dict[str, str] = {}
+    for key, case in zip(runs["key"].tolist(), runs["case"].tolist(), strict=True):
+        if key and case not in first:
+            first[case] = key
+    out = []
+    for record in runs.records(list(first.values())):
+        warning = (record.provenance or {}).get("gradient_warning")
+        if warning:
+            out.append(f"case {record.case}: {warning}")
     return out
