@@ -274,3 +274,15 @@ def test_show_does_not_call_the_never_evaluated_metric_a_value():
     assert "No final metric: the last level ran no iteration, so SimpleITK never evaluated the metric" in text
     assert "differs from the dense value" not in text and "still moving" not in text
     assert dict(summary_lines(record))["final metric (reported)"] == "not evaluated (the last level ran no iteration)"
+
+
+def test_show_at_80_columns_keeps_every_number_whole(runs):
+    _, gd, _ = runs
+    console = Console(width=80, record=True)
+    print_explanation(gd, console)
+    text = console.export_text()
+    table = text.split("Why it stopped")[0]
+    assert "…" not in table
+    first = gd.segments[0].levels[0]
+    assert f"{first.first_metric:.5g}" in table  # the first metric of level 0, whole on one line
+    assert "not shown at 80 columns" in table  # what did not fit is named, not cut

@@ -397,7 +397,9 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
         console.print(markup_safe(f"warning: {gradient_warning}"), style="yellow", highlight=False)
     executed = any(segment.levels for segment in record.segments)
     if executed:
-        console.print(level_table(record))
+        from regbench.report.tables import fit_table  # here: tables loads the statistics (scipy)
+
+        console.print(fit_table(level_table(record), console.width))  # numbers whole at any width
 
     heading("Why it stopped")
     if not record.segments:

@@ -72,10 +72,10 @@ def level_table(record: RunRecord) -> Table:
         "level",
         "shrink",
         "iterations",
-        "first metric",
-        "last metric",
-        "best metric (at)",
-        "learning rate (first → last)",
+        "first\nmetric",  # headers break between words: fit_table never cuts a right-justified column
+        "last\nmetric",
+        "best metric\n(at)",
+        "learning rate\n(first → last)",
     ):
         table.add_column(column, justify="right")
     for segment in record.segments:
@@ -179,7 +179,9 @@ def print_record(record: RunRecord, console: Console | None = None) -> None:
 
         console = make_console()
     if any(segment.levels for segment in record.segments):
-        console.print(level_table(record))
+        from regbench.report.tables import fit_table  # here: tables loads the statistics (scipy)
+
+        console.print(fit_table(level_table(record), console.width))  # numbers whole at any width
     width = max(len(label) for label, _ in summary_lines(record))
     for label, value in summary_lines(record):
         console.print(as_text(f"  {label:<{width}}  {value}"), highlight=False)
