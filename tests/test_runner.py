@@ -91,7 +91,7 @@ def test_an_isolated_run_gives_the_record_of_an_in_process_run(tmp_path):
 def test_a_worker_that_cannot_run_a_spec_is_a_runner_failure(tmp_path):
     (run,) = plan(matrix(["gd"]), plugin_manager(), threads=1)
     forged = PlannedRun(RunSpec(**{**run.spec.to_dict(), "key": "not-the-key"}), run.template)
-    with pytest.raises(RunnerError, match=r"gd on synth2d-translation, seed 0: .*software differs"):
+    with pytest.raises(RunnerError, match=r"gd on synth2d-translation, seed 0: .*or its software differ"):
         LocalExecutor(1).run([forged], lambda record: None)
 
 
