@@ -311,43 +311,66 @@ def carried_forward(series: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _median_band(group: list[RunRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(25th, 50th, 75th percentile) of the kept metric against iterations over ``group``; None without traces."""
+    matrix = carried_forward([_kept_metric(r) for r in group])
+    if matrix.size == 0 or np.all(np.isnan(matrix)):
+        return None
+    with warnings.catch_warnings():
+        # all-NaN columns (no run has a metric at that iteration) are expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, mid, high = np.nanpercentile(matrix, [25, 50, 75], axis=0)
+    return low, mid, high
+
+
 def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]], palette: dict) -> Plot:
-    """Median (and interquartile band) of the metric against iterations, per strategy, on one case."""
-    fig = Figure(figsize=(9, 4.2), layout="constrained")
-    ax = fig.add_subplot()
+    """Median (and interquartile band) of the metric against iterations, per strategy, on one case. Many
+    strategies: small multiples (one panel each, its own iteration axis, a shared metric axis)."""
+    names = sorted(records)
+    many = len(names) > SMALL_MULTIPLES_ABOVE
+    cols = 4 if many else 1
+    rows = (len(names) + cols - 1) // cols if many else 1
+    fig = Figure(figsize=(11, 2.1 * rows + 0.6) if many else (9, 4.2), layout="constrained")
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).flat
     counts, every = [], []
-    styles = line_styles(list(records))
-    for k, (solver, group) in enumerate(sorted(records.items())):
-        matrix = carried_forward([_kept_metric(r) for r in group])
-        if matrix.size == 0 or np.all(np.isnan(matrix)):
+    styles = line_styles(names)
+    for k, solver in enumerate(names):
+        group = records[solver]
+        ax = axes[k] if many else axes[0]
+        band = _median_band(group)
+        if many:
+            ax.set_title(safe(solver), fontsize="small")
+            ax.tick_params(labelsize="x-small")
+        if band is None:
             continue
-        with warnings.catch_warnings():
-            # all-NaN columns (no run has a metric at that iteration) are expected
-            warnings.simplefilter("ignore", RuntimeWarning)
-            low, mid, high = np.nanpercentile(matrix, [25, 50, 75], axis=0)
+        low, mid, high = band
         x = np.arange(mid.size)
-        ax.plot(
-            x,
-            mid,
-            color=palette[solver],
-            lw=1.6,
-            alpha=0.85,
-            label=f"{safe(solver)} (n={len(group)})",
-            markevery=mark_every(mid.size, k),
-            **styles[solver],
-        )
+        line = {"markevery": mark_every(mid.size, k), **styles[solver]}
+        ax.plot(x, mid, color=palette[solver], lw=1.6, alpha=0.85, label=f"{safe(solver)} (n={len(group)})", **line)
         ax.fill_between(x, low, high, color=palette[solver], alpha=0.18, lw=0)
         counts.append(f"{solver}: {len(group)}")
         every.append(mid)
+    if many:
+        for ax in list(axes)[len(names) :]:
+            ax.set_axis_off()
     if every:
-        _log_if_positive(ax, np.concatenate(every))
-    ax.set_xlabel("iteration (counted over all levels and kept executions)")
-    ax.set_ylabel("median metric value (case metric units)")
-    ax.set_title(f"Median convergence: {safe(case)}")
-    legend_outside(ax, title="line: median\nband: 25–75%", title_fontsize="small")
+        _log_if_positive(axes[0], np.concatenate(every))
+    xlabel = "iteration (counted over all levels and kept executions)"
+    ylabel = "median metric value (case metric units)"
+    if many:
+        fig.supxlabel(xlabel + "; each panel its own axis", fontsize="small")
+        fig.supylabel(ylabel + "; band: 25–75%", fontsize="small")
+        fig.suptitle(f"Median convergence: {safe(case)}")
+    else:
+        axes[0].set_xlabel(xlabel)
+        axes[0].set_ylabel(ylabel)
+        axes[0].set_title(f"Median convergence: {safe(case)}")
+        legend_outside(axes[0], title="line: median\nband: 25–75%", title_fontsize="small")
     caption = (
         f"Median metric against iterations on {case}, over seeds ({'; '.join(counts) or 'no traces'} runs; at "
-        f"most {CONVERGENCE_RUNS_PER_GROUP} per strategy). A run that stopped keeps its last value, so the curve "
+        f"most {CONVERGENCE_RUNS_PER_GROUP} per strategy)"
+        + (", one panel per strategy with its own iteration axis" if many else "")
+        + ". A run that stopped keeps its last value, so the curve "
         "shows what a strategy reaches within a given number of iterations. Lower is better. Iterations are not "
         "comparable across optimizer families (a line-search iteration costs several metric evaluations): use "
         "the runtime ECDF to compare cost. Only the executions a strategy kept count: rejected attempts (e.g. "
