@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+# The Jacobian the record's folding figures come from (regbench.evaluate), so the map and the count agree.
+from regbench.evaluate import jacobian_determinant
 from regbench.record import RunRecord
-from regbench.transforms import transform_from_dict
+from regbench.transforms import is_deformable, transform_from_dict
 
 
 class ImageError(ValueError):
@@ -98,35 +100,6 @@ def overlay(fixed: np.ndarray, moving: np.ndarray) -> np.ndarray:
     """RGB: fixed in magenta (red + blue), moving in green; equal intensities are grey."""
     f, m = normalized(fixed), normalized(moving)
     return np.stack([f, m, f], axis=-1)
-
-
-def jacobian_determinant(transform: sitk.Transform, reference: sitk.Image) -> np.ndarray:
-    """The Jacobian determinant of ``transform`` on the grid of ``reference`` (numpy order: z, y, x)."""
-    field = sitk.TransformToDisplacementField(
-        transform,
-        sitk.sitkVectorFloat64,
-        reference.GetSize(),
-        reference.GetOrigin(),
-        reference.GetSpacing(),
-        reference.GetDirection(),
-    )
-    return sitk.GetArrayFromImage(sitk.DisplacementFieldJacobianDeterminant(field))
-
-
-def displacement_jacobian(displacement: np.ndarray, spacing=None) -> np.ndarray:
-    """The Jacobian determinant of x ↦ x + u(x) for a displacement array ``u`` of shape (*grid, dim) in numpy axis
-    order with components in (x, y[, z]) order, as ITK's vector images are: for hand-made fields in tests."""
-    image = sitk.GetImageFromArray(np.asarray(displacement, dtype=float), isVector=True)
-    if spacing is not None:
-        image.SetSpacing(spacing)
-    return sitk.GetArrayFromImage(sitk.DisplacementFieldJacobianDeterminant(image))
-
-
-def is_deformable(transform: sitk.Transform) -> bool:
-    names = {transform.GetName()}
-    if isinstance(transform, sitk.CompositeTransform):
-        names |= {transform.GetNthTransform(i).GetName() for i in range(transform.GetNumberOfTransforms())}
-    return bool(names & {"BSplineTransform", "DisplacementFieldTransform"})
 
 
 def _slices_of(array: np.ndarray, dim: int) -> list[tuple[str, np.ndarray]]:
