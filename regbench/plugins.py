@@ -25,6 +25,7 @@ import pluggy
 from regbench import hookspecs
 from regbench.hookcalls import culprit, describe, impl_codes, one_line, running_impl, short, trace_writer, tracer
 from regbench.provenance import BLOCK_ENV, NAME_PATTERN, NAME_RULE, BrokenPlugin, PluginError, Provenance, name_problem
+from regbench.record import MEASURE_FIELDS  # re-exported: the fields regbench_evaluate may fill
 from regbench.stops import CATEGORIES
 
 if TYPE_CHECKING:
@@ -69,27 +70,6 @@ BUILTIN_PLUGINS = (
     "regbench_plugins.gradient_free",
     "regbench_plugins.synthetic_cases",
     "regbench_plugins.brainweb_cases",
-)
-
-#: The record fields a ``regbench_evaluate`` implementation may fill (numbers or None). Any other key that names a
-#: record field (the run's identity, status, segments, stop, timings...) is refused with a note; other keys go to
-#: ``record.measures``, and so do the items of a ``"measures"`` dict.
-MEASURE_FIELDS = (
-    "initial_metric_dense",
-    "final_metric_dense",
-    "initial_overlap_fraction",
-    "overlap_fraction",
-    "initial_error_mean",
-    "error_mean",
-    "error_p95",
-    "error_max",
-    "initial_error_mean_fg",
-    "error_mean_fg",
-    "error_p95_fg",
-    "error_max_fg",
-    "jacobian_min",
-    "folding_fraction",
-    "sdlogj",
 )
 
 

@@ -19,6 +19,28 @@ SCHEMA_VERSION = 1
 TIMING_FIELDS = ("wall_time_s", "cpu_time_s", "peak_rss_mb", "evaluation_time_s")
 
 
+#: The record fields a ``regbench_evaluate`` implementation may fill (numbers or None). Any other key that names a
+#: record field (the run's identity, status, segments, stop, timings...) is refused with a note; other keys go to
+#: ``record.measures``, and so do the items of a ``"measures"`` dict.
+MEASURE_FIELDS = (
+    "initial_metric_dense",
+    "final_metric_dense",
+    "initial_overlap_fraction",
+    "overlap_fraction",
+    "initial_error_mean",
+    "error_mean",
+    "error_p95",
+    "error_max",
+    "initial_error_mean_fg",
+    "error_mean_fg",
+    "error_p95_fg",
+    "error_max_fg",
+    "jacobian_min",
+    "folding_fraction",
+    "sdlogj",
+)
+
+
 @dataclass
 class IterationEvent:
     """One ``sitkIterationEvent`` as the harness saw it (passed to ``regbench_record_iteration``).

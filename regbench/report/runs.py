@@ -19,28 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from regbench.record import MEASURE_FIELDS as EVALUATED_FIELDS
 from regbench.record import RunRecord
 from regbench.store import Store, StoreError
 
 FLOAT_FIELDS = (
     "iterations",
     "final_metric",
-    "initial_metric_dense",
-    "final_metric_dense",
+    *EVALUATED_FIELDS,  # what regbench_evaluate fills: dense metric, overlap, truth errors, Jacobian
     "returned_best",
-    "initial_error_mean",
-    "error_mean",
-    "error_p95",
-    "error_max",
-    "initial_error_mean_fg",
-    "error_mean_fg",
-    "error_p95_fg",
-    "error_max_fg",
-    "jacobian_min",
-    "folding_fraction",
-    "sdlogj",
-    "initial_overlap_fraction",
-    "overlap_fraction",
     "best_visited_metric_dense",
     "best_visited_error_mean",
     "regret_metric_dense",
