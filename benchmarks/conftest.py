@@ -18,7 +18,6 @@ Choose what runs (comma-separated names or glob patterns; default: every strateg
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 from regbench.isolation import IsolatedWorker, Lost, RunnerError, lost_record, run_isolated
+from regbench.names import MatrixError, select, split_patterns
 from regbench.plugins import RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord, to_jsonable
 from regbench.run import execute_record, new_record
@@ -199,17 +199,15 @@ def _session(config: pytest.Config) -> BenchSession:
     return config.stash[_SESSION]
 
 
-def _select(option: str, patterns: str, names: list[str], default: list[str]) -> list[str]:
-    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+def _select(option: str, patterns: str, names: list[str], kind: str, default: list[str]) -> list[str]:
+    """The names the option's comma-separated patterns choose, by the rule of ``regbench run`` (none: ``default``)."""
+    wanted = split_patterns([patterns])
     if not wanted:
         return default
-    chosen = []
-    for pattern in wanted:
-        matches = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
-        if not matches:
-            raise pytest.UsageError(f"{option}: {pattern!r} matches nothing; registered: {', '.join(names)}")
-        chosen += [m for m in matches if m not in chosen]
-    return chosen
+    try:
+        return select(names, wanted, kind)
+    except MatrixError as exc:
+        raise pytest.UsageError(f"{option}: {exc}") from exc
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -218,11 +216,15 @@ def pytest_configure(config: pytest.Config) -> None:
     strategies = list(session.pm.strategies())
     cases = session.pm.cases()
     default_cases = [name for name, case in cases.items() if case.default and not case.unavailable]
-    session.pairs = [
-        (s, c)
-        for s in _select("--regbench-strategies", config.getoption("--regbench-strategies"), strategies, strategies)
-        for c in _select("--regbench-cases", config.getoption("--regbench-cases"), list(cases), default_cases)
-    ]
+    chosen_strategies = _select(
+        "--regbench-strategies", _option(config, "strategies"), strategies, "strategy", strategies
+    )
+    chosen_cases = _select("--regbench-cases", _option(config, "cases"), list(cases), "case", default_cases)
+    session.pairs = [(s, c) for s in chosen_strategies for c in chosen_cases]
+
+
+def _option(config: pytest.Config, name: str) -> str:
+    return config.getoption(f"--regbench-{name}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

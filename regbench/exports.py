@@ -12,7 +12,7 @@ import csv
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from regbench.matrix import select
+from regbench.names import select
 from regbench.record import RunRecord, dumps
 from regbench.store import Store
 

@@ -13,21 +13,19 @@ import itertools
 import numbers
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from regbench.cases import Case, CaseError
 from regbench.executors import PlannedRun
+from regbench.names import MatrixError, select
+from regbench.names import split_patterns as split_patterns  # re-export: the CLI and docs import it from here
 from regbench.plugins import RegbenchPluginManager, name_problem
 from regbench.run import new_record
 from regbench.strategy import ParameterError, Strategy
 from regbench.worker import RunSpec, load_case_file
-
-
-class MatrixError(ValueError):
-    """The selection is unusable (a usage error)."""
 
 
 @dataclass(frozen=True)
@@ -65,24 +63,6 @@ def parse_param_option(text: str, source: str = "--param") -> ParamEntry:
     if not sep or not name.strip() or not value.strip() or (dot and not qualifier):
         raise MatrixError(f"{source}: expected [STRATEGY.]NAME=VALUE[,VALUE...], got {text!r}")
     return ParamEntry(qualifier or None, name.strip(), value.strip(), f"{source} {lhs.strip()}", from_cli=True)
-
-
-def split_patterns(values: Iterable[str]) -> list[str]:
-    """Patterns from repeated options and comma-separated lists alike: ``-s a,b -s c`` is a, b, c."""
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
-def select(names: Iterable[str], patterns: Sequence[str], kind: str, none: str = "(none registered)") -> list[str]:
-    """Names matching any pattern, in ``names`` order; a pattern that matches nothing is an error listing
-    the names (or ``none`` when there are none)."""
-    names = list(names)
-    chosen: dict[str, None] = {}
-    for pattern in patterns:
-        matched = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
-        if not matched:
-            raise MatrixError(f"no {kind} matches {pattern!r}; valid: {', '.join(names) or none}")
-        chosen.update(dict.fromkeys(matched))
-    return list(chosen)
 
 
 def plan(matrix: Matrix, pm: RegbenchPluginManager, threads: int) -> list[PlannedRun]:

@@ -7,7 +7,7 @@ import sys
 import click
 
 from regbench.exports import FORMATS, select_records, write
-from regbench.matrix import MatrixError, split_patterns
+from regbench.names import MatrixError, split_patterns
 from regbench.store import DEFAULT_STORE, Store, StoreError
 
 
