@@ -13,9 +13,7 @@ import functools
 import json
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
-
-import pytest
+from typing import TYPE_CHECKING, Any
 
 from regbench.cases import Case
 from regbench.plugins import RegbenchPluginManager, make_plugin_manager, name_problem
@@ -24,6 +22,9 @@ from regbench.run import run_one
 from regbench.strategy import ParameterError, Strategy
 from regbench.tinycase import make_failing_case, make_tiny_case
 from regbench.transforms import transform_from_dict, transform_to_dict
+
+if TYPE_CHECKING:  # pytest is a test-time tool, not a runtime dependency: only parametrize_with_checks imports it
+    import pytest
 
 __all__ = [
     "StrategyCheckFailed",
@@ -379,6 +380,8 @@ def parametrize_with_checks(
 ) -> pytest.MarkDecorator:
     """A ``pytest.mark.parametrize`` over (strategy, check) with ids ``<strategy>-<check>``; the test body is
     ``check(strategy)``."""
+    import pytest  # here, not at the top: check_strategy and the check_* functions work without pytest
+
     params = [
         pytest.param(strategy, check, id=f"{strategy.name}-{check.__name__}")
         for strategy in strategies
