@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from regbench.audit import SOURCES, audit, audit_lines
-from regbench.cli.common import echo_json, make_console, plugin_manager
+from regbench.cli.common import cli_plugin_manager, echo_json, make_console
 from regbench.report.runview import as_text
 
 
@@ -59,7 +59,7 @@ def audit_command(
     if not strategies or not cases:
         raise click.UsageError("give at least one --strategy and one --case")
     threads = _ints(threads_text)
-    pm = plugin_manager(plugins)
+    pm = cli_plugin_manager(plugins)
     for name in cases:
         if name not in pm.cases():
             raise click.BadParameter(f"unknown case {name!r}", param_hint="--case")

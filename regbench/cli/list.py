@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from regbench import gradients, probe
-from regbench.cli.common import echo_json, make_console, plugin_manager
+from regbench.cli.common import cli_plugin_manager, echo_json, make_console
 from regbench.matrix import MatrixError, case_pool
 from regbench.report.runview import as_text
 
@@ -70,7 +70,7 @@ def list_command(as_json: bool, verbose: bool, case_files: tuple[str, ...], plug
     usage error (exit 2) naming the file, line or module. An installed plugin that cannot load is listed in its
     own section, one line each with how to skip it, and the exit status is 1; everything else is listed as usual.
     """
-    pm = plugin_manager(plugins)
+    pm = cli_plugin_manager(plugins)
     try:
         pool = case_pool(pm, case_files)
     except MatrixError as exc:

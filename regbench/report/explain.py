@@ -12,6 +12,7 @@ import shlex
 
 from rich.console import Console
 
+from regbench.console import make_console
 from regbench.outcomes import MAX_FOLDING_FRACTION, MEANINGS, MIN_OVERLAP_FRACTION, succeeded
 from regbench.record import Level, RunRecord
 from regbench.report.anytime import RELATIVE_TARGETS, first_hit, measure_of, trace_best
@@ -385,8 +386,6 @@ def tre_text(record: RunRecord) -> str | None:
 def print_explanation(record: RunRecord, console: Console | None = None) -> None:
     """Print the explanation; ``console`` defaults to the CLI's (wide when piped)."""
     if console is None:
-        from regbench.cli.common import make_console  # here: the CLI package imports this module
-
         console = make_console()
     say = lambda text: console.print(markup_safe(text), highlight=False)  # noqa: E731  record text, not markup
     heading = lambda text: console.print(f"\n[bold]{text}[/bold]")  # noqa: E731

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from regbench.console import make_console
 from regbench.outcomes import succeeded
 from regbench.record import RunRecord
 
@@ -175,8 +176,6 @@ def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
 def print_record(record: RunRecord, console: Console | None = None) -> None:
     """The per-level table (when the run executed) and the summary lines; ``console`` defaults to the CLI's."""
     if console is None:
-        from regbench.cli.common import make_console  # here: the CLI package imports this module
-
         console = make_console()
     if any(segment.levels for segment in record.segments):
         from regbench.report.tables import fit_table  # here: tables loads the statistics (scipy)
