@@ -232,6 +232,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "regbench_bench" in getattr(item, "fixturenames", ()) and item.get_closest_marker("benchmark") is None:
             item.add_marker(pytest.mark.benchmark(timer=worker_clock))
+        if "regbench_bench" in getattr(item, "fixturenames", ()) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(0))  # --regbench-timeout limits each run, not pytest-timeout's 300 s
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
