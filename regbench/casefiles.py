@@ -29,6 +29,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from regbench.cases import Case, CaseData, CaseError, Setup
+from regbench.tomllines import TomlLines
 
 try:
     import tomllib
@@ -575,26 +576,22 @@ def _sitk_message(exc: Exception) -> str:
 
 
 class _Lines:
-    """Where things are in the TOML text, for messages (tomllib reports lines only for syntax errors)."""
+    """Where things are in a case file, for messages: its top level, then one region per ``[[case]]``."""
 
     _HEADER = re.compile(r"^\s*\[\[\s*case\s*\]\]")
 
     def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.lines = text.splitlines()
-        self.starts = [i for i, line in enumerate(self.lines) if self._HEADER.match(line)]
+        self.toml = TomlLines(path, text)
+        self.starts = self.toml.matching(self._HEADER)
 
     def where(self, index: int | None = None, key: str | None = None) -> str:
         """``file:line`` of case ``index``'s header, or of ``key`` inside it (or at top level)."""
+        ends = [*self.starts, len(self.toml.lines)]
         if index is None:
-            start, end = 0, self.starts[0] if self.starts else len(self.lines)
+            start, end = 0, ends[0]
         elif index < len(self.starts):
-            start = self.starts[index]
-            end = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.lines)
+            start, end = self.starts[index], ends[index + 1]
         else:
-            return str(self.path)
-        line = start
-        if key is not None:
-            pattern = re.compile(rf"^\s*(\[\s*(case\.)?{re.escape(key)}\s*\]|{re.escape(key)}\s*=)")
-            line = next((i for i in range(start, end) if pattern.match(self.lines[i])), start)
-        return f"{self.path}:{line + 1}"
+            return self.toml.at(None)
+        line = self.toml.key(key, start, end) if key is not None else None
+        return self.toml.at(start if line is None else line)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from regbench.matrix import MatrixError, ParamEntry
+from regbench.tomllines import TomlLines
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -155,23 +156,23 @@ def load_run_file(path: str | Path) -> RunFile:
 
 
 class _Where:
-    """``file:line`` of a top-level key, for messages (tomllib gives lines only for syntax errors)."""
+    """``file:line`` of a top-level key of a run file, for messages."""
 
     def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.lines = text.splitlines()
+        self.toml = TomlLines(path, text)
+        tables = self.toml.matching(_TABLE)
+        self.end = tables[0] if tables else len(self.toml.lines)  # past the top-level keys: [params] and its tables
 
     def __call__(self, key: str, needle: str | None = None) -> str:
         """Where ``key`` is assigned; with ``needle``, the line of its (possibly multi-line) value holding it."""
-        pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*=""")
-        for index, line in enumerate(self.lines):
-            if line.lstrip().startswith("["):
-                break  # past the top-level keys: [params] and its sub-tables
-            if pattern.match(line):
-                rest = self.lines[index:]
-                index += next((i for i, text in enumerate(rest) if needle in text), 0) if needle else 0
-                return f"{self.path}:{index + 1}"
-        return str(self.path)
+        line = self.toml.key(key, 0, self.end)
+        if line is not None and needle:
+            held = self.toml.holding(needle, line)
+            line = line if held is None else held
+        return self.toml.at(line)
+
+
+_TABLE = re.compile(r"^\s*\[")
 
 
 def _names(where: _Where, data: dict[str, Any], key: str) -> list[str]:
