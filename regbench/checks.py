@@ -13,7 +13,7 @@ import functools
 import json
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from regbench.cases import Case
 from regbench.plugins import RegbenchPluginManager, make_plugin_manager, name_problem
@@ -61,7 +61,7 @@ class StrategyCheckWarning(UserWarning):
 # -- fixtures --------------------------------------------------------------------------------------------------
 
 
-def _fail(strategy: Strategy, rule: str, message: str) -> None:
+def _fail(strategy: Strategy, rule: str, message: str) -> NoReturn:
     raise StrategyCheckFailed(f"strategy {getattr(strategy, 'name', strategy)!r} fails {rule}: {message}")
 
 
@@ -89,7 +89,7 @@ def check_params_dataclass(strategy: Strategy) -> None:
     params_cls = strategy.Params
     if not (isinstance(params_cls, type) and dataclasses.is_dataclass(params_cls)):
         _fail(strategy, "check_params_dataclass", f"Params must be a dataclass, got {params_cls!r}")
-    if not params_cls.__dataclass_params__.frozen:
+    if not params_cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]  # set by @dataclass
         _fail(strategy, "check_params_dataclass", f"{params_cls.__name__} must be @dataclass(frozen=True)")
     missing = [f.name for f in dataclasses.fields(params_cls) if f.default is dataclasses.MISSING]
     if missing:
@@ -161,7 +161,7 @@ def _manager(pm: RegbenchPluginManager | None) -> RegbenchPluginManager:
     return _default_pm
 
 
-def _run(strategy: Strategy, case: Case | None, pm: RegbenchPluginManager | None, *, fresh: bool = False):
+def _run(strategy: Strategy, case: Case | None, pm: RegbenchPluginManager | None, *, fresh: bool = False) -> RunRecord:
     """The record of ``strategy`` on ``case`` (default: the tiny case), seed 0, one thread; cached so that the
     checks of one strategy share a run (the objects are kept alive, so their ids stay unique)."""
     case = _run_case(case)
@@ -191,7 +191,9 @@ def _record_hint(record: RunRecord) -> str:
     return f"status {record.status!r}, error {record.error!r}" + (f"\n{tail}" if tail else "")
 
 
-def check_runs_through_execute(strategy: Strategy, case: Case | None = None, pm=None) -> None:
+def check_runs_through_execute(
+    strategy: Strategy, case: Case | None = None, pm: RegbenchPluginManager | None = None
+) -> None:
     """The strategy runs on the case through ``ctx.execute`` (at least one recorded segment with levels)."""
     record = _run(strategy, case, pm)
     if not record.segments:
@@ -206,7 +208,9 @@ def check_runs_through_execute(strategy: Strategy, case: Case | None = None, pm=
         _fail(strategy, "check_runs_through_execute", "a segment recorded no pyramid level (no events seen)")
 
 
-def check_record_complete(strategy: Strategy, case: Case | None = None, pm=None) -> None:
+def check_record_complete(
+    strategy: Strategy, case: Case | None = None, pm: RegbenchPluginManager | None = None
+) -> None:
     """The run succeeded and its record holds what reports need: iterations, outcome, dense metrics, error
     against truth, the transform, timing and the parameters actually used."""
     record = _run(strategy, case, pm)
@@ -226,7 +230,11 @@ def check_record_complete(strategy: Strategy, case: Case | None = None, pm=None)
 
 
 def check_stop_classified(
-    strategy: Strategy, case: Case | None = None, pm=None, *, allow_unknown_stop: bool = False
+    strategy: Strategy,
+    case: Case | None = None,
+    pm: RegbenchPluginManager | None = None,
+    *,
+    allow_unknown_stop: bool = False,
 ) -> None:
     """Every segment's stop text maps to a category (not ``unknown``). For an optimizer regbench does not know
     yet, add a ``regbench_classify_stop`` hook to your plugin, or pass ``allow_unknown_stop=True`` to get a
@@ -245,7 +253,9 @@ def check_stop_classified(
     _fail(strategy, "check_stop_classified", message)
 
 
-def check_record_strict_json(strategy: Strategy, case: Case | None = None, pm=None) -> None:
+def check_record_strict_json(
+    strategy: Strategy, case: Case | None = None, pm: RegbenchPluginManager | None = None
+) -> None:
     """The record is strict JSON (no NaN, Infinity or numpy scalars) and reads back identically."""
     record = _run(strategy, case, pm)
     data = record.to_dict()
@@ -257,7 +267,9 @@ def check_record_strict_json(strategy: Strategy, case: Case | None = None, pm=No
         _fail(strategy, "check_record_strict_json", "RunRecord.from_json(to_json()) differs from the record")
 
 
-def check_transform_rebuildable(strategy: Strategy, case: Case | None = None, pm=None) -> None:
+def check_transform_rebuildable(
+    strategy: Strategy, case: Case | None = None, pm: RegbenchPluginManager | None = None
+) -> None:
     """The returned transform rebuilds exactly from the record (``regbench.transforms.transform_from_dict``)."""
     record = _run(strategy, case, pm)
     if record.transform is None:
@@ -277,7 +289,7 @@ def _repeatable(record: RunRecord) -> dict[str, Any]:
     return data
 
 
-def check_reproducible(strategy: Strategy, case: Case | None = None, pm=None) -> None:
+def check_reproducible(strategy: Strategy, case: Case | None = None, pm: RegbenchPluginManager | None = None) -> None:
     """Same strategy, case, seed and threads give the same record (timing and measures aside). Anything random in a
     strategy must come from ``ctx.rng`` or ``ctx.seed`` (an optimizer seed of 0 means the wall clock)."""
     first = _repeatable(_run(strategy, case, pm))
@@ -287,7 +299,9 @@ def check_reproducible(strategy: Strategy, case: Case | None = None, pm=None) ->
         _fail(strategy, "check_reproducible", f"two runs with seed 0 and 1 thread differ in {', '.join(differing)}")
 
 
-def check_failure_recorded(strategy: Strategy, case: Case | None = None, pm=None) -> None:
+def check_failure_recorded(
+    strategy: Strategy, case: Case | None = None, pm: RegbenchPluginManager | None = None
+) -> None:
     """When ``Execute`` fails (here: Mattes MI on images that do not overlap), ``run_one`` returns an
     ``error`` record holding the failed segment: the strategy neither raises nor hides the failure."""
     del case  # the failure needs its own case
@@ -346,7 +360,7 @@ def strategy_checks(
     """Every check, bound to ``case`` and ``pm``, as callables taking the strategy (each has ``__name__``)."""
     yield from _STRATEGY_CHECKS
     for check in _RUN_CHECKS:
-        options = {"allow_unknown_stop": allow_unknown_stop} if check is check_stop_classified else {}
+        options: dict[str, Any] = {"allow_unknown_stop": allow_unknown_stop} if check is check_stop_classified else {}
         bound = functools.partial(check, case=case, pm=pm, **options)
         functools.update_wrapper(bound, check)
         yield bound

@@ -126,6 +126,7 @@ class _Reference:
 
     @classmethod
     def of(cls, data: CaseData, initial: sitk.Transform) -> _Reference:
+        assert data.truth is not None, "truth errors need a case with a known truth"
         truth = displacement(data.truth, data.fixed)
         start = np.linalg.norm(displacement(initial, data.fixed) - truth, axis=-1)
         return cls(truth, start, foreground(data))
@@ -183,8 +184,9 @@ def landmark_distances(landmarks: tuple[np.ndarray, np.ndarray], transform: sitk
     return np.linalg.norm(mapped - np.asarray(moving_points, dtype=float), axis=1)
 
 
-def landmark_errors(data: CaseData, transform: sitk.Transform, initial: sitk.Transform | None = None):
+def landmark_errors(data: CaseData, transform: sitk.Transform, initial: sitk.Transform | None = None) -> dict[str, Any]:
     """Target registration error on the case's landmark pairs (mean, 95th percentile, max; and at the start)."""
+    assert data.landmarks is not None, "landmark errors need a case with landmarks"
     tre = landmark_distances(data.landmarks, transform)
     out: dict[str, Any] = {
         "tre_mean": float(tre.mean()),
@@ -346,5 +348,5 @@ def evaluate_transform(case: Case, transform: sitk.Transform, record: RunRecord)
 
 
 @hookimpl
-def regbench_evaluate(case, transform, record: RunRecord):
+def regbench_evaluate(case: Case, transform: sitk.Transform, record: RunRecord) -> dict[str, Any]:
     return evaluate_transform(case, transform, record)

@@ -10,9 +10,12 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 #: Record fields that measure the machine, not the run.
@@ -103,7 +106,7 @@ class Trace:
         """Indices of the samples with a saved position."""
         return [i for i, p in enumerate(self.position) if p is not None]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The trace as a pandas DataFrame: one row per iteration event, one column per trace column (None
         becomes NaN in the numeric columns; ``position`` stays a column of lists). Needs pandas (the optional
         extra ``regbench[pandas]``)."""

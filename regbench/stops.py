@@ -7,8 +7,12 @@ that ITK 6 uses. An unknown text is never guessed: it is ``unknown`` and kept ve
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from regbench.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from regbench.record import Segment
 
 CATEGORIES = (
     "converged",
@@ -112,7 +116,7 @@ def classify_text(text: str) -> str:
 
 
 @hookimpl(trylast=True)
-def regbench_classify_stop(text, segment):
+def regbench_classify_stop(text: str, segment: Segment | None) -> str:
     return classify_text(text)
 
 
@@ -128,7 +132,7 @@ def is_no_overlap(value: float | None) -> bool:
 
 def is_no_overlap_error(text: str | None) -> bool:
     """The exception Mattes MI raises where the other metrics return DBL_MAX."""
-    return bool(text) and any(marker in text for marker in NO_OVERLAP_ERRORS)
+    return text is not None and any(marker in text for marker in NO_OVERLAP_ERRORS)
 
 
 def judge_outcome(

@@ -316,7 +316,8 @@ class Store:
 
     def replaced(self, key: str | None = None) -> list[RunRecord]:
         """Records that ``--force`` replaced, oldest first (all of them, or those of one key)."""
-        sql, args = "SELECT rowid, key, record FROM replaced", ()
+        sql = "SELECT rowid, key, record FROM replaced"
+        args: tuple[str, ...] = ()
         if key is not None:
             sql, args = sql + " WHERE key = ?", (key,)
         rows = self._db.execute(sql + " ORDER BY rowid", args).fetchall()

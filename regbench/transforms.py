@@ -24,25 +24,31 @@ _ENUMS = {
 }
 
 
+def _concrete(transform: sitk.Transform) -> Any:
+    """The transform as its concrete class (GetNthTransform, GetOrder...). Any: SimpleITK's stubs type
+    Downcast as returning the base class."""
+    return transform.Downcast() if type(transform) is sitk.Transform else transform
+
+
 def transform_to_dict(transform: sitk.Transform) -> dict[str, Any]:
-    transform = transform.Downcast() if type(transform) is sitk.Transform else transform
-    name = transform.GetName()
+    concrete = _concrete(transform)
+    name = concrete.GetName()
     if name == "CompositeTransform":
         return {
             "type": name,
-            "dimension": transform.GetDimension(),
+            "dimension": concrete.GetDimension(),
             "transforms": [
-                transform_to_dict(transform.GetNthTransform(i)) for i in range(transform.GetNumberOfTransforms())
+                transform_to_dict(concrete.GetNthTransform(i)) for i in range(concrete.GetNumberOfTransforms())
             ],
         }
     out = {
         "type": name,
-        "dimension": transform.GetDimension(),
-        "parameters": list(transform.GetParameters()),
-        "fixed_parameters": list(transform.GetFixedParameters()),
+        "dimension": concrete.GetDimension(),
+        "parameters": list(concrete.GetParameters()),
+        "fixed_parameters": list(concrete.GetFixedParameters()),
     }
     if name == "BSplineTransform":
-        out["order"] = transform.GetOrder()
+        out["order"] = concrete.GetOrder()
     return out
 
 
@@ -52,6 +58,7 @@ def transform_from_dict(data: dict[str, Any]) -> sitk.Transform:
     if name == "CompositeTransform":
         parts = [transform_from_dict(d) for d in data["transforms"]]
         return sitk.CompositeTransform(parts) if parts else sitk.CompositeTransform(dim)
+    transform: sitk.Transform
     if name == "BSplineTransform":
         transform = sitk.BSplineTransform(dim, int(data.get("order", 3)))
     elif name == "DisplacementFieldTransform":
@@ -66,8 +73,8 @@ def transform_from_dict(data: dict[str, Any]) -> sitk.Transform:
 
 
 def is_deformable(transform: sitk.Transform) -> bool:
-    transform = transform.Downcast() if type(transform) is sitk.Transform else transform
-    name = transform.GetName()
+    concrete = _concrete(transform)
+    name = concrete.GetName()
     if name == "CompositeTransform":
-        return any(is_deformable(transform.GetNthTransform(i)) for i in range(transform.GetNumberOfTransforms()))
+        return any(is_deformable(concrete.GetNthTransform(i)) for i in range(concrete.GetNumberOfTransforms()))
     return name in ("BSplineTransform", "DisplacementFieldTransform")
