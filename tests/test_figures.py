@@ -7,8 +7,10 @@ import pytest
 
 import regbench
 from regbench import Case, Segment, Setup
+from regbench.outcomes import FAILURE_OUTCOMES, MEANINGS
 from regbench.record import Trace
 from regbench.report import figures
+from regbench.stops import CATEGORIES
 from regbench.tinycase import make_tiny_case
 
 # gd's pattern: level 0 kept its first attempt (segment 0) and rejected the rerun at half the rate (1); level 1
@@ -199,6 +201,12 @@ def test_outcome_caption_counts_each_rows_runs_not_the_total():
     plot = outcome_plot(summary_rows(from_dicts(rows), "strategy"))
     assert "9 runs each; 18 in all" in plot.caption
     assert "not that the result is close to the truth" in plot.caption
+    assert all(f"{outcome}: {MEANINGS[outcome]}" in plot.caption for outcome in figures.JUDGED_FAILURES)
+
+
+def test_every_outcome_and_stop_category_has_a_fixed_colour():
+    assert set(figures._CATEGORY_COLORS) == {*FAILURE_OUTCOMES, *CATEGORIES}
+    assert figures.JUDGED_FAILURES == ("no_overlap", "worse_than_start", "folded", "diverged")
 
 
 def test_many_strategies_get_small_multiples():

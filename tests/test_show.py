@@ -9,8 +9,10 @@ from rich.console import Console
 import regbench
 from regbench.cli import main
 from regbench.isolation import Lost, lost_record
+from regbench.outcomes import MEANINGS, STATUSES
 from regbench.record import Level, Segment, Trace
 from regbench.report.explain import (
+    STATUS_EXPLANATIONS,
     STOP_EXPLANATIONS,
     print_explanation,
     reported_vs_dense,
@@ -43,6 +45,11 @@ def text_of(record) -> str:
 
 def test_every_stop_category_is_explained():
     assert set(STOP_EXPLANATIONS) == set(CATEGORIES)
+
+
+def test_every_status_but_ok_is_explained_in_the_vocabulary_s_words():
+    assert set(STATUS_EXPLANATIONS) == set(STATUSES) - {"ok"}
+    assert all(text.startswith(MEANINGS[status]) for status, text in STATUS_EXPLANATIONS.items())
 
 
 def test_show_by_key_prefix(runs):
@@ -152,8 +159,9 @@ def test_no_learning_rate_shows_a_dash_not_zero_to_zero(runs):
 @pytest.mark.parametrize(
     ("status", "error", "expected"),
     [
-        ("timeout", "run exceeded the timeout of 5 s; its worker was killed", "killed after its time limit"),
-        ("crashed", "worker died with signal SIGSEGV", "the worker process died during the run"),
+        ("timeout", "run exceeded the timeout of 5 s; its worker was killed", "took longer than its time limit"),
+        ("crashed", "worker died with signal SIGSEGV", "the worker process died"),
+        ("memory", "the worker used more than 100 MB", "more memory than its limit"),
     ],
 )
 def test_a_lost_run_explains_its_status_instead_of_a_stop(status, error, expected):

@@ -13,7 +13,7 @@ import shlex
 from rich.console import Console
 
 from regbench.console import make_console
-from regbench.outcomes import MAX_FOLDING_FRACTION, MEANINGS, MIN_OVERLAP_FRACTION, succeeded
+from regbench.outcomes import MAX_FOLDING_FRACTION, MEANINGS, MIN_OVERLAP_FRACTION, STATUSES, succeeded
 from regbench.record import Level, RunRecord
 from regbench.report.anytime import RELATIVE_TARGETS, first_hit, measure_of, trace_best
 from regbench.report.runview import fmt, fmt_share, level_table, markup_safe, ran_no_iteration
@@ -45,13 +45,15 @@ FLAG_EXPLANATIONS = {
     "folding": "some voxels fold (Jacobian determinant ≤ 0)",
     "nondeterministic": "this setup is not bit-reproducible: the same key can give another record",
 }
-# Runs without an execution record: what happened instead (the record's error holds the details).
+# Runs without an execution record (every status but ok): the vocabulary's meaning of the status, and what to
+# try next where there is something to try (the record's error holds the details).
+_STATUS_ADVICE = {
+    "timeout": ": it was still going when the limit ran out (a longer --timeout, or fewer iterations, shows how "
+    "it ends)",
+    "memory": " (a larger --max-memory, or a smaller problem, shows how it ends)",
+}
 STATUS_EXPLANATIONS = {
-    "timeout": "the run was killed after its time limit: it was still going when the limit ran out, so its "
-    "worker process was stopped (a longer --timeout, or fewer iterations, shows how it ends)",
-    "crashed": "the worker process died during the run (for example a segmentation fault in SimpleITK, or the "
-    "out-of-memory killer)",
-    "error": "the run failed before the optimizer reported anything",
+    status: MEANINGS[status] + _STATUS_ADVICE.get(status, "") for status in STATUSES if status != "ok"
 }
 REL_TOL = 1e-9
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")

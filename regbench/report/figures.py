@@ -16,12 +16,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from regbench.outcomes import FAILURE_OUTCOMES, MEANINGS, STATUSES
 from regbench.record import RunRecord
 from regbench.report.anytime_stats import BOOTSTRAP_RESAMPLES, CONFIDENCE, CaseProfiles, RuntimeEcdf
 from regbench.report.runs import Runs
 from regbench.report.stats import ErrorColumn, Profile
 from regbench.report.summary import SummaryRow
-from regbench.stops import NO_OVERLAP_VALUE
+from regbench.stops import CATEGORIES, NO_OVERLAP_VALUE
 
 # Per (case, solver): runs drawn individually, and runs pooled into the median convergence curve.
 TRACES_PER_GROUP = 3
@@ -122,8 +123,17 @@ _CATEGORY_COLORS = {
     "error": "#7f7f7f",
     "crashed": "#404040",
     "timeout": "#bcbd22",
+    "memory": "#8c564b",
     "unknown": "#c7c7c7",
 }
+
+#: The failures judged from the evidence of a run that executed: neither a status nor a stop category.
+JUDGED_FAILURES = tuple(o for o in FAILURE_OUTCOMES if o not in STATUSES and o not in CATEGORIES)
+
+
+def judged_failures_text() -> str:
+    """``no_overlap: <meaning>; ...`` in the vocabulary's own words, for captions and the report's definitions."""
+    return "; ".join(f"{outcome}: {MEANINGS[outcome]}" for outcome in JUDGED_FAILURES)
 
 
 def category_colors(names: Sequence[str]) -> dict[str, tuple | str]:
@@ -678,11 +688,8 @@ def outcome_plot(rows: list[SummaryRow]) -> Plot:
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3)
     caption = (
         f"Left: how the runs of each row ended ({_runs_per_row(rows)}; {sum(r.runs for r in rows)} in all), judged "
-        "from all the evidence "
-        "(no_overlap: under 25% of the fixed image maps inside the moving one; worse_than_start: the error "
-        "against the truth grew; folded: over 1% of voxels fold; diverged: the dense metric ended worse than it "
-        "started). Right: the optimizer's own stop reason. A line_search stop after a rounding error is usually "
-        "a successful stop; a converged stop or outcome says the optimizer's test passed, not that the result is "
-        "close to the truth: check the error columns."
+        f"from all the evidence ({judged_failures_text()}). Right: the optimizer's own stop reason. A line_search "
+        "stop after a rounding error is usually a successful stop; a converged stop or outcome says the optimizer's "
+        "test passed, not that the result is close to the truth: check the error columns."
     )
     return Plot(SINGLE_FIGURES[3], "Outcomes and stop categories", caption, fig)

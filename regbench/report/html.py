@@ -13,6 +13,7 @@ import numpy as np
 from jinja2 import Environment, select_autoescape
 
 import regbench
+from regbench.outcomes import STATUSES
 from regbench.report import anytime_stats, figures, pairs, stats
 from regbench.report.instances import notes, solvers_of
 from regbench.report.page_template import TEMPLATE
@@ -37,9 +38,8 @@ DEFINITIONS = (
     ),
     (
         "outcomes",
-        "How runs ended, judged from all the evidence: error / crashed / timeout, no_overlap (too little of the "
-        "fixed image maps inside the moving image), worse_than_start (the error grew), folded (too many folded "
-        "voxels), diverged (the dense metric ended worse than it started), otherwise the stop category.",
+        f"How runs ended, judged from all the evidence: {' / '.join(s for s in STATUSES if s != 'ok')} (the status), "
+        f"then {figures.judged_failures_text()}; otherwise the stop category.",
     ),
     (
         "rounding failures",
