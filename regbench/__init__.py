@@ -19,6 +19,7 @@ from regbench.plugins import (
     RegbenchPluginManager,
     make_plugin_manager,
 )
+from regbench.probe import ProbeFamily
 from regbench.record import IterationEvent, Level, RunRecord, Segment
 from regbench.run import run_one
 from regbench.stops import CATEGORIES as STOP_CATEGORIES
@@ -54,6 +55,7 @@ __all__ = [
     "NoParams",
     "ParameterError",
     "PluginError",
+    "ProbeFamily",
     "Provenance",
     "RegbenchPluginManager",
     "RunContext",

@@ -75,6 +75,7 @@ def _value(method, start: sitk.Transform, offset: np.ndarray, fixed, moving) -> 
 def first_step(method, start: sitk.Transform, offset: np.ndarray, fixed, moving, rate: float = 1e-6) -> np.ndarray:
     """SimpleITK's first gradient-descent step from ``offset`` (unit scales), divided by the rate: the
     metric's descent direction as the optimizer sees it."""
+    # A measuring instrument (a tiny step reads the derivative), not optimizer knowledge: it stays in the core.
     method.SetOptimizerAsGradientDescent(
         learningRate=rate, numberOfIterations=1, estimateLearningRate=method.Never, maximumStepSizeInPhysicalUnits=0.0
     )

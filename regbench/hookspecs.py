@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from regbench.cases import Case
     from regbench.harness import RunContext
+    from regbench.probe import ProbeFamily
     from regbench.record import IterationEvent, RunRecord, Segment
     from regbench.strategy import Strategy
 
@@ -141,4 +142,30 @@ def regbench_run_finished(record: RunRecord) -> None:
         @regbench.hookimpl
         def regbench_run_finished(record):
             mlflow.log_metrics({"error_mean": record.error_mean})
+    """
+
+
+# -- the semantics probe: discovery, called the first time a manager's probe families are listed ---------------
+
+
+@hookspec
+def regbench_register_probe_families(register: Callable[[ProbeFamily], None]) -> None:
+    """Register optimizer families for the semantics probe.
+
+    Called once, for every plugin, the first time a plugin manager lists its probe families (``regbench list``,
+    the start of ``regbench run``, after a run when its record gets the probed semantics). Call
+    ``register(family)`` for each :class:`regbench.ProbeFamily`: its name, ``configure(method)`` that sets the
+    optimizer on the probe's method, and how its stop-condition texts start (``stop_prefix``, or ``stop_pattern``
+    for an optimizer whose texts have no class prefix). The probe measures each family once per SimpleITK
+    version (event-value pairing, whether ``StopRegistration`` is honoured, runs per level) and a record names the
+    family that ran from its stop texts. The rules on names and failures are those of strategies; a family whose
+    ``configure`` raises when it is made is refused with its plugin, one that fails only in the probe gets an
+    ``error`` there.
+
+    Example::
+
+        @regbench.hookimpl
+        def regbench_register_probe_families(register):
+            register(ProbeFamily("exhaustive", lambda m: m.SetOptimizerAsExhaustive([1, 1]),
+                                 stop_prefix="ExhaustiveOptimizerv4"))
     """

@@ -31,6 +31,7 @@ from regbench.stops import CATEGORIES
 if TYPE_CHECKING:
     from regbench.cases import Case
     from regbench.harness import RunContext
+    from regbench.probe import ProbeFamily
     from regbench.record import IterationEvent, RunRecord, Segment
     from regbench.strategy import Strategy
 
@@ -68,6 +69,7 @@ BUILTIN_PLUGINS = (
     "regbench_plugins.learning_rate",
     "regbench_plugins.restarts",
     "regbench_plugins.gradient_free",
+    "regbench_plugins.probes",
     "regbench_plugins.synthetic_cases",
     "regbench_plugins.brainweb_cases",
 )
@@ -93,19 +95,20 @@ class RegbenchPluginManager(pluggy.PluginManager):
         self._distributions: dict[str, tuple[str, str | None]] = {}
         self._strategies: dict[str, Strategy] | None = None
         self._cases: dict[str, Case] | None = None
+        self._probe_families: dict[str, ProbeFamily] | None = None
         self._refused_stops: dict[str, str] = {}
         self._loaded: dict[str, int] = {}  # plugin name -> when it was registered (a clash blames the later one)
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
-        # Strategies and cases are collected once; a plugin registered (or removed) later must be seen.
-        self._strategies = self._cases = None
+        # What plugins register is collected once; a plugin registered (or removed) later must be seen.
+        self._strategies = self._cases = self._probe_families = None
         registered = super().register(plugin, name)
         if registered is not None:
             self._loaded[registered] = len(self._loaded)
         return registered
 
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
-        self._strategies = self._cases = None
+        self._strategies = self._cases = self._probe_families = None
         return super().unregister(plugin, name)
 
     # -- loading -------------------------------------------------------------------------------------------
@@ -206,6 +209,12 @@ class RegbenchPluginManager(pluggy.PluginManager):
         if self._cases is None:
             self._cases = self._collect("regbench_register_cases", "case")
         return self._cases
+
+    def probe_families(self) -> dict[str, ProbeFamily]:
+        """Every optimizer family the semantics probe measures, by name (collected once)."""
+        if self._probe_families is None:
+            self._probe_families = self._collect("regbench_register_probe_families", "probe family")
+        return self._probe_families
 
     def get_strategy(self, name: str) -> Strategy:
         return _lookup(self.strategies(), name, "strategy")
@@ -341,9 +350,10 @@ class RegbenchPluginManager(pluggy.PluginManager):
 
 def _item_problem(item: Any, kind: str) -> str | None:
     from regbench.cases import Case
+    from regbench.probe import ProbeFamily
     from regbench.strategy import Strategy
 
-    expected = Strategy if kind == "strategy" else Case
+    expected = {"strategy": Strategy, "case": Case, "probe family": ProbeFamily}[kind]
     if not isinstance(item, expected):
         hint = ""
         if isinstance(item, type):

@@ -74,12 +74,14 @@ def _diagnostics(record: RunRecord, ctx: RunContext) -> None:
     from regbench import gradients, probe
 
     try:
-        result = probe.semantics()
+        families = ctx.pm.probe_families()
+        result = probe.semantics(ctx.pm)
     except Exception as exc:  # a probe that cannot run must not fail the run
         record.provenance["semantics"] = {"error": f"{type(exc).__name__}: {exc}"}
     else:
         record.provenance["semantics"] = probe.as_provenance(result)
-        note = probe.pairing_note(ctx.metric_pairing, [s.stop_condition for s in record.segments], result)
+        stops = [s.stop_condition for s in record.segments]
+        note = probe.pairing_note(ctx.metric_pairing, stops, result, families)
         if note and note not in record.notes:
             record.notes.append(note)
     warning = gradients.case_warning(ctx.case)

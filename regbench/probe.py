@@ -1,83 +1,101 @@
 """Semantics probe: what this SimpleITK's optimizers really do, measured on a tiny case.
 
-Per optimizer family it finds (reference §1.2, §3.3, §7):
+The optimizer families come from plugins (``regbench_register_probe_families``, each a :class:`ProbeFamily`); the
+built-in ones are in ``regbench_plugins.probes``. Per family it finds (reference §1.2, §3.3, §7):
 
 * ``pairing``: whether an iteration event's ``GetMetricValue()`` is f at the position the event reports
   (``"current"``) or at the one before (``"previous"``, ITK 5.4's gradient-descent family, which fires after
   the step), by re-evaluating the dense metric at every reported position; ``None`` when neither fits;
 * ``stop_honoured``: whether ``StopRegistration()`` called in the second event ends the execution;
-* ``runs_per_level`` (LBFGS2): how many times the iteration counter starts from 0 in one single-level
-  execution (2 with ITK 5.4: the double run).
+* ``runs_per_level`` (families whose event is one iteration): how many times the iteration counter starts from 0
+  in one single-level execution (2 for LBFGS2 with ITK 5.4: the double run).
 
 The probe takes about a tenth of a second; its result is cached in-process and in the user cache directory,
-one file per SimpleITK version (``REGBENCH_CACHE_DIR`` overrides the directory). Nothing here is on the hot
-path: the harness reads the cached result once per run, after the executions.
+one file per SimpleITK version and set of families (``REGBENCH_CACHE_DIR`` overrides the directory). Nothing
+here is on the hot path: the harness reads the cached result once per run, after the executions.
 """
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import json
 import os
 import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import SimpleITK as sitk
 
+if TYPE_CHECKING:
+    from regbench.plugins import RegbenchPluginManager
+    from regbench.provenance import Provenance
+
 PROBE_VERSION = 1
 
-#: Families and how each is configured for the probe (a translation, dense mean squares, one level).
-FAMILIES: dict[str, Any] = {
-    "gradient_descent": lambda m: m.SetOptimizerAsGradientDescent(
-        learningRate=1.0, numberOfIterations=6, estimateLearningRate=m.Never, convergenceMinimumValue=1e-12
-    ),
-    "regular_step_gd": lambda m: m.SetOptimizerAsRegularStepGradientDescent(
-        learningRate=1.0, minStep=1e-9, numberOfIterations=6, gradientMagnitudeTolerance=1e-12
-    ),
-    "gd_line_search": lambda m: m.SetOptimizerAsGradientDescentLineSearch(
-        learningRate=1.0, numberOfIterations=6, convergenceMinimumValue=1e-12
-    ),
-    "conjugate_gradient": lambda m: m.SetOptimizerAsConjugateGradientLineSearch(
-        learningRate=1.0, numberOfIterations=6, convergenceMinimumValue=1e-12
-    ),
-    "lbfgsb": lambda m: m.SetOptimizerAsLBFGSB(gradientConvergenceTolerance=1e-12, numberOfIterations=6),
-    # One iteration: the first run hits the cap, so the second (ITK 5.4's double run) shows as a counter reset.
-    "lbfgs2": lambda m: m.SetOptimizerAsLBFGS2(solutionAccuracy=1e-12, numberOfIterations=1),
-    "amoeba": lambda m: m.SetOptimizerAsAmoeba(simplexDelta=1.0, numberOfIterations=12),
-    "powell": lambda m: m.SetOptimizerAsPowell(numberOfIterations=3, maximumLineIterations=10, stepLength=1.0),
-    "one_plus_one": lambda m: m.SetOptimizerAsOnePlusOneEvolutionary(numberOfIterations=12, seed=1),
-}
 
-#: The stop-condition prefix of each family (LBFGS2 has none: it is what is left of the gradient-based ones).
-_PREFIX = {
-    "GradientDescentOptimizerv4Template": "gradient_descent",
-    "RegularStepGradientDescentOptimizerv4": "regular_step_gd",
-    "GradientDescentLineSearchOptimizerv4Template": "gd_line_search",
-    "ConjugateGradientLineSearchOptimizerv4Template": "conjugate_gradient",
-    "LBFGSBOptimizerv4": "lbfgsb",
-    "AmoebaOptimizerv4": "amoeba",
-    "PowellOptimizerv4": "powell",
-    "OnePlusOneEvolutionaryOptimizerv4": "one_plus_one",
-}
-_LBFGS2_TEXT = re.compile(
-    r"^(Reached maximum number of iterations|Already minimized|Success|Converged|A rounding error|Unknown status|"
-    r"The line-search|Line search|Logic error|Insufficient memory|Invalid|Maximum number of)"
-)
+@dataclass
+class ProbeFamily:
+    """One optimizer family for the semantics probe, registered through ``regbench_register_probe_families``.
+
+    ``configure(method)`` sets the family's optimizer on a method that has its metric (dense mean squares), its
+    interpolator and one level; the probe adds a 2-D translation and runs it on a 32² pair shifted by (1.5, -1),
+    twice (once to the end, once stopped at the second event), so allow a handful of iterations. ``stop_prefix``
+    is what SimpleITK puts before the colon of the family's stop-condition texts (``"PowellOptimizerv4"``);
+    ``stop_pattern`` matches the start of a text, for an optimizer whose texts have no prefix (LBFGS2): a record's
+    stop texts tell which family ran. ``one_event_per_iteration``: an iteration event is one iteration, not one
+    evaluation, so an iteration counter back at 0 is a new run (the probe counts ``runs_per_level``).
+
+    ``configure`` is tried once on a bare method when the family is made: one that raises makes the registering
+    plugin broken, as a bad strategy does.
+    """
+
+    name: str
+    configure: Callable[[sitk.ImageRegistrationMethod], None]
+    stop_prefix: str | None = None
+    stop_pattern: re.Pattern[str] | None = None
+    one_event_per_iteration: bool = False
+    provenance: Provenance | None = field(default=None, compare=False)  # set when registered
+
+    def __post_init__(self) -> None:
+        if not callable(self.configure):
+            raise TypeError(f"probe family {self.name!r}: configure must be a function of the method")
+        if self.stop_prefix is not None and not isinstance(self.stop_prefix, str):
+            raise TypeError(f"probe family {self.name!r}: stop_prefix must be a string or None")
+        if self.stop_pattern is not None and not isinstance(self.stop_pattern, re.Pattern):
+            raise TypeError(f"probe family {self.name!r}: stop_pattern must be a compiled re.Pattern or None")
+        try:
+            self.configure(sitk.ImageRegistrationMethod())
+        except Exception as exc:
+            raise ValueError(f"probe family {self.name!r}: configure(method) raised {_describe(exc)}") from exc
 
 
-#: Families whose iteration event is one iteration (reference §1.2): a counter back at 0 is a new run.
-_ONE_EVENT_PER_ITERATION = ("gradient_descent", "regular_step_gd", "gd_line_search", "conjugate_gradient", "lbfgs2")
+def _describe(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
 
 
-def family_of_stop(text: str | None) -> str | None:
-    """The optimizer family a stop-condition string comes from, or None."""
+def registered(pm: RegbenchPluginManager | None = None) -> dict[str, ProbeFamily]:
+    """The families the plugins of ``pm`` register (a default plugin manager's when None)."""
+    from regbench.plugins import make_plugin_manager
+
+    return (pm or make_plugin_manager()).probe_families()
+
+
+def family_of_stop(text: str | None, families: Mapping[str, ProbeFamily] | Iterable[ProbeFamily]) -> str | None:
+    """The family a stop-condition string comes from, or None: a family whose prefix it starts with, else one
+    whose pattern matches it (a prefix is the surer sign)."""
     if not text:
         return None
+    known = list(families.values() if isinstance(families, Mapping) else families)
     head = text.split(":", 1)[0].strip()
-    if head in _PREFIX:
-        return _PREFIX[head]
-    return "lbfgs2" if _LBFGS2_TEXT.match(text) else None
+    for family in known:
+        if family.stop_prefix is not None and head == family.stop_prefix:
+            return family.name
+    for family in known:
+        if family.stop_pattern is not None and family.stop_pattern.match(text):
+            return family.name
+    return None
 
 
 def _pair() -> tuple[sitk.Image, sitk.Image]:
@@ -137,61 +155,94 @@ def _pairing(events, fixed, moving) -> str | None:
     return "both" if current else None
 
 
-def probe_family(name: str) -> dict[str, Any]:
+def probe_family(family: ProbeFamily) -> dict[str, Any]:
+    """Probe one family now; a family that cannot run gets an ``error`` instead of findings."""
     warnings = sitk.ProcessObject.GetGlobalWarningDisplay()
     sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
-        return _probe_family(name)
+        return _probe_family(family)
     finally:
         sitk.ProcessObject.SetGlobalWarningDisplay(warnings)
 
 
-def _probe_family(name: str) -> dict[str, Any]:
+def _probe_family(family: ProbeFamily) -> dict[str, Any]:
     fixed, moving = _pair()
-    configure = FAMILIES[name]
     out: dict[str, Any] = {}
     try:
-        events, stop = _run(configure, fixed, moving)
+        events, stop = _run(family.configure, fixed, moving)
         out["pairing"] = _pairing(events, fixed, moving)
         out["events"] = len(events)
         out["stop"] = stop
-        if name in _ONE_EVENT_PER_ITERATION:  # elsewhere an event is an evaluation: the counter repeats
+        if family.one_event_per_iteration:  # elsewhere an event is an evaluation: the counter repeats
             out["runs_per_level"] = sum(1 for e in events if e[2] == 0)
-        stopped, _ = _run(configure, fixed, moving, stop_at=2)
+        stopped, _ = _run(family.configure, fixed, moving, stop_at=2)
         out["stop_honoured"] = len(stopped) <= 3 and len(stopped) < len(events)
-    except RuntimeError as exc:  # pragma: no cover - a probe that cannot run says so
+    except RuntimeError as exc:  # ITK refused to run it: the probe says so
         out["error"] = str(exc).strip().splitlines()[-1][:200]
+    except Exception as exc:  # a plugin's configure failed here only: its family alone is lost
+        who = f" (plugin {family.provenance})" if family.provenance else ""
+        out["error"] = f"{_describe(exc)}{who}"
     return out
 
 
-def _cache_file() -> Path:
+def families_key(families: Mapping[str, ProbeFamily]) -> str:
+    """Which families, from which plugin versions: part of the cache file's name, so a new or upgraded family is
+    probed, never served a result without it."""
+    parts = sorted(
+        f"{f.name}={f.provenance.plugin}@{f.provenance.version}" if f.provenance else f.name for f in families.values()
+    )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def _cache_file(key: str) -> Path:
     base = os.environ.get("REGBENCH_CACHE_DIR") or str(
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "regbench"
     )
-    return Path(base) / f"probe-simpleitk-{sitk.Version_VersionString()}-v{PROBE_VERSION}.json"
+    return Path(base) / f"probe-simpleitk-{sitk.Version_VersionString()}-v{PROBE_VERSION}-{key}.json"
 
 
-def run_probe() -> dict[str, Any]:
-    """Probe every family now (no cache)."""
+def run_probe(families: Mapping[str, ProbeFamily] | None = None) -> dict[str, Any]:
+    """Probe every family now (no cache): those given, else those a default plugin manager registers."""
+    families = registered() if families is None else families
     return {
         "simpleitk": sitk.Version_VersionString(),
         "itk": sitk.Version_ITKVersionString(),
         "probe_version": PROBE_VERSION,
-        "families": {name: probe_family(name) for name in FAMILIES},
+        "families": {name: probe_family(families[name]) for name in sorted(families)},  # the cache file's order
     }
 
 
-@functools.cache
-def semantics() -> dict[str, Any]:
-    """The probe's result for the installed SimpleITK: from the cache file if present, else measured and stored."""
-    path = _cache_file()
+_MEMO: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def clear_cache() -> None:
+    """Forget the in-process results (the cache files stay)."""
+    _MEMO.clear()
+
+
+def semantics(pm: RegbenchPluginManager | None = None) -> dict[str, Any]:
+    """The probe's result for the installed SimpleITK and the families of ``pm`` (a default plugin manager's when
+    None): from the cache file if present, else measured and stored. A result with a failed family is not stored,
+    so the next process tries again."""
+    families = registered(pm)
+    key = families_key(families)
+    memo = (sitk.Version_VersionString(), key)
+    if memo in _MEMO:
+        return _MEMO[memo]
+    path = _cache_file(key)
     try:
         cached = json.loads(path.read_text())
-        if cached.get("simpleitk") == sitk.Version_VersionString() and cached.get("probe_version") == PROBE_VERSION:
-            return cached
+        if (
+            cached.get("simpleitk") == sitk.Version_VersionString()
+            and cached.get("probe_version") == PROBE_VERSION
+            and set(cached.get("families", ())) == set(families)
+        ):
+            return _MEMO.setdefault(memo, cached)
     except (OSError, ValueError):
         pass
-    result = run_probe()
+    result = _MEMO.setdefault(memo, run_probe(families))
+    if any("error" in f for f in result["families"].values()):
+        return result
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -225,14 +276,20 @@ def summary_lines(result: dict[str, Any] | None = None) -> list[str]:
     return lines
 
 
-def pairing_note(declared: str | None, stops: list[str | None], result: dict[str, Any] | None = None) -> str | None:
+def pairing_note(
+    declared: str | None,
+    stops: list[str | None],
+    result: dict[str, Any] | None = None,
+    families: Mapping[str, ProbeFamily] | None = None,
+) -> str | None:
     """A note when a strategy's declared ``metric_pairing`` disagrees with what the probe found for the
-    optimizer that ran (read from its stop-condition strings), else None."""
+    optimizer that ran (read from its stop-condition strings against ``families``), else None."""
     if declared is None:
         return None
+    families = registered() if families is None else families
     result = result or semantics()
-    families = {family_of_stop(s) for s in stops} - {None}
-    for family in sorted(families):
+    ran = {family_of_stop(s, families) for s in stops} - {None}
+    for family in sorted(ran):
         found = result["families"].get(family, {}).get("pairing")
         if found in ("current", "previous") and found != declared:
             return (

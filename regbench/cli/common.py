@@ -22,6 +22,7 @@ def cli_plugin_manager(plugins: tuple[str, ...] = ()) -> RegbenchPluginManager:
         raise click.BadParameter(str(exc), param_hint="--plugin") from exc
     pm.strategies()
     pm.cases()
+    pm.probe_families()  # a broken probe-family plugin is reported now, not after the runs
     return pm
 
 

@@ -8,6 +8,7 @@ from rich.table import Table
 from regbench import gradients, probe
 from regbench.cli.common import cli_plugin_manager, echo_json, make_console
 from regbench.matrix import MatrixError, case_pool
+from regbench.plugins import RegbenchPluginManager
 from regbench.report.runview import as_text
 
 
@@ -81,15 +82,17 @@ def list_command(as_json: bool, verbose: bool, case_files: tuple[str, ...], plug
     if as_json:
         out = {"strategies": strategies, "cases": cases, "broken": broken}
         if verbose:
-            out["semantics"] = probe.semantics()
+            out["semantics"] = probe.semantics(pm)
         echo_json(out)
     else:
-        _print_tables(strategies, cases, broken, verbose)
+        _print_tables(strategies, cases, broken, verbose, pm)
     if broken:
         click.get_current_context().exit(1)
 
 
-def _print_tables(strategies: list[dict], cases: list[dict], broken: list[dict], verbose: bool) -> None:
+def _print_tables(
+    strategies: list[dict], cases: list[dict], broken: list[dict], verbose: bool, pm: RegbenchPluginManager
+) -> None:
     console = make_console()
     table = Table(title=f"Strategies ({len(strategies)})", title_justify="left")
     for column in ("name", "description", "plugin"):
@@ -118,7 +121,7 @@ def _print_tables(strategies: list[dict], cases: list[dict], broken: list[dict],
     console.print(table)
     if verbose:
         console.print()
-        for line in probe.summary_lines():
+        for line in probe.summary_lines(probe.semantics(pm)):
             console.print(as_text(line), highlight=False, soft_wrap=True)
     if broken:
         console.print(f"\n[bold red]Broken plugins ({len(broken)})[/bold red]: left out of everything above")
