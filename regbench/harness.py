@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import SimpleITK as sitk
@@ -34,8 +34,17 @@ from regbench.cases import (
 )
 from regbench.record import IterationEvent, Level, RunRecord, Segment, Trace, finite_or_none
 
-if TYPE_CHECKING:
-    from regbench.plugins import RegbenchPluginManager
+
+class RunHooks(Protocol):
+    """What a run asks of the plugins; :class:`~regbench.plugins.RegbenchPluginManager` is one. Named here, not
+    imported, because the manager's hooks take a :class:`RunContext`: the harness stays below the manager."""
+
+    def has_iteration_observers(self) -> bool: ...
+
+    def classify_stop(self, text: str, segment: Segment | None = None) -> str: ...
+
+    def record_iteration(self, run: RunContext, event: IterationEvent) -> None: ...
+
 
 # GetOptimizerConvergenceValue() returns DBL_MAX until the convergence window is full.
 _NOT_YET = 1.0e308
@@ -116,7 +125,7 @@ class RunContext:
         case: Case,
         seed: int,
         threads: int,
-        pm: RegbenchPluginManager,
+        pm: RunHooks,
         record: RunRecord,
     ) -> None:
         self.case = case

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import SimpleITK as sitk
 
     from regbench.harness import RunContext
-    from regbench.plugins import Provenance
+    from regbench.provenance import Provenance
 
 
 class ParameterError(ValueError):

@@ -39,20 +39,15 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import SimpleITK as sitk
 
 import regbench
 from regbench import is_no_overlap, is_no_overlap_error
+from regbench_plugins.gd_params import ESTIMATE, FIRST_LEVEL, GradientDescentParams
 from regbench_plugins.return_best import execute_returning_best
 from regbench_plugins.support import last_level_metric, set_scales
 
-if TYPE_CHECKING:
-    from regbench_plugins.gradient_descent import GradientDescentParams
-
-ESTIMATE = {"never": 0, "once": 1, "each_iteration": 2}
-FIRST_LEVEL = "first_level"
 # A level whose metric rises above its best so far by more than this fraction of the progress it made had a
 # rate too large for it (a stable gradient-descent trace is monotone; MI's approximate gradient adds small
 # wiggles, well under this).
