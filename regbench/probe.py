@@ -106,7 +106,10 @@ def _pair() -> tuple[sitk.Image, sitk.Image]:
     return fixed, moving
 
 
-def _method(configure) -> sitk.ImageRegistrationMethod:
+Configure = Callable[[sitk.ImageRegistrationMethod], None]
+
+
+def _method(configure: Configure) -> sitk.ImageRegistrationMethod:
     m = sitk.ImageRegistrationMethod()
     m.SetNumberOfWorkUnits(1)
     m.SetMetricAsMeanSquares()
@@ -116,7 +119,7 @@ def _method(configure) -> sitk.ImageRegistrationMethod:
     return m
 
 
-def _run(configure, fixed, moving, stop_at: int | None = None) -> tuple[list[tuple[float, tuple, int]], str]:
+def _run(configure: Configure, fixed, moving, stop_at: int | None = None) -> tuple[list[tuple[float, tuple, int]], str]:
     m = _method(configure)
     m.SetInitialTransform(sitk.TranslationTransform(2), inPlace=False)
     events: list[tuple[float, tuple, int]] = []
@@ -156,7 +159,7 @@ def _pairing(events, fixed, moving) -> str | None:
 
 
 def probe_family(family: ProbeFamily) -> dict[str, Any]:
-    """Probe one family now; a family that cannot run gets an ``error`` instead of findings."""
+    """Probe one family now; a family that cannot run gets an ``error`` (beside what was found before it)."""
     warnings = sitk.ProcessObject.GetGlobalWarningDisplay()
     sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
@@ -288,7 +291,7 @@ def pairing_note(
         return None
     families = registered() if families is None else families
     result = result or semantics()
-    ran = {family_of_stop(s, families) for s in stops} - {None}
+    ran = {name for name in (family_of_stop(s, families) for s in stops) if name is not None}
     for family in sorted(ran):
         found = result["families"].get(family, {}).get("pairing")
         if found in ("current", "previous") and found != declared:
