@@ -42,6 +42,12 @@ def real_store(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def real_html(real_store, tmp_path_factory):
+    """The HTML report of the real store, written once for the tests that only read it."""
+    return write_html(load_store(real_store), tmp_path_factory.mktemp("report") / "html")
+
+
 def render(table) -> str:
     console = Console(width=250, record=True)
     console.print(table)
@@ -114,8 +120,8 @@ class Links(HTMLParser):
             self.scripts += 1
 
 
-def test_html_report_links_resolve_and_every_figure_is_there(real_store, tmp_path):
-    result = write_html(load_store(real_store), tmp_path / "html")
+def test_html_report_links_resolve_and_every_figure_is_there(real_html):
+    result = real_html
     page = result.index.read_text(encoding="utf-8")
     parser = Links()
     parser.feed(page)
@@ -573,8 +579,8 @@ def test_report_filters_cases_and_strategies(real_store):
     assert case in result.output and not any(o in result.output for o in others)
 
 
-def test_summary_rows_link_to_run_pages(real_store, tmp_path):
-    result = write_html(load_store(real_store), tmp_path / "html")
+def test_summary_rows_link_to_run_pages(real_store, real_html):
+    result = real_html
     page = result.index.read_text(encoding="utf-8")
     parser = Links()
     parser.feed(page)
