@@ -407,32 +407,33 @@ def make_plugin_manager(
     for blocked in _env_list(BLOCK_ENV):
         pm.set_blocked(blocked)
     for module_name in builtins:
-        if pm.is_blocked(module_name):
-            continue
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:
-            pm._mark_broken(module_name, f"failed to import: {describe(exc)}")
-            continue
-        pm.add_plugin(module, module_name)
+        module = _import_plugin(pm, module_name)
+        if module is not None:
+            pm.add_plugin(module, module_name)
     if entrypoints and not os.environ.get(AUTOLOAD_ENV):
         pm.load_entrypoints()
     for plugin in plugins:
-        name = None
-        if isinstance(plugin, str):
-            name = plugin
-            if pm.is_blocked(name):
-                continue
-            try:
-                plugin = importlib.import_module(name)
-            except Exception as exc:
-                pm._mark_broken(name, f"failed to import: {describe(exc)}")
+        name = plugin if isinstance(plugin, str) else None
+        if name is not None:
+            plugin = _import_plugin(pm, name)
+            if plugin is None:
                 continue
         pm.add_plugin(plugin, name)
     trace = os.environ.get(TRACE_ENV, "").strip()
     if trace and trace != "0":
         pm.trace_hook_calls(trace_writer(trace))
     return pm
+
+
+def _import_plugin(pm: RegbenchPluginManager, name: str) -> object | None:
+    """The plugin module ``name`` (a built-in or a ``--plugin`` one), or None: blocked, or broken (then marked)."""
+    if pm.is_blocked(name):
+        return None
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:
+        pm._mark_broken(name, f"failed to import: {describe(exc)}")
+        return None
 
 
 def hook_names() -> list[str]:

@@ -20,26 +20,21 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def _distance_option(name: str, default: float, help: str):
+    """An option holding a length in the case's physical units (≥ 0)."""
+    return click.option(name, default=default, show_default=True, type=click.FloatRange(0), help=help)
+
+
 @click.command("audit")
 @click.option("-s", "--strategy", "strategies", multiple=True, help="Strategy to audit (repeatable).")
 @click.option("-c", "--case", "cases", multiple=True, help="Case to audit (repeatable).")
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(1), help="Runs per seeded source.")
 @click.option("--threads", "threads_text", default="1,2", show_default=True, help="ITK thread counts to compare.")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1), help="Same-key repeats.")
-@click.option(
-    "--perturbation",
-    default=0.5,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Standard deviation of the start's shift per axis (physical units); 0 skips the source.",
+@_distance_option(
+    "--perturbation", 0.5, "Standard deviation of the start's shift per axis (physical units); 0 skips the source."
 )
-@click.option(
-    "--tolerance",
-    default=0.1,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Spread (physical units) above which a source is unstable.",
-)
+@_distance_option("--tolerance", 0.1, "Spread (physical units) above which a source is unstable.")
 @click.option(
     "--source",
     "sources",

@@ -30,6 +30,13 @@ def cli_plugin_manager(plugins: tuple[str, ...] = ()) -> RegbenchPluginManager:
 plugin_manager = cli_plugin_manager
 
 
+def pattern_option(kind: str, help: str):
+    """``-s/--strategy`` or ``-c/--case`` PATTERN: names or globs, repeatable or comma-separated, chosen by the rule
+    of :mod:`regbench.names` (``split_patterns``, then ``select``)."""
+    short, name, dest = {"strategy": ("-s", "--strategy", "strategies"), "case": ("-c", "--case", "cases")}[kind]
+    return click.option(short, name, dest, multiple=True, metavar="PATTERN", help=help)
+
+
 def refuse_broken(pm: RegbenchPluginManager) -> None:
     """A usage error (exit 2) naming every broken plugin, one line each, when there is one: a benchmark without
     an installed plugin's strategies would not be the benchmark that was asked for."""

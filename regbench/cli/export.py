@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from regbench.cli.common import pattern_option
 from regbench.exports import FORMATS, select_records, write
 from regbench.names import MatrixError, split_patterns
 from regbench.store import DEFAULT_STORE, Store, StoreError
@@ -29,15 +30,10 @@ from regbench.store import DEFAULT_STORE, Store, StoreError
     help="The result store to read.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here [default: stdout].")
-@click.option(
-    "-s",
-    "--strategy",
-    "strategies",
-    multiple=True,
-    metavar="PATTERN",
-    help="Only these strategies' runs: a name or glob, repeatable or comma-separated, as for `regbench run`.",
+@pattern_option(
+    "strategy", "Only these strategies' runs: a name or glob, repeatable or comma-separated, as for `regbench run`."
 )
-@click.option("-c", "--case", "cases", multiple=True, metavar="PATTERN", help="Only these cases' runs (as -s).")
+@pattern_option("case", "Only these cases' runs (as -s).")
 def export_command(fmt: str, store: str, output: str | None, strategies: tuple[str, ...], cases: tuple[str, ...]):
     """Export the runs of a result store (pandas: ``regbench.store.Store(path).to_dataframe()``).
 

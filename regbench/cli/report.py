@@ -34,6 +34,23 @@ def _load(path: str):
         raise click.UsageError(str(exc)) from exc
 
 
+def _tolerance_option(where: str = ""):
+    return click.option(
+        "--tolerance",
+        type=float,
+        default=None,
+        help=f"Errors closer than this to the best's (in the case's physical units) count as equally good{where}. "
+        "Default: half the smallest voxel spacing of each case.",
+    )
+
+
+# Exact names (or a parameter grid's solver labels), unlike run's and export's patterns: see _filter.
+_only_cases = click.option("-c", "--case", "cases", multiple=True, help="Only these cases (repeatable).")
+_only_strategies = click.option(
+    "-s", "--strategy", "strategies", multiple=True, help="Only these strategies (repeatable)."
+)
+
+
 @click.command("report")
 @click.option(
     "--store",
@@ -60,15 +77,9 @@ def _load(path: str):
 )
 @click.option("--html", "html_dir", type=click.Path(file_okay=False), help="Also write an HTML report into DIR.")
 @click.option("--no-stats", is_flag=True, help="Only the summary table.")
-@click.option(
-    "--tolerance",
-    type=float,
-    default=None,
-    help="Errors closer than this to the best's (in the case's physical units) count as equally good in the "
-    "recommendation. Default: half the smallest voxel spacing of each case.",
-)
-@click.option("-c", "--case", "cases", multiple=True, help="Only these cases (repeatable).")
-@click.option("-s", "--strategy", "strategies", multiple=True, help="Only these strategies (repeatable).")
+@_tolerance_option(" in the recommendation")
+@_only_cases
+@_only_strategies
 @click.option(
     "--measure",
     "measures",
@@ -143,15 +154,9 @@ def _print_recommendations(console, runs, error, tolerance, cases=True, wins=Fal
 @click.command("recommend")
 @click.option("--store", "source", default=DEFAULT_STORE, show_default=True, help="Result store (or record file).")
 @click.option("--error", "error", type=click.Choice(ERROR_FIELDS), default="error_mean", show_default=True)
-@click.option(
-    "--tolerance",
-    type=float,
-    default=None,
-    help="Errors closer than this to the best's (in the case's physical units) count as equally good. "
-    "Default: half the smallest voxel spacing of each case.",
-)
-@click.option("-c", "--case", "cases", multiple=True, help="Only these cases (repeatable).")
-@click.option("-s", "--strategy", "strategies", multiple=True, help="Only these strategies (repeatable).")
+@_tolerance_option()
+@_only_cases
+@_only_strategies
 @click.option("--json", "as_json", is_flag=True, help="Print the recommendations as JSON.")
 def recommend_command(source, error, tolerance, cases, strategies, as_json) -> None:
     """Which strategy to use, per case and over all cases: the best within a tolerance, with the evidence

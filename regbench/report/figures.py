@@ -226,13 +226,7 @@ def trace_plot(case: str, number: int, records: dict[str, list[RunRecord]], pale
                 markevery=mark_every(values.size, k),
                 **styles[solver],
             )
-            segments = np.asarray(record.trace.segment)
-            for segment in np.unique(segments[rejected]):  # each on its own: no line joins two attempts
-                at = segments == segment
-                ax.plot(x[at], values[at], color=greyed(palette[solver]), **REJECTED_STYLE)
-            rejected_runs += bool(rejected.any())
-            for start in _level_starts(record):
-                ax.axvline(start - 0.5, color="0.55", ls=":", lw=0.9, alpha=0.7)
+            rejected_runs += _attempts_and_levels(ax, record, x, values, rejected, palette[solver], lw=0.9)
             drawn += 1
     ax.plot([], [], color="grey", ls=":", label="level change")
     if rejected_runs:
@@ -261,6 +255,18 @@ def trace_plot(case: str, number: int, records: dict[str, list[RunRecord]], pale
     return Plot(f"{PER_CASE_FIGURES[0]}-{number:02d}", f"Metric traces: {case}", caption, fig)
 
 
+def _attempts_and_levels(ax, record: RunRecord, x, values, rejected, color, lw: float) -> bool:
+    """Draw each rejected attempt greyed, on its own (no line joins two attempts), and a dotted line where each
+    level starts; whether the run has a rejected attempt."""
+    segments = np.asarray(record.trace.segment)
+    for segment in np.unique(segments[rejected]):
+        at = segments == segment
+        ax.plot(x[at], values[at], color=greyed(color), **REJECTED_STYLE)
+    for start in _level_starts(record):
+        ax.axvline(start - 0.5, color="0.55", ls=":", lw=lw, alpha=0.7)
+    return bool(rejected.any())
+
+
 def _trace_multiples(case: str, number: int, records: dict[str, list[RunRecord]], palette: dict) -> Plot:
     """The traces of many strategies, one small panel each: a strategy with thousands of evaluations no longer
     squeezes the others into the left edge, and no line hides another."""
@@ -281,13 +287,7 @@ def _trace_multiples(case: str, number: int, records: dict[str, list[RunRecord]]
             x = np.arange(values.size)
             rejected = _rejected(record)
             ax.plot(x, np.where(rejected, np.nan, values), color=palette[solver], lw=1.0, alpha=0.85)
-            segments = np.asarray(record.trace.segment)
-            for segment in np.unique(segments[rejected]):
-                at = segments == segment
-                ax.plot(x[at], values[at], color=greyed(palette[solver]), **REJECTED_STYLE)
-            rejected_runs += bool(rejected.any())
-            for start in _level_starts(record):
-                ax.axvline(start - 0.5, color="0.55", ls=":", lw=0.8, alpha=0.7)
+            rejected_runs += _attempts_and_levels(ax, record, x, values, rejected, palette[solver], lw=0.8)
             drawn += 1
         ax.set_title(safe(solver), fontsize="small")
         ax.tick_params(labelsize="x-small")
