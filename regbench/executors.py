@@ -12,7 +12,7 @@ scheduler), so a caller can fail fast before it starts showing progress; ``run``
 
 from __future__ import annotations
 
-from collections import deque
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -20,6 +20,7 @@ from typing import Protocol, TypeVar
 
 from regbench.isolation import STARTUP_TIMEOUT_S, IsolatedWorker, Lost, Observers, RunnerError
 from regbench.record import RunRecord
+from regbench.schedule import RunQueue, RuntimeModel
 from regbench.worker import RunSpec, WorkerState
 
 Emit = Callable[[RunRecord], None]
@@ -84,8 +85,13 @@ def _rest(lost: Lost) -> tuple:
     return (lost.wall_time_s, lost.log_tail)
 
 
-class LocalExecutor(_NothingToAcquire):
-    """``workers`` persistent worker processes; ``timeout`` seconds per run (None: no limit)."""
+class LocalExecutor:
+    """``workers`` persistent worker processes; ``timeout`` seconds per run (None: no limit).
+
+    Entering it starts the workers, so a caller that enters before it plans (``run_matrix``, ``regbench run``)
+    has them importing SimpleITK and the plugins meanwhile; ``run`` starts them itself otherwise. Runs start
+    longest expected first (:mod:`regbench.schedule`), with ``model`` learning from each run that ends.
+    """
 
     def __init__(self, workers: int, timeout: float | None = None, plugins: Sequence[str] = ()) -> None:
         if workers < 1:
@@ -93,26 +99,60 @@ class LocalExecutor(_NothingToAcquire):
         self.workers = workers
         self.timeout = timeout
         self.plugins = tuple(plugins)
+        self._pool: list[IsolatedWorker] = []
 
-    def run(self, runs: Sequence[PlannedRun], emit: Emit, claim: Claim | None = None) -> None:
+    def __enter__(self) -> LocalExecutor:
+        self._start(self.workers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _start(self, count: int) -> None:
+        while len(self._pool) < count:
+            worker = IsolatedWorker(self.plugins)
+            worker.start()
+            self._pool.append(worker)
+
+    def _close(self) -> None:
+        pool, self._pool = self._pool, []
+        for worker in pool:
+            worker.close()
+
+    def run(
+        self, runs: Sequence[PlannedRun], emit: Emit, claim: Claim | None = None, model: RuntimeModel | None = None
+    ) -> None:
         """Run ``runs``; with ``claim``, each is claimed just before a worker takes it and skipped when refused."""
         if not runs:
             return
+        entered = bool(self._pool)
+        try:
+            self._start(min(self.workers, len(runs)))
+            self._run(runs, emit, claim, model or RuntimeModel())
+        finally:
+            if not entered:
+                self._close()
+
+    def _run(self, runs: Sequence[PlannedRun], emit: Emit, claim: Claim | None, model: RuntimeModel) -> None:
         templates = {run.spec.key: run.template for run in runs}
         observers = Observers(self.plugins)  # regbench_run_finished of crashed and timed-out runs
-        pending = deque(run.spec for run in runs)
+        queue = RunQueue((run.spec for run in runs), model, lambda spec: spec)
         retried: set[str] = set()
-        pool = [IsolatedWorker(self.plugins) for _ in range(min(self.workers, len(runs)))]
+        pool = self._pool
+        finished: list[RunRecord] = []
         try:
-            for worker in pool:
-                worker.start()
-            while pending or any(w.busy for w in pool):
+            while True:
                 for worker in pool:
-                    while worker.ready and not worker.busy and pending:
-                        spec = pending.popleft()
+                    while worker.ready and not worker.busy and queue:
+                        spec = queue.pop()
                         if claim is None or claim(spec):
                             worker.submit(spec)
-                by_conn = {w.conn: w for w in pool}
+                # Emitting commits to the store: done once the idle workers have their next run, not before.
+                while finished:
+                    emit(finished.pop(0))
+                if not queue and not any(w.busy for w in pool):
+                    return
+                by_conn = {w.conn: w for w in pool if w.conn is not None}
                 for conn in wait(list(by_conn), self._wait_time(pool)):
                     worker = by_conn[conn]
                     spec = worker.spec
@@ -121,17 +161,21 @@ class LocalExecutor(_NothingToAcquire):
                         worker.start()
                         if killed_from_outside(result) and spec.key not in retried:
                             retried.add(spec.key)  # the machine's doing, not the run's: once more
-                            pending.appendleft(spec)
+                            queue.push_front(spec)
                             continue
                         if spec.key in retried:
                             result = Lost(result.status, result.error + " (again, after one retry)", *_rest(result))
-                        emit(observers.lost(templates[spec.key], result))
+                        model.observe_run(spec, result.wall_time_s)
+                        finished.append(observers.lost(templates[spec.key], result))
                     elif result is not None:
-                        emit(result)
-                self._enforce_deadlines(pool, templates, emit, observers)
-        finally:
-            for worker in pool:
-                worker.close()
+                        model.observe_run(spec, result.wall_time_s)
+                        finished.append(result)
+                self._enforce_deadlines(pool, templates, finished.append, observers, model)
+        except BaseException:
+            while finished:  # runs that ended before the failure (or the Ctrl-C) are still committed
+                with contextlib.suppress(Exception):
+                    emit(finished.pop(0))
+            raise
 
     def _wait_time(self, pool: list[IsolatedWorker]) -> float:
         limits = [STARTUP_TIMEOUT_S - w.elapsed() for w in pool if not w.ready]
@@ -140,14 +184,20 @@ class LocalExecutor(_NothingToAcquire):
         return max(0.0, min(limits)) if limits else STARTUP_TIMEOUT_S
 
     def _enforce_deadlines(
-        self, pool: list[IsolatedWorker], templates: dict[str, RunRecord], emit: Emit, observers: Observers
+        self,
+        pool: list[IsolatedWorker],
+        templates: dict[str, RunRecord],
+        emit: Emit,
+        observers: Observers,
+        model: RuntimeModel,
     ) -> None:
         for worker in pool:
             if not worker.ready and worker.elapsed() > STARTUP_TIMEOUT_S:
                 tail = worker.log_tail()
                 raise RunnerError(f"a worker did not start within {STARTUP_TIMEOUT_S:g} s; its log: {tail}")
             if self.timeout is not None and worker.busy and worker.elapsed() > self.timeout:
-                key = worker.spec.key
+                spec = worker.spec
                 lost = worker.timed_out(self.timeout)
                 worker.start()
-                emit(observers.lost(templates[key], lost))
+                model.observe_run(spec, lost.wall_time_s)
+                emit(observers.lost(templates[spec.key], lost))

@@ -397,6 +397,11 @@ def _segment_from_dict(data: dict[str, Any]) -> Segment:
     return Segment(**data, levels=levels)
 
 
+#: Values strict JSON takes as they are (floats once checked finite); ``bool`` is left out on purpose (numpy's
+#: ``bool_`` is not, so a column holding it takes the slow path).
+_PLAIN = frozenset({float, int, str, type(None)})
+
+
 def to_jsonable(value: Any) -> Any:
     """Convert dataclasses, numpy values, tuples and non-finite floats into strict-JSON-ready Python."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -408,6 +413,8 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if all(type(v) in _PLAIN for v in value):  # a trace column: one pass, no call per value
+            return [None if type(v) is float and not math.isfinite(v) else v for v in value]
         return [to_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         return [to_jsonable(v) for v in value.tolist()]

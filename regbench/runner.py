@@ -18,16 +18,19 @@ import inspect
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from regbench.executors import Emit, Executor, InProcessExecutor, LocalExecutor, PlannedRun
+from regbench.executors import Claim, Emit, Executor, InProcessExecutor, LocalExecutor, PlannedRun
 from regbench.isolation import RunnerError
 from regbench.matrix import Matrix, plan
 from regbench.outcomes import succeeded
+from regbench.plugins import RegbenchPluginManager
 from regbench.record import RunRecord
 from regbench.run import DEFAULT_THREADS, default_threads
+from regbench.schedule import RunQueue, RuntimeModel, caps_from, no_caps
 from regbench.store import Heartbeat, Store, lease_owner
 from regbench.worker import RunSpec, plugin_manager
 
@@ -53,6 +56,9 @@ __all__ = [
     "pending",
     "record_runs",
     "run_matrix",
+    "run_planned",
+    "runtime_model",
+    "started",
 ]
 
 
@@ -110,6 +116,20 @@ def note_case_file(record: RunRecord, path: str) -> None:
     record.provenance = {**(record.provenance or {}), "case_file": Path(shown).as_posix()}
 
 
+def runtime_model(store: Store, runs: Sequence[PlannedRun], pm: RegbenchPluginManager | None = None) -> RuntimeModel:
+    """The run-time model the scheduler starts from: every stored run of the planned strategies, and with ``pm``
+    their iteration caps."""
+    strategies = {run.spec.strategy for run in runs}
+    cap_of = no_caps
+    if pm is not None:
+        known = pm.strategies()
+        cap_of = caps_from({name: known[name].iteration_cap_param for name in strategies if name in known})
+    model = RuntimeModel(cap_of)
+    for strategy, case, params, seconds in store.timings(strategies):
+        model.observe(strategy, case, params, seconds)
+    return model
+
+
 def record_runs(
     runs: Sequence[PlannedRun],
     store: Store,
@@ -117,9 +137,22 @@ def record_runs(
     *,
     replace: bool = False,
     on_record: Callable[[RunRecord, Progress], None] | None = None,
+    model: RuntimeModel | None = None,
 ) -> Progress:
-    """Run ``runs`` with ``executor``, committing each record to ``store`` the moment it arrives."""
+    """Run ``runs`` with ``executor``, committing each record to ``store`` the moment it arrives; they start
+    longest expected first by ``model`` (default: learnt from the store's runs of the same strategies)."""
     progress = Progress(len(runs))
+    model = model if model is not None else runtime_model(store, runs)
+    takes = inspect.signature(executor.run).parameters
+    if "model" not in takes:  # an executor that takes a batch (Dask): it gets the batch in that order
+        runs = RunQueue(runs, model, lambda run: run.spec).ordered()
+
+    def execute(batch: Sequence[PlannedRun], *claim: Claim) -> None:
+        if "model" in takes:
+            executor.run(batch, emit, *claim, model=model)
+        else:
+            executor.run(batch, emit, *claim)
+
     case_files = {run.spec.key: run.spec.case_file for run in runs if run.spec.case_file}
 
     def emit(record: RunRecord) -> None:
@@ -134,7 +167,7 @@ def record_runs(
             on_record(record, progress)
 
     if replace:  # --force: every run is redone here, whoever else holds it
-        executor.run(runs, emit)
+        execute(runs)
         return progress
     owner = lease_owner()
 
@@ -149,10 +182,10 @@ def record_runs(
         try:
             while remaining:
                 progress.elsewhere = 0
-                if "claim" in inspect.signature(executor.run).parameters:
-                    executor.run(remaining, emit, claim)
+                if "claim" in takes:
+                    execute(remaining, claim)
                 else:  # an executor that takes a batch (Dask): claim the batch up front
-                    executor.run([run for run in remaining if claim(run.spec)], emit)
+                    execute([run for run in remaining if claim(run.spec)])
                 done = store.keys()
                 before, remaining = len(remaining), [run for run in remaining if run.spec.key not in done]
                 if (
@@ -191,6 +224,37 @@ def make_executor(
     raise ValueError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
 
 
+@contextmanager
+def started(
+    name: str = "local",
+    workers: int | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
+    plugins: Sequence[str] = (),
+    scheduler: str | None = None,
+) -> Iterator[Executor]:
+    """An executor with what it needs acquired: local workers starting (they import SimpleITK and the plugins
+    while the caller goes on), a Dask scheduler connected. A :class:`RunnerError` here means nothing can run."""
+    with make_executor(name, workers, timeout, plugins, scheduler) as executor:
+        yield executor
+
+
+def run_planned(
+    runs: Sequence[PlannedRun],
+    store: Store,
+    executor: Executor,
+    *,
+    force: bool = False,
+    pm: RegbenchPluginManager | None = None,
+    on_record: Callable[[RunRecord, Progress], None] | None = None,
+) -> Progress:
+    """Run what ``store`` lacks of ``runs`` (all of them with ``force``), longest expected first."""
+    todo = pending(runs, store, force)
+    if not todo:
+        return Progress(0)
+    model = runtime_model(store, todo, pm)
+    return record_runs(todo, store, executor, replace=force, on_record=on_record, model=model)
+
+
 def run_matrix(
     matrix: Matrix,
     store: Store | str | os.PathLike[str],
@@ -208,23 +272,22 @@ def run_matrix(
 
     ``threads`` (ITK threads per run) defaults to :data:`DEFAULT_THREADS`, 1, as ``regbench run`` and
     ``run_one``: then the same key gives a bit-identical record, Mattes MI included. Parallelism comes from
-    ``workers`` runs side by side (default: the cores ÷ ``threads``). ``timeout`` is in seconds per run (None
-    or 0: no limit). ``plugins`` are module names imported in this process and in every worker. Raises
-    ``MatrixError`` for a bad selection and :class:`RunnerError` when the runner itself fails; records
-    finished before either are kept.
+    ``workers`` runs side by side (default: the cores ÷ ``threads``); the workers start before the matrix is
+    planned, and the longest runs expected start first. ``timeout`` is in seconds per run (None or 0: no
+    limit). ``plugins`` are module names imported in this process and in every worker. Raises ``MatrixError``
+    for a bad selection and :class:`RunnerError` when the runner itself fails; records finished before either
+    are kept.
     """
     threads = threads or DEFAULT_THREADS
     workers = workers or default_workers(threads)
-    runs = plan(matrix, plugin_manager(plugins), threads)
     own = not isinstance(store, Store)
     db = Store(Path(store)) if own else store
     try:
-        chosen = make_executor(executor, workers, timeout, plugins, scheduler)
-        callback = (lambda record, _: on_record(record)) if on_record else None
-        todo = pending(runs, db, force)
-        if todo:
-            with chosen:
-                record_runs(todo, db, chosen, replace=force, on_record=callback)
+        with started(executor, workers, timeout, plugins, scheduler) as chosen:
+            pm = plugin_manager(plugins)
+            runs = plan(matrix, pm, threads)
+            callback = (lambda record, _: on_record(record)) if on_record else None
+            run_planned(runs, db, chosen, force=force, pm=pm, on_record=callback)
         found = {r.key: r for r in db.records(keys={run.spec.key for run in runs})}
         return [found[run.spec.key] for run in runs if run.spec.key in found]
     finally:

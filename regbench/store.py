@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -225,6 +225,24 @@ class Store:
 
     def keys(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT key FROM runs")}
+
+    def timings(self, strategies: Iterable[str]) -> list[tuple[str, str, dict[str, Any], float]]:
+        """(strategy, case, params, wall time) of the stored runs of ``strategies`` that have a wall time: what
+        the scheduler learns run lengths from, read without decoding whole records."""
+        names = sorted(set(strategies))
+        if not names:
+            return []
+        rows = self._db.execute(
+            "SELECT strategy, case_name, json_extract(record, '$.params'), json_extract(record, '$.wall_time_s') "
+            f"FROM runs WHERE strategy IN ({', '.join('?' * len(names))})",
+            names,
+        )
+        out = []
+        for strategy, case, params, seconds in rows:
+            with contextlib.suppress(TypeError, ValueError):
+                if seconds is not None:
+                    out.append((strategy, case, json.loads(params or "{}"), float(seconds)))
+        return out
 
     def __contains__(self, key: object) -> bool:
         return self._db.execute("SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone() is not None
