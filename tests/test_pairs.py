@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -88,11 +87,10 @@ def test_tie_heavy_data_uses_the_normal_approximation_not_a_permutation_test(mon
         records.append(rec("a", seed=seed, error_mean=10.0 + delta, wall_time_s=1.0 + delta))
         records.append(rec("b", seed=seed, error_mean=10.0, wall_time_s=1.0))
         records.append(rec("c", seed=seed, error_mean=10.0 - delta, wall_time_s=1.0))
-    start = time.perf_counter()
     tests = pairs.paired_tests(from_records(records), "error_mean") + pairs.paired_tests(
         from_records(records), "wall_time_s"
     )
-    assert time.perf_counter() - start < 0.5
+    # the method each call asked for, not the clock (a loaded machine is slow either way): never scipy's default
     assert calls and all(c.get("method") in ("asymptotic", "exact") for c in calls)
     assert all(c.get("zero_method") == "pratt" for c in calls if c.get("method") == "asymptotic")
     ab = next(t for t in tests if (t.a, t.b, t.measure) == ("a", "b", "error_mean"))
