@@ -25,10 +25,16 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from regbench.matrix import MatrixError, ParamEntry
+from regbench.matrix import Matrix, MatrixError, ParamEntry, parse_param_option, split_patterns
+from regbench.run import DEFAULT_THREADS
+from regbench.runner import DEFAULT_TIMEOUT_S, default_workers
+from regbench.store import DEFAULT_STORE
 from regbench.tomllines import TomlLines
+
+if TYPE_CHECKING:
+    from regbench.executors import PlannedRun
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -202,3 +208,108 @@ def _params(path: Path, table: dict[str, Any] | None) -> list[ParamEntry]:
         else:
             entries.append(ParamEntry(None, name, value, f"{path} [params] {name}"))
     return entries
+
+
+@dataclass
+class Settings:
+    """The command line over the run file over the defaults."""
+
+    matrix: Matrix
+    plugins: tuple[str, ...]
+    workers: int | None  # None: not chosen (as many as the cores hold)
+    threads: int | None  # None: not chosen (DEFAULT_THREADS applies)
+    timeout: float | None  # None: not chosen (DEFAULT_TIMEOUT_S applies); 0: no limit
+    executor: str
+    scheduler: str | None
+    store: str
+    in_process: bool = False  # --in-process: no worker process, no isolation, no timeout
+
+    @property
+    def run_threads(self) -> int:
+        """ITK threads per run."""
+        return self.threads or DEFAULT_THREADS
+
+    @property
+    def run_workers(self) -> int:
+        """Worker processes: as chosen, else as many as the cores hold at :attr:`run_threads` each."""
+        return self.workers or default_workers(self.run_threads)
+
+    @property
+    def run_timeout(self) -> float | None:
+        """Seconds per run, None for no limit (always with --in-process: nothing could stop a run here)."""
+        if self.in_process:
+            return None
+        return (DEFAULT_TIMEOUT_S if self.timeout is None else self.timeout) or None
+
+    def single(self, runs: list[PlannedRun]) -> bool:
+        """One run on this machine: shown in full (the per-level table), in its own worker process unless
+        --in-process."""
+        return len(runs) == 1 and self.executor == "local"
+
+
+def merge_settings(
+    *,
+    strategies,
+    cases,
+    case_files,
+    seed_list,
+    seeds,
+    params,
+    repeats,
+    config,
+    workers,
+    threads,
+    timeout,
+    executor,
+    scheduler,
+    plugins,
+    store,
+    in_process=False,
+) -> Settings:
+    """The command line over the run file (``config``) over the defaults; a bad combination is a
+    :class:`MatrixError` naming the options."""
+    file = load_run_file(config) if config else RunFile()
+    if seed_list and seeds:
+        raise MatrixError("give --seeds N or --seed S (repeatable), not both")
+    chosen_seeds = list(seed_list) or (list(range(seeds)) if seeds else None) or file.seeds or [0]
+    entries = {(e.qualifier, e.name): e for e in file.params}
+    given = set()
+    for text in params:
+        entry = parse_param_option(text)
+        if (entry.qualifier, entry.name) in given:
+            raise MatrixError(f"--param {entry.label} is given twice; list its values once: {entry.label}=V1,V2")
+        given.add((entry.qualifier, entry.name))
+        entries[(entry.qualifier, entry.name)] = entry
+    executor = executor or file.executor or ("dask" if scheduler or file.scheduler else "local")
+    if executor not in ("local", "dask"):
+        raise MatrixError(f"{config}: executor must be 'local' or 'dask', not {executor!r}")
+    scheduler = scheduler or file.scheduler
+    if scheduler and executor != "dask":
+        raise MatrixError("--scheduler needs --executor dask")
+    if in_process:
+        given = [
+            name
+            for name, value in (("--executor dask", executor == "dask"), ("--workers", workers), ("--timeout", timeout))
+            if value
+        ]
+        if given:
+            raise MatrixError(f"--in-process runs here, one run after the other, without a timeout: drop {given[0]}")
+    matrix = Matrix(
+        strategies=split_patterns(strategies) or file.strategies,
+        cases=split_patterns(cases) or file.cases,
+        case_files=list(case_files) or file.case_files,
+        seeds=chosen_seeds,
+        params=list(entries.values()),
+        repeats=repeats or file.repeat or 1,
+    )
+    return Settings(
+        matrix=matrix,
+        plugins=tuple(plugins) or tuple(file.plugins),
+        workers=workers or file.workers,
+        threads=threads or file.threads,
+        timeout=timeout if timeout is not None else file.timeout,
+        executor=executor,
+        scheduler=scheduler,
+        store=store or file.store or DEFAULT_STORE,
+        in_process=in_process,
+    )

@@ -162,7 +162,7 @@ def test_the_eta_learns_per_strategy():
 
     from rich.console import Console
 
-    from regbench.cli.run import ProgressLines
+    from regbench.cli.progress import ProgressLines
 
     todo = [SimpleNamespace(spec=SimpleNamespace(strategy=s)) for s in ["slow"] * 3 + ["fast"] * 3]
     lines = ProgressLines(todo, 2, Console(file=io.StringIO()))

@@ -7,45 +7,33 @@ import os
 import signal
 import sqlite3
 import sys
-import threading
-import time
 from collections import Counter
 from contextlib import ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from regbench.cases import CaseError
 from regbench.cli.common import echo_json, make_console, plugin_manager, refuse_broken
+from regbench.cli.progress import ProgressLines, progress_bar
 from regbench.executors import Executor, PlannedRun
 from regbench.isolation import IsolatedWorker, Lost, lost_record, run_isolated
-from regbench.matrix import Matrix, MatrixError, parse_param_option, plan, split_patterns
+from regbench.matrix import MatrixError, plan
 from regbench.outcomes import MEANINGS, succeeded
 from regbench.plugins import PluginError
 from regbench.record import RunRecord
 from regbench.report.runview import markup_safe, print_record
-from regbench.runfile import (
-    MAX_REPEATS,
-    MAX_SEEDS,
-    MAX_THREADS,
-    MAX_TIMEOUT_S,
-    MAX_WORKERS,
-    RunFile,
-    load_run_file,
-)
+from regbench.runfile import MAX_REPEATS, MAX_SEEDS, MAX_THREADS, MAX_TIMEOUT_S, MAX_WORKERS, Settings, merge_settings
 from regbench.runner import (
     DEFAULT_THREADS,
     DEFAULT_TIMEOUT_S,
     RunnerError,
-    default_workers,
-    make_executor,
     normalise_error,
     note_case_file,
     pending,
-    record_runs,
+    run_planned,
+    started,
 )
 from regbench.store import DEFAULT_STORE, Store, StoreError
 from regbench.strategy import ParameterError
@@ -61,43 +49,6 @@ def _finite(param: click.Parameter, value: float | None) -> float | None:
 
 
 SHOW_FAILURES = 10
-
-
-@dataclass
-class Settings:
-    """The command line over the run file over the defaults."""
-
-    matrix: Matrix
-    plugins: tuple[str, ...]
-    workers: int | None  # None: not chosen (as many as the cores hold)
-    threads: int | None  # None: not chosen (DEFAULT_THREADS applies)
-    timeout: float | None  # None: not chosen (DEFAULT_TIMEOUT_S applies); 0: no limit
-    executor: str
-    scheduler: str | None
-    store: str
-    in_process: bool = False  # --in-process: no worker process, no isolation, no timeout
-
-    @property
-    def run_threads(self) -> int:
-        """ITK threads per run."""
-        return self.threads or DEFAULT_THREADS
-
-    @property
-    def run_workers(self) -> int:
-        """Worker processes: as chosen, else as many as the cores hold at :attr:`run_threads` each."""
-        return self.workers or default_workers(self.run_threads)
-
-    @property
-    def run_timeout(self) -> float | None:
-        """Seconds per run, None for no limit (always with --in-process: nothing could stop a run here)."""
-        if self.in_process:
-            return None
-        return (DEFAULT_TIMEOUT_S if self.timeout is None else self.timeout) or None
-
-    def single(self, runs: list[PlannedRun]) -> bool:
-        """One run on this machine: shown in full (the per-level table), in its own worker process unless
-        --in-process."""
-        return len(runs) == 1 and self.executor == "local"
 
 
 @click.command("run")
@@ -204,92 +155,39 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     recorded (failed registrations are results), 1 when the runner itself failed (a worker cannot start, a Dask
     scheduler cannot be reached), 2 for usage errors, 130 after Ctrl-C.
     """
+    max_memory = options.pop("max_memory")
     try:
-        max_memory = options.pop("max_memory")
-        settings = _settings(**options)
-        threads = settings.run_threads
-        pm = plugin_manager(settings.plugins)
-        refuse_broken(pm)  # before the plan: a broken plugin's strategies are missing from it
-        runs = plan(settings.matrix, pm, threads)
-        if dry_run:
-            _print_plan(runs, _stored_keys(settings.store), settings, threads, force, as_json)
-            return
-        store = Store(settings.store)
+        settings = merge_settings(**options)
     except USAGE_ERRORS as exc:
         raise click.UsageError(str(exc)) from exc
     limit = 0
     if not settings.in_process and settings.executor == "local":
         limit = default_max_memory_mb(settings.run_workers) if max_memory is None else max_memory
-    with store, _environment(MAX_MEMORY_ENV, str(limit)):  # read by the worker processes, which inherit it
+    # The worker processes read the limit from their environment, inherited when they start.
+    with ExitStack() as stack:
+        stack.enter_context(_environment(MAX_MEMORY_ENV, str(limit)))
+        early = None
+        if not (dry_run or settings.in_process or settings.executor != "local"):
+            early = stack.enter_context(ExitStack())  # local workers start now and import while we plan
+            executor = _connect(settings, early)
+        try:
+            pm = plugin_manager(settings.plugins)
+            refuse_broken(pm)  # before the plan: a broken plugin's strategies are missing from it
+            runs = plan(settings.matrix, pm, settings.run_threads)
+            if dry_run:
+                _print_plan(runs, _stored_keys(settings.store), settings, settings.run_threads, force, as_json)
+                return
+            store = stack.enter_context(Store(settings.store))
+        except USAGE_ERRORS as exc:
+            raise click.UsageError(str(exc)) from exc
         if settings.single(runs):
+            if early is not None:
+                early.close()  # one run gets a worker of its own, shown in full
             _run_single(runs[0], settings, store, force, as_json, pm)
         else:
-            _run_matrix(runs, settings, store, force, as_json)
-
-
-def _settings(
-    strategies,
-    cases,
-    case_files,
-    seed_list,
-    seeds,
-    params,
-    repeats,
-    config,
-    workers,
-    threads,
-    timeout,
-    executor,
-    scheduler,
-    plugins,
-    store,
-    in_process=False,
-) -> Settings:
-    file = load_run_file(config) if config else RunFile()
-    if seed_list and seeds:
-        raise MatrixError("give --seeds N or --seed S (repeatable), not both")
-    chosen_seeds = list(seed_list) or (list(range(seeds)) if seeds else None) or file.seeds or [0]
-    entries = {(e.qualifier, e.name): e for e in file.params}
-    given = set()
-    for text in params:
-        entry = parse_param_option(text)
-        if (entry.qualifier, entry.name) in given:
-            raise MatrixError(f"--param {entry.label} is given twice; list its values once: {entry.label}=V1,V2")
-        given.add((entry.qualifier, entry.name))
-        entries[(entry.qualifier, entry.name)] = entry
-    executor = executor or file.executor or ("dask" if scheduler or file.scheduler else "local")
-    if executor not in ("local", "dask"):
-        raise MatrixError(f"{config}: executor must be 'local' or 'dask', not {executor!r}")
-    scheduler = scheduler or file.scheduler
-    if scheduler and executor != "dask":
-        raise MatrixError("--scheduler needs --executor dask")
-    if in_process:
-        given = [
-            name
-            for name, value in (("--executor dask", executor == "dask"), ("--workers", workers), ("--timeout", timeout))
-            if value
-        ]
-        if given:
-            raise MatrixError(f"--in-process runs here, one run after the other, without a timeout: drop {given[0]}")
-    matrix = Matrix(
-        strategies=split_patterns(strategies) or file.strategies,
-        cases=split_patterns(cases) or file.cases,
-        case_files=list(case_files) or file.case_files,
-        seeds=chosen_seeds,
-        params=list(entries.values()),
-        repeats=repeats or file.repeat or 1,
-    )
-    return Settings(
-        matrix=matrix,
-        plugins=tuple(plugins) or tuple(file.plugins),
-        workers=workers or file.workers,
-        threads=threads or file.threads,
-        timeout=timeout if timeout is not None else file.timeout,
-        executor=executor,
-        scheduler=scheduler,
-        store=store or file.store or DEFAULT_STORE,
-        in_process=in_process,
-    )
+            if early is None:
+                executor = _connect(settings, stack)
+            _run_matrix(runs, executor, settings, store, force, as_json, pm)
 
 
 def _stored_keys(path: str) -> set[str]:
@@ -393,27 +291,29 @@ def _isolated(run: PlannedRun, settings: Settings, pm) -> RunRecord:
     return lost_record(run.template, result, pm) if isinstance(result, Lost) else result
 
 
-def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force: bool, as_json: bool) -> None:
+def _run_matrix(
+    runs: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, as_json: bool, pm
+) -> None:
     todo = pending(runs, store, force)
     if todo:
-        name = "inprocess" if settings.in_process else settings.executor
-        executor = make_executor(name, settings.run_workers, settings.run_timeout, settings.plugins, settings.scheduler)
-        with ExitStack() as stack:
-            _connect(executor, settings, stack)
-            _execute(todo, executor, settings, store, force)
+        _execute(todo, executor, settings, store, force, pm)
     _report(runs, len(runs) - len(todo), store, as_json)
 
 
-def _connect(executor: Executor, settings: Settings, stack: ExitStack) -> None:
-    """Acquire the executor's workers before showing any progress: an unreachable scheduler fails here."""
+def _connect(settings: Settings, stack: ExitStack) -> Executor:
+    """The executor with its workers acquired (entered on ``stack``), before any progress shows: an unreachable
+    scheduler fails here."""
     from regbench.dask_executor import SchedulerAddressError
 
     err = make_console(stderr=True)
     dask = settings.executor == "dask"
     where = settings.scheduler or "a local Dask cluster"
+    name = "inprocess" if settings.in_process else settings.executor
     try:
         with err.status(f"connecting to {where}") if dask else nullcontext():
-            stack.enter_context(executor)
+            executor = stack.enter_context(
+                started(name, settings.run_workers, settings.run_timeout, settings.plugins, settings.scheduler)
+            )
     except SchedulerAddressError as exc:
         raise click.BadParameter(str(exc), param_hint="--scheduler") from exc
     except RunnerError as exc:
@@ -423,77 +323,7 @@ def _connect(executor: Executor, settings: Settings, stack: ExitStack) -> None:
         sys.exit(130)
     if dask and not executor.workers:
         err.print(f"[yellow]{markup_safe(where)} has no workers yet: runs start when some join[/]")
-
-
-#: Seconds between progress lines when stderr is not a terminal (a CI log, `2> log`): there the bar is not drawn.
-PROGRESS_LINE_S = float(os.environ.get("REGBENCH_PROGRESS_S", "30"))
-
-
-class ProgressLines:
-    """On a non-terminal, a line every :data:`PROGRESS_LINE_S` seconds: runs done, succeeded, failed, and an ETA
-    that learns from the finished runs' wall times per strategy (the overall mean for a strategy not seen yet),
-    for the runs left, spread over the workers."""
-
-    def __init__(self, todo: list[PlannedRun], workers: int, console) -> None:
-        self.left = Counter(run.spec.strategy for run in todo)
-        self.total, self.workers, self.console = len(todo), max(1, workers), console
-        self.times: dict[str, list[float]] = {}
-        self.counts = (0, 0, 0)
-        self.started = time.monotonic()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name="regbench-progress-lines", daemon=True)
-
-    def add(self, record: RunRecord, progress) -> None:
-        with self._lock:
-            self.left[record.strategy] -= 1
-            if record.wall_time_s is not None:
-                self.times.setdefault(record.strategy, []).append(float(record.wall_time_s))
-            self.counts = (progress.done, progress.succeeded, progress.failed)
-
-    def eta_s(self) -> float | None:
-        everything = [t for times in self.times.values() for t in times]
-        if not everything:
-            return None
-        overall = sum(everything) / len(everything)
-        work = sum(
-            n * (sum(self.times[s]) / len(self.times[s]) if self.times.get(s) else overall)
-            for s, n in self.left.items()
-            if n > 0
-        )
-        return work / self.workers
-
-    def line(self) -> str:
-        with self._lock:
-            done, ok, failed = self.counts
-            eta = self.eta_s()
-        elapsed = time.monotonic() - self.started
-        left = f", about {_duration(eta)} left" if eta is not None else ""
-        counts = f"{done} of {self.total} runs done (succeeded {ok}, failed {failed})"
-        return f"progress: {counts}, {_duration(elapsed)} elapsed{left}"
-
-    def _loop(self) -> None:
-        while not self._stop.wait(PROGRESS_LINE_S):
-            self.console.print(self.line(), markup=False, highlight=False)
-
-    def __enter__(self) -> ProgressLines:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return executor
 
 
 @contextmanager
@@ -527,30 +357,22 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated
 
 
-def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool) -> None:
+def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, pm) -> None:
     err = make_console(stderr=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        _execute_runs(todo, executor, settings, store, force, err)
+        _execute_runs(todo, executor, settings, store, force, pm, err)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _execute_runs(todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, err):
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        # By outcome (regbench.outcomes.succeeded), as every table counts: failed = a failure outcome.
-        TextColumn("[green]succeeded {task.fields[succeeded]}[/] · [red]failed {task.fields[failed]}[/]"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-    )
+def _execute_runs(
+    todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, pm, err
+) -> None:
     where = f" at {settings.scheduler}" if settings.scheduler else ""
     done = 0
     try:
-        with Progress(*columns, console=err) as bar:
+        with progress_bar(err) as bar:
             description = f"{_plural(len(todo), 'run')} on {_plural(executor.workers, settings.executor + ' worker')}"
             task = bar.add_task(description + where, total=len(todo), succeeded=0, failed=0)
 
@@ -564,7 +386,7 @@ def _execute_runs(todo: list[PlannedRun], executor: Executor, settings: Settings
                     lines.add(record, progress)
 
             with lines or nullcontext():
-                record_runs(todo, store, executor, replace=force, on_record=show)
+                run_planned(todo, store, executor, force=force, pm=pm, on_record=show)
     except KeyboardInterrupt:
         err.print(
             f"interrupted: {done} of {len(todo)} runs finished and are in {store.path}; "

@@ -1,0 +1,99 @@
+"""Progress of a matrix on stderr: a bar on a terminal, a line every :data:`PROGRESS_LINE_S` seconds elsewhere."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from regbench.executors import PlannedRun
+from regbench.record import RunRecord
+
+#: Seconds between progress lines when stderr is not a terminal (a CI log, `2> log`): there the bar is not drawn.
+PROGRESS_LINE_S = float(os.environ.get("REGBENCH_PROGRESS_S", "30"))
+
+
+class ProgressLines:
+    """On a non-terminal, a line every :data:`PROGRESS_LINE_S` seconds: runs done, succeeded, failed, and an ETA
+    that learns from the finished runs' wall times per strategy (the overall mean for a strategy not seen yet),
+    for the runs left, spread over the workers."""
+
+    def __init__(self, todo: list[PlannedRun], workers: int, console) -> None:
+        self.left = Counter(run.spec.strategy for run in todo)
+        self.total, self.workers, self.console = len(todo), max(1, workers), console
+        self.times: dict[str, list[float]] = {}
+        self.counts = (0, 0, 0)
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="regbench-progress-lines", daemon=True)
+
+    def add(self, record: RunRecord, progress) -> None:
+        with self._lock:
+            self.left[record.strategy] -= 1
+            if record.wall_time_s is not None:
+                self.times.setdefault(record.strategy, []).append(float(record.wall_time_s))
+            self.counts = (progress.done, progress.succeeded, progress.failed)
+
+    def eta_s(self) -> float | None:
+        everything = [t for times in self.times.values() for t in times]
+        if not everything:
+            return None
+        overall = sum(everything) / len(everything)
+        work = sum(
+            n * (sum(self.times[s]) / len(self.times[s]) if self.times.get(s) else overall)
+            for s, n in self.left.items()
+            if n > 0
+        )
+        return work / self.workers
+
+    def line(self) -> str:
+        with self._lock:
+            done, ok, failed = self.counts
+            eta = self.eta_s()
+        elapsed = time.monotonic() - self.started
+        left = f", about {_duration(eta)} left" if eta is not None else ""
+        counts = f"{done} of {self.total} runs done (succeeded {ok}, failed {failed})"
+        return f"progress: {counts}, {_duration(elapsed)} elapsed{left}"
+
+    def _loop(self) -> None:
+        while not self._stop.wait(PROGRESS_LINE_S):
+            self.console.print(self.line(), markup=False, highlight=False)
+
+    def __enter__(self) -> ProgressLines:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def progress_bar(console: Console) -> Progress:
+    """The bar of a matrix: runs done of all, succeeded and failed, time elapsed and left."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        # By outcome (regbench.outcomes.succeeded), as every table counts: failed = a failure outcome.
+        TextColumn("[green]succeeded {task.fields[succeeded]}[/] · [red]failed {task.fields[failed]}[/]"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+    )
