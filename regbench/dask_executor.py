@@ -103,7 +103,7 @@ class DaskExecutor:
 
     def _run(self, client: Any, distributed: Any, runs: Sequence[PlannedRun], emit: Emit) -> None:
         futures = {}
-        for run in runs:
+        for index, run in enumerate(runs):  # in the order given (longest expected first): Dask's priority
             spec = run.spec
             future = client.submit(
                 run_in_dask_worker,
@@ -112,6 +112,7 @@ class DaskExecutor:
                 self.timeout,
                 key=f"regbench-{spec.strategy}-{spec.case}-{spec.seed}-r{spec.repeat}-{spec.key[:8]}-{uuid.uuid4().hex[:8]}",
                 pure=False,
+                priority=len(runs) - index,
             )
             futures[future] = run
         watch = WorkerWatch(client, self.where, lambda: sum(not f.done() for f in futures))
