@@ -26,10 +26,6 @@ def cli_plugin_manager(plugins: tuple[str, ...] = ()) -> RegbenchPluginManager:
     return pm
 
 
-#: The old name, until ``regbench/cli/run.py`` calls :func:`cli_plugin_manager`.
-plugin_manager = cli_plugin_manager
-
-
 def pattern_option(kind: str, help: str):
     """``-s/--strategy`` or ``-c/--case`` PATTERN: names or globs, repeatable or comma-separated, chosen by the rule
     of :mod:`regbench.names` (``split_patterns``, then ``select``)."""

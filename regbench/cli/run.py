@@ -15,7 +15,7 @@ import click
 from rich.table import Table
 
 from regbench.cases import CaseError
-from regbench.cli.common import echo_json, make_console, plugin_manager, refuse_broken
+from regbench.cli.common import cli_plugin_manager, echo_json, make_console, refuse_broken
 from regbench.cli.progress import ProgressLines, progress_bar
 from regbench.executors import Executor, PlannedRun
 from regbench.isolation import IsolatedWorker, Lost, lost_record, run_isolated
@@ -171,7 +171,7 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
             early = stack.enter_context(ExitStack())  # local workers start now and import while we plan
             executor = _connect(settings, early)
         try:
-            pm = plugin_manager(settings.plugins)
+            pm = cli_plugin_manager(settings.plugins)
             refuse_broken(pm)  # before the plan: a broken plugin's strategies are missing from it
             runs = plan(settings.matrix, pm, settings.run_threads)
             if dry_run:
