@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from regbench.isolation import STARTUP_TIMEOUT_S, IsolatedWorker, Lost, Observers, RunnerError
 from regbench.record import RunRecord
@@ -38,9 +38,12 @@ class PlannedRun:
 
 
 class Executor(Protocol):
+    """Where runs execute. ``run`` may also take ``claim`` (:data:`Claim`, asked before each run starts) and
+    ``model`` (a :class:`regbench.schedule.RuntimeModel` to order runs by); the runner passes what it accepts."""
+
     workers: int
 
-    def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None: ...
+    def run(self, runs: Sequence[PlannedRun], emit: Emit, *args: Any, **kwargs: Any) -> None: ...
 
     def __enter__(self: E) -> E: ...
 
@@ -152,12 +155,13 @@ class LocalExecutor:
                     emit(finished.pop(0))
                 if not queue and not any(w.busy for w in pool):
                     return
-                by_conn = {w.conn: w for w in pool if w.conn is not None}
-                for conn in wait(list(by_conn), self._wait_time(pool)):
+                by_conn: dict[object, IsolatedWorker] = {w.conn: w for w in pool if w.conn is not None}
+                for conn in wait(list(by_conn), self._wait_time(pool)):  # type: ignore[arg-type]
                     worker = by_conn[conn]
                     spec = worker.spec
                     result = worker.receive()
                     if isinstance(result, Lost):
+                        assert spec is not None, "a worker is lost during a run only"
                         worker.start()
                         if killed_from_outside(result) and spec.key not in retried:
                             retried.add(spec.key)  # the machine's doing, not the run's: once more
@@ -168,6 +172,7 @@ class LocalExecutor:
                         model.observe_run(spec, result.wall_time_s)
                         finished.append(observers.lost(templates[spec.key], result))
                     elif result is not None:
+                        assert spec is not None, "a record answers a run"
                         model.observe_run(spec, result.wall_time_s)
                         finished.append(result)
                 self._enforce_deadlines(pool, templates, finished.append, observers, model)
@@ -195,8 +200,8 @@ class LocalExecutor:
             if not worker.ready and worker.elapsed() > STARTUP_TIMEOUT_S:
                 tail = worker.log_tail()
                 raise RunnerError(f"a worker did not start within {STARTUP_TIMEOUT_S:g} s; its log: {tail}")
-            if self.timeout is not None and worker.busy and worker.elapsed() > self.timeout:
-                spec = worker.spec
+            spec = worker.spec
+            if self.timeout is not None and spec is not None and worker.elapsed() > self.timeout:
                 lost = worker.timed_out(self.timeout)
                 worker.start()
                 model.observe_run(spec, lost.wall_time_s)

@@ -159,7 +159,7 @@ class IsolatedWorker:
         return self.spec is not None
 
     def submit(self, spec: RunSpec) -> None:
-        assert self.ready and not self.busy, "submit to a ready, idle worker only"
+        assert self.ready and not self.busy and self._log is not None, "submit to a ready, idle worker only"
         self._log.truncate(0)
         self.spec, self.started = spec, time.monotonic()
         self._send(spec.to_dict())
@@ -172,6 +172,8 @@ class IsolatedWorker:
         :class:`Lost` when the worker died during a run, or None (it became ready, or died idle and was
         replaced). A worker that cannot start, or cannot run a spec, raises :class:`RunnerError`."""
         try:
+            if self.conn is None:
+                raise EOFError("not started")
             message = json.loads(self.conn.recv_bytes())
         except (EOFError, OSError):
             return self._died()
@@ -213,7 +215,12 @@ class IsolatedWorker:
         return self._log.read().decode("utf-8", "replace").replace("\x00", "").strip()
 
     def _send(self, message: dict[str, Any]) -> None:
+        assert self._outbox is not None, "send to a started worker only"
         self._outbox.send_bytes(dumps(message).encode())
+
+    def readable(self) -> list[Connection]:
+        """What to ``wait`` on for this worker's next message (nothing when it is not running)."""
+        return [self.conn] if self.conn is not None else []
 
 
 def run_isolated(worker: IsolatedWorker, spec: RunSpec, timeout: float | None) -> RunRecord | Lost:
@@ -222,14 +229,14 @@ def run_isolated(worker: IsolatedWorker, spec: RunSpec, timeout: float | None) -
         worker.restart()
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not worker.ready:
-        if not wait([worker.conn], max(0.0, deadline - time.monotonic())):
+        if not wait(worker.readable(), max(0.0, deadline - time.monotonic())):
             worker.stop()
             raise RunnerError(f"worker did not start within {STARTUP_TIMEOUT_S:g} s")
         worker.receive()
     worker.submit(spec)
     while True:
         left = None if timeout is None else max(0.0, timeout - worker.elapsed())
-        if wait([worker.conn], left):
+        if wait(worker.readable(), left):
             result = worker.receive()
             if result is not None:
                 return result

@@ -30,7 +30,7 @@ from regbench.outcomes import succeeded
 from regbench.plugins import RegbenchPluginManager
 from regbench.record import RunRecord
 from regbench.run import DEFAULT_THREADS, default_threads
-from regbench.schedule import RunQueue, RuntimeModel, caps_from, no_caps
+from regbench.schedule import CapOf, RunQueue, RuntimeModel, caps_from, no_caps
 from regbench.store import Heartbeat, Store, lease_owner
 from regbench.worker import RunSpec, plugin_manager
 
@@ -120,7 +120,7 @@ def runtime_model(store: Store, runs: Sequence[PlannedRun], pm: RegbenchPluginMa
     """The run-time model the scheduler starts from: every stored run of the planned strategies, and with ``pm``
     their iteration caps."""
     strategies = {run.spec.strategy for run in runs}
-    cap_of = no_caps
+    cap_of: CapOf = no_caps
     if pm is not None:
         known = pm.strategies()
         cap_of = caps_from({name: known[name].iteration_cap_param for name in strategies if name in known})
@@ -281,7 +281,7 @@ def run_matrix(
     threads = threads or DEFAULT_THREADS
     workers = workers or default_workers(threads)
     own = not isinstance(store, Store)
-    db = Store(Path(store)) if own else store
+    db = store if isinstance(store, Store) else Store(Path(store))
     try:
         with started(executor, workers, timeout, plugins, scheduler) as chosen:
             pm = plugin_manager(plugins)

@@ -36,9 +36,14 @@ FIT_PASSES = 8
 class Timed(Protocol):
     """What the scheduler reads of a run spec or a finished record."""
 
-    strategy: str
-    case: str
-    params: dict[str, Any]
+    @property
+    def strategy(self) -> str: ...
+
+    @property
+    def case(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
