@@ -14,6 +14,7 @@ unregistered and either raised as a :class:`PluginError` (``strict=True``, the P
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -370,6 +371,7 @@ def _lookup(items: dict[str, Any], name: str, kind: str) -> Any:
         raise PluginError(f"unknown {kind} {name!r}; registered: {valid}") from None
 
 
+@functools.cache  # one lookup per distribution and process: each reads and parses its METADATA
 def _version(distribution: str) -> str | None:
     try:
         return importlib.metadata.version(distribution)

@@ -280,10 +280,11 @@ def run_matrix(
     """
     threads = threads or DEFAULT_THREADS
     workers = workers or default_workers(threads)
-    own = not isinstance(store, Store)
-    db = store if isinstance(store, Store) else Store(Path(store))
+    own: Store | None = None
     try:
+        # The workers start first: they import SimpleITK and the plugins while the store opens and the plan is made.
         with started(executor, workers, timeout, plugins, scheduler) as chosen:
+            db = store if isinstance(store, Store) else (own := Store(Path(store)))
             pm = plugin_manager(plugins)
             runs = plan(matrix, pm, threads)
             callback = (lambda record, _: on_record(record)) if on_record else None
@@ -291,5 +292,5 @@ def run_matrix(
         found = {r.key: r for r in db.records(keys={run.spec.key for run in runs})}
         return [found[run.spec.key] for run in runs if run.spec.key in found]
     finally:
-        if own:
-            db.close()
+        if own is not None:
+            own.close()

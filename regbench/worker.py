@@ -203,7 +203,7 @@ def main(argv: Sequence[str]) -> int:
         except EOFError:
             return 0
         try:
-            send(record=state.run(spec).to_dict())
+            send(record=state.run(spec))  # dumps() converts the dataclass once
         except Exception as exc:
             send(failure=f"{type(exc).__name__}: {exc}")
 
