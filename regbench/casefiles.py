@@ -29,6 +29,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from regbench.cases import Case, CaseData, CaseError, Setup
+from regbench.itktext import without_addresses
 from regbench.tomllines import TomlLines
 
 try:
@@ -571,7 +572,7 @@ def _sitk_message(exc: Exception) -> str:
     for marker in ("sitk::ERROR:", "ITK ERROR:"):
         if marker in text:
             text = text.split(marker, 1)[1]
-    text = re.sub(r"\(?0x[0-9a-fA-F]{4,}\)?", "", text)  # object addresses: identical failures, identical texts
+    text = without_addresses(text)
     return " ".join(text.split())[:300]
 
 

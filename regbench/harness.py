@@ -32,6 +32,7 @@ from regbench.cases import (
     initial_model_transform,
     uses_moving_initial,
 )
+from regbench.itktext import without_addresses
 from regbench.record import IterationEvent, Level, RunRecord, Segment, Trace, finite_or_none
 
 
@@ -216,7 +217,7 @@ class RunContext:
             segment.cpu_time_s = time.process_time() - cpu
             method.RemoveAllCommands()
         capture.finish()
-        segment.stop_condition = method.GetOptimizerStopConditionDescription()
+        segment.stop_condition = without_addresses(method.GetOptimizerStopConditionDescription())
         segment.stop_category = "error" if segment.error else self.pm.classify_stop(segment.stop_condition, segment)
         if result is not None:
             segment.transform = sitk.Transform(result).Downcast()
@@ -387,4 +388,4 @@ def _clean_error(text: str) -> str:
     marker = "sitk::ERROR:"
     if marker in text:
         text = text.split(marker, 1)[1]
-    return text.strip()
+    return without_addresses(text).strip()

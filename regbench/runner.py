@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from regbench.executors import Claim, Emit, Executor, InProcessExecutor, LocalExecutor, PlannedRun
 from regbench.isolation import RunnerError
+from regbench.itktext import without_addresses
 from regbench.matrix import Matrix, plan
 from regbench.outcomes import succeeded
 from regbench.plugins import RegbenchPluginManager
@@ -96,14 +96,11 @@ class Progress:
             self.failed += 1
 
 
-_ADDRESS = re.compile(r"\(?0x[0-9a-fA-F]{4,}\)?")
-
-
 def normalise_error(record: RunRecord) -> None:
     """Drop object addresses from the error text (ITK writes ``MetaImageIO(0x5624e349ec00)``), so identical
     failures have identical texts and records."""
     if record.error:
-        record.error = _ADDRESS.sub("", record.error)
+        record.error = without_addresses(record.error)
 
 
 def note_case_file(record: RunRecord, path: str) -> None:

@@ -23,6 +23,7 @@ PARTS = {
     "regbench.names": "leaf",
     "regbench.console": "leaf",
     "regbench.tomllines": "leaf",
+    "regbench.itktext": "leaf",
     "regbench.provenance": "leaf",
     "regbench_plugins": "built-in plugins",  # plugins like any other: the public API only
 }
