@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import SimpleITK as sitk
@@ -45,6 +45,8 @@ class RunHooks(Protocol):
     def classify_stop(self, text: str, segment: Segment | None = None) -> str: ...
 
     def record_iteration(self, run: RunContext, event: IterationEvent) -> None: ...
+
+    def probe_families(self) -> Mapping[str, Any]: ...  # name → regbench.probe.ProbeFamily
 
 
 # GetOptimizerConvergenceValue() returns DBL_MAX until the convergence window is full.
