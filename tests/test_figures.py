@@ -9,7 +9,7 @@ import regbench
 from regbench import Case, Segment, Setup
 from regbench.outcomes import FAILURE_OUTCOMES, MEANINGS
 from regbench.record import Trace
-from regbench.report import figures
+from regbench.report import anytime_figures, figures, trace_figures
 from regbench.stops import CATEGORIES
 from regbench.tinycase import make_tiny_case
 
@@ -46,7 +46,7 @@ def rejected_lines(ax, color):
 def test_rejected_attempts_are_drawn_apart_and_are_no_level_change():
     record = hand_made_run()
     palette = figures.colors(["gd"])
-    plot = figures.trace_plot("c", 1, {"gd": [record]}, palette)
+    plot = trace_figures.trace_plot("c", 1, {"gd": [record]}, palette)
     ax = plot.figure.axes[0]
     # One level change (0 → 1, where the rejected first attempt at level 1 begins); the reruns begin none.
     assert figures._level_starts(record) == [6]
@@ -65,7 +65,7 @@ def test_rejected_attempts_are_drawn_apart_and_are_no_level_change():
     assert "rejected attempts" in plot.caption
     # The same executions, none rejected: every execution change is marked, and nothing is drawn as rejected.
     record = hand_made_run(rejected=())
-    plot = figures.trace_plot("c", 1, {"gd": [record]}, palette)
+    plot = trace_figures.trace_plot("c", 1, {"gd": [record]}, palette)
     ax = plot.figure.axes[0]
     assert figures._level_starts(record) == [3, 6, 8]
     assert len(level_lines(ax)) == 3
@@ -75,7 +75,7 @@ def test_rejected_attempts_are_drawn_apart_and_are_no_level_change():
 
 def test_median_convergence_uses_only_kept_executions():
     records = {"gd": [hand_made_run(), hand_made_run()]}
-    plot = figures.convergence_plot("c", 1, records, figures.colors(["gd"]))
+    plot = trace_figures.convergence_plot("c", 1, records, figures.colors(["gd"]))
     ax = plot.figure.axes[0]
     (median,) = [line for line in ax.lines if line.get_label().startswith("gd")]
     kept = [m for m, s in zip(METRIC, SEGMENTS, strict=True) if s not in REJECTED]
@@ -96,7 +96,7 @@ def test_a_real_gd_run_with_a_rerun_level():
     rejected = [s.index for s in record.segments if s.rejected]
     assert rejected
     palette = figures.colors(["gd"])
-    ax = figures.trace_plot("c", 1, {"gd": [record]}, palette).figure.axes[0]
+    ax = trace_figures.trace_plot("c", 1, {"gd": [record]}, palette).figure.axes[0]
     assert len(level_lines(ax)) == 1  # one pyramid level change, whatever the reruns
     assert len(rejected_lines(ax, figures.greyed(palette["gd"]))) == len(rejected)
 
@@ -129,11 +129,11 @@ def test_error_vs_time_draws_the_median_band_and_events():
     records = hand_made_records()
     runs = from_records(records)
     panels = tuple(anytime_stats.case_profiles(runs, "c", axis=axis) for axis in ("time", "iterations"))
-    events = {"a": [figures.run_events(_with_levels(records[0]))], "b": []}
+    events = {"a": [anytime_figures.run_events(_with_levels(records[0]))], "b": []}
     assert events["a"][0].level_s == [1.5] and events["a"][0].rejected_s == [(2.5, 3.0)]
     assert events["a"][0].level_iterations == [3] and events["a"][0].rejected_iterations == [(4, 5)]
     palette = figures.colors(["a", "b"])
-    plot = figures.anytime_plot(1, panels, events, palette, "error_mean")
+    plot = anytime_figures.anytime_plot(1, panels, events, palette, "error_mean")
     assert plot.name == "error-vs-time-01"
     main, strip, main_it, strip_it = plot.figure.axes
     for ax in (main, strip, main_it, strip_it):
@@ -170,7 +170,7 @@ def test_runtime_ecdf_draws_steps_bands_and_the_virtual_best():
 
     hits = anytime_stats.hit_times(hand_made_runs())
     ecdfs = anytime_stats.runtime_ecdfs(hits)
-    plot = figures.ecdf_plot([("absolute targets", ecdfs), ("relative targets", ecdfs)], 3)
+    plot = anytime_figures.ecdf_plot([("absolute targets", ecdfs), ("relative targets", ecdfs)], 3)
     left, right = plot.figure.axes
     for ax in (left, right):
         assert ax.get_xscale() == "log" and ax.get_xlabel() == "time since the run started (s, log scale)"
@@ -189,7 +189,7 @@ def test_runtime_ecdf_draws_steps_bands_and_the_virtual_best():
 
 
 def test_outcome_caption_counts_each_rows_runs_not_the_total():
-    from regbench.report.figures import outcome_plot
+    from regbench.report.anytime_figures import outcome_plot
     from regbench.report.runs import from_dicts
     from regbench.report.summary import summary_rows
 
@@ -210,7 +210,8 @@ def test_every_outcome_and_stop_category_has_a_fixed_colour():
 
 
 def test_many_strategies_get_small_multiples():
-    from regbench.report.figures import SMALL_MULTIPLES_ABOVE, colors, trace_plot
+    from regbench.report.figures import colors
+    from regbench.report.trace_figures import SMALL_MULTIPLES_ABOVE, trace_plot
 
     def record(n):
         r = regbench.RunRecord(strategy="s", case="c", seed=0)

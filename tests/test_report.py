@@ -14,7 +14,7 @@ from rich.console import Console
 import regbench
 from regbench.cli import main
 from regbench.record import Trace
-from regbench.report import figures
+from regbench.report import anytime_figures, figures, trace_figures
 from regbench.report.html import write_html
 from regbench.report.runs import from_records, load_store
 from regbench.report.sources import from_benchmark_json, load_runs
@@ -253,7 +253,7 @@ def test_trace_figure_marks_level_changes():
     )
     record = regbench.RunRecord(strategy="s", case="c", seed=0, trace=trace)
     assert figures._level_starts(record) == [2, 3]
-    plot = figures.trace_plot("c", 1, {"s": [record]}, figures.colors(["s"]))
+    plot = trace_figures.trace_plot("c", 1, {"s": [record]}, figures.colors(["s"]))
     ax = plot.figure.axes[0]
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
     level_lines = [line for line in ax.lines if line.get_linestyle() == ":" and len(line.get_xdata())]
@@ -378,7 +378,7 @@ def test_trace_legend_sits_outside_and_coinciding_lines_stay_distinct():
         convergence=[None] * 20,
     )
     same = {s: [regbench.RunRecord(strategy=s, case="c", seed=0, trace=trace)] for s in ("gd", "gd-best")}
-    plot = figures.trace_plot("c", 1, same, figures.colors(list(same)))
+    plot = trace_figures.trace_plot("c", 1, same, figures.colors(list(same)))
     ax = plot.figure.axes[0]
     renderer = _extents(plot.figure)
     assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
@@ -391,7 +391,7 @@ def test_profile_axis_labels_fit_in_the_figure():
     from regbench.report.stats import Profile
 
     profile = Profile(["a", "b"], np.array([[1.0, 2.0], [1.5, 1.0], [1.0, np.inf]]))
-    plot = figures.profile_plot(profile, profile, "an error of 1")
+    plot = anytime_figures.profile_plot(profile, profile, "an error of 1")
     renderer = _extents(plot.figure)
     box = plot.figure.bbox
     for ax in plot.figure.axes:

@@ -14,7 +14,7 @@ from jinja2 import Environment, select_autoescape
 
 import regbench
 from regbench.outcomes import STATUSES
-from regbench.report import anytime_stats, figures, pairs, stats
+from regbench.report import anytime_figures, anytime_stats, figures, pairs, stats, trace_figures
 from regbench.report.instances import notes, solvers_of
 from regbench.report.page_template import TEMPLATE
 from regbench.report.runs import Runs
@@ -279,12 +279,12 @@ def _plots(
     for number, case in enumerate(cases, start=1):
         groups = _trace_records(runs, case)
         traces = {s: g[: figures.TRACES_PER_GROUP] for s, g in groups.items()}
-        plots.append(figures.trace_plot(case, number, traces, palette))
-        plots.append(figures.convergence_plot(case, number, groups, palette))
+        plots.append(trace_figures.trace_plot(case, number, traces, palette))
+        plots.append(trace_figures.convergence_plot(case, number, groups, palette))
         shown, left_out = anytime_stats.shown_solvers(budgets["time"], case)
         panels = tuple(anytime_stats.case_profiles(runs, case, error, axis, shown) for axis in ("time", "iterations"))
-        events = {s: [figures.run_events(r) for r in groups.get(s, [])] for s in shown}
-        plots.append(figures.anytime_plot(number, panels, events, palette, error, left_out))
+        events = {s: [anytime_figures.run_events(r) for r in groups.get(s, [])] for s in shown}
+        plots.append(anytime_figures.anytime_plot(number, panels, events, palette, error, left_out))
     ecdfs = [
         (_ecdf_title(hits["absolute"]), anytime_stats.runtime_ecdfs(hits["absolute"])),
         (
@@ -292,16 +292,16 @@ def _plots(
             anytime_stats.runtime_ecdfs(hits["relative"]),
         ),
     ]
-    plots.append(figures.ecdf_plot(ecdfs, n_instances, hits["absolute"].note))
+    plots.append(anytime_figures.ecdf_plot(ecdfs, n_instances, hits["absolute"].note))
     plots.append(
-        figures.profile_plot(
+        anytime_figures.profile_plot(
             anytime_stats.first_hit_profile(hits["absolute"], TIME_PROFILE_TARGET),
             stats.quality_profile(results),
             f"an error of {stats.ERROR_TARGETS[TIME_PROFILE_TARGET]:g}",
         )
     )
-    plots.append(figures.error_time_plot(runs, errors))
-    plots.append(figures.outcome_plot(by_strategy))
+    plots.append(anytime_figures.error_time_plot(runs, errors))
+    plots.append(anytime_figures.outcome_plot(by_strategy))
     return plots
 
 
