@@ -7,20 +7,18 @@ import os
 import signal
 import sqlite3
 import sys
-from collections import Counter
 from contextlib import ExitStack, contextmanager, nullcontext
-from pathlib import Path
 
 import click
-from rich.table import Table
 
 from regbench.cases import CaseError
 from regbench.cli.common import cli_plugin_manager, echo_json, make_console, refuse_broken
+from regbench.cli.finished import print_finished
+from regbench.cli.plan import plural, print_plan, stored_keys
 from regbench.cli.progress import ProgressLines, progress_bar
 from regbench.executors import Executor, PlannedRun
 from regbench.isolation import IsolatedWorker, Lost, lost_record, run_isolated
 from regbench.matrix import MatrixError, plan
-from regbench.outcomes import MEANINGS, succeeded
 from regbench.plugins import PluginError
 from regbench.record import RunRecord
 from regbench.report.runview import markup_safe, print_record
@@ -46,9 +44,6 @@ def _finite(param: click.Parameter, value: float | None) -> float | None:
     if value is not None and not math.isfinite(value):
         raise click.BadParameter(f"{value!r} is not a finite number of seconds (0: no limit)", param=param)
     return value
-
-
-SHOW_FAILURES = 10
 
 
 @click.command("run")
@@ -175,7 +170,7 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
             refuse_broken(pm)  # before the plan: a broken plugin's strategies are missing from it
             runs = plan(settings.matrix, pm, settings.run_threads)
             if dry_run:
-                _print_plan(runs, _stored_keys(settings.store), settings, settings.run_threads, force, as_json)
+                print_plan(runs, stored_keys(settings.store), settings, settings.run_threads, force, as_json)
                 return
             store = stack.enter_context(Store(settings.store))
         except USAGE_ERRORS as exc:
@@ -188,68 +183,6 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
             if early is None:
                 executor = _connect(settings, stack)
             _run_matrix(runs, executor, settings, store, force, as_json, pm)
-
-
-def _stored_keys(path: str) -> set[str]:
-    """The keys a store holds, read without creating or changing it (a dry run writes nothing)."""
-    if not Path(path).exists():
-        return set()
-    with Store.read_only(path) as store:
-        return store.keys()
-
-
-def _print_plan(
-    runs: list[PlannedRun], stored: set[str], settings: Settings, threads: int, force: bool, as_json: bool
-) -> None:
-    skipped = 0 if force else sum(run.spec.key in stored for run in runs)
-    here = settings.in_process
-    workers = 1 if here or settings.single(runs) else settings.run_workers
-    repeats = settings.matrix.repeats
-    where = (
-        "in this process (--in-process: no isolation, no timeout)"
-        if here
-        else f"on the Dask cluster at {settings.scheduler}"
-        if settings.scheduler
-        else f"on {_plural(workers, settings.executor + ' worker')}"
-    )
-    timeout = settings.run_timeout
-    if as_json:
-        echo_json(
-            {
-                "runs": [{**run.spec.to_dict(), "stored": run.spec.key in stored} for run in runs],
-                "to_run": len(runs) - skipped,
-                "executor": "in-process" if here else settings.executor,
-                "workers": None if settings.scheduler else workers,
-                "scheduler": settings.scheduler,
-                "threads": threads,
-                "repeats": repeats,
-                "timeout_s": timeout,
-                "store": settings.store,
-            }
-        )
-        return
-    planned = Counter((run.spec.strategy, run.spec.case) for run in runs)
-    held = Counter((run.spec.strategy, run.spec.case) for run in runs if run.spec.key in stored)
-    of = f" ({len(runs) // repeats} × {repeats} repeats)" if repeats > 1 else ""
-    table = Table(title=f"Planned: {_plural(len(runs), 'run')}{of}", title_justify="left")
-    columns = [("strategy", "left"), ("case", "left"), ("runs", "right"), ("in the store", "right")]
-    if repeats > 1:
-        columns.insert(2, ("repeats", "right"))
-    for column, justify in columns:
-        table.add_column(column, justify=justify)
-    for (strategy, case), count in planned.items():
-        cells = [markup_safe(strategy), markup_safe(case), str(count), str(held[strategy, case])]
-        table.add_row(*cells[:2], *([str(repeats)] if repeats > 1 else []), *cells[2:])
-    console = make_console()
-    console.print(table)
-    again = "rerun by --force" if force else "skipped"
-    each = f", each run {repeats} times (repeats 0–{repeats - 1})" if repeats > 1 else ""
-    console.print(
-        f"{_plural(len(runs) - skipped, 'run')} to run {where}{each}, {_plural(threads, 'ITK thread')} per run, "
-        f"{f'timeout {timeout:g} s' if timeout else 'no timeout'} per run; "
-        f"{sum(held.values())} already in {markup_safe(settings.store)} ({again}). Nothing was run (--dry-run).",
-        highlight=False,
-    )
 
 
 def _run_single(run: PlannedRun, settings: Settings, store: Store, force: bool, as_json: bool, pm) -> None:
@@ -297,7 +230,7 @@ def _run_matrix(
     todo = pending(runs, store, force)
     if todo:
         _execute(todo, executor, settings, store, force, pm)
-    _report(runs, len(runs) - len(todo), store, as_json)
+    print_finished(runs, len(runs) - len(todo), store, as_json)
 
 
 def _connect(settings: Settings, stack: ExitStack) -> Executor:
@@ -373,7 +306,7 @@ def _execute_runs(
     done = 0
     try:
         with progress_bar(err) as bar:
-            description = f"{_plural(len(todo), 'run')} on {_plural(executor.workers, settings.executor + ' worker')}"
+            description = f"{plural(len(todo), 'run')} on {plural(executor.workers, settings.executor + ' worker')}"
             task = bar.add_task(description + where, total=len(todo), succeeded=0, failed=0)
 
             lines = ProgressLines(todo, executor.workers, err) if not err.is_terminal else None
@@ -406,53 +339,3 @@ def _execute_runs(
             f"the runner failed: {reason}\n{done} of {len(todo)} runs finished and are committed in {store.path}; "
             "rerun the same command to resume"
         ) from exc
-
-
-def _report(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -> None:
-    found = {r.key: r for r in store.records(keys={run.spec.key for run in runs})}
-    records = [found[run.spec.key] for run in runs if run.spec.key in found]
-    if as_json:
-        echo_json([r.to_dict() for r in records])
-        return
-    from regbench.report.instances import notes
-    from regbench.report.repeats import repeat_spreads, repeats_table
-    from regbench.report.runs import from_records
-    from regbench.report.summary import summary_table
-
-    console = make_console()
-    summary = from_records(records)
-    console.print(summary_table(summary))
-    for line in notes(summary):  # copies among the seeds, runs not known to be reproducible
-        console.print(f"[yellow]note:[/] {markup_safe(line)}")
-    failures = [r for r in records if not succeeded(r)]
-    for r in failures[:SHOW_FAILURES]:
-        why = _short(r.error or MEANINGS.get(r.outcome or "") or r.stop_condition)
-        repeat = f", repeat {r.repeat}" if r.repeat else ""
-        console.print(
-            f"[red]{markup_safe(r.outcome or r.status)}[/] {markup_safe(r.strategy)} on {markup_safe(r.case)}, "
-            f"seed {r.seed}{repeat}: {why}"
-        )
-    if len(failures) > SHOW_FAILURES:
-        console.print(f"... and {len(failures) - SHOW_FAILURES} more (regbench export, or regbench report)")
-    spreads = repeat_spreads(records)
-    if spreads:
-        console.print(repeats_table(spreads))
-    again = f", {skipped} already in the store (--force reruns them)" if skipped else ""
-    why = Counter(r.outcome or r.status for r in failures)
-    kinds = f" ({', '.join(f'{outcome} {n}' for outcome, n in why.most_common())})" if failures else ""
-    console.print(
-        f"{len(records)} runs: {len(runs) - skipped} new{again}; "
-        f"succeeded {len(records) - len(failures)} · failed {len(failures)}{markup_safe(kinds)}; "
-        f"stored in {markup_safe(Path(store.path))}"
-    )
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _short(error: str | None, width: int = 200) -> str:
-    """One line of an error message; ITK's own sentence rather than its file and line prefix."""
-    text = " ".join((error or "").split())
-    text = text[text.find("ITK ERROR:") :] if "ITK ERROR:" in text else text
-    return markup_safe(text if len(text) <= width else text[: width - 1] + "…")

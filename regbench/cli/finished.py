@@ -1,0 +1,60 @@
+"""What ``regbench run`` prints when a matrix ends: the summary table, notes, the failures, the repeats."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from regbench.cli.common import echo_json, make_console
+from regbench.executors import PlannedRun
+from regbench.outcomes import MEANINGS, succeeded
+from regbench.report.runview import markup_safe
+from regbench.store import Store
+
+SHOW_FAILURES = 10
+
+
+def print_finished(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -> None:
+    found = {r.key: r for r in store.records(keys={run.spec.key for run in runs})}
+    records = [found[run.spec.key] for run in runs if run.spec.key in found]
+    if as_json:
+        echo_json([r.to_dict() for r in records])
+        return
+    from regbench.report.instances import notes
+    from regbench.report.repeats import repeat_spreads, repeats_table
+    from regbench.report.runs import from_records
+    from regbench.report.summary import summary_table
+
+    console = make_console()
+    summary = from_records(records)
+    console.print(summary_table(summary))
+    for line in notes(summary):  # copies among the seeds, runs not known to be reproducible
+        console.print(f"[yellow]note:[/] {markup_safe(line)}")
+    failures = [r for r in records if not succeeded(r)]
+    for r in failures[:SHOW_FAILURES]:
+        why = _short(r.error or MEANINGS.get(r.outcome or "") or r.stop_condition)
+        repeat = f", repeat {r.repeat}" if r.repeat else ""
+        console.print(
+            f"[red]{markup_safe(r.outcome or r.status)}[/] {markup_safe(r.strategy)} on {markup_safe(r.case)}, "
+            f"seed {r.seed}{repeat}: {why}"
+        )
+    if len(failures) > SHOW_FAILURES:
+        console.print(f"... and {len(failures) - SHOW_FAILURES} more (regbench export, or regbench report)")
+    spreads = repeat_spreads(records)
+    if spreads:
+        console.print(repeats_table(spreads))
+    again = f", {skipped} already in the store (--force reruns them)" if skipped else ""
+    why = Counter(r.outcome or r.status for r in failures)
+    kinds = f" ({', '.join(f'{outcome} {n}' for outcome, n in why.most_common())})" if failures else ""
+    console.print(
+        f"{len(records)} runs: {len(runs) - skipped} new{again}; "
+        f"succeeded {len(records) - len(failures)} · failed {len(failures)}{markup_safe(kinds)}; "
+        f"stored in {markup_safe(Path(store.path))}"
+    )
+
+
+def _short(error: str | None, width: int = 200) -> str:
+    """One line of an error message; ITK's own sentence rather than its file and line prefix."""
+    text = " ".join((error or "").split())
+    text = text[text.find("ITK ERROR:") :] if "ITK ERROR:" in text else text
+    return markup_safe(text if len(text) <= width else text[: width - 1] + "…")

@@ -1,0 +1,80 @@
+"""What ``regbench run --dry-run`` prints: the planned runs per strategy and case, and where they would run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from rich.table import Table
+
+from regbench.cli.common import echo_json, make_console
+from regbench.executors import PlannedRun
+from regbench.report.runview import markup_safe
+from regbench.runfile import Settings
+from regbench.store import Store
+
+
+def stored_keys(path: str) -> set[str]:
+    """The keys a store holds, read without creating or changing it (a dry run writes nothing)."""
+    if not Path(path).exists():
+        return set()
+    with Store.read_only(path) as store:
+        return store.keys()
+
+
+def print_plan(
+    runs: list[PlannedRun], stored: set[str], settings: Settings, threads: int, force: bool, as_json: bool
+) -> None:
+    skipped = 0 if force else sum(run.spec.key in stored for run in runs)
+    here = settings.in_process
+    workers = 1 if here or settings.single(runs) else settings.run_workers
+    repeats = settings.matrix.repeats
+    where = (
+        "in this process (--in-process: no isolation, no timeout)"
+        if here
+        else f"on the Dask cluster at {settings.scheduler}"
+        if settings.scheduler
+        else f"on {plural(workers, settings.executor + ' worker')}"
+    )
+    timeout = settings.run_timeout
+    if as_json:
+        echo_json(
+            {
+                "runs": [{**run.spec.to_dict(), "stored": run.spec.key in stored} for run in runs],
+                "to_run": len(runs) - skipped,
+                "executor": "in-process" if here else settings.executor,
+                "workers": None if settings.scheduler else workers,
+                "scheduler": settings.scheduler,
+                "threads": threads,
+                "repeats": repeats,
+                "timeout_s": timeout,
+                "store": settings.store,
+            }
+        )
+        return
+    planned = Counter((run.spec.strategy, run.spec.case) for run in runs)
+    held = Counter((run.spec.strategy, run.spec.case) for run in runs if run.spec.key in stored)
+    of = f" ({len(runs) // repeats} × {repeats} repeats)" if repeats > 1 else ""
+    table = Table(title=f"Planned: {plural(len(runs), 'run')}{of}", title_justify="left")
+    columns = [("strategy", "left"), ("case", "left"), ("runs", "right"), ("in the store", "right")]
+    if repeats > 1:
+        columns.insert(2, ("repeats", "right"))
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
+    for (strategy, case), count in planned.items():
+        cells = [markup_safe(strategy), markup_safe(case), str(count), str(held[strategy, case])]
+        table.add_row(*cells[:2], *([str(repeats)] if repeats > 1 else []), *cells[2:])
+    console = make_console()
+    console.print(table)
+    again = "rerun by --force" if force else "skipped"
+    each = f", each run {repeats} times (repeats 0–{repeats - 1})" if repeats > 1 else ""
+    console.print(
+        f"{plural(len(runs) - skipped, 'run')} to run {where}{each}, {plural(threads, 'ITK thread')} per run, "
+        f"{f'timeout {timeout:g} s' if timeout else 'no timeout'} per run; "
+        f"{sum(held.values())} already in {markup_safe(settings.store)} ({again}). Nothing was run (--dry-run).",
+        highlight=False,
+    )
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
