@@ -26,7 +26,7 @@ from click.testing import CliRunner
 
 from regbench.cli import main
 from regbench.record import Anytime, RunRecord
-from regbench.report import anytime_stats, stats
+from regbench.report import anytime_budget, anytime_ert, anytime_stats, stats
 from regbench.report.runs import from_records, load_store
 from regbench.store import Store
 
@@ -95,7 +95,7 @@ def test_first_hit_times_per_run_and_instance():
 
 
 def test_ert_counts_first_hits_and_charges_failures_in_full():
-    rows = {(r.solver, r.target): r for r in anytime_stats.ert_rows(anytime_stats.hit_times(hand_made_runs()))}
+    rows = {(r.solver, r.target): r for r in anytime_ert.ert_rows(anytime_stats.hit_times(hand_made_runs()))}
     expected = {
         # a: Σ (first hit, or full time) / successes
         ("a", T[8.0]): (3, (1 + 3 + 0.5) / 3),
@@ -128,7 +128,7 @@ def test_relative_targets_are_shares_of_the_initial_error():
     hits = anytime_stats.hit_times(hand_made_runs(), kind="relative")
     assert hits.targets.labels == ["50%", "10%", "1%", "0.1%"]
     assert hits.targets.limits.tolist() == [[5.0, 1.0, 0.1, 0.01]] * 3
-    rows = {(r.solver, r.target): r for r in anytime_stats.ert_rows(hits)}
+    rows = {(r.solver, r.target): r for r in anytime_ert.ert_rows(hits)}
     assert rows[("a", 0)].ert_s == pytest.approx((2 + 3 + 0.5) / 3)  # ≤ 5: at 2 s (3), 3 s (4), 0.5 s (0.8)
     assert rows[("a", 1)].ert_s == pytest.approx((4 + 5 + 0.5) / 2)  # ≤ 1: as the absolute target 1
     assert (rows[("a", 2)].successes, rows[("a", 2)].ert_s) == (0, math.inf)
@@ -142,14 +142,14 @@ def test_a_target_the_start_already_meets_is_left_out():
             r.anytime.error_mean[0] = 5.0
     hits = anytime_stats.hit_times(from_records(records))
     assert hits.trivial[:, T[8.0]].tolist() == [True, False, False]
-    row = next(r for r in anytime_stats.ert_rows(hits) if r.solver == "a" and r.target == T[8.0])
+    row = next(r for r in anytime_ert.ert_rows(hits) if r.solver == "a" and r.target == T[8.0])
     assert (row.n, row.successes, row.ert_s) == (2, 2, pytest.approx((3 + 0.5) / 2))
-    ecdf = {e.label: e for e in anytime_stats.runtime_ecdfs(hits)}
+    ecdf = {e.label: e for e in anytime_ert.runtime_ecdfs(hits)}
     assert ecdf["a"].n == 3 * 6 - 1
 
 
 def test_runtime_ecdf_virtual_best_and_bootstrap_band():
-    ecdfs = {e.label: e for e in anytime_stats.runtime_ecdfs(anytime_stats.hit_times(hand_made_runs()))}
+    ecdfs = {e.label: e for e in anytime_ert.runtime_ecdfs(anytime_stats.hit_times(hand_made_runs()))}
     assert [ecdfs[s].n for s in ("a", "b", "virtual best")] == [18, 18, 18]
     assert ecdfs["a"].runtimes.tolist() == [0.5, 0.5, 0.5, 0.5, 1, 2, 3, 3, 4, 4, 4, 5]
     assert ecdfs["b"].runtimes.tolist() == [1, 1, 1, 1, 2, 2, 4, 4, 4]
@@ -163,7 +163,7 @@ def test_runtime_ecdf_virtual_best_and_bootstrap_band():
     assert 0.5 - 1e-12 <= a.low[at] <= a.fraction(a.grid[at]) <= a.high[at] <= 5 / 6 + 1e-12
     assert (a.low <= a.fraction(a.grid) + 1e-12).all() and (a.fraction(a.grid) <= a.high + 1e-12).all()
     # seeded: the same store draws the same band
-    again = {e.label: e for e in anytime_stats.runtime_ecdfs(anytime_stats.hit_times(hand_made_runs()))}
+    again = {e.label: e for e in anytime_ert.runtime_ecdfs(anytime_stats.hit_times(hand_made_runs()))}
     assert np.array_equal(again["a"].low, a.low) and np.array_equal(again["a"].high, a.high)
 
 
@@ -182,7 +182,7 @@ def test_repeats_on_one_instance_are_combined_by_their_median_first_hit():
 
 
 def test_fixed_budget_values_and_area_under_the_curve():
-    budget = anytime_stats.fixed_budget(hand_made_runs())
+    budget = anytime_budget.fixed_budget(hand_made_runs())
     # the reference budget: the longest any solver ran on the instance (b seed 1 is charged its 3 s)
     assert budget.reference.tolist() == [4.0, 5.0, 2.0]
     # budgets 10%, 25%, 50%, 100%: instance 0 at 0.4, 1, 2, 4 s; instance 1 at 0.5, 1.25, 2.5, 5 s; instance 2 at
@@ -197,9 +197,9 @@ def test_fixed_budget_values_and_area_under_the_curve():
     assert budget.auc[2, 0] == pytest.approx((np.log(250) + 0.08 * np.log(2) + 0.5 * np.log(2)) / np.log(1000))
     # a run killed at a 100 s time limit returned nothing: it does not set the others' budget
     timeout = RunRecord("c", "c", 1, instance="i1", status="timeout", outcome="timeout", wall_time_s=100.0, key="c1")
-    assert anytime_stats.fixed_budget(from_records([*hand_made_records(), timeout])).reference.tolist() == [4, 5, 2]
+    assert anytime_budget.fixed_budget(from_records([*hand_made_records(), timeout])).reference.tolist() == [4, 5, 2]
     # by iterations (ten per second here): the same values at the same shares
-    by_iterations = anytime_stats.fixed_budget(hand_made_runs(), axis="iterations")
+    by_iterations = anytime_budget.fixed_budget(hand_made_runs(), axis="iterations")
     assert by_iterations.reference.tolist() == [40.0, 50.0, 20.0]
     assert np.array_equal(by_iterations.value, budget.value, equal_nan=True)
     assert np.isnan(by_iterations.auc).all()
@@ -207,13 +207,13 @@ def test_fixed_budget_values_and_area_under_the_curve():
 
 def test_case_profiles_are_medians_over_instances():
     runs = hand_made_runs()
-    profiles = anytime_stats.case_profiles(runs, "c", axis="time")
+    profiles = anytime_budget.case_profiles(runs, "c", axis="time")
     a = next(p for p in profiles.profiles if p.solver == "a")
     at = np.flatnonzero((profiles.grid >= 1.0) & (profiles.grid < 2.0))[0]
     # at 1 ≤ t < 2 s a holds 6, 9 and 5 on its instances: median 6, quartiles 5.5 and 7.5
     assert (a.low[at], a.mid[at], a.high[at]) == (5.5, 6.0, 7.5)
     assert a.instances == 3 and a.end == 4.0  # the median of 4, 5 and 2 s
-    shown, left_out = anytime_stats.shown_solvers(anytime_stats.fixed_budget(runs), "c", limit=1)
+    shown, left_out = anytime_budget.shown_solvers(anytime_budget.fixed_budget(runs), "c", limit=1)
     assert (shown, left_out) == (["a"], ["b"])  # a's median AUC is the lower one
 
 
@@ -224,9 +224,9 @@ def test_no_warning_on_runs_without_curves_or_values():
         warnings.simplefilter("error")
         for kind in ("absolute", "relative"):
             hits = anytime_stats.hit_times(runs, kind=kind)
-            anytime_stats.ert_rows(hits, by_case=False), anytime_stats.runtime_ecdfs(hits)
-        anytime_stats.fixed_budget(runs)
-        anytime_stats.case_profiles(runs, "c")
+            anytime_ert.ert_rows(hits, by_case=False), anytime_ert.runtime_ecdfs(hits)
+        anytime_budget.fixed_budget(runs)
+        anytime_budget.case_profiles(runs, "c")
 
 
 def test_report_prints_the_first_hit_table(tmp_path):

@@ -123,12 +123,12 @@ def _with_levels(record):
 def test_error_vs_time_draws_the_median_band_and_events():
     from test_anytime_stats import hand_made_records
 
-    from regbench.report import anytime_stats
+    from regbench.report import anytime_budget
     from regbench.report.runs import from_records
 
     records = hand_made_records()
     runs = from_records(records)
-    panels = tuple(anytime_stats.case_profiles(runs, "c", axis=axis) for axis in ("time", "iterations"))
+    panels = tuple(anytime_budget.case_profiles(runs, "c", axis=axis) for axis in ("time", "iterations"))
     events = {"a": [anytime_figures.run_events(_with_levels(records[0]))], "b": []}
     assert events["a"][0].level_s == [1.5] and events["a"][0].rejected_s == [(2.5, 3.0)]
     assert events["a"][0].level_iterations == [3] and events["a"][0].rejected_iterations == [(4, 5)]
@@ -166,10 +166,10 @@ def test_error_vs_time_draws_the_median_band_and_events():
 def test_runtime_ecdf_draws_steps_bands_and_the_virtual_best():
     from test_anytime_stats import hand_made_runs
 
-    from regbench.report import anytime_stats
+    from regbench.report import anytime_ert, anytime_stats
 
     hits = anytime_stats.hit_times(hand_made_runs())
-    ecdfs = anytime_stats.runtime_ecdfs(hits)
+    ecdfs = anytime_ert.runtime_ecdfs(hits)
     plot = anytime_figures.ecdf_plot([("absolute targets", ecdfs), ("relative targets", ecdfs)], 3)
     left, right = plot.figure.axes
     for ax in (left, right):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from regbench.cli import main
 from regbench.record import RunRecord
-from regbench.report import anytime_stats, instances, pairs, stats
+from regbench.report import anytime_ert, anytime_stats, instances, pairs, stats
 from regbench.report.runs import from_records, load_store
 from regbench.store import Store
 
@@ -65,9 +65,9 @@ def test_success_rate_counts_instances_not_copies():
     rate = {r.target: r for r in stats.success_rates(results)}[stats.ERROR_TARGETS.index(1.0)]
     assert (rate.n, rate.successes) == (2, 1)
     hits = anytime_stats.hit_times(from_records(records))
-    (row,) = [e for e in anytime_stats.ert_rows(hits) if e.target == stats.ERROR_TARGETS.index(1.0)]
+    (row,) = [e for e in anytime_ert.ert_rows(hits) if e.target == stats.ERROR_TARGETS.index(1.0)]
     assert (row.n, row.successes, row.ert_s) == (2, 1, 2.0)  # the copies' time counts once
-    ecdf = anytime_stats.runtime_ecdfs(hits)[0]
+    ecdf = anytime_ert.runtime_ecdfs(hits)[0]
     assert ecdf.n == 2 * len(stats.ERROR_TARGETS)
 
 
@@ -114,7 +114,7 @@ def test_profiles_and_matrices_have_one_row_per_instance():
     assert solvers == ["a", "b"] and matrix.shape == (1, 2)
     results = stats.instance_results(runs)
     hits = anytime_stats.hit_times(runs)
-    assert stats.quality_profile(results).n == 1 and anytime_stats.first_hit_profile(hits, 0).n == 1
+    assert stats.quality_profile(results).n == 1 and anytime_ert.first_hit_profile(hits, 0).n == 1
     assert instances.run_counts(runs).tolist() == [[5, 5]]
 
 

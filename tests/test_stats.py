@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from regbench.record import RunRecord
-from regbench.report import anytime_stats, instances, pairs, stats
+from regbench.report import anytime_budget, anytime_ert, anytime_stats, instances, pairs, stats
 from regbench.report.runs import from_records
 from regbench.report.summary import summary_rows, summary_table
 
@@ -46,7 +46,7 @@ def test_ert_table_from_records_without_anytime_curves():
     results = stats.instance_results(runs)
     hits = anytime_stats.hit_times(runs)
     assert "4 of 4 runs have no anytime curve" in hits.note
-    by_target = {row.target: row for row in anytime_stats.ert_rows(hits)}
+    by_target = {row.target: row for row in anytime_ert.ert_rows(hits)}
     target_4 = stats.ERROR_TARGETS.index(4.0)
     target_1 = stats.ERROR_TARGETS.index(1.0)
     target_quarter = stats.ERROR_TARGETS.index(0.25)
@@ -80,7 +80,7 @@ def test_time_profile_counts_a_missing_run_as_a_failure():
             rec("a", seed=1, error_mean=0.1, wall_time_s=2.0),
         ]
     )
-    profile = anytime_stats.first_hit_profile(anytime_stats.hit_times(runs), 0)
+    profile = anytime_ert.first_hit_profile(anytime_stats.hit_times(runs), 0)
     assert profile.solvers == ["a", "b"]
     assert profile.ratios.tolist() == [[1.0, 3.0], [1.0, math.inf]]
 
@@ -106,7 +106,7 @@ def test_runtime_ecdf_and_virtual_best():
             rec("b", seed=1, status="timeout", wall_time_s=9.0),
         ]
     )
-    ecdfs = {e.label: e for e in anytime_stats.runtime_ecdfs(anytime_stats.hit_times(runs))}
+    ecdfs = {e.label: e for e in anytime_ert.runtime_ecdfs(anytime_stats.hit_times(runs))}
     n_targets = len(stats.ERROR_TARGETS)
     assert ecdfs["a"].n == 2 * n_targets
     # a: seed 0 solves every target at 1 s, seed 1 only the 8-unit target at 2 s
@@ -213,8 +213,8 @@ def test_no_overlap_values_and_tiny_spans_raise_no_warning():
         stats.success_rates(results), stats.quality_profile(results)
         for kind in ("absolute", "relative"):
             hits = anytime_stats.hit_times(runs, kind=kind)
-            anytime_stats.ert_rows(hits), anytime_stats.runtime_ecdfs(hits), anytime_stats.first_hit_profile(hits, 0)
-        anytime_stats.fixed_budget(runs), anytime_stats.fixed_budget(runs, axis="iterations")
+            anytime_ert.ert_rows(hits), anytime_ert.runtime_ecdfs(hits), anytime_ert.first_hit_profile(hits, 0)
+        anytime_budget.fixed_budget(runs), anytime_budget.fixed_budget(runs, axis="iterations")
         tests = pairs.paired_tests(runs, "error_mean") + pairs.paired_tests(runs, "wall_time_s")
     assert gap[1] == np.inf  # infinitely far from the best, not NaN and not a warning
     assert rows and tests

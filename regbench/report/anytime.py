@@ -35,7 +35,7 @@ def first_hit(curve: Anytime, values: list[float | None], target: float) -> tupl
 def reached_by(curve: Anytime, values: list[float | None], budget_s: float) -> float | None:
     """The best value reached at or before ``budget_s`` seconds (best so far, as ``show`` states it); None before
     any. The report's fixed budgets use the value the run *held* then instead
-    (:func:`regbench.report.anytime_stats.values_at`): what stopping it there would return."""
+    (:func:`regbench.report.anytime_budget.values_at`): what stopping it there would return."""
     seen = [v for t, v in zip(curve.time_s, values, strict=True) if t <= budget_s and v is not None]
     return min(seen) if seen else None
 

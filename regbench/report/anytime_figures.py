@@ -13,7 +13,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from regbench.record import RunRecord
-from regbench.report.anytime_stats import BOOTSTRAP_RESAMPLES, CONFIDENCE, CaseProfiles, RuntimeEcdf
+from regbench.report.anytime_budget import CaseProfiles
+from regbench.report.anytime_ert import RuntimeEcdf
+from regbench.report.anytime_stats import BOOTSTRAP_RESAMPLES, CONFIDENCE
 from regbench.report.figures import (
     CONVERGENCE_RUNS_PER_GROUP,
     PER_CASE_FIGURES,

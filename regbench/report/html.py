@@ -18,7 +18,16 @@ from jinja2 import Environment, select_autoescape
 
 import regbench
 from regbench.outcomes import STATUSES
-from regbench.report import anytime_figures, anytime_stats, figures, pairs, stats, trace_figures
+from regbench.report import (
+    anytime_budget,
+    anytime_ert,
+    anytime_figures,
+    anytime_stats,
+    figures,
+    pairs,
+    stats,
+    trace_figures,
+)
 from regbench.report.html_sections import (
     _budget,
     _budget_pooled,
@@ -216,7 +225,7 @@ def _write(
     ]
 
     hits = {kind: anytime_stats.hit_times(runs, error, kind) for kind in ("absolute", "relative")}
-    budgets = {axis: anytime_stats.fixed_budget(runs, error, axis) for axis in ("time", "iterations")}
+    budgets = {axis: anytime_budget.fixed_budget(runs, error, axis) for axis in ("time", "iterations")}
 
     say("recommendation")
     files = []
@@ -282,7 +291,7 @@ def _plots(
     errors: stats.ErrorColumn,
     results: stats.InstanceResults,
     hits: dict[str, anytime_stats.HitTimes],
-    budgets: dict[str, anytime_stats.FixedBudget],
+    budgets: dict[str, anytime_budget.FixedBudget],
     by_strategy,
     n_instances: int,
     error: str,
@@ -295,21 +304,21 @@ def _plots(
         traces = {s: g[: figures.TRACES_PER_GROUP] for s, g in groups.items()}
         plots.append(trace_figures.trace_plot(case, number, traces, palette))
         plots.append(trace_figures.convergence_plot(case, number, groups, palette))
-        shown, left_out = anytime_stats.shown_solvers(budgets["time"], case)
-        panels = tuple(anytime_stats.case_profiles(runs, case, error, axis, shown) for axis in ("time", "iterations"))
+        shown, left_out = anytime_budget.shown_solvers(budgets["time"], case)
+        panels = tuple(anytime_budget.case_profiles(runs, case, error, axis, shown) for axis in ("time", "iterations"))
         events = {s: [anytime_figures.run_events(r) for r in groups.get(s, [])] for s in shown}
         plots.append(anytime_figures.anytime_plot(number, panels, events, palette, error, left_out))
     ecdfs = [
-        (_ecdf_title(hits["absolute"]), anytime_stats.runtime_ecdfs(hits["absolute"])),
+        (_ecdf_title(hits["absolute"]), anytime_ert.runtime_ecdfs(hits["absolute"])),
         (
             "relative targets: " + ", ".join(hits["relative"].targets.labels) + " of the start",
-            anytime_stats.runtime_ecdfs(hits["relative"]),
+            anytime_ert.runtime_ecdfs(hits["relative"]),
         ),
     ]
     plots.append(anytime_figures.ecdf_plot(ecdfs, n_instances, hits["absolute"].note))
     plots.append(
         anytime_figures.profile_plot(
-            anytime_stats.first_hit_profile(hits["absolute"], TIME_PROFILE_TARGET),
+            anytime_ert.first_hit_profile(hits["absolute"], TIME_PROFILE_TARGET),
             stats.quality_profile(results),
             f"an error of {stats.ERROR_TARGETS[TIME_PROFILE_TARGET]:g}",
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from regbench.report import anytime_stats, pairs, stats
+from regbench.report import anytime_budget, anytime_ert, anytime_stats, pairs, stats
 from regbench.report.instances import solvers_of
 from regbench.report.runs import Runs
 from regbench.report.summary import fmt_number, row_cells
@@ -43,13 +43,13 @@ def _success(results: stats.InstanceResults) -> list[dict]:
 def _ert(hits: anytime_stats.HitTimes) -> dict:
     """One ERT table (a target set): per solver × case, ``ERT (successes/instances)`` per target."""
     rows: dict[tuple, dict] = {}
-    for e in anytime_stats.ert_rows(hits):
+    for e in anytime_ert.ert_rows(hits):
         row = rows.setdefault((e.solver, e.case), {"solver": e.solver, "case": e.case, "cells": []})
         row["cells"].append(f"{fmt_number(e.ert_s, 3)} ({e.successes}/{e.n})" if e.n else "start")
     return {"name": hits.targets.name, "labels": hits.targets.labels, "rows": list(rows.values())}
 
 
-def _budget(budgets: dict[str, anytime_stats.FixedBudget]) -> list[dict]:
+def _budget(budgets: dict[str, anytime_budget.FixedBudget]) -> list[dict]:
     """Per solver × case: the median error at each time and iteration budget, and the median AUC."""
     by_time, by_iterations = budgets["time"], budgets["iterations"]
     cases = by_time.instances.case
@@ -71,14 +71,14 @@ def _budget(budgets: dict[str, anytime_stats.FixedBudget]) -> list[dict]:
     return out
 
 
-def _budget_pooled(budgets: dict[str, anytime_stats.FixedBudget]) -> list[dict]:
+def _budget_pooled(budgets: dict[str, anytime_budget.FixedBudget]) -> list[dict]:
     """Per solver over every instance: the median relative error at each budget, and the AUC's quartiles."""
     by_time, by_iterations = budgets["time"], budgets["iterations"]
     out = []
     for j, solver in enumerate(by_time.solvers):
         ran = by_time.runs[:, j] > 0
         cells = [stats.median(b.relative[ran, j, f]) for b in (by_time, by_iterations) for f in range(len(b.fractions))]
-        low, mid, high = anytime_stats.quantiles(by_time.auc[ran, j])
+        low, mid, high = anytime_budget.quantiles(by_time.auc[ran, j])
         out.append(
             {
                 "solver": solver,

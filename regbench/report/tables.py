@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from regbench.report import anytime_stats, pairs, stats
+from regbench.report import anytime_ert, anytime_stats, pairs, stats
 from regbench.report.instances import instances, solvers_of
 from regbench.report.runs import Runs
 from regbench.report.summary import fmt_number
@@ -49,7 +49,7 @@ def first_hit_table(runs: Runs, error: str = "error_mean") -> Table:
     """ERT from first-hit times per strategy (pooled over cases) at a few targets, and the median first hit of
     the 1-unit target: in seconds and as a share of the run's time."""
     blocks = {kind: anytime_stats.hit_times(runs, error, kind) for kind in TERMINAL_TARGETS}
-    rows = {kind: anytime_stats.ert_rows(hits, by_case=False) for kind, hits in blocks.items()}
+    rows = {kind: anytime_ert.ert_rows(hits, by_case=False) for kind, hits in blocks.items()}
     absolute = blocks["absolute"]
     unit = "" if absolute.targets.labels[0] == f"{stats.ERROR_TARGETS[0]:g}" else " (/ gap)"
     table = Table(
@@ -79,7 +79,7 @@ def first_hit_table(runs: Runs, error: str = "error_mean") -> Table:
     return table
 
 
-def _ert_cell(row: anytime_stats.ErtRow) -> str:
+def _ert_cell(row: anytime_ert.ErtRow) -> str:
     if not row.n:
         return "start"  # every instance's start already meets it
     return f"{fmt_number(row.ert_s, 3)} ({row.successes}/{row.n})"
