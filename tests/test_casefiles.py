@@ -12,7 +12,8 @@ from regbench_plugins.synthetic import phantom, warped_pair
 
 import regbench
 from regbench import CaseError
-from regbench.casefiles import load_case_file, preserve_locale
+from regbench.casefiles import load_case_file
+from regbench.caseinputs import preserve_locale
 
 TRUTH = sitk.TranslationTransform(2, (2.5, -1.5))
 
