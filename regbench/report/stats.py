@@ -3,8 +3,9 @@
 Everything works on :class:`~regbench.report.runs.Runs` columns with numpy, over the instances of
 :mod:`regbench.report.instances` (a solver's runs on one instance combined into their median): medians and
 quantiles, accuracy columns and their stand-ins, the judged quality and its targets, end-of-run success rates,
-the ERT formula and performance profiles. Statistics of *when* a target was first reached (ERT tables, runtime
-ECDFs, fixed budgets) read the anytime curves: :mod:`regbench.report.anytime_stats`. The paired tests are in
+the ERT formula and performance profiles. Statistics of *when* a target was first reached read the anytime
+curves: first hits in :mod:`regbench.report.anytime_stats`, ERT tables and runtime ECDFs in
+:mod:`regbench.report.anytime_ert`, fixed budgets in :mod:`regbench.report.anytime_budget`. The paired tests are in
 :mod:`regbench.report.pairs`.
 
 Failures are never dropped: a run whose outcome is a failure (:mod:`regbench.outcomes`), or that has no quality
