@@ -17,6 +17,7 @@ from typing import Any
 
 from regbench.executors import Emit, PlannedRun
 from regbench.isolation import IsolatedWorker, Lost, Observers, RunnerError, run_isolated
+from regbench.periodic import Periodic
 from regbench.record import RunRecord
 from regbench.worker import RunSpec
 
@@ -142,7 +143,7 @@ class DaskExecutor:
 WATCH_S = 10.0
 
 
-class WorkerWatch:
+class WorkerWatch(Periodic):
     """Says so (on stderr) when the cluster has lost its last worker while runs wait, and again when workers
     are back: without it the runner would wait silently for a worker that may never come."""
 
@@ -150,8 +151,8 @@ class WorkerWatch:
         self.client, self.where, self.waiting, self.every = client, where, waiting, every
         self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
         self.empty = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="regbench-dask-watch", daemon=True)
+        # Not joined on leaving: a check may be waiting on the scheduler, and the run has ended anyway.
+        super().__init__(every, self.check, "regbench-dask-watch", join_s=0)
 
     def check(self) -> None:
         try:
@@ -168,17 +169,6 @@ class WorkerWatch:
         elif workers and self.empty:
             self.empty = False
             self.say(f"the Dask cluster at {self.where} has {workers} worker(s) again: the runs go on")
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every):
-            self.check()
-
-    def __enter__(self) -> WorkerWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
 
 
 # -- on the Dask worker --------------------------------------------------------------------------------------

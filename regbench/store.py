@@ -13,13 +13,13 @@ import json
 import os
 import socket
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from regbench.periodic import Periodic
 from regbench.record import RunRecord
 
 if TYPE_CHECKING:
@@ -383,28 +383,22 @@ def _dead_here(owner: str) -> bool:
     return False
 
 
-class Heartbeat:
+class Heartbeat(Periodic):
     """Renews the claims of ``owner`` on the store at ``path`` every third of ``ttl`` from a thread of its own
     (with its own connection), so a long run keeps its claim and a killed runner's claims expire."""
 
     def __init__(self, path: str | Path, owner: str, ttl: float = LEASE_S) -> None:
         self.path, self.owner, self.ttl = Path(path), owner, ttl
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="regbench-lease-heartbeat", daemon=True)
+        self._db: sqlite3.Connection | None = None  # opened and closed in the heartbeat's thread
+        super().__init__(ttl / 3, self._beat, "regbench-lease-heartbeat", done=self._close, join_s=5)
 
     def _beat(self) -> None:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            while not self._stop.wait(self.ttl / 3):
-                with contextlib.suppress(sqlite3.Error):  # a busy or full store: the next beat tries again
-                    db.execute("UPDATE leases SET expires = ? WHERE owner = ?", (time.time() + self.ttl, self.owner))
-        finally:
-            db.close()
+        if self._db is None:
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        with contextlib.suppress(sqlite3.Error):  # a busy or full store: the next beat tries again
+            self._db.execute("UPDATE leases SET expires = ? WHERE owner = ?", (time.time() + self.ttl, self.owner))
 
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

@@ -24,6 +24,7 @@ PARTS = {
     "regbench.console": "leaf",
     "regbench.tomllines": "leaf",
     "regbench.itktext": "leaf",
+    "regbench.periodic": "leaf",
     "regbench.provenance": "leaf",
     "regbench_plugins": "built-in plugins",  # plugins like any other: the public API only
 }

@@ -11,13 +11,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from regbench.executors import PlannedRun
+from regbench.periodic import Periodic
 from regbench.record import RunRecord
 
 #: Seconds between progress lines when stderr is not a terminal (a CI log, `2> log`): there the bar is not drawn.
 PROGRESS_LINE_S = float(os.environ.get("REGBENCH_PROGRESS_S", "30"))
 
 
-class ProgressLines:
+class ProgressLines(Periodic):
     """On a non-terminal, a line every :data:`PROGRESS_LINE_S` seconds: runs done, succeeded, failed, and an ETA
     that learns from the finished runs' wall times per strategy (the overall mean for a strategy not seen yet),
     for the runs left, spread over the workers."""
@@ -28,9 +29,8 @@ class ProgressLines:
         self.times: dict[str, list[float]] = {}
         self.counts = (0, 0, 0)
         self.started = time.monotonic()
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name="regbench-progress-lines", daemon=True)
+        super().__init__(PROGRESS_LINE_S, self._print, "regbench-progress-lines")
 
     def add(self, record: RunRecord, progress) -> None:
         with self._lock:
@@ -60,17 +60,8 @@ class ProgressLines:
         counts = f"{done} of {self.total} runs done (succeeded {ok}, failed {failed})"
         return f"progress: {counts}, {_duration(elapsed)} elapsed{left}"
 
-    def _loop(self) -> None:
-        while not self._stop.wait(PROGRESS_LINE_S):
-            self.console.print(self.line(), markup=False, highlight=False)
-
-    def __enter__(self) -> ProgressLines:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
+    def _print(self) -> None:
+        self.console.print(self.line(), markup=False, highlight=False)
 
 
 def _duration(seconds: float) -> str:
