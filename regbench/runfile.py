@@ -287,13 +287,13 @@ def merge_settings(
     if scheduler and executor != "dask":
         raise MatrixError("--scheduler needs --executor dask")
     if in_process:
-        given = [
+        clashes = [
             name
             for name, value in (("--executor dask", executor == "dask"), ("--workers", workers), ("--timeout", timeout))
             if value
         ]
-        if given:
-            raise MatrixError(f"--in-process runs here, one run after the other, without a timeout: drop {given[0]}")
+        if clashes:
+            raise MatrixError(f"--in-process runs here, one run after the other, without a timeout: drop {clashes[0]}")
     matrix = Matrix(
         strategies=split_patterns(strategies) or file.strategies,
         cases=split_patterns(cases) or file.cases,
