@@ -91,9 +91,9 @@ def _rest(lost: Lost) -> tuple:
 class LocalExecutor:
     """``workers`` persistent worker processes; ``timeout`` seconds per run (None: no limit).
 
-    Entering it starts the workers, so a caller that enters before it plans (``run_matrix``, ``regbench run``)
-    has them importing SimpleITK and the plugins meanwhile; ``run`` starts them itself otherwise. Runs start
-    longest expected first (:mod:`regbench.schedule`), with ``model`` learning from each run that ends.
+    Entering it starts the workers (they import SimpleITK and the plugins while the caller goes on) and keeps
+    them across calls of ``run``, which starts them itself otherwise. Runs start longest expected first
+    (:mod:`regbench.schedule`), with ``model`` learning from each run that ends.
     """
 
     def __init__(self, workers: int, timeout: float | None = None, plugins: Sequence[str] = ()) -> None:

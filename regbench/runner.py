@@ -269,25 +269,24 @@ def run_matrix(
 
     ``threads`` (ITK threads per run) defaults to :data:`DEFAULT_THREADS`, 1, as ``regbench run`` and
     ``run_one``: then the same key gives a bit-identical record, Mattes MI included. Parallelism comes from
-    ``workers`` runs side by side (default: the cores ÷ ``threads``); the workers start before the matrix is
-    planned, and the longest runs expected start first. ``timeout`` is in seconds per run (None or 0: no
+    ``workers`` runs side by side (default: the cores ÷ ``threads``), started only when the store lacks a run;
+    the longest runs expected start first. ``timeout`` is in seconds per run (None or 0: no
     limit). ``plugins`` are module names imported in this process and in every worker. Raises ``MatrixError``
     for a bad selection and :class:`RunnerError` when the runner itself fails; records finished before either
     are kept.
     """
     threads = threads or DEFAULT_THREADS
     workers = workers or default_workers(threads)
-    own: Store | None = None
+    db = store if isinstance(store, Store) else Store(Path(store))
     try:
-        # The workers start first: they import SimpleITK and the plugins while the store opens and the plan is made.
-        with started(executor, workers, timeout, plugins, scheduler) as chosen:
-            db = store if isinstance(store, Store) else (own := Store(Path(store)))
-            pm = plugin_manager(plugins)
-            runs = plan(matrix, pm, threads)
-            callback = (lambda record, _: on_record(record)) if on_record else None
-            run_planned(runs, db, chosen, force=force, pm=pm, on_record=callback)
+        pm = plugin_manager(plugins)
+        runs = plan(matrix, pm, threads)
+        if pending(runs, db, force):  # workers only when there is work
+            with started(executor, workers, timeout, plugins, scheduler) as chosen:
+                callback = (lambda record, _: on_record(record)) if on_record else None
+                run_planned(runs, db, chosen, force=force, pm=pm, on_record=callback)
         found = {r.key: r for r in db.records(keys={run.spec.key for run in runs})}
         return [found[run.spec.key] for run in runs if run.spec.key in found]
     finally:
-        if own is not None:
-            own.close()
+        if db is not store:  # opened here
+            db.close()

@@ -161,10 +161,6 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     # The worker processes read the limit from their environment, inherited when they start.
     with ExitStack() as stack:
         stack.enter_context(_environment(MAX_MEMORY_ENV, str(limit)))
-        early = None
-        if not (dry_run or settings.in_process or settings.executor != "local"):
-            early = stack.enter_context(ExitStack())  # local workers start now and import while we plan
-            executor = _connect(settings, early)
         try:
             pm = cli_plugin_manager(settings.plugins)
             refuse_broken(pm)  # before the plan: a broken plugin's strategies are missing from it
@@ -176,13 +172,9 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
         except USAGE_ERRORS as exc:
             raise click.UsageError(str(exc)) from exc
         if settings.single(runs):
-            if early is not None:
-                early.close()  # one run gets a worker of its own, shown in full
             _run_single(runs[0], settings, store, force, as_json, pm)
         else:
-            if early is None:
-                executor = _connect(settings, stack)
-            _run_matrix(runs, executor, settings, store, force, as_json, pm)
+            _run_matrix(runs, settings, store, force, as_json, pm)
 
 
 def _run_single(run: PlannedRun, settings: Settings, store: Store, force: bool, as_json: bool, pm) -> None:
@@ -224,12 +216,12 @@ def _isolated(run: PlannedRun, settings: Settings, pm) -> RunRecord:
     return lost_record(run.template, result, pm) if isinstance(result, Lost) else result
 
 
-def _run_matrix(
-    runs: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, as_json: bool, pm
-) -> None:
+def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force: bool, as_json: bool, pm) -> None:
     todo = pending(runs, store, force)
-    if todo:
-        _execute(todo, executor, settings, store, force, pm)
+    if todo:  # workers only when there is work: a rerun of a finished matrix starts none
+        with ExitStack() as stack:
+            executor = _connect(settings, stack)
+            _execute(todo, executor, settings, store, force, pm)
     print_finished(runs, len(runs) - len(todo), store, as_json)
 
 
