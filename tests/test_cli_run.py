@@ -395,3 +395,19 @@ def test_help_lists_the_options():
     ):
         assert option in result.output
     assert "Exit status: 0 when every run was executed and recorded" in " ".join(result.output.split())
+
+
+def test_a_rerun_of_a_finished_matrix_starts_no_worker(tmp_path, monkeypatch):
+    from regbench.isolation import IsolatedWorker
+
+    store = tmp_path / "s.sqlite"
+    grid = ["-s", "gd", "-c", "synth2d-translation", "-p", "number_of_iterations=3", "--seeds", "2", "--workers", "1"]
+    started = []
+    real_start = IsolatedWorker.start
+    monkeypatch.setattr(IsolatedWorker, "start", lambda self: (started.append(self), real_start(self))[1])
+    assert invoke("run", *grid, store=store).exit_code == 0
+    assert len(started) == 1, "one worker ran the two runs"
+    started.clear()
+    again = invoke("run", *grid, store=store)
+    assert again.exit_code == 0 and "2 already in the store" in again.output
+    assert started == [], "nothing to run, no worker process"
