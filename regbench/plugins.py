@@ -62,8 +62,8 @@ TRACE_ENV = "REGBENCH_TRACE_HOOKS"
 
 #: Built-in plugin modules, registered by name. Each uses only the public API.
 BUILTIN_PLUGINS = (
-    "regbench.stops",
     "regbench.evaluate",
+    "regbench_plugins.stop_texts",
     "regbench_plugins.gradient_descent",
     "regbench_plugins.lbfgs",
     "regbench_plugins.lbfgsb",

@@ -1,9 +1,10 @@
 """Every stop string of reference §2 is classified as its table says."""
 
 import pytest
+from regbench_plugins.stop_texts import classify_text
 
 import regbench
-from regbench.stops import CATEGORIES, classify_text, is_rounding_failure, judge_outcome
+from regbench.stops import CATEGORIES, is_rounding_failure, judge_outcome
 
 GD_CLASSES = (
     "GradientDescentOptimizerv4Template",
