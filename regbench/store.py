@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from regbench.periodic import Periodic
+from regbench.leases import LEASE_S, _dead_here
+from regbench.leases import Heartbeat as Heartbeat  # re-exported: the old import path
+from regbench.leases import lease_owner as lease_owner  # re-exported: the old import path
 from regbench.record import RunRecord
 
 if TYPE_CHECKING:
@@ -52,10 +51,6 @@ CREATE TABLE IF NOT EXISTS leases (
     expires REAL NOT NULL
 );
 """
-
-#: Seconds a claim on a run lasts unless its runner renews it (a heartbeat renews every third of it): a runner
-#: killed with its runs in flight frees them for another runner this long after its last heartbeat.
-LEASE_S = float(os.environ.get("REGBENCH_LEASE_S", "60"))
 
 
 class StoreError(Exception):
@@ -360,45 +355,3 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def lease_owner() -> str:
-    """Who claims runs: this host, this process and a random part (``host:pid:random``)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _dead_here(owner: str) -> bool:
-    """Whether ``owner`` is a runner of this host whose process is gone (killed): its claims are free at once,
-    without waiting for them to expire."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
-class Heartbeat(Periodic):
-    """Renews the claims of ``owner`` on the store at ``path`` every third of ``ttl`` from a thread of its own
-    (with its own connection), so a long run keeps its claim and a killed runner's claims expire."""
-
-    def __init__(self, path: str | Path, owner: str, ttl: float = LEASE_S) -> None:
-        self.path, self.owner, self.ttl = Path(path), owner, ttl
-        self._db: sqlite3.Connection | None = None  # opened and closed in the heartbeat's thread
-        super().__init__(ttl / 3, self._beat, "regbench-lease-heartbeat", done=self._close, join_s=5)
-
-    def _beat(self) -> None:
-        if self._db is None:
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        with contextlib.suppress(sqlite3.Error):  # a busy or full store: the next beat tries again
-            self._db.execute("UPDATE leases SET expires = ? WHERE owner = ?", (time.time() + self.ttl, self.owner))
-
-    def _close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
