@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import regbench
 from regbench.cli import main
-from regbench.report.compare import upgrade_check_stores, upgrade_lines
+from regbench.report.upgrade import upgrade_check_stores, upgrade_lines
 from regbench.store import Store
 
 

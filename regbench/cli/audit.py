@@ -124,10 +124,11 @@ def upgrade_command(a, b, margin, metric_margin, max_newly_failing, max_stop_shi
     Pairs runs by strategy, parameters, case, seed, repeat and threads; per strategy × case it tests that the
     mean change of the error lies within ±MARGIN, counts runs that newly fail, and the stop categories that
     changed. Exit status 1 when the gate fails (or nothing pairs)."""
-    from regbench.report import compare as cmp
+    from regbench.report import upgrade
+    from regbench.report.compare import GateError
 
     try:
-        report = cmp.upgrade_check_stores(
+        report = upgrade.upgrade_check_stores(
             a,
             b,
             margin,
@@ -135,13 +136,13 @@ def upgrade_command(a, b, margin, metric_margin, max_newly_failing, max_stop_shi
             max_stop_shift=max_stop_shift,
             metric_margin=metric_margin,
         )
-    except cmp.GateError as exc:
+    except GateError as exc:
         raise click.BadParameter(str(exc)) from exc
     if as_json:
-        echo_json(cmp.upgrade_to_jsonable(report))
+        echo_json(upgrade.upgrade_to_jsonable(report))
     else:
         console = make_console()
-        for line in cmp.upgrade_lines(report):
+        for line in upgrade.upgrade_lines(report):
             console.print(as_text(line), highlight=False, soft_wrap=True)
     if not report.passed:
         click.get_current_context().exit(1)
