@@ -16,7 +16,11 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from regbench.cases import Case
-from regbench.plugins import RegbenchPluginManager, make_plugin_manager, name_problem
+from regbench.checkruns import manager as _manager
+from regbench.checkruns import record_hint as _record_hint
+from regbench.checkruns import run as _run
+from regbench.checkruns import run_case as _run_case
+from regbench.plugins import RegbenchPluginManager, name_problem
 from regbench.record import RunRecord, to_jsonable
 from regbench.run import run_one
 from regbench.strategy import ParameterError, Strategy
@@ -147,48 +151,6 @@ def check_params_rejects_unknown(strategy: Strategy) -> None:
 
 
 # -- the contract: rules on a run ----------------------------------------------------------------------------------
-
-_default_pm: RegbenchPluginManager | None = None
-_runs: dict[tuple[int, ...], tuple[Any, ...]] = {}
-
-
-def _manager(pm: RegbenchPluginManager | None) -> RegbenchPluginManager:
-    global _default_pm
-    if pm is not None:
-        return pm
-    if _default_pm is None:
-        _default_pm = make_plugin_manager(entrypoints=False)
-    return _default_pm
-
-
-def _run(strategy: Strategy, case: Case | None, pm: RegbenchPluginManager | None, *, fresh: bool = False) -> RunRecord:
-    """The record of ``strategy`` on ``case`` (default: the tiny case), seed 0, one thread; cached so that the
-    checks of one strategy share a run (the objects are kept alive, so their ids stay unique)."""
-    case = _run_case(case)
-    pm = _manager(pm)
-    key = (id(strategy), id(case), id(pm))
-    if fresh or key not in _runs:
-        record = run_one(strategy, case, seed=0, threads=1, pm=pm)
-        if fresh:
-            return record
-        if len(_runs) >= 32:
-            _runs.pop(next(iter(_runs)))
-        _runs[key] = (strategy, case, pm, record)
-    return _runs[key][3]
-
-
-@functools.cache
-def _tiny_case_once() -> Case:
-    return make_tiny_case()
-
-
-def _run_case(case: Case | None) -> Case:
-    return _tiny_case_once() if case is None else case
-
-
-def _record_hint(record: RunRecord) -> str:
-    tail = next((n for n in reversed(record.notes) if n.startswith("traceback")), "")
-    return f"status {record.status!r}, error {record.error!r}" + (f"\n{tail}" if tail else "")
 
 
 def check_runs_through_execute(
