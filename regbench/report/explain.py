@@ -1,4 +1,6 @@
-"""``regbench show RUN``: one run explained in plain words.
+"""``regbench show RUN``: one run explained in plain words. This module prints the explanation and says why the
+run stopped (stop category, outcome, status); the final metric is explained in
+:mod:`regbench.report.explain_metric`, repeating the run in :mod:`regbench.report.explain_reproduce`.
 
 Explanations are keyed on stop categories and on the numbers in the record, never on optimizer names (the raw
 stop text is shown as recorded). The facts behind them are in the SimpleITK behaviour reference (§2, §3.4, §6).
@@ -6,18 +8,22 @@ stop text is shown as recorded). The facts behind them are in the SimpleITK beha
 
 from __future__ import annotations
 
-import math
-import re
-import shlex
-
 from rich.console import Console
 
 from regbench.console import make_console
-from regbench.outcomes import MAX_FOLDING_FRACTION, MEANINGS, MIN_OVERLAP_FRACTION, STATUSES, succeeded
-from regbench.record import Level, RunRecord
-from regbench.report.anytime import RELATIVE_TARGETS, first_hit, measure_of, trace_best
-from regbench.report.runview import fmt, fmt_share, level_table, markup_safe, ran_no_iteration
-from regbench.stops import NO_OVERLAP_VALUE
+from regbench.outcomes import MEANINGS, STATUSES, succeeded
+from regbench.record import RunRecord
+from regbench.report.explain_metric import (
+    anytime_lines,
+    folding_text,
+    overlap_text,
+    reported_vs_dense,
+    reported_vs_last_iteration,
+    returned_best_text,
+    tre_text,
+)
+from regbench.report.explain_reproduce import reproduce_command, reproducibility_text
+from regbench.report.runview import fmt, level_table, markup_safe, ran_no_iteration
 
 STOP_EXPLANATIONS = {
     "converged": "The optimizer's own convergence test passed (its metric stopped decreasing over a window, or a "
@@ -55,242 +61,6 @@ _STATUS_ADVICE = {
 STATUS_EXPLANATIONS = {
     status: MEANINGS[status] + _STATUS_ADVICE.get(status, "") for status in STATUSES if status != "ok"
 }
-REL_TOL = 1e-9
-_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
-
-
-def same(a: float | None, b: float | None) -> bool:
-    return a is not None and b is not None and math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-300)
-
-
-def distinct(a: float, b: float) -> tuple[str, str]:
-    """``a`` and ``b`` with just enough significant digits to show that they differ."""
-    for digits in range(5, 18):
-        left, right = fmt(a, digits), fmt(b, digits)
-        if left != right:
-            return left, right
-    return fmt(a, 17), fmt(b, 17)
-
-
-def _last_level(record: RunRecord) -> tuple[int, Level] | None:
-    for segment in reversed(record.segments):
-        if segment.levels and not segment.rejected:
-            return segment.index, segment.levels[-1]
-    return None
-
-
-def _last_event(record: RunRecord) -> tuple[int, int, int, float] | None:
-    """(segment, level, iteration, metric) of the last iteration event with a metric."""
-    trace = record.trace
-    for i in range(len(trace) - 1, -1, -1):
-        if trace.metric[i] is not None:
-            return trace.segment[i], trace.level[i], trace.iteration[i], trace.metric[i]
-    return None
-
-
-def level_kind(level: Level) -> list[str]:
-    """Why values on this level differ from the dense metric (empty: full resolution, unsmoothed, unsampled)."""
-    reasons = []
-    if level.shrink_factor not in (None, 1):
-        reasons.append(f"shrunk ×{level.shrink_factor}")
-    if level.smoothing_sigma not in (None, 0, 0.0):
-        reasons.append(f"smoothed (σ = {level.smoothing_sigma:g})")
-    if level.sampling_percentage is not None and level.sampling_percentage < 1.0:
-        reasons.append(f"sampled ({level.sampling_percentage:.0%} of the points)")
-    return reasons
-
-
-def reported_vs_last_iteration(record: RunRecord) -> str:
-    final, last = record.final_metric, _last_event(record)
-    if ran_no_iteration(record):
-        return (
-            "No final metric: the last level ran no iteration, so SimpleITK never evaluated the metric (it reports "
-            "0 then, which is not a value of this run)."
-        )
-    if final is None:
-        return "No final metric was reported (the run did not finish an execution)."
-    if final >= NO_OVERLAP_VALUE:
-        return "The reported value is SimpleITK's no-valid-points value: nothing overlapped at the end."
-    if last is None:
-        return "No iteration reported a metric, so there is nothing to compare the final value with."
-    segment, level, iteration, value = last
-    where = f"the last iteration (execution {segment}, level {level}, iteration {iteration}) saw {fmt(value)}"
-    if same(final, value):
-        if record.stop_category in ("max_iterations", "user_stop"):
-            return (
-                f"The reported final metric equals what {where}. For gradient-descent-type optimizers stopped "
-                "by the iteration cap (or from outside), that is the value *before* the last step: the returned "
-                "transform is one step further and its own value is not reported."
-            )
-        return f"The reported final metric equals what {where}."
-    reasons = []
-    end = _last_level(record)
-    if end and (end[0], end[1].index) != (segment, level):
-        reasons.append(
-            f"the value is reported at the end of execution {end[0]}, level {end[1].index}, which ran "
-            f"{end[1].iterations} iterations after that"
-        )
-    if record.stop_category == "converged":
-        reasons.append(
-            "at convergence the optimizer evaluates the returned position once more after the last iteration, so "
-            "the reported value belongs to the returned transform"
-        )
-    elif record.stop_category == "line_search":
-        reasons.append(
-            "after a failed line search the optimizer goes back to its last accepted position but keeps the value "
-            "of the rejected trial point, so the reported value may belong to no returned position at all"
-        )
-    if not reasons:
-        reasons.append("the optimizer reports the value of its final state, not the one seen at the last iteration")
-    shown_final, shown_value = distinct(final, value)
-    where = where.replace(f"saw {fmt(value)}", f"saw {shown_value}")
-    return f"The reported final metric {shown_final} differs from what {where}: " + "; ".join(reasons) + "."
-
-
-def reported_vs_dense(record: RunRecord) -> str:
-    final, dense = record.final_metric, record.final_metric_dense
-    if dense is None:
-        return "There is no dense value (the re-evaluation failed or the run did not return a transform)."
-    if final is None or ran_no_iteration(record):
-        return f"The dense metric of the returned transform is {fmt(dense)}."
-    end = _last_level(record)
-    kind = level_kind(end[1]) if end else []
-    if same(final, dense):
-        return (
-            f"The reported and dense values agree ({fmt(dense)}): the last level is full resolution and the "
-            "reported value belongs to the returned transform."
-        )
-    if kind:
-        return (
-            f"The reported value {fmt(final)} is measured on the last level's images, which are "
-            f"{', '.join(kind)}; the dense value {fmt(dense)} re-evaluates the returned transform at full "
-            "resolution, unsmoothed, on every voxel. Only the dense value is comparable across strategies."
-        )
-    shown_final, shown_dense = distinct(final, dense)
-    return (
-        f"The last level is full resolution and dense, yet the reported value {shown_final} differs from the dense "
-        f"value {shown_dense} of the returned transform: the reported value belongs to another position (see above)."
-    )
-
-
-def returned_best_text(record: RunRecord) -> str:
-    if record.best_visited_metric_dense is not None and record.regret_metric_dense is not None:
-        error = ""
-        if record.regret_error_mean is not None:
-            error = (
-                f"; error {fmt(record.error_mean)} returned vs {fmt(record.best_visited_error_mean)} at the best "
-                f"visited (regret {fmt(record.regret_error_mean, 3)})"
-            )
-        compared = (
-            f"the best position visited at the last level, re-evaluated densely after the run, has dense metric "
-            f"{fmt(record.best_visited_metric_dense)} against {fmt(record.final_metric_dense)} returned "
-            f"(regret {fmt(record.regret_metric_dense, 3)}){error}"
-        )
-        return ("Yes: " if record.returned_best else "No: ") + compared + "."
-    if record.returned_best is True:
-        return (
-            "Yes: the returned transform is at least as good (dense metric) as every position visited on a "
-            "full-resolution level."
-        )
-    if record.returned_best is False:
-        visited = [lv.best_metric for lv in record.levels if lv.best_metric is not None and lv.is_dense]
-        best = f" (a visited position reached {fmt(min(visited))})" if visited else ""
-        return (
-            "No: the optimizer returned its last position, which is worse than the best one it visited"
-            f"{best}; the returned dense value is {fmt(record.final_metric_dense)}."
-        )
-    why = next((n for n in record.notes if n.startswith("returned_best unknown")), "")
-    return "Unknown" + (f": {why.split(':', 1)[1].strip()}." if why else ".")
-
-
-def overlap_text(record: RunRecord) -> str | None:
-    """How much of the fixed image the returned transform still maps inside the moving image."""
-    if record.overlap_fraction is None:
-        return None
-    low = (
-        f": under {MIN_OVERLAP_FRACTION:.0%}, so the metric saw a sliver of the images and the run is no_overlap"
-        if record.overlap_fraction < MIN_OVERLAP_FRACTION
-        else ""
-    )
-    return (
-        f"overlap (fixed samples mapped inside the moving image): {fmt_share(record.initial_overlap_fraction)} at "
-        f"the start → {fmt_share(record.overlap_fraction)}{low}"
-    )
-
-
-def folding_text(record: RunRecord) -> str | None:
-    """Folding of a deformable result (None for global transforms)."""
-    if record.folding_fraction is None:
-        return None
-    if record.folding_fraction == 0:
-        return f"folding: none (Jacobian determinant min {fmt(record.jacobian_min, 3)}, SDlogJ {fmt(record.sdlogj, 3)})"
-    verdict = (
-        f"above {MAX_FOLDING_FRACTION:.0%}: not a plausible deformation, the run is folded"
-        if record.folding_fraction > MAX_FOLDING_FRACTION
-        else f"flagged; above {MAX_FOLDING_FRACTION:.0%} it would be a failure"
-    )
-    return (
-        f"folding: {fmt_share(record.folding_fraction)} of voxels have a Jacobian determinant ≤ 0 (min "
-        f"{fmt(record.jacobian_min, 3)}), {verdict}"
-    )
-
-
-def anytime_lines(record: RunRecord) -> list[str]:
-    """How fast the run got how close (first-hit times of a few targets), its best dense value across all
-    levels and where, and the oracle early stop (the best error it visited against the one it returned)."""
-    curve = record.anytime
-    if len(curve) < 2:
-        return []
-    lines = []
-    name, values = measure_of(curve)
-    start = values[0]
-    if start is not None and start > 0:
-        hits = []
-        for fraction in RELATIVE_TARGETS:
-            target = fraction * start
-            hit = first_hit(curve, values, target)
-            when = f"{fmt(hit[0], 3)} s (iteration {hit[1]})" if hit else "never"
-            hits.append(f"≤ {fmt(target, 3)} ({fraction:.0%} of the start): {when}")
-        total = fmt(curve.time_s[-1], 3)
-        lines.append(f"first reached, {name} (run time {total} s): " + "; ".join(hits) + ".")
-        best = min(v for v in values if v is not None)
-        returned = values[-1]
-        if returned is not None and best < returned:
-            lines.append(
-                f"oracle early stop: the best {name} visited was {fmt(best)} against {fmt(returned)} returned "
-                f"(stopping there would have saved {fmt(returned - best, 3)})."
-            )
-    best = trace_best(record)
-    if best is not None and record.final_metric_dense is not None:
-        where = f"execution {best.segment}, level {best.level}, iteration {best.iteration}"
-        verdict = (
-            "the returned transform is at least as good"
-            if record.final_metric_dense <= best.dense_metric + 1e-6 * max(abs(best.dense_metric), 1e-12)
-            else f"the returned transform ({fmt(record.final_metric_dense)}) is worse"
-        )
-        lines.append(
-            f"best dense metric over every kept position of every level: {fmt(best.dense_metric)} at {where} "
-            f"({fmt(best.time_s, 3)} s); {verdict}."
-        )
-    return lines
-
-
-def reproducibility_text(record: RunRecord) -> str:
-    """What the record's ``deterministic`` says about repeating it; never claims more than is known."""
-    threads = f"{record.threads} ITK thread" + ("" if record.threads == 1 else "s")
-    setting = f"seed {record.seed}, metric sampling seed {record.sampling_seed}, {threads}"
-    if record.deterministic is True:
-        return f"{setting}: same inputs, same threads and same software versions give the same record."
-    if record.deterministic is False:
-        return (
-            f"{setting}: NOT reproducible bit for bit. This metric sums its joint histogram in thread order with "
-            "more than one ITK thread, so the same key can give another record (iterations, error). "
-            "`regbench run --repeat K` measures how much it moves; `--threads 1` makes it bit-identical."
-        )
-    return (
-        f"{setting}: whether repeating this run gives the same record is not known for this metric and thread "
-        "count (with one ITK thread it does)."
-    )
 
 
 def learning_rate_text(record: RunRecord) -> str:
@@ -326,62 +96,6 @@ def status_text(record: RunRecord) -> str:
     return (
         f"{record.status}: {what}{detail}. The optimizer never reported how it stopped, so there is no stop text, "
         "no per-level record and no returned transform to judge."
-    )
-
-
-def reproduce_command(record: RunRecord) -> tuple[str, list[str]]:
-    """The ``regbench run`` command that repeats the run, and what it needs that the record cannot say.
-
-    From the provenance: a strategy or case whose plugin has no distribution came from a module given with
-    ``--plugin``; a case with no plugin at all came from a user case file (``--cases``). The command runs in a
-    worker process of its own, as every ``regbench run`` does, so a run that crashed or hung is recorded as
-    ``crashed`` or ``timeout`` again instead of taking regbench down; a timed-out run keeps its time limit.
-    """
-    parts = ["regbench", "run", "-s", record.strategy, "-c", record.case, "--seed", str(record.seed)]
-    needs: list[str] = []
-    provenance = record.provenance or {}
-    modules = []
-    for kind in ("strategy", "case"):
-        origin = provenance.get(kind)
-        if not isinstance(origin, dict) or origin.get("distribution") or not origin.get("plugin"):
-            continue
-        module = str(origin["plugin"])
-        if _MODULE_NAME.fullmatch(module):
-            modules.append(module)
-        else:
-            needs.append(f"the {kind} comes from plugin {module!r}, registered in code: register it the same way")
-    for module in dict.fromkeys(modules):
-        parts += ["--plugin", module]
-    case_origin = provenance.get("case", False)
-    if isinstance(provenance.get("case_file"), str) and provenance["case_file"]:
-        parts += ["--cases", provenance["case_file"]]  # relative to the directory the run was started in
-    elif isinstance(case_origin, dict) and case_origin.get("file"):
-        parts += ["--cases", str(case_origin["file"])]
-    elif "case" in provenance and case_origin is None:
-        parts += ["--cases", "FILE"]
-        needs.append(
-            f"FILE: the TOML case file that defines case {record.case!r} (a user case; the record does not keep "
-            "the file's path)"
-        )
-    if record.threads:
-        parts += ["--threads", str(record.threads)]
-    limit = re.search(r"timeout of ([0-9.e+]+) s", record.error or "") if record.status == "timeout" else None
-    if limit:
-        parts += ["--timeout", limit.group(1)]
-    for name, value in sorted(record.params.items()):
-        parts += ["-p", f"{name}={value}"]
-    return shlex.join(parts), needs
-
-
-def tre_text(record: RunRecord) -> str | None:
-    """The landmark target registration error, when the case has landmarks."""
-    m = record.measures
-    if m.get("tre_mean") is None:
-        return None
-    count = f"{m['landmarks']} landmarks; " if m.get("landmarks") is not None else ""
-    return (
-        f"landmark TRE, mean: {fmt(m.get('initial_tre_mean'))} → {fmt(m.get('tre_mean'))} "
-        f"(p95 {fmt(m.get('tre_p95'))}, max {fmt(m.get('tre_max'))}; {count}physical units)"
     )
 
 
