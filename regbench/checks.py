@@ -21,9 +21,10 @@ from regbench.checkruns import record_hint as _record_hint
 from regbench.checkruns import run as _run
 from regbench.checkruns import run_case as _run_case
 from regbench.plugins import RegbenchPluginManager, name_problem
-from regbench.record import RunRecord, to_jsonable
+from regbench.record import RunRecord
 from regbench.run import run_one
 from regbench.strategy import ParameterError, Strategy
+from regbench.strictjson import to_jsonable
 from regbench.tinycase import make_failing_case, make_tiny_case
 from regbench.transforms import transform_from_dict, transform_to_dict
 

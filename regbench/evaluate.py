@@ -20,8 +20,9 @@ import SimpleITK as sitk
 
 from regbench.cases import Case, CaseData, as_float, configure_masks, configure_metric, initial_mapping
 from regbench.hookspecs import hookimpl
-from regbench.record import RunRecord, finite_or_none
+from regbench.record import RunRecord
 from regbench.stops import is_no_overlap_error
+from regbench.strictjson import finite_or_none
 from regbench.transforms import is_deformable, transform_to_dict
 
 

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from regbench.names import select
-from regbench.record import RunRecord, dumps
+from regbench.record import RunRecord
 from regbench.store import Store
+from regbench.strictjson import dumps
 
 if TYPE_CHECKING:
     import pandas

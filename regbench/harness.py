@@ -33,7 +33,8 @@ from regbench.cases import (
     uses_moving_initial,
 )
 from regbench.itktext import without_addresses
-from regbench.record import IterationEvent, Level, RunRecord, Segment, Trace, finite_or_none
+from regbench.record import IterationEvent, Level, RunRecord, Segment, Trace
+from regbench.strictjson import finite_or_none
 
 
 class RunHooks(Protocol):

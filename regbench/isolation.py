@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import IO, TYPE_CHECKING, Any
 
-from regbench.record import RunRecord, dumps
+from regbench.record import RunRecord
 from regbench.stops import judge_outcome
+from regbench.strictjson import dumps
 from regbench.worker import RunSpec
 
 if TYPE_CHECKING:

@@ -27,10 +27,11 @@ from regbench.harness import DEFAULT_POSITIONS, ExecutionFailed, PositionSchedul
 from regbench.outcomes import Evidence, judge
 from regbench.plugins import MEASURE_FIELDS, RegbenchPluginManager, make_plugin_manager
 from regbench.postrun import evaluate_trace, returned_best_on_dense_levels
-from regbench.record import RunRecord, Segment, dumps, to_jsonable
+from regbench.record import RunRecord, Segment
 from regbench.stops import CATEGORIES as STOP_CATEGORIES
 from regbench.stops import is_rounding_failure
 from regbench.strategy import ParameterError, Strategy
+from regbench.strictjson import dumps, to_jsonable
 from regbench.transforms import transform_to_dict
 
 #: ITK threads per run unless asked otherwise: one, so that the same key gives the same record (Mattes MI is

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from regbench.record import dumps
+from regbench.strictjson import dumps
 
 #: How many observations an effect needs before it counts fully: effect × n / (n + SHRINK).
 SHRINK = 1.0

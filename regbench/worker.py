@@ -23,8 +23,9 @@ from typing import Any
 
 from regbench.cases import Case
 from regbench.plugins import PluginError, RegbenchPluginManager, make_plugin_manager
-from regbench.record import RunRecord, dumps
+from regbench.record import RunRecord
 from regbench.run import execute_record, new_record
+from regbench.strictjson import dumps
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ PARTS = {
     "regbench.itktext": "leaf",
     "regbench.periodic": "leaf",
     "regbench.provenance": "leaf",
+    "regbench.strictjson": "leaf",
     "regbench_plugins": "built-in plugins",  # plugins like any other: the public API only
 }
 API = "regbench"  # the package itself: the public API, which imports the core

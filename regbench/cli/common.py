@@ -8,7 +8,7 @@ import click
 
 from regbench.console import make_console as make_console  # re-export: the subcommands import it from here
 from regbench.plugins import PluginError, RegbenchPluginManager
-from regbench.record import dumps
+from regbench.strictjson import dumps
 from regbench.worker import plugin_manager as worker_plugin_manager
 
 

@@ -19,8 +19,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from regbench.record import TRACE_COLUMNS, RunRecord, dumps
+from regbench.record import TRACE_COLUMNS, RunRecord
 from regbench.report.runview import fmt
+from regbench.strictjson import dumps
 
 #: What the spread is measured on: the error against the truth where the case has one, else the dense metric.
 MEASURES = ("error_mean", "final_metric_dense")
