@@ -162,10 +162,9 @@ def regbench_register_probe_families(register: Callable[[ProbeFamily], None]) ->
     ``configure`` raises when it is made is refused with its plugin, one that fails only in the probe gets an
     ``error`` there.
 
-    Example::
+    Example (``configure_exhaustive(method)`` is the plugin's own function that sets its optimizer)::
 
         @regbench.hookimpl
         def regbench_register_probe_families(register):
-            register(ProbeFamily("exhaustive", lambda m: m.SetOptimizerAsExhaustive([1, 1]),
-                                 stop_prefix="ExhaustiveOptimizerv4"))
+            register(ProbeFamily("exhaustive", configure_exhaustive, stop_prefix="ExhaustiveOptimizerv4"))
     """

@@ -56,7 +56,7 @@ __all__ = [
     "pending",
     "record_runs",
     "run_matrix",
-    "run_planned",
+    "run_pending",
     "runtime_model",
     "started",
 ]
@@ -235,8 +235,8 @@ def started(
         yield executor
 
 
-def run_planned(
-    runs: Sequence[PlannedRun],
+def run_pending(
+    todo: Sequence[PlannedRun],
     store: Store,
     executor: Executor,
     *,
@@ -244,10 +244,8 @@ def run_planned(
     pm: RegbenchPluginManager | None = None,
     on_record: Callable[[RunRecord, Progress], None] | None = None,
 ) -> Progress:
-    """Run what ``store`` lacks of ``runs`` (all of them with ``force``), longest expected first."""
-    todo = pending(runs, store, force)
-    if not todo:
-        return Progress(0)
+    """Run ``todo`` (what :func:`pending` found; with ``force``, replacing stored records), longest expected
+    first by the store's timings and ``pm``'s iteration caps."""
     model = runtime_model(store, todo, pm)
     return record_runs(todo, store, executor, replace=force, on_record=on_record, model=model)
 
@@ -281,10 +279,11 @@ def run_matrix(
     try:
         pm = plugin_manager(plugins)
         runs = plan(matrix, pm, threads)
-        if pending(runs, db, force):  # workers only when there is work
+        todo = pending(runs, db, force)
+        if todo:  # workers only when there is work
             with started(executor, workers, timeout, plugins, scheduler) as chosen:
                 callback = (lambda record, _: on_record(record)) if on_record else None
-                run_planned(runs, db, chosen, force=force, pm=pm, on_record=callback)
+                run_pending(todo, db, chosen, force=force, pm=pm, on_record=callback)
         found = {r.key: r for r in db.records(keys={run.spec.key for run in runs})}
         return [found[run.spec.key] for run in runs if run.spec.key in found]
     finally:

@@ -1,44 +1,19 @@
 """The plugin manager: built-ins, entry points, clashes, misspellings, blocking, provenance."""
 
-import textwrap
-import uuid
-
 import pytest
 from click.testing import CliRunner
+from plugin_packages import GOOD, install
 
 import regbench
 from regbench.cli import main
 
-PLUGIN_SOURCE = textwrap.dedent(
-    '''
-    import regbench
-
-    class Steady(regbench.SingleRunStrategy):
-        """regular-step gradient descent, from a third-party package"""
-
-        def configure(self, method, params):
-            method.SetOptimizerAsRegularStepGradientDescent(1.0, 1e-3, 30)
-
-    @regbench.hookimpl
-    def regbench_register_strategies(register):
-        register(Steady("steady"))
-    '''
-)
-
 
 @pytest.fixture
 def installed_plugin(tmp_path, monkeypatch):
-    """A module plus a dist-info with a `regbench` entry point on sys.path: an installed distribution."""
-    module = f"steady_plugin_{uuid.uuid4().hex}"  # a fresh module each test: no import cache between tests
-    (tmp_path / f"{module}.py").write_text(PLUGIN_SOURCE)
-    dist = tmp_path / "regbench_steady-1.2.3.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: regbench-steady\nVersion: 1.2.3\n")
-    (dist / "entry_points.txt").write_text(f"[regbench]\nsteady = {module}\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("REGBENCH_DISABLE_PLUGIN_AUTOLOAD", raising=False)
-    monkeypatch.delenv("REGBENCH_BLOCK_PLUGINS", raising=False)
-    return tmp_path / f"{module}.py"
+    """The steady plugin installed as a distribution (``regbench-steady`` 1.2.3, entry point ``steady``): the
+    path of its module, which a test may rewrite."""
+    module = install(tmp_path, monkeypatch, GOOD)
+    return tmp_path / f"site-{module}" / f"{module}.py"
 
 
 def test_builtins_register_with_provenance(pm):

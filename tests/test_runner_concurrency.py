@@ -46,6 +46,15 @@ def count(path):
         return 0
 
 
+def wait_for_a_record(proc, store, limit_s: float = 60) -> None:
+    """Until ``store`` holds a record, with ``proc`` (the runner writing it) still alive."""
+    deadline = time.monotonic() + limit_s
+    while count(store) < 1:
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_two_runners_on_overlapping_matrices_do_every_run_once(tmp_path):
     store, log = tmp_path / "s.sqlite", tmp_path / "finished.log"
     with Store(store):
@@ -69,11 +78,7 @@ def test_two_runners_on_overlapping_matrices_do_every_run_once(tmp_path):
 def test_the_claims_of_a_killed_runner_expire_and_another_runner_finishes(tmp_path):
     store = tmp_path / "s.sqlite"
     first = runner(tmp_path, store, range(8), lease=2, seconds="1.0")
-    deadline = time.monotonic() + 60
-    while count(store) < 1:
-        assert first.poll() is None, first.communicate()[0]
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for_a_record(first, store)
     first.send_signal(signal.SIGKILL)
     first.wait()
     time.sleep(0.5)
@@ -90,11 +95,7 @@ def test_the_claims_of_a_killed_runner_expire_and_another_runner_finishes(tmp_pa
 def test_sigterm_of_the_runner_says_what_is_committed(tmp_path):
     store = tmp_path / "s.sqlite"
     proc = runner(tmp_path, store, range(10), seconds="0.5")
-    deadline = time.monotonic() + 60
-    while count(store) < 1:
-        assert proc.poll() is None, proc.communicate()[0]
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for_a_record(proc, store)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143, out

@@ -3,6 +3,10 @@ recorded ``crashed``; a segfault is the run's own and is recorded at once."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from regbench.matrix import Matrix
@@ -23,15 +27,21 @@ def test_a_run_killed_from_outside_is_retried_once(tmp_path, monkeypatch):
     assert always.error.startswith("worker died with signal SIGKILL") and "(again, after one retry)" in always.error
 
 
-def test_a_run_past_max_memory_is_recorded_as_memory(tmp_path, monkeypatch):
-    import json
-    import subprocess
-    import sys
-
-    env = {**__import__("os").environ, "PYTHONPATH": str(TESTS)}
-    args = ["run", "-s", "test-greedy", "-c", "synth2d-translation", "--plugin", "retry_plugin", "--max-memory", "256"]
+def greedy_run(tmp_path: Path, max_memory: str) -> dict:
+    """``regbench run --json`` of the strategy that allocates ~1 GiB, in a process of its own, with --max-memory."""
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    args = ["run", "-s", "test-greedy", "-c", "synth2d-translation", "--plugin", "retry_plugin", "--json"]
     result = subprocess.run(
-        [sys.executable, "-c", "from regbench.cli import main; main()", *args, "--store", "s.sqlite", "--json"],
+        [
+            sys.executable,
+            "-c",
+            "from regbench.cli import main; main()",
+            *args,
+            "--max-memory",
+            max_memory,
+            "--store",
+            "s.sqlite",
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -39,25 +49,14 @@ def test_a_run_past_max_memory_is_recorded_as_memory(tmp_path, monkeypatch):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    record = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_a_run_past_max_memory_is_recorded_as_memory(tmp_path):
+    record = greedy_run(tmp_path, "256")
     assert record["status"] == "memory" and record["outcome"] == "memory", record["error"]
     assert "memory limit of 256 MiB (--max-memory)" in record["error"]
 
 
 def test_without_max_memory_the_same_run_succeeds(tmp_path):
-    import json
-    import subprocess
-    import sys
-
-    env = {**__import__("os").environ, "PYTHONPATH": str(TESTS)}
-    args = ["run", "-s", "test-greedy", "-c", "synth2d-translation", "--plugin", "retry_plugin", "--max-memory", "0"]
-    result = subprocess.run(
-        [sys.executable, "-c", "from regbench.cli import main; main()", *args, "--store", "s.sqlite", "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads(result.stdout)["status"] == "ok"
+    assert greedy_run(tmp_path, "0")["status"] == "ok"

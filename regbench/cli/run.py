@@ -30,7 +30,7 @@ from regbench.runner import (
     normalise_error,
     note_case_file,
     pending,
-    run_planned,
+    run_pending,
     started,
 )
 from regbench.store import DEFAULT_STORE, Store, StoreError
@@ -311,7 +311,7 @@ def _execute_runs(
                     lines.add(record, progress)
 
             with lines or nullcontext():
-                run_planned(todo, store, executor, force=force, pm=pm, on_record=show)
+                run_pending(todo, store, executor, force=force, pm=pm, on_record=show)
     except KeyboardInterrupt:
         err.print(
             f"interrupted: {done} of {len(todo)} runs finished and are in {store.path}; "
