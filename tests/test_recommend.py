@@ -7,13 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from regbench.cli import main
-from regbench.report.recommend import (
-    case_tolerances,
-    recommend,
-    recommend_all,
-    recommendation_table,
-    spacing_tolerance,
-)
+from regbench.report.recommend import recommend, recommend_all
+from regbench.report.recommend_inputs import case_tolerances, spacing_tolerance
+from regbench.report.recommend_tables import recommendation_table
 from regbench.report.runs import from_dicts
 
 TOL = {"c1": (0.5, "test"), "c2": (0.1, "test")}
@@ -131,7 +127,7 @@ def test_table_fits_80_columns_without_splitting_numbers():
 
 
 def test_demonstrations_come_from_the_registered_strategies():
-    from regbench.report.recommend import demonstrations
+    from regbench.report.recommend_inputs import demonstrations
 
     demos = demonstrations()
     assert {"gd-once", "gd-each-iteration", "lbfgsb-one-execution"} <= set(demos)

@@ -6,7 +6,8 @@ Per case and over a set of cases (definitions: docs/recommend.md):
   combined into their median). A run that did not return a transform counts as an infinite error: failures are
   never dropped.
 - The **tolerance** per case, in the case's physical units: ``--tolerance`` or, by default, half the smallest voxel
-  spacing of the case's fixed image (:func:`case_tolerances`; 0.5 where the case cannot be loaded here).
+  spacing of the case's fixed image (:func:`regbench.report.recommend_inputs.case_tolerances`; 0.5 where the case
+  cannot be loaded here).
 - The **best** solver is the eligible one (not a demonstration of a failure, :attr:`regbench.strategy.Strategy.
   demonstrates`) with the lowest median error over the instances; the **recommended** ones are the eligible solvers
   whose median error is within the tolerance of the best's, that fail no more often than the best and never fold
@@ -17,13 +18,15 @@ Per case and over a set of cases (definitions: docs/recommend.md):
   (`baycomp <https://github.com/janezd/baycomp>`_) of the best against each other solver with a region of practical
   equivalence (ROPE) of one tolerance, and a win matrix: on how many instances the row solver beats the column
   solver by more than the tolerance.
+
+This module ranks the strategies and concludes (the verdict in words); the tables and the JSON are in
+:mod:`regbench.report.recommend_tables`.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 from scipy import stats as sps
@@ -31,55 +34,14 @@ from scipy import stats as sps
 from regbench.outcomes import MAX_FOLDING_FRACTION
 from regbench.report.instances import executed, instance_matrix, instances, succeeded
 from regbench.report.pairs import MIN_PAIRS, SIGNIFICANCE, _wilcoxon, holm
+from regbench.report.recommend_inputs import DEFAULT_TOLERANCE, case_tolerances, demonstrations
 from regbench.report.runs import Runs
 from regbench.report.stats import error_column, median
 
-DEFAULT_TOLERANCE = 0.5  # where a case's spacing is unknown (it cannot be loaded here)
 BAYES_SAMPLES = 20000
 BAYES_SEED = 0
 # P(practically equivalent) above which two solvers are called practically the same
 EQUIVALENT = 0.95
-
-
-def demonstrations() -> dict[str, str]:
-    """Strategy name → what it demonstrates, for the strategies registered as demonstrations of a failure."""
-    return dict(_demonstrations())
-
-
-@lru_cache(maxsize=1)
-def _demonstrations() -> tuple[tuple[str, str], ...]:
-    from regbench.plugins import make_plugin_manager
-
-    try:
-        pm = make_plugin_manager(strict=False)
-        return tuple((n, s.demonstrates) for n, s in pm.strategies().items() if getattr(s, "demonstrates", None))
-    except Exception:  # a report must not fail because a plugin does
-        return ()
-
-
-def spacing_tolerance(spacing) -> float:
-    """Half the smallest voxel spacing: the default tolerance of a case."""
-    return 0.5 * float(min(spacing))
-
-
-def case_tolerances(cases, tolerance: float | None = None) -> dict[str, tuple[float, str]]:
-    """Per case: (tolerance, where it came from). ``tolerance`` given: that, for every case."""
-    out = {}
-    pm = None
-    for case in cases:
-        if tolerance is not None:
-            out[case] = (float(tolerance), "--tolerance")
-            continue
-        if pm is None:
-            from regbench.plugins import make_plugin_manager
-
-            pm = make_plugin_manager(strict=False)
-        try:
-            spacing = pm.get_case(case).load().fixed.GetSpacing()
-            out[case] = (spacing_tolerance(spacing), f"half the smallest spacing {min(spacing):g}")
-        except Exception:
-            out[case] = (DEFAULT_TOLERANCE, "case not loadable here: default")
-    return out
 
 
 @dataclass
@@ -370,9 +332,6 @@ def recommend_all(
     return out
 
 
-# -- for the terminal ---------------------------------------------------------------------------------------
-
-
 def _group_labels(rec: Recommendation) -> dict[str, str]:
     letters = "abcdefghijklmnopqrstuvwxyz"
     out: dict[str, str] = {}
@@ -380,85 +339,3 @@ def _group_labels(rec: Recommendation) -> dict[str, str]:
         for solver in group:
             out[solver] = out.get(solver, "") + letters[k % 26]
     return out
-
-
-def recommendation_table(rec: Recommendation):
-    """The candidates of one recommendation as a rich table: numbers never wrap (the name column folds)."""
-    from rich.table import Table
-
-    from regbench.report.runview import as_text
-
-    unit = rec.error if rec.unit == "case units" else f"{rec.error}/tol"
-    table = Table(title=f"Recommendation: {rec.scope} ({rec.n_instances} instances)", title_justify="left")
-    table.add_column("strategy", overflow="fold", ratio=1)
-    table.add_column("", no_wrap=True)  # ✓ recommended, · within tolerance, D demonstration
-    table.add_column(unit, justify="right", no_wrap=True)
-    table.add_column("rank", justify="right", no_wrap=True)
-    table.add_column("cd", no_wrap=True)
-    table.add_column("P(eq)", justify="right", no_wrap=True)
-    table.add_column("fail", justify="right", no_wrap=True)
-    table.add_column("fold", justify="right", no_wrap=True)
-    table.add_column("time s", justify="right", no_wrap=True)
-    groups = _group_labels(rec)
-    for c in rec.candidates:
-        mark = "✓" if c.recommended else ("D" if not c.eligible else ("·" if c.within_tolerance else ""))
-        probs = rec.bayes.get(c.solver)
-        table.add_row(
-            as_text(c.solver, "bold" if c.recommended else ("dim" if not c.eligible else "")),
-            mark,
-            _fmt(c.median_error),
-            "–" if not np.isfinite(c.mean_rank) else f"{c.mean_rank:.1f}",
-            groups.get(c.solver, ""),
-            "best" if c.solver == rec.best else ("–" if probs is None else f"{probs[1]:.2f}"),
-            "–" if not np.isfinite(c.failure_rate) else f"{100 * c.failure_rate:.0f}%",
-            "–" if not np.isfinite(c.folding_max) else f"{100 * c.folding_max:.2g}%",
-            _fmt(c.median_time_s),
-        )
-    table.caption = (
-        "✓ recommended  · within tolerance  D demonstration (never recommended); rank: mean rank over instances; "
-        "cd: critical-difference groups (same letter: no significant Wilcoxon–Holm difference); P(eq): Bayesian "
-        "signed-rank P(practically equivalent to the best, ROPE ± tolerance); fail: failed runs; fold: largest "
-        "folding fraction"
-    )
-    table.caption_justify = "left"
-    return table
-
-
-def win_table(rec: Recommendation, limit: int = 8):
-    """Wins by more than the tolerance, row over column, for the best-ranked ``limit`` solvers."""
-    from rich.table import Table
-
-    from regbench.report.runview import as_text
-
-    order = [c.solver for c in rec.candidates][:limit]
-    solvers = sorted(c.solver for c in rec.candidates)
-    index = {s: i for i, s in enumerate(solvers)}
-    table = Table(title=f"Wins by more than the tolerance ({rec.scope}): row beats column", title_justify="left")
-    table.add_column("", overflow="fold", ratio=1)
-    for k in range(len(order)):
-        table.add_column(str(k + 1), justify="right", no_wrap=True)
-    for k, a in enumerate(order):
-        row = ["–" if a == b else str(rec.wins[index[a], index[b]]) for b in order]
-        table.add_row(as_text(f"{k + 1} {a}"), *row)
-    return table
-
-
-def to_jsonable(rec: Recommendation) -> dict:
-    solvers = sorted(c.solver for c in rec.candidates)
-    return {
-        "scope": rec.scope,
-        "cases": rec.cases,
-        "error": rec.error,
-        "unit": rec.unit,
-        "tolerance": rec.tolerance,
-        "best": rec.best,
-        "recommended": rec.recommended,
-        "groups": rec.groups,
-        "verdict": rec.verdict,
-        "candidates": [
-            {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in vars(c).items()}
-            for c in rec.candidates
-        ],
-        "bayes": {k: list(v) for k, v in rec.bayes.items()},
-        "wins": {"solvers": solvers, "matrix": rec.wins.tolist()},
-    }
