@@ -411,3 +411,12 @@ def test_a_rerun_of_a_finished_matrix_starts_no_worker(tmp_path, monkeypatch):
     again = invoke("run", *grid, store=store)
     assert again.exit_code == 0 and "2 already in the store" in again.output
     assert started == [], "nothing to run, no worker process"
+
+
+def test_a_bad_progress_interval_is_a_usage_error_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGBENCH_PROGRESS_S", "abc")
+    assert invoke("--help").exit_code == 0  # read where it is used, not when regbench is imported
+    result = CliRunner().invoke(main, ["run", *ONE, "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 2
+    assert "REGBENCH_PROGRESS_S='abc': expected a number of seconds > 0 (default 30)" in result.output
+    assert not (tmp_path / "s.sqlite").exists(), "nothing ran"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -10,16 +9,23 @@ from collections import Counter
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from regbench.envvars import seconds
 from regbench.executors import PlannedRun
 from regbench.periodic import Periodic
 from regbench.record import RunRecord
 
 #: Seconds between progress lines when stderr is not a terminal (a CI log, `2> log`): there the bar is not drawn.
-PROGRESS_LINE_S = float(os.environ.get("REGBENCH_PROGRESS_S", "30"))
+PROGRESS_ENV, PROGRESS_LINE_S = "REGBENCH_PROGRESS_S", 30.0
+
+
+def progress_line_s() -> float:
+    """Seconds between progress lines: ``$REGBENCH_PROGRESS_S`` or :data:`PROGRESS_LINE_S` (ValueError when the
+    variable holds no positive number)."""
+    return seconds(PROGRESS_ENV, PROGRESS_LINE_S)
 
 
 class ProgressLines(Periodic):
-    """On a non-terminal, a line every :data:`PROGRESS_LINE_S` seconds: runs done, succeeded, failed, and an ETA
+    """On a non-terminal, a line every :func:`progress_line_s` seconds: runs done, succeeded, failed, and an ETA
     that learns from the finished runs' wall times per strategy (the overall mean for a strategy not seen yet),
     for the runs left, spread over the workers."""
 
@@ -30,7 +36,7 @@ class ProgressLines(Periodic):
         self.counts = (0, 0, 0)
         self.started = time.monotonic()
         self._lock = threading.Lock()
-        super().__init__(PROGRESS_LINE_S, self._print, "regbench-progress-lines")
+        super().__init__(progress_line_s(), self._print, "regbench-progress-lines")
 
     def add(self, record: RunRecord, progress) -> None:
         with self._lock:

@@ -15,7 +15,7 @@ from regbench.cases import CaseError
 from regbench.cli.common import cli_plugin_manager, echo_json, make_console, refuse_broken
 from regbench.cli.finished import print_finished
 from regbench.cli.plan import plural, print_plan, stored_keys
-from regbench.cli.progress import ProgressLines, progress_bar
+from regbench.cli.progress import ProgressLines, progress_bar, progress_line_s
 from regbench.executors import Executor, PlannedRun
 from regbench.isolation import IsolatedWorker, Lost, lost_record, run_isolated
 from regbench.matrix import MatrixError, plan
@@ -153,7 +153,8 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     max_memory = options.pop("max_memory")
     try:
         settings = merge_settings(**options)
-    except USAGE_ERRORS as exc:
+        progress_line_s()  # a bad $REGBENCH_PROGRESS_S is a usage error here, not a traceback mid-matrix
+    except (*USAGE_ERRORS, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     limit = 0
     if not settings.in_process and settings.executor == "local":
