@@ -14,7 +14,6 @@ unregistered and either raised as a :class:`PluginError` (``strict=True``, the P
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.metadata
 import os
@@ -25,6 +24,15 @@ import pluggy
 
 from regbench import hookspecs
 from regbench.hookcalls import culprit, describe, impl_codes, one_line, running_impl, short, trace_writer, tracer
+from regbench.pluginitems import _lookup, _Refused
+from regbench.pluginsources import (
+    AUTOLOAD_ENV,
+    BUILTIN_PLUGINS,
+    ENTRY_POINT_GROUP,
+    TRACE_ENV,
+    _builtin_distribution,
+    _env_list,
+)
 from regbench.provenance import BLOCK_ENV, NAME_PATTERN, NAME_RULE, BrokenPlugin, PluginError, Provenance, name_problem
 from regbench.record import MEASURE_FIELDS  # re-exported: the fields regbench_evaluate may fill
 from regbench.stops import CATEGORIES
@@ -53,35 +61,6 @@ __all__ = [
     "make_plugin_manager",
     "name_problem",
 ]
-
-ENTRY_POINT_GROUP = "regbench"
-AUTOLOAD_ENV = "REGBENCH_DISABLE_PLUGIN_AUTOLOAD"
-#: "1" (or "stderr"): one line per hook call and result on stderr; any other value: appended to that file
-#: (worker processes write there too, each line with its process id).
-TRACE_ENV = "REGBENCH_TRACE_HOOKS"
-
-#: Built-in plugin modules, registered by name. Each uses only the public API.
-BUILTIN_PLUGINS = (
-    "regbench.evaluate",
-    "regbench_plugins.stop_texts",
-    "regbench_plugins.gradient_descent",
-    "regbench_plugins.lbfgs",
-    "regbench_plugins.lbfgsb",
-    "regbench_plugins.learning_rate",
-    "regbench_plugins.restarts",
-    "regbench_plugins.gradient_free",
-    "regbench_plugins.probes",
-    "regbench_plugins.synthetic_cases",
-    "regbench_plugins.brainweb_cases",
-)
-
-
-class _Refused(Exception):
-    """``register()`` refused an item: raised through the plugin's hook, naming the plugin at fault."""
-
-    def __init__(self, plugin: str, problem: str) -> None:
-        super().__init__(problem)
-        self.plugin, self.problem = plugin, problem
 
 
 class RegbenchPluginManager(pluggy.PluginManager):
@@ -361,32 +340,6 @@ def _item_problem(item: Any, kind: str) -> str | None:
             hint = f" (a class: register an instance, e.g. register({item.__name__}('my-{kind}', ...)))"
         return f"it registered {short(item)} as a {kind}, not a regbench.{expected.__name__} instance{hint}"
     return name_problem(item.name, kind)
-
-
-def _lookup(items: dict[str, Any], name: str, kind: str) -> Any:
-    try:
-        return items[name]
-    except KeyError:
-        valid = ", ".join(sorted(items)) or "(none registered)"
-        raise PluginError(f"unknown {kind} {name!r}; registered: {valid}") from None
-
-
-@functools.cache  # one lookup per distribution and process: each reads and parses its METADATA
-def _version(distribution: str) -> str | None:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _builtin_distribution(plugin_name: str) -> tuple[str, str | None] | None:
-    if plugin_name.startswith(("regbench.", "regbench_plugins.")):
-        return ("regbench", _version("regbench"))
-    return None
-
-
-def _env_list(name: str) -> list[str]:
-    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
 
 
 def make_plugin_manager(

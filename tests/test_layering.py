@@ -27,6 +27,7 @@ PARTS = {
     "regbench.periodic": "leaf",
     "regbench.provenance": "leaf",
     "regbench.strictjson": "leaf",
+    "regbench.pluginsources": "leaf",
     "regbench_plugins": "built-in plugins",  # plugins like any other: the public API only
 }
 API = "regbench"  # the package itself: the public API, which imports the core
