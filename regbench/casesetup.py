@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from regbench.cases import CaseError, Setup
+from regbench.setups import CaseError, Setup
 
 SETUP_KEYS = tuple(f.name for f in fields(Setup))
 #: Each setup key's type, read from :class:`Setup`'s annotations: a new field parses by its type with no edit here.

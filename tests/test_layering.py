@@ -28,6 +28,7 @@ PARTS = {
     "regbench.provenance": "leaf",
     "regbench.strictjson": "leaf",
     "regbench.pluginsources": "leaf",
+    "regbench.setups": "leaf",
     "regbench_plugins": "built-in plugins",  # plugins like any other: the public API only
 }
 API = "regbench"  # the package itself: the public API, which imports the core
