@@ -1,4 +1,4 @@
-"""Leases on runs: who claims a run (``lease_owner``), how long a claim lasts (``LEASE_S``), whether a claim's
+"""Leases on runs: who claims a run (``lease_owner``), how long a claim lasts (``lease_s()``), whether a claim's
 runner is gone (``_dead_here``), and the ``Heartbeat`` that renews a runner's claims in the store while it runs.
 """
 
@@ -12,11 +12,18 @@ import time
 import uuid
 from pathlib import Path
 
+from regbench.envvars import seconds
 from regbench.periodic import Periodic
 
 #: Seconds a claim on a run lasts unless its runner renews it (a heartbeat renews every third of it): a runner
 #: killed with its runs in flight frees them for another runner this long after its last heartbeat.
-LEASE_S = float(os.environ.get("REGBENCH_LEASE_S", "60"))
+LEASE_ENV, LEASE_S = "REGBENCH_LEASE_S", 60.0
+
+
+def lease_s() -> float:
+    """How long a claim lasts: ``$REGBENCH_LEASE_S`` or :data:`LEASE_S` (ValueError when the variable holds no
+    positive number)."""
+    return seconds(LEASE_ENV, LEASE_S)
 
 
 def lease_owner() -> str:
@@ -44,7 +51,8 @@ class Heartbeat(Periodic):
     """Renews the claims of ``owner`` on the store at ``path`` every third of ``ttl`` from a thread of its own
     (with its own connection), so a long run keeps its claim and a killed runner's claims expire."""
 
-    def __init__(self, path: str | Path, owner: str, ttl: float = LEASE_S) -> None:
+    def __init__(self, path: str | Path, owner: str, ttl: float | None = None) -> None:
+        ttl = lease_s() if ttl is None else ttl
         self.path, self.owner, self.ttl = Path(path), owner, ttl
         self._db: sqlite3.Connection | None = None  # opened and closed in the heartbeat's thread
         super().__init__(ttl / 3, self._beat, "regbench-lease-heartbeat", done=self._close, join_s=5)

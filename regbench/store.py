@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from regbench.leases import LEASE_S, _dead_here
 from regbench.leases import Heartbeat as Heartbeat  # re-exported: the old import path
+from regbench.leases import _dead_here, lease_s
 from regbench.leases import lease_owner as lease_owner  # re-exported: the old import path
 from regbench.record import RunRecord
 
@@ -133,10 +133,11 @@ class Store:
 
     # -- claims: several runners on one store ----------------------------------------------------------
 
-    def claim(self, key: str, owner: str, ttl: float = LEASE_S) -> bool:
+    def claim(self, key: str, owner: str, ttl: float | None = None) -> bool:
         """Claim the run ``key`` for ``owner``: False when it is stored, or claimed by another runner whose lease
         has not expired. A claim is a row of ``leases`` with an expiry that :class:`Heartbeat` renews."""
         now = time.time()
+        expires = now + (lease_s() if ttl is None else ttl)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -147,7 +148,7 @@ class Store:
             if row is not None and row[0] != owner and row[1] > now and not _dead_here(row[0]):
                 db.execute("COMMIT")
                 return False
-            db.execute("INSERT OR REPLACE INTO leases (key, owner, expires) VALUES (?, ?, ?)", (key, owner, now + ttl))
+            db.execute("INSERT OR REPLACE INTO leases (key, owner, expires) VALUES (?, ?, ?)", (key, owner, expires))
         except BaseException:
             db.execute("ROLLBACK")
             raise

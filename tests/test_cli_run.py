@@ -420,3 +420,11 @@ def test_a_bad_progress_interval_is_a_usage_error_not_a_traceback(tmp_path, monk
     assert result.exit_code == 2
     assert "REGBENCH_PROGRESS_S='abc': expected a number of seconds > 0 (default 30)" in result.output
     assert not (tmp_path / "s.sqlite").exists(), "nothing ran"
+
+
+def test_a_bad_lease_time_is_a_usage_error_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGBENCH_LEASE_S", "-5")
+    assert invoke("list").exit_code == 0  # regbench imports fine: the variable is read where claims are made
+    result = CliRunner().invoke(main, ["run", *ONE, "--store", str(tmp_path / "s.sqlite")])
+    assert result.exit_code == 2
+    assert "REGBENCH_LEASE_S='-5': expected a number of seconds > 0 (default 60)" in result.output

@@ -18,6 +18,7 @@ from regbench.cli.plan import plural, print_plan, stored_keys
 from regbench.cli.progress import ProgressLines, progress_bar, progress_line_s
 from regbench.executors import Executor, PlannedRun
 from regbench.isolation import IsolatedWorker, Lost, lost_record, run_isolated
+from regbench.leases import lease_s
 from regbench.matrix import MatrixError, plan
 from regbench.plugins import PluginError
 from regbench.record import RunRecord
@@ -153,7 +154,7 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     max_memory = options.pop("max_memory")
     try:
         settings = merge_settings(**options)
-        progress_line_s()  # a bad $REGBENCH_PROGRESS_S is a usage error here, not a traceback mid-matrix
+        progress_line_s(), lease_s()  # a bad $REGBENCH_PROGRESS_S or $REGBENCH_LEASE_S: a usage error, here
     except (*USAGE_ERRORS, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     limit = 0
