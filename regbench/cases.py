@@ -39,6 +39,7 @@ class CaseData:
 
     ``truth`` maps fixed-space points to moving space (the same direction as the transform a registration
     returns). ``landmarks`` are (fixed_points, moving_points) arrays of shape (n, dim) in physical units.
+    ``fixed_labels`` and ``moving_labels`` are integer label images (0 is background) on their image's grid.
     """
 
     fixed: sitk.Image
@@ -48,6 +49,9 @@ class CaseData:
     initial_transform: sitk.Transform | None = None
     truth: sitk.Transform | None = None
     landmarks: tuple[np.ndarray, np.ndarray] | None = None
+    # Integer label images (segmentations) on the fixed and the moving image's grid: measured as Dice and HD95.
+    fixed_labels: sitk.Image | None = None
+    moving_labels: sitk.Image | None = None
 
 
 @dataclass

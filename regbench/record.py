@@ -41,6 +41,12 @@ MEASURE_FIELDS = (
     "jacobian_min",
     "folding_fraction",
     "sdlogj",
+    "initial_dice_mean",
+    "dice_mean",
+    "initial_hd95",
+    "hd95",
+    "labels",
+    "dice_per_label",
 )
 
 
@@ -248,6 +254,15 @@ class RunRecord:
     jacobian_min: float | None = None
     folding_fraction: float | None = None
     sdlogj: float | None = None
+    # Label overlap where the case has label images (fixed_labels, moving_labels): the moving labels resampled by
+    # nearest neighbour onto the fixed grid, at the start and for the returned transform. Dice averaged over the
+    # labels of the fixed label image; HD95 (physical units) averaged over the labels present in both.
+    initial_dice_mean: float | None = None
+    dice_mean: float | None = None
+    initial_hd95: float | None = None
+    hd95: float | None = None
+    labels: int | None = None  # how many labels the fixed label image has
+    dice_per_label: dict[str, float | None] | None = None  # label value (as text) → Dice, returned transform
     # Share of fixed-image samples (within the fixed mask, if any) that the transform maps inside the moving
     # image, at the start and for the returned transform.
     initial_overlap_fraction: float | None = None
