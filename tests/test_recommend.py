@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from regbench.cli import main
-from regbench.report.recommend import recommend, recommend_all
+from regbench.report.recommend import recommend
+from regbench.report.recommend_cases import recommend_all
 from regbench.report.recommend_inputs import case_tolerances, spacing_tolerance
 from regbench.report.recommend_tables import recommendation_table
 from regbench.report.runs import from_dicts

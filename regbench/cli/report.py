@@ -136,7 +136,7 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
 
 
 def _print_recommendations(console, runs, error, tolerance, cases=True, wins=False) -> list:
-    from regbench.report.recommend import recommend_all
+    from regbench.report.recommend_cases import recommend_all
     from regbench.report.recommend_tables import recommendation_table, win_table
     from regbench.report.runview import markup_safe
 
@@ -168,7 +168,7 @@ def recommend_command(source, error, tolerance, cases, strategies, as_json) -> N
         click.echo(f"{source}: no runs" + (" matching the filters" if cases or strategies else ""))
         return
     if as_json:
-        from regbench.report.recommend import recommend_all
+        from regbench.report.recommend_cases import recommend_all
         from regbench.report.recommend_tables import to_jsonable
 
         echo_json([to_jsonable(r) for r in recommend_all(runs, error, tolerance)])

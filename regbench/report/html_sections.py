@@ -153,8 +153,9 @@ def _anchor(text: str) -> str:
 
 def _recommendation(runs: Runs, out: Path, error: str, files: list[Path], tolerance: float | None = None) -> dict:
     from regbench.report import recommend as rc
+    from regbench.report.recommend_cases import recommend_all
 
-    recs = rc.recommend_all(runs, error, tolerance)
+    recs = recommend_all(runs, error, tolerance)
     per_case = {r.scope: r for r in recs if r.scope != "all cases"}
     solvers = sorted(set(runs.solver.astype(str)))
     demos = {c.solver for r in recs for c in r.candidates if not c.eligible}

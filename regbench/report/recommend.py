@@ -54,6 +54,7 @@ class Candidate:
     failure_rate: float  # share of its runs whose outcome is a failure
     folding_max: float  # largest folding fraction of its runs (NaN: not measured)
     median_time_s: float
+    spread: float = float("nan")  # of its returned transforms over seeds, physical units (truth-free evidence)
     within_tolerance: bool = False
     recommended: bool = False
     why_not: str = ""
@@ -80,6 +81,11 @@ class Recommendation:
     wins: np.ndarray  # (solvers × solvers) instances where row beats column by more than the tolerance
     n_instances: int
     verdict: list[str] = field(default_factory=list)
+    # Which rung of the evidence ladder decided (regbench.report.evidence.KINDS; "mixed" over a case set), and the
+    # sentence that says so.
+    evidence: str = "truth"
+    decided_by: str = ""
+    spread_tolerance: float | None = None  # the spread over seeds above which a solver is unstable
 
     def candidate(self, solver: str) -> Candidate:
         return next(c for c in self.candidates if c.solver == solver)
@@ -110,12 +116,19 @@ def recommend(
     tolerances: dict[str, tuple[float, str]] | None = None,
     scope: str | None = None,
     demonstrated: dict[str, str] | None = None,
+    values: np.ndarray | None = None,
+    spreads: dict[str, float] | None = None,
+    spread_tolerance: float | None = None,
 ) -> Recommendation:
-    """The recommendation over ``runs`` (one case, or several: ``scope`` names it)."""
+    """The recommendation over ``runs`` (one case, or several: ``scope`` names it).
+
+    ``values`` (per run, lower is better) replace the ``error`` column: another rung of the evidence ladder
+    (:mod:`regbench.report.evidence`), in the units ``tolerances`` are given in. ``spreads`` (per solver, physical
+    units) with ``spread_tolerance``: a solver whose results spread over seeds beyond it is not recommended."""
     cases = sorted({str(c) for c in runs["case"].tolist()})
     tolerances = tolerances if tolerances is not None else case_tolerances(cases)
     demonstrated = demonstrations() if demonstrated is None else demonstrated
-    values = error_column(runs, error).values
+    values = error_column(runs, error).values if values is None else np.asarray(values, dtype=float)
     values = np.where(executed(runs), values, np.inf)
     values = np.where(np.isnan(values) & ~succeeded(runs), np.inf, values)
     solvers, matrix = instance_matrix(runs, values)
@@ -151,6 +164,7 @@ def recommend(
                 failure_rate=float(1 - ok[mine].mean()) if mine.any() else float("nan"),
                 folding_max=float(np.nanmax(folding)) if np.isfinite(folding).any() else float("nan"),
                 median_time_s=median(runs["wall_time_s"][mine]),
+                spread=(spreads or {}).get(solver, float("nan")),
             )
         )
 
@@ -159,8 +173,15 @@ def recommend(
     def folds(c: Candidate) -> bool:
         return bool(np.isfinite(c.folding_max) and c.folding_max > MAX_FOLDING_FRACTION)
 
-    # the best: lowest median error among the eligible, a folding solver only when every one folds
-    best = min(eligible, key=lambda c: (folds(c), c.median_error, c.failure_rate, c.median_time_s), default=None)
+    def unstable(c: Candidate) -> bool:
+        return bool(spread_tolerance is not None and np.isfinite(c.spread) and c.spread > spread_tolerance)
+
+    # the best: lowest median error among the eligible, a folding (or unstable) solver only when every one is
+    best = min(
+        eligible,
+        key=lambda c: (folds(c), unstable(c), c.median_error, c.failure_rate, c.median_time_s),
+        default=None,
+    )
     limit = (best.median_error + unit_tol[0]) if best is not None else np.nan
     for c in candidates:
         c.within_tolerance = bool(best is not None and c.median_error <= limit)
@@ -172,6 +193,8 @@ def recommend(
             c.why_not = "fails more often than the best"
         elif folds(c) and c is not best:
             c.why_not = "folds"
+        elif unstable(c):
+            c.why_not = f"unstable: its results spread {c.spread:.3g} over seeds (more than {spread_tolerance:g})"
         else:
             c.recommended = True
 
@@ -242,6 +265,7 @@ def recommend(
         bayes=bayes,
         wins=wins,
         n_instances=n_inst,
+        spread_tolerance=spread_tolerance,
     )
     rec.verdict = _verdict(rec, solvers)
     return rec
@@ -271,13 +295,27 @@ def _fmt(value: float) -> str:
 
 def _verdict(rec: Recommendation, solvers: list[str]) -> list[str]:
     if rec.best is None:
-        return [f"{rec.scope}: no strategy other than demonstrations has a result: nothing to recommend."]
+        return [f"{rec.scope}: no run of a strategy other than a demonstration finished: nothing to recommend."]
     unit = "" if rec.unit == "case units" else " tolerances"
     best = rec.candidate(rec.best)
     lines = [
         f"{rec.scope}: best {rec.best} (median {rec.error} {_fmt(best.median_error)}{unit} over "
         f"{best.instances} instance{'s' if best.instances != 1 else ''}); {rec.tolerance_note}."
     ]
+    if rec.decided_by:
+        lines.append(rec.decided_by[0].upper() + rec.decided_by[1:] + ".")
+    if np.isfinite(best.spread):
+        limit = rec.spread_tolerance
+        stable = limit is None or best.spread <= limit
+        lines.append(
+            f"{rec.best}'s results spread {best.spread:.3g} over seeds"
+            + (
+                f" ({'within' if stable else 'beyond'} the tolerance {rec.spread_tolerance:g})"
+                if rec.spread_tolerance
+                else ""
+            )
+            + ("." if stable else ": every strategy is unstable here; trust none of them without more evidence.")
+        )
     others = [s for s in rec.recommended if s != rec.best]
     if others:
         lines.append("Within the tolerance of the best, and recommended as well: " + ", ".join(others) + ".")
@@ -314,22 +352,6 @@ def _verdict(rec: Recommendation, solvers: list[str]) -> list[str]:
     if demos:
         lines.append("Shown but never recommended (demonstrations of a failure): " + ", ".join(demos) + ".")
     return lines
-
-
-def recommend_all(
-    runs: Runs, error: str = "error_mean", tolerance: float | None = None, cases: bool = True
-) -> list[Recommendation]:
-    """A recommendation per case (``cases``) and one over all of them (when there are several)."""
-    names = sorted({str(c) for c in runs["case"].tolist()})
-    tolerances = case_tolerances(names, tolerance)
-    demonstrated = demonstrations()
-    out = []
-    if cases:
-        for name in names:
-            out.append(recommend(runs.subset(runs["case"] == name), error, tolerances, name, demonstrated))
-    if len(names) > 1:
-        out.append(recommend(runs, error, tolerances, "all cases", demonstrated))
-    return out
 
 
 def _group_labels(rec: Recommendation) -> dict[str, str]:

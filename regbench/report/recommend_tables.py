@@ -26,6 +26,9 @@ def recommendation_table(rec: Recommendation):
     table.add_column("fail", justify="right", no_wrap=True)
     table.add_column("fold", justify="right", no_wrap=True)
     table.add_column("time s", justify="right", no_wrap=True)
+    spreads = any(np.isfinite(c.spread) for c in rec.candidates)
+    if spreads:
+        table.add_column("spread", justify="right", no_wrap=True)
     groups = _group_labels(rec)
     for c in rec.candidates:
         mark = "✓" if c.recommended else ("D" if not c.eligible else ("·" if c.within_tolerance else ""))
@@ -40,12 +43,14 @@ def recommendation_table(rec: Recommendation):
             "–" if not np.isfinite(c.failure_rate) else f"{100 * c.failure_rate:.0f}%",
             "–" if not np.isfinite(c.folding_max) else f"{100 * c.folding_max:.2g}%",
             _fmt(c.median_time_s),
+            *([_fmt(c.spread)] if spreads else []),
         )
     table.caption = (
         "✓ recommended  · within tolerance  D demonstration (never recommended); rank: mean rank over instances; "
         "cd: critical-difference groups (same letter: no significant Wilcoxon–Holm difference); P(eq): Bayesian "
         "signed-rank P(practically equivalent to the best, ROPE ± tolerance); fail: failed runs; fold: largest "
         "folding fraction"
+        + ("; spread: of the returned transforms over seeds on the foreground, physical units" if spreads else "")
     )
     table.caption_justify = "left"
     return table
@@ -78,6 +83,9 @@ def to_jsonable(rec: Recommendation) -> dict:
         "error": rec.error,
         "unit": rec.unit,
         "tolerance": rec.tolerance,
+        "evidence": rec.evidence,
+        "decided_by": rec.decided_by,
+        "spread_tolerance": rec.spread_tolerance,
         "best": rec.best,
         "recommended": rec.recommended,
         "groups": rec.groups,

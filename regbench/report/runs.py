@@ -26,7 +26,9 @@ from regbench.store import Store, StoreError
 FLOAT_FIELDS = (
     "iterations",
     "final_metric",
-    *EVALUATED_FIELDS,  # what regbench_evaluate fills: dense metric, overlap, truth errors, Jacobian
+    # what regbench_evaluate fills: dense metric, overlap, truth errors, Jacobian, label overlap (the per-label
+    # Dice is a mapping, not a column: show reads it from the record)
+    *(name for name in EVALUATED_FIELDS if name != "dice_per_label"),
     "returned_best",
     "best_visited_metric_dense",
     "best_visited_error_mean",

@@ -1,0 +1,129 @@
+"""Which evidence decides a recommendation: one documented ladder, strongest first (docs/recommend.md).
+
+Per case, the first rung the case's runs have a value for decides:
+
+1. **truth**: the error against the case's known transform (``--error``, ``error_mean`` by default), in the case's
+   physical units, with the case's spatial tolerance;
+2. **landmarks**: the landmark TRE (``tre_mean``), the same units and tolerance;
+3. **labels**: one minus the mean Dice over the labels of the fixed label image (``1 − dice_mean``), with a tolerance
+   of :data:`DICE_TOLERANCE` (one Dice point);
+4. **simulated**: the truth error on the case's simulated instances (its companion case ``<name>-sim``: deformations
+   of the user's own fixed image with an exact truth), never pooled with the real pair's own figures;
+5. **truth-free**: the relative dense-metric gap (:func:`regbench.report.stats.relative_gap`: 0 is the best dense
+   value any successful run reached on the case, 1 no better than the start) with a tolerance of
+   :data:`GAP_TOLERANCE`, and the spread of the returned transforms over seeds (:mod:`regbench.report.stability`) in
+   physical units: a strategy whose results spread more than the spatial tolerance is not recommended. Weaker
+   evidence: a metric optimum need not be the right alignment.
+
+Every value is "lower is better", so :func:`regbench.report.recommend.recommend` ranks them all alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from regbench.report.runs import Runs
+from regbench.report.stats import error_column, relative_gap
+
+#: Labels: two strategies whose mean Dice differ by less than one Dice point are practically the same.
+DICE_TOLERANCE = 0.01
+#: Truth-free: a relative dense-metric gap within 2% of the start-to-best improvement counts as the best.
+GAP_TOLERANCE = 0.02
+#: The companion case that holds a case's simulated instances.
+SIMULATED_SUFFIX = "-sim"
+#: Where a user reads how to add stronger evidence.
+EVIDENCE_DOCS = "docs/recommend.md#evidence"
+
+KINDS = ("truth", "landmarks", "labels", "simulated", "truth-free")
+
+
+@dataclass
+class Evidence:
+    """What one case's recommendation is decided by: ``values`` per run of ``runs`` (lower is better), in ``unit``,
+    and the tolerance within which two values count as practically the same."""
+
+    kind: str  # one of KINDS
+    column: str  # the record column the values come from (or a derived name: "1-dice_mean", "relative_gap")
+    runs: Runs  # the runs judged: the case's own, or its simulated companion's
+    values: np.ndarray
+    tolerance: float
+    tolerance_note: str
+    labels: int | None = None  # labels compared (kind labels)
+    companion: str | None = None  # the simulated companion case (kind simulated)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def weak(self) -> bool:
+        return self.kind == "truth-free"
+
+    def decided_by(self, instances: int) -> str:
+        """The words a verdict opens with, e.g. "decided by Dice over 38 labels on 5 instances"."""
+        on = f"{instances} instance{'s' if instances != 1 else ''}"
+        if self.kind == "truth":
+            return f"decided by the error against the known truth ({self.column}) on {on}"
+        if self.kind == "landmarks":
+            return f"decided by the landmark TRE ({self.column}) on {on}"
+        if self.kind == "labels":
+            count = f" over {self.labels} label{'s' if self.labels != 1 else ''}" if self.labels else ""
+            return f"decided by Dice{count} on {on} (no truth or landmarks)"
+        if self.kind == "simulated":
+            return (
+                f"decided by the error against the exact truth ({self.column}) on {instances} simulated "
+                f"deformation{'s' if instances != 1 else ''} of your fixed image (case {self.companion}); the real "
+                "pair has no truth, landmarks or labels"
+            )
+        return (
+            f"no truth, landmarks or labels: decided by the dense metric (relative gap to the best run) and the "
+            f"spread over seeds on {on}, which is weaker evidence; add labels or simulated instances "
+            f"({EVIDENCE_DOCS})"
+        )
+
+
+def case_evidence(
+    case: str,
+    runs: Runs,
+    all_runs: Runs | None = None,
+    error: str = "error_mean",
+    tolerance: tuple[float, str] = (0.5, "default"),
+    companion_tolerance: tuple[float, str] | None = None,
+) -> Evidence:
+    """The strongest evidence ``case``'s runs (``runs``) have, by the ladder of this module. ``all_runs`` (every
+    run of the report) is searched for the simulated companion; ``tolerance`` is the case's spatial tolerance
+    (value, where it came from) and ``companion_tolerance`` the companion's."""
+    column = error_column(runs, error)
+    if np.isfinite(column.values).any():
+        landmarks = (column.stand_in or error).startswith("tre")
+        name = column.stand_in or error
+        return Evidence("landmarks" if landmarks else "truth", name, runs, column.values, *tolerance)
+    dice = runs["dice_mean"]
+    if np.isfinite(dice).any():
+        labels = runs["labels"]
+        count = int(np.nanmedian(labels)) if np.isfinite(labels).any() else None
+        return Evidence(
+            "labels",
+            "1-dice_mean",
+            runs,
+            1.0 - dice,
+            DICE_TOLERANCE,
+            "one Dice point",
+            labels=count,
+        )
+    if all_runs is not None:
+        name = case + SIMULATED_SUFFIX
+        mine = all_runs["case"] == name
+        if mine.any():
+            sim = all_runs.subset(mine)
+            column = error_column(sim, error)
+            if np.isfinite(column.values).any():
+                tol = companion_tolerance or tolerance
+                return Evidence("simulated", column.stand_in or error, sim, column.values, *tol, companion=name)
+    return Evidence(
+        "truth-free",
+        "relative_gap",
+        runs,
+        relative_gap(runs),
+        GAP_TOLERANCE,
+        "a fraction of the start-to-best gap of the dense metric",
+    )

@@ -1,0 +1,113 @@
+"""The answer per case: each case's recommendation decided by the strongest evidence it has.
+
+:func:`recommend_all` walks the evidence ladder of :mod:`regbench.report.evidence` for every case (truth, landmarks,
+labels, simulated instances, then truth-free evidence with the spread over seeds), hands the chosen values to
+:func:`regbench.report.recommend.recommend`, and says in the verdict which evidence decided. Over a case set each
+case counts in its own tolerances; a real pair decided by its simulated companion is left out of the pool, since
+the companion is in it already.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from regbench.cases import CaseData
+from regbench.report.evidence import SIMULATED_SUFFIX, Evidence, case_evidence
+from regbench.report.recommend import Recommendation, _verdict, recommend
+from regbench.report.recommend_inputs import case_tolerances, demonstrations
+from regbench.report.runs import Runs
+from regbench.report.stability import solver_spreads
+
+
+def recommend_all(
+    runs: Runs,
+    error: str = "error_mean",
+    tolerance: float | None = None,
+    cases: bool = True,
+    load: Callable[[str], CaseData | None] | None = None,
+) -> list[Recommendation]:
+    """A recommendation per case (``cases``) and one over all of them (when there are several), each decided by
+    the strongest evidence its case has (:mod:`regbench.report.evidence`). ``load`` gives a case's data for the
+    spread over seeds, the truth-free evidence (default: the registered cases; None: no spread)."""
+    names = sorted({str(c) for c in runs["case"].tolist()})
+    wanted = set(names) | {n + SIMULATED_SUFFIX for n in names}
+    tolerances = case_tolerances(sorted(wanted), tolerance)
+    demonstrated = demonstrations()
+    load = load if load is not None else registered_case_data
+    found = {
+        name: case_evidence(
+            name,
+            runs.subset(runs["case"] == name),
+            runs,
+            error,
+            tolerances[name],
+            tolerances.get(name + SIMULATED_SUFFIX),
+        )
+        for name in names
+    }
+    out = []
+    if cases:
+        for name in names:
+            ev = found[name]
+            own = {str(c) for c in ev.runs["case"].tolist()}
+            rec = recommend(
+                ev.runs,
+                ev.column,
+                {c: (ev.tolerance, ev.tolerance_note) for c in own},
+                name,
+                demonstrated,
+                values=ev.values,
+                **_spread_gate(ev, name, tolerances[name][0], load),
+            )
+            _decided(rec, ev)
+            out.append(rec)
+    # over all cases: each case's own evidence, in its tolerances; a real pair judged by its simulated companion
+    # is left out (the companion is in the set already: never counted twice, never pooled with the pair itself)
+    pooled = [n for n in names if found[n].kind != "simulated"]
+    if len(pooled) > 1:
+        mask = np.isin(runs["case"].astype(str), pooled)
+        values = np.full(len(runs), np.nan)
+        for name in pooled:
+            values[runs["case"] == name] = found[name].values
+        rec = recommend(
+            runs.subset(mask),
+            error,
+            {n: (found[n].tolerance, found[n].tolerance_note) for n in pooled},
+            "all cases",
+            demonstrated,
+            values=values[mask],
+        )
+        kinds = Counter(found[n].kind for n in pooled)
+        rec.evidence = kinds.most_common(1)[0][0] if len(kinds) == 1 else "mixed"
+        rec.decided_by = "decided per case by its strongest evidence: " + ", ".join(
+            f"{kind} ({count} case{'s' if count != 1 else ''})" for kind, count in kinds.most_common()
+        )
+        rec.verdict = _verdict(rec, [c.solver for c in rec.candidates])
+        out.append(rec)
+    return out
+
+
+def _spread_gate(ev: Evidence, case: str, spatial: float, load: Callable[[str], CaseData | None]) -> dict:
+    """The spread over seeds of each solver, and the limit, where the truth-free evidence decides."""
+    if not ev.weak:
+        return {}
+    return {"spreads": solver_spreads(ev.runs, load), "spread_tolerance": spatial}
+
+
+def _decided(rec: Recommendation, ev: Evidence) -> None:
+    rec.evidence = ev.kind
+    rec.decided_by = ev.decided_by(rec.n_instances)
+    rec.verdict = _verdict(rec, [c.solver for c in rec.candidates])
+
+
+def registered_case_data(name: str) -> CaseData | None:
+    """A registered case's data, or None where it cannot be loaded here."""
+    from regbench.plugins import make_plugin_manager
+
+    try:
+        return make_plugin_manager(strict=False).get_case(name).load()
+    except Exception:  # a report must not fail because a case cannot be loaded: no spread then
+        return None
