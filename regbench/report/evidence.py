@@ -94,8 +94,8 @@ def case_evidence(
     (value, where it came from) and ``companion_tolerance`` the companion's."""
     column = error_column(runs, error)
     if np.isfinite(column.values).any():
-        landmarks = (column.stand_in or error).startswith("tre")
-        name = column.stand_in or error
+        name = column.stand_in if column.stand_in_cases else error
+        landmarks = name.startswith("tre")
         return Evidence("landmarks" if landmarks else "truth", name, runs, column.values, *tolerance)
     dice = runs["dice_mean"]
     if np.isfinite(dice).any():
@@ -118,7 +118,8 @@ def case_evidence(
             column = error_column(sim, error)
             if np.isfinite(column.values).any():
                 tol = companion_tolerance or tolerance
-                return Evidence("simulated", column.stand_in or error, sim, column.values, *tol, companion=name)
+                name = column.stand_in if column.stand_in_cases else error
+                return Evidence("simulated", name, sim, column.values, *tol, companion=name)
     return Evidence(
         "truth-free",
         "relative_gap",

@@ -1,0 +1,157 @@
+"""The evidence ladder: every case gets an answer from the strongest evidence it has, and says which decided."""
+
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+
+from regbench.cases import CaseData
+from regbench.record import RunRecord
+from regbench.report.evidence import DICE_TOLERANCE, GAP_TOLERANCE, case_evidence
+from regbench.report.recommend_cases import recommend_all
+from regbench.report.runs import from_dicts, from_records
+from regbench.report.stability import solver_spreads, spread
+from regbench.transforms import transform_to_dict
+
+
+def rows(case: str, per_strategy: dict[str, list[dict]]) -> list[dict]:
+    out = []
+    for strategy, runs in per_strategy.items():
+        for seed, fields in enumerate(runs):
+            out.append(
+                {
+                    "key": f"{strategy}-{case}-{seed}",
+                    "strategy": strategy,
+                    "case": case,
+                    "seed": seed,
+                    "instance": f"{case}-{seed}",
+                    "status": "ok",
+                    "outcome": "converged",
+                    "wall_time_s": 1.0,
+                    **fields,
+                }
+            )
+    return out
+
+
+def no_spread(name):
+    return None
+
+
+def test_a_case_without_truth_is_decided_by_the_dense_metric_and_says_it_is_weaker():
+    # start 1.0; the best run reaches 0.0; "near" within 1% of the gap, "far" at half of it
+    runs = from_dicts(
+        rows(
+            "mine",
+            {
+                "near": [{"initial_metric_dense": 1.0, "final_metric_dense": 0.005 * s} for s in range(4)],
+                "best": [{"initial_metric_dense": 1.0, "final_metric_dense": 0.0} for _ in range(4)],
+                "far": [{"initial_metric_dense": 1.0, "final_metric_dense": 0.5} for _ in range(4)],
+            },
+        )
+    )
+    (rec,) = recommend_all(runs, tolerance=1.0, load=no_spread)
+    assert rec.evidence == "truth-free"
+    assert rec.best == "best"
+    assert set(rec.recommended) == {"best", "near"}  # near's median gap 0.0075 < GAP_TOLERANCE
+    assert GAP_TOLERANCE > 0.0075
+    assert "far" not in rec.recommended
+    text = " ".join(rec.verdict)
+    assert "nothing to recommend" not in text
+    assert "no truth, landmarks or labels: decided by the dense metric" in text.lower()
+    assert "weaker evidence" in text and "simulated instances" in text
+
+
+def test_labels_decide_where_there_is_no_truth_and_the_verdict_names_them():
+    runs = from_dicts(
+        rows(
+            "seg",
+            {
+                "good": [{"dice_mean": 0.90 + 0.001 * s, "initial_dice_mean": 0.5, "labels": 38} for s in range(5)],
+                "bad": [{"dice_mean": 0.70, "initial_dice_mean": 0.5, "labels": 38} for _ in range(5)],
+                # a dense metric that would prefer "bad": labels outrank it
+                "x": [{"dice_mean": 0.895, "labels": 38} for _ in range(5)],
+            },
+        )
+    )
+    (rec,) = recommend_all(runs, tolerance=1.0, load=no_spread)
+    assert rec.evidence == "labels"
+    assert rec.tolerance == DICE_TOLERANCE
+    assert rec.best == "good" and set(rec.recommended) == {"good", "x"}
+    assert "decided by dice over 38 labels on 5 instances" in " ".join(rec.verdict).lower()
+
+
+def test_truth_outranks_labels():
+    runs = from_dicts(
+        rows(
+            "both",
+            {
+                "a": [{"error_mean": 0.1, "dice_mean": 0.6} for _ in range(3)],
+                "b": [{"error_mean": 2.0, "dice_mean": 0.9} for _ in range(3)],
+            },
+        )
+    )
+    (rec,) = recommend_all(runs, tolerance=0.5, load=no_spread)
+    assert rec.evidence == "truth" and rec.best == "a"
+    assert "known truth" in " ".join(rec.verdict).lower()
+
+
+def test_a_real_pair_is_decided_by_its_simulated_instances_and_never_pooled_with_them():
+    real = rows("pair", {s: [{"initial_metric_dense": 1.0, "final_metric_dense": 0.1}] * 3 for s in ("a", "b")})
+    sim = rows(
+        "pair-sim",
+        {"a": [{"error_mean": 0.2 + 0.01 * k} for k in range(10)], "b": [{"error_mean": 3.0}] * 10},
+    )
+    runs = from_dicts(real + sim)
+    recs = {r.scope: r for r in recommend_all(runs, tolerance=0.5, load=no_spread)}
+    assert recs["pair"].evidence == "simulated"
+    assert recs["pair"].best == "a" and recs["pair"].recommended == ["a"]
+    assert recs["pair"].n_instances == 10
+    assert "10 simulated deformations of your fixed image" in " ".join(recs["pair"].verdict).lower()
+    assert recs["pair-sim"].evidence == "truth"
+    # one case left in the pool (the companion): no "all cases" that would count the same evidence twice
+    assert "all cases" not in recs
+
+
+def test_evidence_of_a_case_with_landmarks_only():
+    runs = from_dicts(rows("lm", {"a": [{"measures": {"tre_mean": 0.3}}] * 2}))
+    ev = case_evidence("lm", runs)
+    assert ev.kind == "landmarks" and ev.column == "tre_mean"
+
+
+def _image(size=(48, 40), spacing=(1.5, 1.0)):
+    array = np.zeros(size[::-1], dtype=np.float32)
+    array[8:32, 10:38] = 1.0
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(spacing)
+    return image
+
+
+def test_spread_is_zero_for_identical_transforms_and_the_shift_rms_otherwise():
+    data = CaseData(fixed=_image(), moving=_image())
+    same = [sitk.TranslationTransform(2, (1.0, 2.0)) for _ in range(3)]
+    assert spread(same, data) == 0.0
+    # two translations ±d along x: every point sits d from the mean position
+    pair = [sitk.TranslationTransform(2, (0.7, 0.0)), sitk.TranslationTransform(2, (-0.7, 0.0))]
+    assert np.isclose(spread(pair, data), 0.7)
+    assert spread(same[:1], data) is None
+
+
+def test_unstable_strategies_are_not_recommended_on_truth_free_evidence():
+    data = CaseData(fixed=_image(), moving=_image())
+    records = []
+    for strategy, shifts in {"steady": [0.01, -0.01, 0.0, 0.005], "wobbly": [2.0, -2.0, 1.5, -1.5]}.items():
+        for seed, dx in enumerate(shifts):
+            record = RunRecord(strategy, "mine", seed, key=f"{strategy}-{seed}", outcome="converged")
+            record.instance = f"mine-{seed}"
+            record.initial_metric_dense, record.final_metric_dense = 1.0, 0.0
+            record.wall_time_s = 1.0
+            record.transform = transform_to_dict(sitk.TranslationTransform(2, (dx, 0.0)))
+            records.append(record)
+    runs = from_records(records)
+    spreads = solver_spreads(runs, lambda name: data)
+    assert spreads["steady"] < 0.02 and spreads["wobbly"] > 1.0
+    (rec,) = recommend_all(runs, tolerance=0.5, load=lambda name: data)
+    assert rec.evidence == "truth-free"
+    assert rec.best == "steady" and rec.recommended == ["steady"]
+    assert rec.candidate("wobbly").why_not.startswith("unstable")
