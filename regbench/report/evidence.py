@@ -34,7 +34,7 @@ GAP_TOLERANCE = 0.02
 #: The companion case that holds a case's simulated instances.
 SIMULATED_SUFFIX = "-sim"
 #: Where a user reads how to add stronger evidence.
-EVIDENCE_DOCS = "docs/recommend.md#evidence"
+EVIDENCE_DOCS = "docs/recommend.md#which-evidence-decides"
 
 KINDS = ("truth", "landmarks", "labels", "simulated", "truth-free")
 
