@@ -104,13 +104,18 @@ def normalise_error(record: RunRecord) -> None:
 
 
 def note_case_file(record: RunRecord, path: str) -> None:
-    """Keep, in the record's provenance, the user case file its case comes from, relative to the working
-    directory (as a user would type it), so ``regbench show`` prints a command that repeats the run."""
+    """Keep, in the record's provenance, the user case file its case comes from: ``case_file`` relative to the
+    working directory (as a user would type it), so ``regbench show`` prints a command that repeats the run, and
+    ``case_file_abs``, so a report made from another directory finds the file (:mod:`regbench.caseresolve`)."""
     try:
         shown = os.path.relpath(path)
     except ValueError:  # another drive (Windows)
         shown = path
-    record.provenance = {**(record.provenance or {}), "case_file": Path(shown).as_posix()}
+    record.provenance = {
+        **(record.provenance or {}),
+        "case_file": Path(shown).as_posix(),
+        "case_file_abs": Path(os.path.abspath(path)).as_posix(),
+    }
 
 
 def runtime_model(store: Store, runs: Sequence[PlannedRun], pm: RegbenchPluginManager | None = None) -> RuntimeModel:

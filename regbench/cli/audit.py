@@ -6,6 +6,8 @@ from __future__ import annotations
 import click
 
 from regbench.audit import SOURCES, audit, audit_lines
+from regbench.caseresolve import CaseResolver
+from regbench.cases import Case, CaseError
 from regbench.cli.common import cli_plugin_manager, echo_json, make_console
 from regbench.report.runview import as_text
 
@@ -28,6 +30,13 @@ def _distance_option(name: str, default: float, help: str):
 @click.command("audit")
 @click.option("-s", "--strategy", "strategies", multiple=True, help="Strategy to audit (repeatable).")
 @click.option("-c", "--case", "cases", multiple=True, help="Case to audit (repeatable).")
+@click.option(
+    "--cases",
+    "case_files",
+    multiple=True,
+    metavar="FILE",
+    help="A TOML case file (repeatable): its cases can be audited; without --case, every one of them is.",
+)
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(1), help="Runs per seeded source.")
 @click.option("--threads", "threads_text", default="1,2", show_default=True, help="ITK thread counts to compare.")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1), help="Same-key repeats.")
@@ -46,27 +55,36 @@ def _distance_option(name: str, default: float, help: str):
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Also import this plugin module.")
 def audit_command(
-    strategies, cases, seeds, threads_text, repeats, perturbation, tolerance, sources, gradients, as_json, plugins
+    strategies,
+    cases,
+    case_files,
+    seeds,
+    threads_text,
+    repeats,
+    perturbation,
+    tolerance,
+    sources,
+    gradients,
+    as_json,
+    plugins,
 ) -> None:
     """Stability audit: rerun each strategy × case under one noise source at a time (same-key repeats, thread
     counts, sampling seeds, small start perturbations) and report the spread of the error and of the returned
     transform per source. Exit status 1 when a setup is flagged unstable."""
-    if not strategies or not cases:
-        raise click.UsageError("give at least one --strategy and one --case")
+    if not strategies or not (cases or case_files):
+        raise click.UsageError("give at least one --strategy and one --case (or a --cases FILE)")
     threads = _ints(threads_text)
     pm = cli_plugin_manager(plugins)
-    for name in cases:
-        if name not in pm.cases():
-            raise click.BadParameter(f"unknown case {name!r}", param_hint="--case")
+    chosen = _cases(pm, cases, case_files)
     for name in strategies:
         if name not in pm.strategies():
             raise click.BadParameter(f"unknown strategy {name!r}", param_hint="--strategy")
     results, grads = [], []
-    for case in cases:
+    for case in chosen:
         if gradients:
             from regbench.gradients import audit_case_cached
 
-            grads.append(audit_case_cached(pm.get_case(case)))
+            grads.append(audit_case_cached(case))
         for strategy in strategies:
             results.append(
                 audit(
@@ -96,6 +114,20 @@ def audit_command(
                 console.print(as_text(line), highlight=False, soft_wrap=True)
     if any(r.flagged for r in results):
         click.get_current_context().exit(1)
+
+
+def _cases(pm, names: tuple[str, ...], case_files: tuple[str, ...]) -> list[Case]:
+    """The cases to audit by name (registered, or of a ``--cases`` file), else every case of the files."""
+    try:
+        resolver = CaseResolver(pm, case_files)
+    except CaseError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cases") from exc
+    if not names:
+        return list(resolver.given_cases().values())
+    try:
+        return [resolver.resolve(name) for name in names]
+    except CaseError as exc:
+        raise click.BadParameter(str(exc), param_hint="--case") from exc
 
 
 @click.command("upgrade-check")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 from rich.table import Table
 
@@ -36,6 +38,9 @@ def case_info(case, file: str | None = None) -> dict:
         "setup": {k: getattr(setup, k) for k in setup.__dataclass_fields__},
         "provenance": case.provenance.as_dict() if case.provenance else None,
         "file": file,
+        # A simulated case: its seeds are simulated instances of this case's fixed image (docs/cases.md).
+        "simulated_from": case.simulated_from,
+        "simulation": dataclasses.asdict(case.simulation) if case.simulation is not None else None,
         # The gradient audit's case-level warning: the cached measurement, else what is known for the metric.
         "gradient_warning": gradients.case_warning(case),
     }

@@ -49,6 +49,25 @@ _only_cases = click.option("-c", "--case", "cases", multiple=True, help="Only th
 _only_strategies = click.option(
     "-s", "--strategy", "strategies", multiple=True, help="Only these strategies (repeatable)."
 )
+_case_files = click.option(
+    "--cases",
+    "case_files",
+    multiple=True,
+    metavar="FILE",
+    help="A TOML case file the runs' cases come from (repeatable); needed only where a run's own case file moved "
+    "or changed since the run (the record keeps its path and the digest of the case).",
+)
+
+
+def _resolver(case_files: tuple[str, ...]):
+    """The case resolver of a command, its ``--cases`` files read now: a bad one is a usage error naming it."""
+    from regbench.caseresolve import CaseResolver
+    from regbench.cases import CaseError
+
+    try:
+        return CaseResolver(case_files=case_files)
+    except CaseError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cases") from exc
 
 
 @click.command("report")
@@ -88,7 +107,8 @@ _only_strategies = click.option(
     help="Add a column with the median of a plugin's numeric measure (record.measures[NAME]; repeatable). "
     "Every plugin measure is in the HTML report's summary.csv and in regbench export.",
 )
-def report_command(source, by, error, html_dir, no_stats, tolerance, cases, strategies, measures) -> None:
+@_case_files
+def report_command(source, by, error, html_dir, no_stats, tolerance, cases, strategies, measures, case_files) -> None:
     """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics and a
     recommendation."""
     from rich.markup import escape
@@ -100,6 +120,7 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
     from regbench.report.tables import first_hit_table, paired_tests_table, success_table
 
     runs = _filter(_load(source), cases, strategies)
+    _resolver(case_files)  # a bad --cases file is a usage error, found before any table
     if html_dir:
         _check_html_dir(html_dir)  # before the tables: a bad directory is a usage error, found at once
     console = make_console()
@@ -123,24 +144,27 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
         show(first_hit_table(runs, error))
         if len(set(runs.solver)) > 1:
             show(paired_tests_table(runs, (error, "wall_time_s")))
-        _print_recommendations(console, runs, error, tolerance, cases=False)
+        _print_recommendations(console, runs, error, tolerance, cases=False, case_files=case_files)
     if html_dir:
         from regbench.report.html import ReportError, write_html
 
         try:
             with console.status("writing the HTML report"):
-                result = write_html(runs, html_dir, error=error, tolerance=tolerance, measures=measures)
+                result = write_html(
+                    runs, html_dir, error=error, tolerance=tolerance, measures=measures, case_files=case_files
+                )
         except ReportError as exc:
             raise click.BadParameter(str(exc), param_hint="--html") from exc
         console.print(f"HTML report: {result.index} ({len(result.files) - 1} files beside it)", highlight=False)
 
 
-def _print_recommendations(console, runs, error, tolerance, cases=True, wins=False) -> list:
+def _print_recommendations(console, runs, error, tolerance, cases=True, wins=False, case_files=()) -> list:
     from regbench.report.recommend_cases import recommend_all
     from regbench.report.recommend_tables import recommendation_table, win_table
     from regbench.report.runview import markup_safe
 
-    recs = recommend_all(runs, error, tolerance, cases=cases or len(set(runs["case"].tolist())) == 1)
+    one_case = len(set(runs["case"].tolist())) == 1
+    recs = recommend_all(runs, error, tolerance, cases=cases or one_case, case_files=case_files)
     from regbench.report.tables import fit_table
 
     for rec in recs:
@@ -159,11 +183,13 @@ def _print_recommendations(console, runs, error, tolerance, cases=True, wins=Fal
 @_only_cases
 @_only_strategies
 @click.option("--json", "as_json", is_flag=True, help="Print the recommendations as JSON.")
-def recommend_command(source, error, tolerance, cases, strategies, as_json) -> None:
+@_case_files
+def recommend_command(source, error, tolerance, cases, strategies, as_json, case_files) -> None:
     """Which strategy to use, per case and over all cases: the best within a tolerance, with the evidence
     (mean ranks, Wilcoxon–Holm critical-difference groups, a Bayesian signed-rank test with a ROPE, a win matrix,
     failure rate, folding and time). Demonstrations of a failure are shown, never recommended."""
     runs = _filter(_load(source), cases, strategies)
+    _resolver(case_files)
     if not len(runs):
         click.echo(f"{source}: no runs" + (" matching the filters" if cases or strategies else ""))
         return
@@ -171,9 +197,9 @@ def recommend_command(source, error, tolerance, cases, strategies, as_json) -> N
         from regbench.report.recommend_cases import recommend_all
         from regbench.report.recommend_tables import to_jsonable
 
-        echo_json([to_jsonable(r) for r in recommend_all(runs, error, tolerance)])
+        echo_json([to_jsonable(r) for r in recommend_all(runs, error, tolerance, case_files=case_files)])
         return
-    _print_recommendations(make_console(), runs, error, tolerance, cases=True, wins=True)
+    _print_recommendations(make_console(), runs, error, tolerance, cases=True, wins=True, case_files=case_files)
 
 
 def _filter(runs, cases=(), strategies=()):
@@ -301,7 +327,8 @@ def compare_command(a, b, gates, as_json) -> None:
     help="Write pictures of the run into DIR: overlay, checkerboard and difference before and after; for "
     "deformable transforms a Jacobian-determinant map (folding in red) and a deformation grid.",
 )
-def show_command(run, source, as_json, transform_path, resample_path, images_dir) -> None:
+@_case_files
+def show_command(run, source, as_json, transform_path, resample_path, images_dir, case_files) -> None:
     """Explain one run in plain words. RUN is a record key, a unique key prefix, or a JSON record file."""
     from regbench.report.explain import print_explanation
 
@@ -315,24 +342,26 @@ def show_command(run, source, as_json, transform_path, resample_path, images_dir
         return
     print_explanation(record, make_console())
     if transform_path or resample_path or images_dir:
-        _write_run_files(record, transform_path, resample_path, images_dir)
+        _write_run_files(record, transform_path, resample_path, images_dir, _resolver(case_files))
 
 
-def _write_run_files(record, transform_path, resample_path, images_dir) -> None:
+def _write_run_files(record, transform_path, resample_path, images_dir, resolver) -> None:
     import SimpleITK as sitk
 
     from regbench.report import images
 
     try:
+        if resample_path or images_dir:  # the case first: nothing is written when it cannot be found
+            case, data = images.case_data(record, resolver=resolver)
         if transform_path:
             click.echo(f"transform: {images.save_transform(record, transform_path)}")
         if resample_path:
-            _, data = images.case_data(record)
             moved = images.resample(data.moving, data.fixed, images.record_transform(record))
             sitk.WriteImage(moved, str(resample_path))
             click.echo(f"resampled moving image: {resample_path}")
         if images_dir:
-            pictures = images.write_images(record, images_dir)
+            before = images.initial_transform(record, case, data)
+            pictures = images.write_images(record, images_dir, data.fixed, data.moving, before)
             click.echo(f"pictures: {', '.join(str(p) for p in pictures.files)}")
             if pictures.folded_voxels:
                 click.echo(f"folded voxels (Jacobian determinant <= 0): {pictures.folded_voxels}")

@@ -192,15 +192,18 @@ def write_html(
     progress: Callable[[str], None] | None = None,
     tolerance: float | None = None,
     measures: Sequence[str] = (),
+    case_files: Sequence[str] = (),
 ) -> HtmlReport:
     """Write ``index.html``, its PNG figures and ``summary.csv`` into ``out_dir`` (created if needed).
 
-    Raises :class:`ReportError` naming the directory when it cannot be created or written.
+    ``case_files`` are TOML case files to find the runs' cases in where their own moved (the pictures, the
+    tolerance: :mod:`regbench.caseresolve`). Raises :class:`ReportError` naming the directory when it cannot be
+    created or written.
     """
     out = Path(out_dir)
     prepare_dir(out)
     try:
-        return _write(runs, out, error, progress or (lambda _msg: None), tolerance, tuple(measures))
+        return _write(runs, out, error, progress or (lambda _msg: None), tolerance, tuple(measures), tuple(case_files))
     except OSError as exc:
         where = exc.filename or out
         raise ReportError(f"{where}: cannot write the HTML report there ({exc.strerror or exc})") from exc
@@ -213,6 +216,7 @@ def _write(
     say: Callable[[str], None],
     tolerance: float | None = None,
     measures: tuple[str, ...] = (),
+    case_files: tuple[str, ...] = (),
 ) -> HtmlReport:
     by_strategy = summary_rows(runs, "strategy", error)
     by_case = summary_rows(runs, "case", error)
@@ -229,7 +233,7 @@ def _write(
 
     say("recommendation")
     files = []
-    recommendation = _recommendation(runs, out, error, files, tolerance)
+    recommendation = _recommendation(runs, out, error, files, tolerance, case_files)
     say("figures")
     plots = _plots(runs, errors, results, hits, budgets, by_strategy, len(found), error)
     for plot in plots:

@@ -4,6 +4,7 @@ fixed-budget tables, the pairwise-test matrices, and the recommendation with its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -151,11 +152,20 @@ def _anchor(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
 
 
-def _recommendation(runs: Runs, out: Path, error: str, files: list[Path], tolerance: float | None = None) -> dict:
+def _recommendation(
+    runs: Runs,
+    out: Path,
+    error: str,
+    files: list[Path],
+    tolerance: float | None = None,
+    case_files: Sequence[str] = (),
+) -> dict:
+    from regbench.caseresolve import CaseResolver
     from regbench.report import recommend as rc
     from regbench.report.recommend_cases import recommend_all
 
-    recs = recommend_all(runs, error, tolerance)
+    recs = recommend_all(runs, error, tolerance, case_files=case_files)
+    resolver = CaseResolver(case_files=case_files)  # the pictures' cases: each case file read once
     per_case = {r.scope: r for r in recs if r.scope != "all cases"}
     solvers = sorted(set(runs.solver.astype(str)))
     demos = {c.solver for r in recs for c in r.candidates if not c.eligible}
@@ -184,7 +194,7 @@ def _recommendation(runs: Runs, out: Path, error: str, files: list[Path], tolera
             "picture_note": "",
         }
         if rec.scope != "all cases" and number < MAX_PICTURE_CASES:
-            block["pictures"], block["picture_note"] = _pictures(runs, rec, out, error, files)
+            block["pictures"], block["picture_note"] = _pictures(runs, rec, out, error, files, resolver)
         links = {p["solver"]: f"#{p['anchor']}" for p in block["pictures"]}
         for c in rec.candidates:
             probs = rec.bayes.get(c.solver)
@@ -216,7 +226,7 @@ def _recommendation(runs: Runs, out: Path, error: str, files: list[Path], tolera
     }
 
 
-def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path]) -> tuple[list[dict], str]:
+def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path], resolver=None) -> tuple[list[dict], str]:
     """The recommended (the best's median run), the median and the worst run of one case, drawn."""
     from regbench.report import images
 
@@ -245,7 +255,7 @@ def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path]) -> tupl
             return pictures, "Full records are not available from this source: no pictures."
         target = out / "runs" / _anchor(rec.scope) / _anchor(key)
         try:
-            drawn = images.write_images(records[0], target)
+            drawn = images.write_images(records[0], target, resolver=resolver)
         except images.ImageError as exc:
             return pictures, f"No pictures: {exc}"
         files.extend(drawn.files)

@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from regbench.caseresolve import CaseResolver
+from regbench.cases import CaseError
+
 # The Jacobian the record's folding figures come from (regbench.evaluate), so the map and the count agree.
 from regbench.evaluate import jacobian_determinant
 from regbench.record import RunRecord
@@ -52,13 +55,15 @@ def resample(moving: sitk.Image, fixed: sitk.Image, transform: sitk.Transform, d
     return sitk.Resample(moving, fixed, transform, sitk.sitkLinear, default, moving.GetPixelID())
 
 
-def case_data(record: RunRecord, pm=None):
-    from regbench.plugins import make_plugin_manager
-
-    pm = pm or make_plugin_manager(strict=False)
+def case_data(record: RunRecord, pm=None, resolver: CaseResolver | None = None):
+    """The run's case and its data, found as :mod:`regbench.caseresolve` says (a registered case, a ``--cases``
+    file given to ``resolver``, or the run's own case file); :class:`ImageError` saying why not."""
+    resolver = resolver or CaseResolver(pm)
     try:
-        case = pm.get_case(record.case)
+        case = resolver.resolve(record)
         return case, case.load()
+    except CaseError as exc:
+        raise ImageError(f"run {record.key}: {exc}") from exc
     except Exception as exc:
         raise ImageError(f"run {record.key}: case {record.case!r} cannot be loaded here: {exc}") from exc
 
@@ -128,9 +133,10 @@ def write_images(
     before: sitk.Transform | None = None,
     tiles: int = 8,
     grid_step: int | None = None,
+    resolver: CaseResolver | None = None,
 ) -> Pictures:
     """Write the run's pictures into ``directory``; the images and starting transform come from the case unless
-    given."""
+    given (found by ``resolver``: :func:`case_data`)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -140,7 +146,7 @@ def write_images(
     directory.mkdir(parents=True, exist_ok=True)
     after = record_transform(record)
     if fixed is None or moving is None or before is None:
-        case, data = case_data(record)
+        case, data = case_data(record, resolver=resolver)
         fixed = data.fixed if fixed is None else fixed
         moving = data.moving if moving is None else moving
         before = initial_transform(record, case, data) if before is None else before

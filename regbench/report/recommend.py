@@ -126,7 +126,7 @@ def recommend(
     (:mod:`regbench.report.evidence`), in the units ``tolerances`` are given in. ``spreads`` (per solver, physical
     units) with ``spread_tolerance``: a solver whose results spread over seeds beyond it is not recommended."""
     cases = sorted({str(c) for c in runs["case"].tolist()})
-    tolerances = tolerances if tolerances is not None else case_tolerances(cases)
+    tolerances = tolerances if tolerances is not None else case_tolerances(cases, runs=runs)
     demonstrated = demonstrations() if demonstrated is None else demonstrated
     values = error_column(runs, error).values if values is None else np.asarray(values, dtype=float)
     values = np.where(executed(runs), values, np.inf)

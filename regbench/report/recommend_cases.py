@@ -10,14 +10,14 @@ the companion is in it already.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from regbench.cases import CaseData
 from regbench.report.evidence import SIMULATED_SUFFIX, Evidence, case_evidence
 from regbench.report.recommend import Recommendation, _verdict, recommend
-from regbench.report.recommend_inputs import case_tolerances, demonstrations
+from regbench.report.recommend_inputs import case_loader, case_tolerances, demonstrations
 from regbench.report.runs import Runs
 from regbench.report.stability import solver_spreads
 
@@ -28,15 +28,17 @@ def recommend_all(
     tolerance: float | None = None,
     cases: bool = True,
     load: Callable[[str], CaseData | None] | None = None,
+    case_files: Sequence[str] = (),
 ) -> list[Recommendation]:
     """A recommendation per case (``cases``) and one over all of them (when there are several), each decided by
     the strongest evidence its case has (:mod:`regbench.report.evidence`). ``load`` gives a case's data for the
-    spread over seeds, the truth-free evidence (default: the registered cases; None: no spread)."""
+    spread over seeds, the truth-free evidence (default: the case each run recorded, or one of ``case_files``:
+    :func:`regbench.report.recommend_inputs.case_loader`; None where it cannot be loaded: no spread)."""
     names = sorted({str(c) for c in runs["case"].tolist()})
     wanted = set(names) | {n + SIMULATED_SUFFIX for n in names}
-    tolerances = case_tolerances(sorted(wanted), tolerance)
+    tolerances = case_tolerances(sorted(wanted), tolerance, runs=runs, case_files=case_files)
     demonstrated = demonstrations()
-    load = load if load is not None else registered_case_data
+    load = load if load is not None else case_loader(runs, case_files)
     found = {
         name: case_evidence(
             name,

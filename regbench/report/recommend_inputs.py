@@ -1,13 +1,22 @@
-"""What a recommendation is judged against, from the registered plugins: each case's tolerance in its physical
-units (``--tolerance``, or half the smallest voxel spacing of its fixed image) and the strategies registered as
-demonstrations of a failure (shown, never recommended).
+"""What a recommendation is judged against: each case's tolerance in its physical units (``--tolerance``, or half
+the smallest voxel spacing of its fixed image, recorded by every run) and the strategies registered as
+demonstrations of a failure (shown, never recommended); and a case's data for the spread over seeds, found again
+from the runs' records (:mod:`regbench.caseresolve`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
-DEFAULT_TOLERANCE = 0.5  # where a case's spacing is unknown (it cannot be loaded here)
+import numpy as np
+
+from regbench.caseresolve import CaseResolver
+from regbench.cases import CaseData
+from regbench.record import RunRecord
+from regbench.report.runs import Runs
+
+DEFAULT_TOLERANCE = 0.5  # where a case's spacing is unknown (no run recorded it and it cannot be loaded here)
 
 
 def demonstrations() -> dict[str, str]:
@@ -31,21 +40,67 @@ def spacing_tolerance(spacing) -> float:
     return 0.5 * float(min(spacing))
 
 
-def case_tolerances(cases, tolerance: float | None = None) -> dict[str, tuple[float, str]]:
-    """Per case: (tolerance, where it came from). ``tolerance`` given: that, for every case."""
-    out = {}
-    pm = None
-    for case in cases:
-        if tolerance is not None:
-            out[case] = (float(tolerance), "--tolerance")
-            continue
-        if pm is None:
-            from regbench.plugins import make_plugin_manager
+def case_tolerances(
+    cases: Iterable[str],
+    tolerance: float | None = None,
+    *,
+    runs: Runs | None = None,
+    case_files: Sequence[str] = (),
+) -> dict[str, tuple[float, str]]:
+    """Per case: (tolerance, where it came from). ``tolerance`` given: that, for every case.
 
-            pm = make_plugin_manager(strict=False)
-        try:
-            spacing = pm.get_case(case).load().fixed.GetSpacing()
-            out[case] = (spacing_tolerance(spacing), f"half the smallest spacing {min(spacing):g}")
-        except Exception:
-            out[case] = (DEFAULT_TOLERANCE, "case not loadable here: default")
+    Otherwise half the smallest voxel spacing of the case's fixed image (:func:`spacing_tolerance`; on anisotropic
+    voxels the finest axis decides, docs/recommend.md): as a run of ``runs`` recorded it (``fixed_spacing``: from
+    the store alone), else from the case found again as :mod:`regbench.caseresolve` says (a registered case, a file
+    of ``case_files``, the run's own case file), else :data:`DEFAULT_TOLERANCE`.
+    """
+    cases = list(cases)
+    if tolerance is not None:
+        return {case: (float(tolerance), "--tolerance") for case in cases}
+    records = first_records(runs, cases) if runs is not None else {}
+    resolver: CaseResolver | None = None
+    out = {}
+    for case in cases:
+        record = records.get(case)
+        spacing = record.fixed_spacing if record is not None else None
+        if not spacing:
+            resolver = resolver or CaseResolver(case_files=case_files)
+            try:
+                spacing = resolver.resolve(record or case).load().fixed.GetSpacing()
+            except Exception:  # a report must not fail because a case cannot be loaded: the default, said so
+                out[case] = (DEFAULT_TOLERANCE, "case not loadable here: default")
+                continue
+        out[case] = (spacing_tolerance(spacing), f"half the smallest spacing {min(spacing):g}")
     return out
+
+
+def case_loader(runs: Runs | None = None, case_files: Sequence[str] = ()) -> Callable[[str], CaseData | None]:
+    """A case's data by name (for the spread over seeds), found again from a run of ``runs`` on it (its case file
+    and digest) or ``case_files`` as :mod:`regbench.caseresolve` says; None where it cannot be loaded here."""
+    resolver: CaseResolver | None = None
+    loaded: dict[str, CaseData | None] = {}
+
+    def load(name: str) -> CaseData | None:
+        nonlocal resolver
+        if name not in loaded:
+            resolver = resolver or CaseResolver(case_files=case_files)
+            record = first_records(runs, [name]).get(name) if runs is not None else None
+            try:
+                loaded[name] = resolver.resolve(record or name).load()
+            except Exception:  # a report must not fail because a case cannot be loaded: no spread then
+                loaded[name] = None
+        return loaded[name]
+
+    return load
+
+
+def first_records(runs: Runs, cases: Iterable[str]) -> dict[str, RunRecord]:
+    """Per case of ``cases``, the full record of its first run in ``runs`` (where the source holds records)."""
+    names = runs["case"].astype(str)
+    keys = {}
+    for case in cases:
+        index = np.flatnonzero(names == case)
+        if index.size:
+            keys[case] = str(runs["key"][index[0]])
+    found = {record.key: record for record in runs.records(list(keys.values()))}
+    return {case: found[key] for case, key in keys.items() if key in found}
