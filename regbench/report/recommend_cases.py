@@ -103,13 +103,3 @@ def _decided(rec: Recommendation, ev: Evidence) -> None:
     rec.evidence = ev.kind
     rec.decided_by = ev.decided_by(rec.n_instances)
     rec.verdict = _verdict(rec, [c.solver for c in rec.candidates])
-
-
-def registered_case_data(name: str) -> CaseData | None:
-    """A registered case's data, or None where it cannot be loaded here."""
-    from regbench.plugins import make_plugin_manager
-
-    try:
-        return make_plugin_manager(strict=False).get_case(name).load()
-    except Exception:  # a report must not fail because a case cannot be loaded: no spread then
-        return None
