@@ -22,6 +22,7 @@ from regbench.plugins import (
 from regbench.probe import ProbeFamily
 from regbench.record import IterationEvent, Level, RunRecord, Segment
 from regbench.run import run_one
+from regbench.simulation import Simulation, TruthSpec, add_noise, make_truth, remap, simulate, warp
 from regbench.stops import CATEGORIES as STOP_CATEGORIES
 from regbench.stops import is_no_overlap, is_no_overlap_error
 from regbench.store import Store
@@ -62,11 +63,14 @@ __all__ = [
     "RunRecord",
     "Segment",
     "Setup",
+    "Simulation",
     "SingleRunStrategy",
     "Store",
     "Strategy",
+    "TruthSpec",
     "UnsupportedSetup",
     "__version__",
+    "add_noise",
     "as_float",
     "classify_stop",
     "corner_shift_scales",
@@ -74,8 +78,12 @@ __all__ = [
     "is_no_overlap",
     "is_no_overlap_error",
     "make_plugin_manager",
+    "make_truth",
     "param",
+    "remap",
     "run_one",
+    "simulate",
     "transform_from_dict",
     "transform_to_dict",
+    "warp",
 ]

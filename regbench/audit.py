@@ -83,10 +83,8 @@ class AuditResult:
 def _variant(case: Case, **setup_changes: Any) -> Case:
     if not setup_changes:
         return case
-    setup = dataclasses.replace(case.setup, **setup_changes)
-    variant = Case(case.name, case.loader, setup, case.description, case.tags, identity=case.identity)
-    variant.provenance = case.provenance
-    return variant
+    # replace keeps everything else, a simulated case's simulation included (its loader gives the source pair)
+    return dataclasses.replace(case, setup=dataclasses.replace(case.setup, **setup_changes))
 
 
 def _no_jitter(case: Case) -> dict[str, float]:

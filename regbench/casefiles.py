@@ -21,7 +21,8 @@ from typing import Any
 
 from regbench.caseinputs import CaseEntry, load_entry
 from regbench.cases import Case, CaseError
-from regbench.casesetup import parse_setup
+from regbench.casesetup import parse_setup, parse_table
+from regbench.simulation import Simulation
 from regbench.tomllines import TomlLines
 
 try:
@@ -42,6 +43,7 @@ CASE_KEYS = {
     "tags": "list of strings",
     "default": "part of the default selection (true unless said otherwise)",
     "setup": "table of registration settings (transform, metric, sampling, pyramid, interpolator)",
+    "simulate": "table: also register '<name>-sim', simulated deformations of the fixed image with an exact truth",
 }
 TOP_KEYS = ("setup", "case")
 
@@ -79,11 +81,37 @@ def load_case_file(path: str | os.PathLike) -> list[Case]:
     seen: dict[str, str] = {}
     for index, table in enumerate(entries):
         case = _case(path, lines, index, table, defaults)
-        if case.name in seen:
-            raise CaseError(f"{lines.where(index)}: case name {case.name!r} is used twice (first at {seen[case.name]})")
-        seen[case.name] = lines.where(index)
-        cases.append(case)
+        for one in (case, *_simulated(lines, index, table, case)):
+            if one.name in seen:
+                raise CaseError(
+                    f"{lines.where(index)}: case name {one.name!r} is used twice (first at {seen[one.name]})"
+                )
+            seen[one.name] = lines.where(index)
+            cases.append(one)
     return cases
+
+
+def _simulated(lines: _Lines, index: int, table: dict, case: Case) -> list[Case]:
+    """The companion case of simulated instances that a ``simulate`` table asks for (none without one), its first
+    instance built now: a bad key, value or B-spline magnitude is a usage error naming its line."""
+    if "simulate" not in table:
+        return []
+    where = lines.where(index, "simulate")
+    if not isinstance(table["simulate"], dict):
+        raise CaseError(f"{where}: 'simulate' must be a table ([case.simulate])")
+    spec = table["simulate"]
+    simulation = parse_table(
+        Simulation, "simulate", spec, where, lambda key: lines.where(index, key), value_errors_at_key=True
+    )
+    try:
+        companion = case.simulated(simulation)
+        companion.load()
+    except CaseError as exc:
+        message = str(exc)
+        key = message.removeprefix("simulate: ").split(" ", 1)[0]
+        place = lines.where(index, key) if message.startswith("simulate: ") and key in spec else where
+        raise CaseError(f"{place}: case {case.name!r}: {message}") from None
+    return [companion]
 
 
 def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> Case:

@@ -31,6 +31,7 @@ from regbench.setups import (
     CaseError,
     Setup,
 )
+from regbench.simulation import Simulation, simulate
 
 
 @dataclass
@@ -56,7 +57,13 @@ class CaseData:
 
 @dataclass
 class Case:
-    """A registration problem. ``loader`` builds the :class:`CaseData` on first use."""
+    """A registration problem. ``loader`` builds the :class:`CaseData` on first use.
+
+    A *simulated* case (``simulation`` set; :meth:`simulated` makes one) has data that depend on the run seed:
+    its ``loader`` gives the source pair, and each seed's instance (:meth:`for_seed`) is the source's fixed
+    image warped through a random transform of the setup's model, with an exact truth
+    (:func:`regbench.simulation.simulate`). Loaded without a seed, it is seed 0's instance.
+    """
 
     name: str
     loader: Callable[[], CaseData]
@@ -69,25 +76,92 @@ class Case:
     # times): part of every run's key, so editing a case's definition never returns a stale stored result.
     identity: dict[str, Any] = field(default_factory=dict)
     provenance: Any = None  # set when registered
+    simulation: Simulation | None = None  # a simulated case: one instance per run seed (see the docstring)
+    simulated_from: str | None = None  # the name of the case whose images a simulated case uses, for reports
     _data: CaseData | None = field(default=None, init=False, repr=False)
+    # A simulated case's own state: the seed of an instance, the case it derives from (which holds the source
+    # pair and the last few instances, so every seed's case shares one source and one evaluation cache entry).
+    _seed: int | None = field(default=None, init=False, repr=False)
+    _template: Case | None = field(default=None, init=False, repr=False)
+    _source: CaseData | None = field(default=None, init=False, repr=False)
+    _instances: dict[int, Case] = field(default_factory=dict, init=False, repr=False)
 
     def load(self) -> CaseData:
         if self.unavailable:
             raise CaseError(f"case {self.name!r} is unavailable: {self.unavailable}")
+        if self.simulation is not None and self._seed is None:
+            return self.for_seed(0).load()
         if self._data is None:
-            data = self.loader()
+            data = self.loader() if self.simulation is None else self._instance_data()
             check_case_data(self.name, data, self.setup)
             self._data = data
         return self._data
 
     def fingerprint(self) -> dict[str, Any]:
-        """The case's definition for run keys: setup, identity and the version of the plugin that made it."""
+        """The case's definition for run keys: setup, identity and the version of the plugin that made it (and,
+        for a simulated case, the simulation and its source: other magnitudes are another problem)."""
         provenance = self.provenance.as_dict() if self.provenance is not None else None
-        return {"setup": dataclasses.asdict(self.setup), "identity": self.identity, "provenance": provenance}
+        out = {"setup": dataclasses.asdict(self.setup), "identity": self.identity, "provenance": provenance}
+        if self.simulation is not None:
+            out.update(simulation=dataclasses.asdict(self.simulation), simulated_from=self.simulated_from)
+        return out
+
+    def for_seed(self, seed: int) -> Case:
+        """The case a run with ``seed`` solves: ``self`` for an ordinary case; for a simulated one, that seed's
+        instance: a case of the same name, setup and provenance whose identity holds the seed (so its instance
+        key differs per seed) and whose data is built from the seed. The last few are kept per process."""
+        if self.simulation is None:
+            return self
+        template, seed = self._template or self, int(seed)
+        instance = template._instances.pop(seed, None)
+        if instance is None:
+            instance = dataclasses.replace(template, identity={**template.identity, "simulation_seed": seed})
+            instance._seed, instance._template = seed, template
+        template._instances[seed] = instance  # the most recent last
+        while len(template._instances) > _INSTANCES_KEPT:
+            template._instances.pop(next(iter(template._instances)))
+        return instance
+
+    def simulated(self, simulation: Simulation, name: str | None = None) -> Case:
+        """A companion case of simulated instances of this case's fixed image (``<name>-sim`` by default,
+        tagged ``simulated``): never pooled with this case's results. Its data depend on the run seed."""
+        if self.simulation is not None:
+            raise CaseError(f"case {self.name!r} is already simulated: simulate its source {self.simulated_from!r}")
+        simulation = simulation.resolved(self.setup)
+        simulation.check_model(self.setup.transform)
+        return Case(
+            name or f"{self.name}-sim",
+            self.load,
+            self.setup,
+            description=simulation.describe(self.name),
+            tags=(*self.tags, "simulated"),
+            default=self.default,
+            unavailable=self.unavailable,
+            identity=dict(self.identity),
+            simulation=simulation,
+            simulated_from=self.name,
+        )
+
+    def _instance_data(self) -> CaseData:
+        assert self.simulation is not None and self._seed is not None
+        template = self._template or self
+        if template._source is None:
+            source = template.loader()
+            check_case_data(self.simulated_from or self.name, source, self.setup)
+            template._source = source
+        source = template._source
+        instance = simulate(
+            self.simulation, self.setup, as_float(source.fixed), self._seed, source.fixed_mask, source.fixed_labels
+        )
+        return CaseData(**vars(instance))
 
     @property
     def dimension(self) -> int:
         return self.load().fixed.GetDimension()
+
+
+#: How many seeds' instances a simulated case keeps per process (runs of one case often come seed after seed).
+_INSTANCES_KEPT = 4
 
 
 def check_case_data(name: str, data: CaseData, setup: Setup | None = None) -> None:

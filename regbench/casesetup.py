@@ -22,23 +22,43 @@ def parse_setup(table: dict[str, Any], where: str, locate: Callable[[str], str] 
     """A :class:`Setup` from a TOML table: every value is checked against the type of its :class:`Setup` field
     (lists become tuples; one value where a list is expected is a list of one). A wrong key or type raises a
     :class:`CaseError` naming the place (``locate(key)``, else ``where``), the key and the expected type."""
+    return parse_table(Setup, "setup", table, where, locate)
+
+
+T = typing.TypeVar("T")
+
+
+def parse_table(
+    cls: type[T],
+    label: str,
+    table: dict[str, Any],
+    where: str,
+    locate: Callable[[str], str] | None = None,
+    value_errors_at_key: bool = False,
+) -> T:
+    """A ``cls`` (a dataclass) from a TOML table, each value checked against its field's type; messages call the
+    table ``label``. A :class:`CaseError` the class itself raises is placed at ``where``, or, with
+    ``value_errors_at_key``, at the line of the key it names (``"<label>: <key> ..."``)."""
+    hints = typing.get_type_hints(cls)
+    keys = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
     values: dict[str, Any] = {}
     for key, value in table.items():
         place = locate(key) if locate is not None else where
-        if key not in SETUP_KEYS:
-            raise CaseError(f"{place}: unknown setup key {key!r}; valid keys: {', '.join(SETUP_KEYS)}")
-        hint = SETUP_TYPES[key]
+        if key not in keys:
+            raise CaseError(f"{place}: unknown {label} key {key!r}; valid keys: {', '.join(keys)}")
         try:
-            values[key] = convert(value, hint)
+            values[key] = convert(value, hints[key])
         except _WrongType:
             kind = "" if isinstance(value, list) else f" ({_toml_type(value)})"
             raise CaseError(
-                f"{place}: setup {key!r} must be {describe_type(hint)}, got {_toml_repr(value)}{kind}"
+                f"{place}: {label} {key!r} must be {describe_type(hints[key])}, got {_toml_repr(value)}{kind}"
             ) from None
     try:
-        return Setup(**values)
+        return cls(**values)
     except CaseError as exc:
-        raise CaseError(f"{where}: {exc}") from None
+        named = str(exc).removeprefix(f"{label}: ").split(" ", 1)[0]
+        place = locate(named) if value_errors_at_key and locate is not None and named in table else where
+        raise CaseError(f"{place}: {exc}") from None
 
 
 class _WrongType(Exception):

@@ -228,6 +228,9 @@ class RunRecord:
     # bit-identical with more); False where it is known not to (Mattes MI with more than one thread);
     # None where it is not known.
     deterministic: bool | None = None
+    # The fixed image's voxel spacing (physical units per axis): the recommendation's default tolerance is half
+    # its smallest value, known from the store alone.
+    fixed_spacing: list[float] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     status: str = "ok"

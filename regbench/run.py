@@ -22,6 +22,7 @@ import numpy as np
 import pluggy
 import SimpleITK as sitk
 
+from regbench.caseresolve import case_digest
 from regbench.cases import Case, initial_mapping
 from regbench.harness import DEFAULT_POSITIONS, ExecutionFailed, PositionSchedule, RunContext
 from regbench.outcomes import Evidence, judge
@@ -107,7 +108,9 @@ def run_key(
 
 def instance_key(case: Case, seed: int) -> str:
     """The problem a run on ``case`` with ``seed`` solves: the case's definition, where it starts and, when
-    the metric is sampled, the sampling seed. Seeds that change neither give the same instance (copies)."""
+    the metric is sampled, the sampling seed. Seeds that change neither give the same instance (copies); a
+    simulated case's seeds are distinct instances (its definition holds the seed: :meth:`Case.for_seed`)."""
+    case = case.for_seed(seed)
     data = case.load()
     start = transform_to_dict(initial_mapping(case.setup, data, seed))
     sampling = int(seed) + 1 if case.setup.sampling != "none" else None
@@ -173,9 +176,17 @@ def new_record(
         provenance={
             "strategy": strategy.provenance.as_dict() if strategy.provenance else None,
             "case": case.provenance.as_dict() if case.provenance else None,
+            # which definition of the case ran: show, reports and audit find it again by it (regbench.caseresolve)
+            "case_digest": case_digest(case),
         },
         versions=vers,
     )
+    if case.simulation is not None:  # where the result comes from, in words and numbers, from the store alone
+        record.provenance["simulation"] = {
+            "simulated_from": case.simulated_from,
+            "description": case.description,
+            **dataclasses.asdict(case.simulation),
+        }
     record.key = run_key(
         strategy.name, param_dict, case.name, record.seed, threads, vers, case.fingerprint(), record.repeat
     )
@@ -214,12 +225,16 @@ def execute_record(
     pm: RegbenchPluginManager,
     positions: PositionSchedule | None = None,
 ) -> RunRecord:
-    """Fill ``record`` by running ``strategy`` on ``case``."""
+    """Fill ``record`` by running ``strategy`` on ``case`` (on its instance for the record's seed, where the case
+    is simulated: :meth:`Case.for_seed`)."""
     wall, cpu = time.perf_counter(), time.process_time()
     reset_peak_rss()
     with itk_globals(record.threads):
         try:
+            case = case.for_seed(record.seed)
             record.instance = instance_key(case, record.seed)
+            # the default tolerance (half the finest spacing) comes from the store alone, case file or not
+            record.fixed_spacing = [float(s) for s in case.load().fixed.GetSpacing()]
             record.deterministic = is_deterministic(case, record.threads)
             ctx = RunContext(case, record.seed, record.threads, pm, record)
             ctx.count_iterations = strategy.count_iterations
@@ -275,10 +290,19 @@ def _summarize(record: RunRecord, transform: sitk.Transform, case: Case, pm: Reg
 _NOT_MEASURES = frozenset(f.name for f in dataclasses.fields(RunRecord)) - set(MEASURE_FIELDS)
 
 
+#: Measure fields whose value is a mapping (name → number or None), not a number: the per-label Dice.
+MAPPING_MEASURES = frozenset({"dice_per_label"})
+
+
+def _is_number(value: Any) -> bool:
+    """None or a number (bool is not one)."""
+    return value is None or (not isinstance(value, bool) and isinstance(value, (int, float, np.number)))
+
+
 def _merge_measures(record: RunRecord, measures: Any) -> None:
-    """One ``regbench_evaluate`` result into the record: measure fields (numbers), ``measures`` (a dict) and other
-    names into ``record.measures``; any other record field is refused with a note (an evaluation adds measures,
-    it does not rewrite what ran)."""
+    """One ``regbench_evaluate`` result into the record: measure fields (numbers; ``dice_per_label`` a mapping of
+    numbers), ``measures`` (a dict) and other names into ``record.measures``; any other record field is refused
+    with a note (an evaluation adds measures, it does not rewrite what ran)."""
     if not isinstance(measures, Mapping):
         record.notes.append(f"regbench_evaluate returned {measures!r:.80}, not a dict: ignored")
         return
@@ -286,8 +310,13 @@ def _merge_measures(record: RunRecord, measures: Any) -> None:
     for name, value in measures.items():
         if name == "measures" and isinstance(value, Mapping):
             record.measures.update({str(k): to_jsonable(v) for k, v in value.items()})
+        elif name in MAPPING_MEASURES:
+            if value is not None and not (isinstance(value, Mapping) and all(map(_is_number, value.values()))):
+                refused.append(f"{name} (not a mapping of numbers: {value!r:.40})")
+                continue
+            setattr(record, name, None if value is None else {str(k): to_jsonable(v) for k, v in value.items()})
         elif name in MEASURE_FIELDS:
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+            if not _is_number(value):
                 refused.append(f"{name} (not a number: {value!r:.40})")
                 continue
             setattr(record, name, to_jsonable(value))

@@ -3,19 +3,20 @@
 Everything is a pure function of its arguments and a seed: the same spec gives the same images bit for bit.
 Images have unit spacing, origin 0 and intensities in [0, 1] (before noise). The generator makes the *moving*
 image and then the fixed one as ``Resample(moving, truth)``, so the truth maps fixed-space points to moving
-space exactly: the direction of the transform a registration returns.
+space exactly: the direction of the transform a registration returns. The generic pieces (random truths,
+warping, the intensity remapping, noise) are regbench's own (:mod:`regbench.simulation`, through the public
+API), shared with the simulated instances of a user's images; the phantom and the texture are this plugin's.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
 
-from regbench import CaseData
+from regbench import CaseData, TruthSpec, add_noise, make_truth, remap, warp
 
 
 def _smoothed_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
@@ -75,30 +76,6 @@ def phantom(size: tuple[int, ...], seed: int) -> sitk.Image:
     return _image(np.clip(sitk.GetArrayFromImage(smooth), 0.0, 1.0))
 
 
-def remap(image: sitk.Image) -> sitk.Image:
-    """A non-monotonic intensity remapping (another 'modality'): the same anatomy, other contrasts.
-
-    g(v) = (1 − cos(2.4πv)) / 2 keeps the background at 0 and maps the tissues 0.35, 0.65, 0.9 to about 0.94,
-    0.41, 0.06: contrast inverted between tissues and the brightest tissue close to the background. Mean
-    squares is the wrong metric for such a pair; mutual information is the right one.
-    """
-    array = sitk.GetArrayFromImage(image).astype(np.float64)
-    out = _image(0.5 * (1.0 - np.cos(2.4 * math.pi * array)))
-    out.CopyInformation(image)
-    return out
-
-
-def add_noise(image: sitk.Image, sigma: float, seed: int) -> sitk.Image:
-    """Gaussian noise of standard deviation ``sigma`` (intensities are in [0, 1])."""
-    if sigma <= 0:
-        return image
-    array = sitk.GetArrayFromImage(image)
-    rng = np.random.default_rng(seed)
-    out = _image(array + sigma * rng.standard_normal(array.shape))
-    out.CopyInformation(image)
-    return out
-
-
 def warped_pair(
     size: tuple[int, ...],
     truth: sitk.Transform,
@@ -111,80 +88,13 @@ def warped_pair(
     fixed-space points to moving space. ``multimodal`` remaps the moving image's intensities (:func:`remap`);
     independent Gaussian noise of standard deviation ``noise`` is added to both images afterwards."""
     clean = image(size, seed)
-    fixed = sitk.Resample(clean, clean, truth, sitk.sitkLinear, 0.0)
+    fixed = warp(clean, truth)
     moving = remap(clean) if multimodal else clean
     return CaseData(
         fixed=add_noise(fixed, noise, seed + 1),
         moving=add_noise(moving, noise, seed + 2),
         truth=truth,
     )
-
-
-# -- known transforms of controlled size ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TruthSpec:
-    """A random transform of controlled size. Sizes are in physical units (pixels here) and degrees.
-
-    ``kind`` is translation, rigid, affine or bspline. ``shift`` is the length of the translation (random
-    direction), ``angle`` the rotation (about a random axis in 3D) about the image centre, ``linear`` the
-    largest entry of the non-rotational linear part (scale and shear, e.g. 0.05 for 5%), ``bspline`` the
-    largest control-point displacement per axis on a ``mesh``-cell grid.
-    """
-
-    kind: str
-    shift: float = 0.0
-    angle: float = 0.0
-    linear: float = 0.0
-    bspline: float = 0.0
-    mesh: int = 4
-
-    def describe(self) -> str:
-        parts = []
-        if self.angle:
-            parts.append(f"{self.angle:g}° rotation")
-        if self.linear:
-            parts.append(f"±{100 * self.linear:g}% scale/shear")
-        if self.shift:
-            parts.append(f"{self.shift:g} px shift")
-        if self.bspline:
-            parts.append(f"B-spline {self.mesh}-cell mesh, ±{self.bspline:g} px")
-        return f"{self.kind} truth ({', '.join(parts)})"
-
-
-def _rotation(dim: int, angle_deg: float, rng: np.random.Generator) -> np.ndarray:
-    theta = math.radians(angle_deg)
-    if dim == 2:
-        return np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
-    axis = rng.standard_normal(3)
-    axis /= np.linalg.norm(axis)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + math.sin(theta) * k + (1 - math.cos(theta)) * k @ k  # Rodrigues
-
-
-def make_truth(spec: TruthSpec, reference: sitk.Image, seed: int) -> sitk.Transform:
-    """The transform ``spec`` describes, drawn with ``seed``, on ``reference``'s domain."""
-    rng = np.random.default_rng(seed)
-    dim = reference.GetDimension()
-    direction = rng.standard_normal(dim)
-    shift = spec.shift * direction / np.linalg.norm(direction)
-    if spec.kind == "bspline":
-        truth = sitk.BSplineTransformInitializer(reference, [spec.mesh] * dim, order=3)
-        truth.SetParameters(tuple(rng.uniform(-spec.bspline, spec.bspline, len(truth.GetParameters()))))
-        return truth
-    if spec.kind == "translation":
-        return sitk.TranslationTransform(dim, tuple(float(s) for s in shift))
-    matrix = _rotation(dim, spec.angle, rng)
-    if spec.kind == "affine":
-        matrix = matrix @ (np.eye(dim) + rng.uniform(-spec.linear, spec.linear, (dim, dim)))
-    elif spec.kind != "rigid":
-        raise ValueError(f"unknown truth kind {spec.kind!r}: translation, rigid, affine or bspline")
-    truth = sitk.AffineTransform(dim)
-    truth.SetCenter(reference.TransformContinuousIndexToPhysicalPoint([(n - 1) / 2 for n in reference.GetSize()]))
-    truth.SetMatrix(tuple(float(v) for v in matrix.ravel()))
-    truth.SetTranslation(tuple(float(s) for s in shift))
-    return truth
 
 
 @dataclass(frozen=True)
@@ -208,3 +118,18 @@ def generate(spec: PairSpec) -> CaseData:
     reference = sitk.Image([int(n) for n in spec.size], sitk.sitkFloat32)
     truth = make_truth(spec.truth, reference, spec.seed)
     return warped_pair(spec.size, truth, spec.seed, spec.noise, image=phantom, multimodal=spec.multimodal)
+
+
+# The generic pieces are re-exported: the synthetic cases' tests and other plugins import them from here.
+__all__ = [
+    "TISSUES",
+    "PairSpec",
+    "TruthSpec",
+    "add_noise",
+    "generate",
+    "make_truth",
+    "phantom",
+    "remap",
+    "texture",
+    "warped_pair",
+]
