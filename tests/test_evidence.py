@@ -108,9 +108,12 @@ def test_a_real_pair_is_decided_by_its_simulated_instances_and_never_pooled_with
     assert recs["pair"].best == "a" and recs["pair"].recommended == ["a"]
     assert recs["pair"].n_instances == 10
     assert "10 simulated deformations of your fixed image" in " ".join(recs["pair"].verdict).lower()
-    assert recs["pair-sim"].evidence == "truth"
-    # one case left in the pool (the companion): no "all cases" that would count the same evidence twice
-    assert "all cases" not in recs
+    # the companion is answered as the pair's evidence, not a second time; and one case left in the pool (the
+    # companion): no "all cases" that would count the same evidence twice
+    assert set(recs) == {"pair"}
+    # without its real pair (the companion alone), it is a case with a truth like any other
+    (alone,) = recommend_all(runs.subset(runs["case"] == "pair-sim"), tolerance=0.5, load=no_spread)
+    assert alone.scope == "pair-sim" and alone.evidence == "truth"
 
 
 def test_evidence_of_a_case_with_landmarks_only():

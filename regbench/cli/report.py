@@ -187,8 +187,13 @@ def _print_recommendations(console, runs, error, tolerance, cases=True, wins=Fal
 def recommend_command(source, error, tolerance, cases, strategies, as_json, case_files) -> None:
     """Which strategy to use, per case and over all cases: the best within a tolerance, with the evidence
     (mean ranks, Wilcoxon–Holm critical-difference groups, a Bayesian signed-rank test with a ROPE, a win matrix,
-    failure rate, folding and time). Demonstrations of a failure are shown, never recommended."""
-    runs = _filter(_load(source), cases, strategies)
+    failure rate, folding and time). Demonstrations of a failure are shown, never recommended. Each case is
+    decided by the strongest evidence it has (truth, landmarks, labels, its simulated instances, then the dense
+    metric and the spread over seeds) and the verdict says which."""
+    from regbench.report.evidence import SIMULATED_SUFFIX
+
+    # -c NAME keeps NAME's simulated companion: the evidence the answer for NAME may be decided by
+    runs = _filter(_load(source), (*cases, *(c + SIMULATED_SUFFIX for c in cases)), strategies)
     _resolver(case_files)
     if not len(runs):
         click.echo(f"{source}: no runs" + (" matching the filters" if cases or strategies else ""))

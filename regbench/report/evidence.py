@@ -111,15 +111,15 @@ def case_evidence(
             labels=count,
         )
     if all_runs is not None:
-        name = case + SIMULATED_SUFFIX
-        mine = all_runs["case"] == name
+        companion = case + SIMULATED_SUFFIX
+        mine = all_runs["case"] == companion
         if mine.any():
             sim = all_runs.subset(mine)
             column = error_column(sim, error)
             if np.isfinite(column.values).any():
                 tol = companion_tolerance or tolerance
                 name = column.stand_in if column.stand_in_cases else error
-                return Evidence("simulated", name, sim, column.values, *tol, companion=name)
+                return Evidence("simulated", name, sim, column.values, *tol, companion=companion)
     return Evidence(
         "truth-free",
         "relative_gap",

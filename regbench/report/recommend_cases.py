@@ -52,7 +52,11 @@ def recommend_all(
     }
     out = []
     if cases:
+        # a companion whose real pair is decided by it is answered there ("on N simulated deformations of ...")
+        answered = {found[n].companion for n in names if found[n].kind == "simulated"}
         for name in names:
+            if name in answered:
+                continue
             ev = found[name]
             own = {str(c) for c in ev.runs["case"].tolist()}
             rec = recommend(
