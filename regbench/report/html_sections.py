@@ -230,10 +230,13 @@ def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path], resolve
     """The recommended (the best's median run), the median and the worst run of one case, drawn."""
     from regbench.report import images
 
-    mine = np.flatnonzero((runs["case"] == rec.scope) & (runs["status"] == "ok"))
+    # the runs the recommendation judged (a real pair decided by its simulated instances: those), by its values
+    mine = np.flatnonzero(np.isin(runs["case"].astype(str), rec.cases) & (runs["status"] == "ok"))
     if not mine.size:
         return [], "No run of this case returned a transform: nothing to draw."
     values = stats.error_column(runs, error).values
+    if rec.run_values:
+        values = np.array([rec.run_values.get(str(k), np.nan) for k in runs["key"].tolist()], dtype=float)
     err = np.where(np.isnan(values[mine]), np.inf, values[mine])
     chosen = []
     if rec.best is not None:

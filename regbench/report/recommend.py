@@ -86,6 +86,8 @@ class Recommendation:
     evidence: str = "truth"
     decided_by: str = ""
     spread_tolerance: float | None = None  # the spread over seeds above which a solver is unstable
+    # Each judged run's value (run key → the error or evidence value; NaN: none), to pick the runs to draw
+    run_values: dict[str, float] = field(default_factory=dict)
 
     def candidate(self, solver: str) -> Candidate:
         return next(c for c in self.candidates if c.solver == solver)
@@ -266,6 +268,7 @@ def recommend(
         wins=wins,
         n_instances=n_inst,
         spread_tolerance=spread_tolerance,
+        run_values=dict(zip((str(k) for k in runs["key"].tolist()), values.tolist(), strict=True)),
     )
     rec.verdict = _verdict(rec, solvers)
     return rec
