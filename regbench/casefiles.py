@@ -39,10 +39,13 @@ CASE_KEYS = {
     "initial_transform": "transform file where every strategy starts (fixed → moving)",
     "truth": "transform file mapping fixed to moving points, or a CSV of landmark pairs",
     "landmarks": "CSV of landmark pairs: fixed point then moving point per row",
+    "fixed_labels": "integer label image (segmentation) on the fixed image's grid: Dice and HD95",
+    "moving_labels": "integer label image on the moving image's grid, the same label values (with fixed_labels)",
     "description": "one line for `regbench list`",
     "tags": "list of strings",
     "default": "part of the default selection (true unless said otherwise)",
     "setup": "table of registration settings (transform, metric, sampling, pyramid, interpolator)",
+    "inverse_consistency": "also run every strategy moving onto fixed and measure T_bwd ∘ T_fwd (twice the work)",
     "simulate": "table: also register '<name>-sim', simulated deformations of the fixed image with an exact truth",
 }
 TOP_KEYS = ("setup", "case")
@@ -159,19 +162,32 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
         initial_transform=resolve("initial_transform"),
         truth=truth,
         landmarks=landmarks,
+        fixed_labels=resolve("fixed_labels"),
+        moving_labels=resolve("moving_labels"),
         where=where,
         places=tuple(
             (key, f"{lines.where(index, key)}: case {name!r}")
-            for key in ("fixed", "moving", "fixed_mask", "moving_mask", "initial_transform", "truth", "landmarks")
+            for key in (
+                "fixed",
+                "moving",
+                "fixed_mask",
+                "moving_mask",
+                "initial_transform",
+                "truth",
+                "landmarks",
+                "fixed_labels",
+                "moving_labels",
+            )
             if key in table
         ),
     )
     tags = table.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CaseError(f"{lines.where(index, 'tags')}: 'tags' must be a list of strings")
-    default = table.get("default", True)
-    if not isinstance(default, bool):
-        raise CaseError(f"{lines.where(index, 'default')}: 'default' must be true or false")
+    default, inverse = table.get("default", True), table.get("inverse_consistency", False)
+    for key, value in (("default", default), ("inverse_consistency", inverse)):
+        if not isinstance(value, bool):
+            raise CaseError(f"{lines.where(index, key)}: {key!r} must be true or false, got {value!r}")
     case = Case(
         name,
         partial(load_entry, entry),
@@ -180,6 +196,7 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
         tags=("user", *tags),
         default=default,
         identity={"inputs": _file_digests(entry, base)},
+        inverse_consistency=inverse,
     )
     try:
         case.load()  # read and check everything now: a bad file is a usage error, not a failed run

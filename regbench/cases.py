@@ -78,6 +78,9 @@ class Case:
     provenance: Any = None  # set when registered
     simulation: Simulation | None = None  # a simulated case: one instance per run seed (see the docstring)
     simulated_from: str | None = None  # the name of the case whose images a simulated case uses, for reports
+    # Run every strategy the other way too (moving onto fixed) and measure how far T_bwd ∘ T_fwd is from the
+    # identity on the fixed foreground (regbench.inverse): evidence without truth, at twice the cost.
+    inverse_consistency: bool = False
     _data: CaseData | None = field(default=None, init=False, repr=False)
     # A simulated case's own state: the seed of an instance, the case it derives from (which holds the source
     # pair and the last few instances, so every seed's case shares one source and one evaluation cache entry).
@@ -104,6 +107,8 @@ class Case:
         out = {"setup": dataclasses.asdict(self.setup), "identity": self.identity, "provenance": provenance}
         if self.simulation is not None:
             out.update(simulation=dataclasses.asdict(self.simulation), simulated_from=self.simulated_from)
+        if self.inverse_consistency:
+            out["inverse_consistency"] = True
         return out
 
     def for_seed(self, seed: int) -> Case:
@@ -197,16 +202,79 @@ def check_case_data(name: str, data: CaseData, setup: Setup | None = None) -> No
             continue
         if not np.any(sitk.GetArrayViewFromImage(mask)):
             raise CaseError(f"case {name!r}: {label} is empty (no non-zero pixel)")
-        if not _same_grid(mask, image):
-            image_label = label.split("_")[0]
-            raise CaseError(
-                f"case {name!r}: {label} does not lie on the {image_label} image's grid (size "
-                f"{'×'.join(map(str, mask.GetSize()))} vs {'×'.join(map(str, image.GetSize()))}, or another origin, "
-                f"spacing or direction): resample it onto the {image_label} image"
-            )
+        _require_grid(name, label, mask, image)
+    check_labels(name, data)
     for label, tx in (("truth", data.truth), ("initial_transform", data.initial_transform)):
         if tx is not None and tx.GetDimension() != dim:
             raise CaseError(f"case {name!r}: {label} is {tx.GetDimension()}D but the images are {dim}D")
+
+
+#: The pixel types a label image may have: integers (a float "label" is refused, it is no segmentation).
+LABEL_PIXEL_IDS = frozenset(
+    {
+        sitk.sitkUInt8,
+        sitk.sitkInt8,
+        sitk.sitkUInt16,
+        sitk.sitkInt16,
+        sitk.sitkUInt32,
+        sitk.sitkInt32,
+        sitk.sitkUInt64,
+        sitk.sitkInt64,
+    }
+)
+
+
+def check_labels(name: str, data: CaseData) -> None:
+    """Refuse label images that cannot be scored: one without the other, a non-integer pixel type, off their
+    image's grid, or no non-zero label present in both. Messages start with the key (``fixed_labels ...``)."""
+    given = {"fixed_labels": data.fixed_labels, "moving_labels": data.moving_labels}
+    present = [key for key, image in given.items() if image is not None]
+    if len(present) == 1:
+        (key,) = present
+        other = "moving_labels" if key == "fixed_labels" else "fixed_labels"
+        raise CaseError(f"case {name!r}: {key} is given but {other} is not: give both label images, or neither")
+    if not present:
+        return
+    values = {}
+    for key, image, on in (
+        ("fixed_labels", data.fixed_labels, data.fixed),
+        ("moving_labels", data.moving_labels, data.moving),
+    ):
+        assert image is not None
+        if image.GetPixelID() not in LABEL_PIXEL_IDS:
+            raise CaseError(
+                f"case {name!r}: {key} is {image.GetPixelIDTypeAsString()}: label images must have an integer "
+                "pixel type"
+            )
+        _require_grid(name, key, image, on)
+        found = np.unique(sitk.GetArrayViewFromImage(image))
+        values[key] = found[found != 0]
+        if not values[key].size:
+            raise CaseError(f"case {name!r}: {key} holds no label (every pixel is 0, the background)")
+    if not np.intersect1d(values["fixed_labels"], values["moving_labels"]).size:
+        shown = {key: _some(v) for key, v in values.items()}
+        raise CaseError(
+            f"case {name!r}: fixed_labels and moving_labels share no non-zero label (fixed_labels has "
+            f"{shown['fixed_labels']}; moving_labels has {shown['moving_labels']}): Dice and HD95 compare the same "
+            "label values"
+        )
+
+
+def _some(values: np.ndarray, shown: int = 8) -> str:
+    """The first few of an array's values, as text."""
+    text = ", ".join(str(v) for v in values[:shown].tolist())
+    return text + (f", … ({values.size} labels)" if values.size > shown else "")
+
+
+def _require_grid(name: str, key: str, image: sitk.Image, on: sitk.Image) -> None:
+    """Refuse ``image`` (a mask or label image, given as ``key``) unless it lies on the grid of ``on``."""
+    if not _same_grid(image, on):
+        which = key.split("_")[0]
+        raise CaseError(
+            f"case {name!r}: {key} does not lie on the {which} image's grid (size "
+            f"{'×'.join(map(str, image.GetSize()))} vs {'×'.join(map(str, on.GetSize()))}, or another origin, "
+            f"spacing or direction): resample it onto the {which} image"
+        )
 
 
 def _same_grid(a: sitk.Image, b: sitk.Image) -> bool:

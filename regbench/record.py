@@ -47,6 +47,8 @@ MEASURE_FIELDS = (
     "hd95",
     "labels",
     "dice_per_label",
+    "inverse_consistency_mean",
+    "inverse_consistency_p95",
 )
 
 
@@ -266,6 +268,9 @@ class RunRecord:
     hd95: float | None = None
     labels: int | None = None  # how many labels the fixed label image has
     dice_per_label: dict[str, float | None] | None = None  # label value (as text) → Dice, returned transform
+    # Where the case asks for it (regbench.inverse): ‖T_bwd(T_fwd(p)) − p‖ over the fixed foreground, physical units
+    inverse_consistency_mean: float | None = None
+    inverse_consistency_p95: float | None = None
     # Share of fixed-image samples (within the fixed mask, if any) that the transform maps inside the moving
     # image, at the start and for the returned transform.
     initial_overlap_fraction: float | None = None
@@ -367,6 +372,8 @@ class RunRecord:
         }
         out = {k: v for k, v in self.to_dict().items() if k not in skip}
         out["params"] = dumps(self.params, sort_keys=True)
+        if self.dice_per_label is not None:  # a mapping: one JSON text cell, like params
+            out["dice_per_label"] = dumps(self.dice_per_label, sort_keys=True)
         out["flags"] = ",".join(self.flags)
         for name, value in self.measures.items():
             out[f"measures.{name}"] = to_jsonable(value)

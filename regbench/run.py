@@ -25,6 +25,7 @@ import SimpleITK as sitk
 from regbench.caseresolve import case_digest
 from regbench.cases import Case, initial_mapping
 from regbench.harness import DEFAULT_POSITIONS, ExecutionFailed, PositionSchedule, RunContext
+from regbench.inverse import measure as measure_inverse_consistency
 from regbench.outcomes import Evidence, judge
 from regbench.plugins import MEASURE_FIELDS, RegbenchPluginManager, make_plugin_manager
 from regbench.postrun import evaluate_trace, returned_best_on_dense_levels
@@ -236,19 +237,16 @@ def execute_record(
             # the default tolerance (half the finest spacing) comes from the store alone, case file or not
             record.fixed_spacing = [float(s) for s in case.load().fixed.GetSpacing()]
             record.deterministic = is_deterministic(case, record.threads)
-            ctx = RunContext(case, record.seed, record.threads, pm, record)
-            ctx.count_iterations = strategy.count_iterations
-            ctx.metric_pairing = strategy.metric_pairing
-            ctx.positions = positions or DEFAULT_POSITIONS
-            returned = strategy.run(ctx, params)
-            if returned is None and record.segments:
-                returned = kept_segments(record)[-1].transform
-            if returned is None:
-                raise RuntimeError(f"strategy {strategy.name!r} returned no transform and ran no execution")
+            ctx, returned = _drive(strategy, case, params, pm, record, positions)
             evaluation = time.perf_counter()
-            _summarize(record, ctx.full_transform(returned), case, pm)
+            _summarize(record, returned, case, pm)
             evaluate_trace(record, ctx, ended_s=evaluation - ctx.started)
             record.evaluation_time_s = time.perf_counter() - evaluation
+            if case.inverse_consistency:  # the reverse run, kept out of the run's own times
+                reverse_wall, reverse_cpu = measure_inverse_consistency(
+                    record, returned, case, lambda rc, scratch: _drive(strategy, rc, params, pm, scratch, positions)[1]
+                )
+                wall, cpu = wall + reverse_wall, cpu + reverse_cpu
         except ExecutionFailed as exc:
             # An observer that raised inside Execute left a note naming it; SimpleITK's own text does not.
             observer = next((n for n in record.notes if " failed in regbench_record_iteration: " in n), None)
@@ -262,6 +260,27 @@ def execute_record(
     record.peak_rss_mb = peak_rss_mb()
     pm.run_finished(record)
     return record
+
+
+def _drive(
+    strategy: Strategy,
+    case: Case,
+    params: Any,
+    pm: RegbenchPluginManager,
+    record: RunRecord,
+    positions: PositionSchedule | None,
+) -> tuple[RunContext, sitk.Transform]:
+    """Let ``strategy`` run on ``case`` into ``record``: its context and the fixed → moving mapping it returned."""
+    ctx = RunContext(case, record.seed, record.threads, pm, record)
+    ctx.count_iterations = strategy.count_iterations
+    ctx.metric_pairing = strategy.metric_pairing
+    ctx.positions = positions or DEFAULT_POSITIONS
+    returned = strategy.run(ctx, params)
+    if returned is None and record.segments:
+        returned = kept_segments(record)[-1].transform
+    if returned is None:
+        raise RuntimeError(f"strategy {strategy.name!r} returned no transform and ran no execution")
+    return ctx, ctx.full_transform(returned)
 
 
 def _cap(strategy: Strategy, params: Any, record: RunRecord) -> int | None:

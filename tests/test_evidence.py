@@ -158,3 +158,22 @@ def test_unstable_strategies_are_not_recommended_on_truth_free_evidence():
     assert rec.evidence == "truth-free"
     assert rec.best == "steady" and rec.recommended == ["steady"]
     assert rec.candidate("wobbly").why_not.startswith("unstable")
+
+
+def test_a_strategy_whose_reverse_run_disagrees_is_not_recommended_on_truth_free_evidence():
+    runs = from_dicts(
+        rows(
+            "mine",
+            {
+                "consistent": [
+                    {"initial_metric_dense": 1.0, "final_metric_dense": 0.0, "inverse_consistency_mean": 0.02}
+                ]
+                * 3,
+                "one-way": [{"initial_metric_dense": 1.0, "final_metric_dense": 0.0, "inverse_consistency_mean": 20.0}]
+                * 3,
+            },
+        )
+    )
+    (rec,) = recommend_all(runs, tolerance=0.5, load=no_spread)
+    assert rec.recommended == ["consistent"]
+    assert rec.candidate("one-way").why_not.startswith("inverse-inconsistent")

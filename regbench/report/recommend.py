@@ -55,6 +55,7 @@ class Candidate:
     folding_max: float  # largest folding fraction of its runs (NaN: not measured)
     median_time_s: float
     spread: float = float("nan")  # of its returned transforms over seeds, physical units (truth-free evidence)
+    inverse_consistency: float = float("nan")  # median ‖T_bwd ∘ T_fwd − id‖ where the case asked for it
     within_tolerance: bool = False
     recommended: bool = False
     why_not: str = ""
@@ -167,6 +168,7 @@ def recommend(
                 folding_max=float(np.nanmax(folding)) if np.isfinite(folding).any() else float("nan"),
                 median_time_s=median(runs["wall_time_s"][mine]),
                 spread=(spreads or {}).get(solver, float("nan")),
+                inverse_consistency=median(runs["inverse_consistency_mean"][mine]),
             )
         )
 
@@ -176,7 +178,9 @@ def recommend(
         return bool(np.isfinite(c.folding_max) and c.folding_max > MAX_FOLDING_FRACTION)
 
     def unstable(c: Candidate) -> bool:
-        return bool(spread_tolerance is not None and np.isfinite(c.spread) and c.spread > spread_tolerance)
+        """Truth-free evidence against it: its results spread over seeds, or the reverse run disagrees."""
+        limit = spread_tolerance
+        return limit is not None and any(np.isfinite(v) and v > limit for v in (c.spread, c.inverse_consistency))
 
     # the best: lowest median error among the eligible, a folding (or unstable) solver only when every one is
     best = min(
@@ -195,8 +199,13 @@ def recommend(
             c.why_not = "fails more often than the best"
         elif folds(c) and c is not best:
             c.why_not = "folds"
-        elif unstable(c):
+        elif unstable(c) and np.isfinite(c.spread) and c.spread > spread_tolerance:
             c.why_not = f"unstable: its results spread {c.spread:.3g} over seeds (more than {spread_tolerance:g})"
+        elif unstable(c):
+            c.why_not = (
+                f"inverse-inconsistent: moving onto fixed gives another answer ({c.inverse_consistency:.3g}, more than "
+                f"{spread_tolerance:g})"
+            )
         else:
             c.recommended = True
 

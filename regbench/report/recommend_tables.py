@@ -29,6 +29,9 @@ def recommendation_table(rec: Recommendation):
     spreads = any(np.isfinite(c.spread) for c in rec.candidates)
     if spreads:
         table.add_column("spread", justify="right", no_wrap=True)
+    consistency = any(np.isfinite(c.inverse_consistency) for c in rec.candidates)
+    if consistency:
+        table.add_column("inv.", justify="right", no_wrap=True)
     groups = _group_labels(rec)
     for c in rec.candidates:
         mark = "✓" if c.recommended else ("D" if not c.eligible else ("·" if c.within_tolerance else ""))
@@ -44,6 +47,7 @@ def recommendation_table(rec: Recommendation):
             "–" if not np.isfinite(c.folding_max) else f"{100 * c.folding_max:.2g}%",
             _fmt(c.median_time_s),
             *([_fmt(c.spread)] if spreads else []),
+            *([_fmt(c.inverse_consistency)] if consistency else []),
         )
     table.caption = (
         "✓ recommended  · within tolerance  D demonstration (never recommended); rank: mean rank over instances; "
@@ -51,6 +55,7 @@ def recommendation_table(rec: Recommendation):
         "signed-rank P(practically equivalent to the best, ROPE ± tolerance); fail: failed runs; fold: largest "
         "folding fraction"
         + ("; spread: of the returned transforms over seeds on the foreground, physical units" if spreads else "")
+        + ("; inv.: median inverse-consistency error ‖T_bwd ∘ T_fwd − id‖ on the foreground" if consistency else "")
     )
     table.caption_justify = "left"
     return table
