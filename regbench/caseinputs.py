@@ -1,6 +1,6 @@
-"""The input files of one user case (:class:`CaseEntry`, its paths resolved): images, masks, transforms and
-landmarks read and checked against each other into its :class:`~regbench.cases.CaseData`; a bad one raises
-:class:`~regbench.cases.CaseError` naming the file.
+"""The input files of one user case (:class:`CaseEntry`, its paths resolved): images, masks, label images,
+transforms and landmarks read and checked against each other into its :class:`~regbench.cases.CaseData`; a bad
+one raises :class:`~regbench.cases.CaseError` naming the file.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from regbench.cases import CaseData, CaseError
+from regbench.cases import LABEL_PIXEL_IDS, CaseData, CaseError
 from regbench.itktext import without_addresses
 
 
@@ -35,6 +35,8 @@ class CaseEntry:
     initial_transform: Path | None = None
     truth: Path | None = None
     landmarks: Path | None = None
+    fixed_labels: Path | None = None
+    moving_labels: Path | None = None
     where: str = ""  # "file:line: case 'name'", to prefix messages
     places: tuple[tuple[str, str], ...] = ()  # (key, "file:line: case 'name'") of each key given
 
@@ -67,6 +69,10 @@ def load_entry(entry: CaseEntry) -> CaseData:
         if not np.any(sitk.GetArrayViewFromImage(mask)):
             raise CaseError(f"{entry.at(key)}: {key} {file} is empty (no non-zero pixel)")
         setattr(data, key, sitk.Cast(mask > 0, sitk.sitkUInt8))
+    for key in ("fixed_labels", "moving_labels"):
+        file = getattr(entry, key)
+        if file is not None:
+            setattr(data, key, read_labels(file, key, dim, entry.at(key)))
     for key in ("initial_transform", "truth"):
         file = getattr(entry, key)
         if file is not None:
@@ -74,6 +80,19 @@ def load_entry(entry: CaseEntry) -> CaseData:
     if entry.landmarks is not None:
         data.landmarks = read_landmarks(entry.landmarks, dim, entry.at("landmarks"))
     return data
+
+
+def read_labels(path: Path, key: str, dim: int, where: str) -> sitk.Image:
+    """A label image (read like a mask, kept as its integer labels): refused unless ``dim``-D with an integer
+    pixel type; the grid and the labels present are checked against the images by ``check_case_data``."""
+    labels = read_image(path, key.replace("_", " "), where, check_finite=False)
+    if labels.GetDimension() != dim:
+        raise CaseError(f"{where}: {key} {path} is {labels.GetDimension()}D but the images are {dim}D")
+    if labels.GetPixelID() not in LABEL_PIXEL_IDS:
+        raise CaseError(
+            f"{where}: {key}: label images must have an integer pixel type, {path} is {labels.GetPixelIDTypeAsString()}"
+        )
+    return labels
 
 
 def read_image(path: Path, what: str, where: str, check_finite: bool = True) -> sitk.Image:

@@ -1,11 +1,15 @@
-"""The built-in evaluation plugin: dense metric, error against ground truth, landmark TRE, Jacobian statistics.
+"""The built-in evaluation plugin: dense metric, error against ground truth, landmark TRE, label overlap (Dice,
+HD95), Jacobian statistics.
 
 Dense means the case's metric at full resolution, unsmoothed, with every voxel (no sampling): the only value
 comparable across optimizers, levels and sampling settings (reference §3.4, §5). Errors are distances in
 physical units between where the returned mapping and the truth send each fixed-image voxel centre, over the
 whole fixed domain and over the foreground (reference §10). The Jacobian is that of the mapping x → T(x) on
 the fixed grid, computed here rather than by ITK's ``DisplacementFieldJacobianDeterminant``, which ignores the
-image direction and halves the derivative on the border.
+image direction and halves the derivative on the border. Where the case has label images (``fixed_labels`` and
+``moving_labels``), the moving labels are resampled by nearest neighbour onto the fixed grid, at the start and
+for the returned transform, and scored by Dice per label and HD95 (:mod:`regbench.labels`, which defines both);
+the start's scores are computed once per case and start, like the other constants of a case.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import SimpleITK as sitk
 
 from regbench.cases import Case, CaseData, as_float, configure_masks, configure_metric, initial_mapping
 from regbench.hookspecs import hookimpl
+from regbench.labels import LabelOverlap, label_measures, overlap
 from regbench.record import RunRecord
 from regbench.stops import is_no_overlap_error
 from regbench.strictjson import finite_or_none
@@ -304,6 +309,7 @@ class _Constants:
     initial_overlap: float | None
     grid: _Grid
     reference: _Reference | None
+    labels_start: LabelOverlap | None = None  # the label overlap at the start, where the case has label images
 
 
 _CACHE: dict[tuple[int, int, str], _Constants] = {}
@@ -323,6 +329,7 @@ def _case_constants(case: Case, data: CaseData, initial: sitk.Transform, threads
         grid.overlap(data.moving, displacement(initial, data.fixed)),
         grid,
         _Reference.of(data, initial) if data.truth is not None else None,
+        overlap(data, initial) if has_labels(data) else None,
     )
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
@@ -348,9 +355,16 @@ def evaluate_transform(case: Case, transform: sitk.Transform, record: RunRecord)
         out.update(truth_errors(data, transform, initial, moved, reference))
     if data.landmarks is not None:
         out.update(landmark_errors(data, transform, initial))
+    if constants.labels_start is not None:
+        out.update(label_measures(data, transform, initial, constants.labels_start))
     if is_deformable(transform):
         out.update(jacobian_stats(jacobian_of_displacement(moved, data.fixed)))
     return out
+
+
+def has_labels(data: CaseData) -> bool:
+    """The case has both label images, so label overlap is measured."""
+    return data.fixed_labels is not None and data.moving_labels is not None
 
 
 @hookimpl

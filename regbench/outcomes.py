@@ -51,7 +51,10 @@ MEANINGS = {
         "the returned transform maps (almost) no fixed-image sample inside the moving image: "
         f"under {MIN_OVERLAP_FRACTION:.0%} overlap, or SimpleITK's no-valid-points value"
     ),
-    "worse_than_start": "the error against the truth is larger than at the start, whatever the stop text says",
+    "worse_than_start": (
+        "the error against the truth, the landmark TRE or the label Dice is worse than at the start, whatever the "
+        "stop text says"
+    ),
     "folded": f"more than {MAX_FOLDING_FRACTION:.0%} of voxels fold (Jacobian determinant ≤ 0)",
     "diverged": "the dense metric ended worse than it started",
     "invalid_parameter": "the optimizer refused its parameters",
@@ -86,7 +89,7 @@ class Evidence:
 
     ``initial_error`` / ``final_error`` are one error measure at the start and at the end: the foreground error
     where the case has one (the background of a deformable case carries no information), else the whole-domain
-    error, else the landmark TRE.
+    error, else the landmark TRE, else 1 − the mean label Dice (so a Dice that fell is an error that grew).
     """
 
     status: str
@@ -106,6 +109,7 @@ class Evidence:
             (record.initial_error_mean_fg, record.error_mean_fg),
             (record.initial_error_mean, record.error_mean),
             (record.measures.get("initial_tre_mean"), record.measures.get("tre_mean")),
+            _dice_error(record.initial_dice_mean, record.dice_mean),
         )
         initial, final = next(((a, b) for a, b in pairs if a is not None and b is not None), (None, None))
         return cls(
@@ -122,6 +126,13 @@ class Evidence:
         )
 
 
+def _dice_error(initial: float | None, final: float | None) -> tuple[float | None, float | None]:
+    """(1 − initial Dice, 1 − final Dice): label overlap as an error pair, where both are known."""
+    if initial is None or final is None:
+        return None, None
+    return 1.0 - initial, 1.0 - final
+
+
 def judge(evidence: Evidence) -> tuple[str, list[str]]:
     """The outcome, and every flag that applies, from all the evidence. Precedence, first match wins:
 
@@ -129,8 +140,8 @@ def judge(evidence: Evidence) -> tuple[str, list[str]]:
        no-overlap exception, which is ``no_overlap`` (the other metrics return DBL_MAX there and finish ``ok``);
     2. ``no_overlap``: the metric is SimpleITK's no-valid-points value (DBL_MAX), or under
        :data:`MIN_OVERLAP_FRACTION` of the fixed samples map inside the moving image;
-    3. ``worse_than_start``: the error against the truth grew (by more than :data:`WORSE_THAN_START_MARGIN`),
-       whatever the stop text and the metric say;
+    3. ``worse_than_start``: the error against the truth (else the landmark TRE, else 1 − the mean label Dice) grew
+       by more than :data:`WORSE_THAN_START_MARGIN` of its start, whatever the stop text and the metric say;
     4. ``folded``: more than :data:`MAX_FOLDING_FRACTION` of voxels fold;
     5. ``diverged``: the dense metric ended worse than it started (every built-in metric is minimised);
     6. otherwise the stop category (``converged``, ``line_search``, ...; ``invalid_parameter`` is a failure).

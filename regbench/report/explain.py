@@ -16,6 +16,7 @@ from regbench.record import RunRecord
 from regbench.report.explain_metric import (
     anytime_lines,
     folding_text,
+    label_text,
     overlap_text,
     reported_vs_dense,
     reported_vs_last_iteration,
@@ -156,6 +157,8 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
         say(f"error over the foreground, mean: {fmt(record.initial_error_mean_fg)} → {fmt(record.error_mean_fg)}")
     if tre := tre_text(record):
         say(tre)
+    if labels := label_text(record):
+        say(labels)
     if overlap := overlap_text(record):
         say(overlap)
     if folding := folding_text(record):

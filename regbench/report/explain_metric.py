@@ -1,6 +1,7 @@
 """The final metric of one run in plain words, for ``regbench show``: the reported value against the last
 iteration and the dense re-evaluation, whether the returned transform is the best visited (best or last), the
-overlap, folding and landmark TRE, and the anytime view (first-hit times, the oracle early stop).
+overlap, folding, landmark TRE and label overlap (Dice, HD95), and the anytime view (first-hit times, the oracle
+early stop).
 """
 
 from __future__ import annotations
@@ -242,3 +243,24 @@ def tre_text(record: RunRecord) -> str | None:
         f"landmark TRE, mean: {fmt(m.get('initial_tre_mean'))} → {fmt(m.get('tre_mean'))} "
         f"(p95 {fmt(m.get('tre_p95'))}, max {fmt(m.get('tre_max'))}; {count}physical units)"
     )
+
+
+#: How many of a run's worst labels (lowest Dice) ``show`` names.
+WORST_LABELS = 3
+
+
+def label_text(record: RunRecord) -> str | None:
+    """The label overlap, when the case has label images: mean Dice and HD95 at the start and for the returned
+    transform, and the labels with the lowest Dice."""
+    if record.dice_mean is None:
+        return None
+    count = f"{record.labels} labels" if record.labels is not None else "the labels"
+    text = (
+        f"label Dice, mean over {count}: {fmt(record.initial_dice_mean, 4)} → {fmt(record.dice_mean, 4)}; "
+        f"HD95 (mean over the labels in both): {fmt(record.initial_hd95, 4)} → {fmt(record.hd95, 4)} physical units"
+    )
+    per_label = {k: v for k, v in (record.dice_per_label or {}).items() if v is not None}
+    worst = sorted(per_label.items(), key=lambda kv: (kv[1], kv[0]))[:WORST_LABELS]
+    if worst and len(per_label) > 1:
+        text += "; lowest Dice: " + ", ".join(f"label {k} {fmt(v, 3)}" for k, v in worst)
+    return text

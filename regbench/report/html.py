@@ -93,6 +93,13 @@ DEFINITIONS = (
         "--error tre_*, or on a case with landmarks and no truth transform, the landmark TRE instead.",
     ),
     (
+        "median Dice, median HD95",
+        "Cases with label images only: a run's Dice is its mean over the labels of the fixed label image of "
+        "2|F∩W|/(|F|+|W|), W the moving labels resampled by nearest neighbour onto the fixed grid (1 = perfect "
+        "overlap); its HD95 the mean over the labels present in both of the 95th-percentile symmetric surface "
+        "distance, in physical units (per case only). Definitions: docs/concepts.md.",
+    ),
+    (
         "folded runs (max folding)",
         "Deformable models only: runs with any voxel whose Jacobian determinant is ≤ 0, and the largest folded "
         "share of voxels among them.",

@@ -45,6 +45,11 @@ class SummaryRow:
     median_error: float = float("nan")
     worst30_error: float = float("nan")
     median_time_s: float = float("nan")
+    # label overlap, where the case has label images: runs with a Dice, and the medians of the mean Dice and HD95
+    # (None without labels)
+    labels_known: int = 0
+    median_dice: float | None = None
+    median_hd95: float | None = None
     # deformable models: runs with any folded voxel (Jacobian determinant ≤ 0), and the largest folded share
     folding_known: int = 0  # runs with a folding fraction (0 for rigid or affine models)
     folded_runs: int = 0
@@ -90,6 +95,7 @@ def summary_rows(
     ok, done = succeeded(runs), executed(runs)
     instance = instances(runs).index
     folding, overlap = runs["folding_fraction"], runs["overlap_fraction"]
+    dice, hd95 = runs["dice_mean"], runs["hd95"]
     outcome, category = runs["outcome"], runs["stop_category"]
     plugin = {name: runs[f"{PLUGIN_MEASURE_PREFIX}{name}"] for name in plugin_measures(runs)}
     out = []
@@ -115,6 +121,9 @@ def summary_rows(
                 median_error=median(errors[rows]),
                 worst30_error=worst30(errors[rows]),
                 median_time_s=median(runs["wall_time_s"][rows]),
+                labels_known=int((~np.isnan(dice[rows])).sum()),
+                median_dice=_finite(median(dice[rows])),
+                median_hd95=_finite(median(hd95[rows])),
                 folding_known=int(fold.size),
                 folded_runs=int((fold > 0).sum()),
                 max_folding=float(fold.max()) if fold.size else None,
@@ -124,6 +133,11 @@ def summary_rows(
             )
         )
     return out
+
+
+def _finite(value: float) -> float | None:
+    """``value``, or None for NaN (a median over no value)."""
+    return None if np.isnan(value) else float(value)
 
 
 def _medians(columns: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, float]:
@@ -194,6 +208,8 @@ _COLUMNS = (
     Column("gap", "med. rel.\ngap", "median relative gap", "right", lambda r: fmt_number(r.median_relative_gap, 3)),
     Column("error", "med.\nerror", "median error", "right", lambda r: fmt_number(r.median_error)),
     Column("worst30", "worst\n30% err.", "worst-30% error", "right", lambda r: fmt_number(r.worst30_error)),
+    Column("dice", "med.\nDice", "median Dice", "right", lambda r: fmt_number(r.median_dice, 3)),
+    Column("hd95", "med.\nHD95", "median HD95", "right", lambda r: fmt_number(r.median_hd95, 3)),
     Column("time", "med.\ntime s", "median time (s)", "right", lambda r: fmt_number(r.median_time_s, 3)),
     Column("folded", "folded\nruns", "folded runs (max folding)", "right", _folded),
     Column("overlap", "min.\noverlap", "minimum overlap", "right", _overlap),
@@ -222,13 +238,18 @@ def measure_columns(rows: list[SummaryRow]) -> list[Column]:
 
 def columns_for(rows: list[SummaryRow], by: str = "strategy", measures: Sequence[str] = ()) -> list[Column]:
     """The columns a table of ``rows`` shows: the raw dense metric only per case (one metric), the relative gap
-    per strategy; folding only when some run has a deformable model, overlap only when some run recorded it;
-    then the plugin measures asked for (``measures``, names without the ``measures.`` prefix)."""
+    per strategy; folding only when some run has a deformable model, overlap only when some run recorded it; the
+    label Dice only when some run has labels, and HD95 (physical units of one case) only per case; then the plugin
+    measures asked for (``measures``, names without the ``measures.`` prefix)."""
     skip = {"gap"} if by == "case" else {"dense"}
     if not any(r.folding_known for r in rows):
         skip.add("folded")
     if all(r.min_overlap is None for r in rows):
         skip.add("overlap")
+    if not any(r.labels_known for r in rows):
+        skip.update({"dice", "hd95"})
+    if by != "case":
+        skip.add("hd95")
     return [c for c in _COLUMNS if c.key not in skip] + [measure_column(name) for name in measures]
 
 
@@ -258,6 +279,10 @@ def caption(runs: Runs, rows: list[SummaryRow], by: str, error: str) -> str:
             "min. overlap = smallest share of fixed samples mapped inside the moving image"
             f" (low: < {MIN_OVERLAP_FRACTION:.0%})"
         )
+    if "dice" in shown:
+        parts.append("Dice = a run's mean label Dice over the fixed label image's labels (1 = perfect overlap)")
+    if "hd95" in shown:
+        parts.append("HD95 = a run's mean 95th-percentile label surface distance (physical units)")
     parts.append("worst-30% = its 70th percentile; medians skip runs without a value")
     return "; ".join(parts)
 
