@@ -167,6 +167,6 @@ def label_measures(
         "dice_mean": end.dice_mean,
         "initial_hd95": start.hd95_mean,
         "hd95": end.hd95_mean,
-        "labels": len(end.dice),
+        "label_count": len(end.dice),
         "dice_per_label": {str(k): v for k, v in end.dice.items()},
     }

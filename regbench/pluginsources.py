@@ -27,6 +27,7 @@ BUILTIN_PLUGINS = (
     "regbench_plugins.probes",
     "regbench_plugins.synthetic_cases",
     "regbench_plugins.brainweb_cases",
+    "regbench_plugins.colin27_cases",
 )
 
 

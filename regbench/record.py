@@ -45,7 +45,7 @@ MEASURE_FIELDS = (
     "dice_mean",
     "initial_hd95",
     "hd95",
-    "labels",
+    "label_count",
     "dice_per_label",
     "inverse_consistency_mean",
     "inverse_consistency_p95",
@@ -266,7 +266,7 @@ class RunRecord:
     dice_mean: float | None = None
     initial_hd95: float | None = None
     hd95: float | None = None
-    labels: int | None = None  # how many labels the fixed label image has
+    label_count: int | None = None  # how many labels the fixed label image has
     dice_per_label: dict[str, float | None] | None = None  # label value (as text) → Dice, returned transform
     # Where the case asks for it (regbench.inverse): ‖T_bwd(T_fwd(p)) − p‖ over the fixed foreground, physical units
     inverse_consistency_mean: float | None = None

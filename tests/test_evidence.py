@@ -67,10 +67,10 @@ def test_labels_decide_where_there_is_no_truth_and_the_verdict_names_them():
         rows(
             "seg",
             {
-                "good": [{"dice_mean": 0.90 + 0.001 * s, "initial_dice_mean": 0.5, "labels": 38} for s in range(5)],
-                "bad": [{"dice_mean": 0.70, "initial_dice_mean": 0.5, "labels": 38} for _ in range(5)],
+                "good": [{"dice_mean": 0.90 + 0.001 * s, "initial_dice_mean": 0.5, "label_count": 38} for s in range(5)],
+                "bad": [{"dice_mean": 0.70, "initial_dice_mean": 0.5, "label_count": 38} for _ in range(5)],
                 # a dense metric that would prefer "bad": labels outrank it
-                "x": [{"dice_mean": 0.895, "labels": 38} for _ in range(5)],
+                "x": [{"dice_mean": 0.895, "label_count": 38} for _ in range(5)],
             },
         )
     )

@@ -201,7 +201,7 @@ def labelled_run():
 def test_run_one_records_dice_and_hd95_at_the_start_and_the_end(labelled_run):
     r = labelled_run
     assert r.status == "ok" and r.error_mean is None  # no truth
-    assert r.labels == 2 and set(r.dice_per_label) == {"1", "2"}
+    assert r.label_count == 2 and set(r.dice_per_label) == {"1", "2"}
     assert r.initial_dice_mean < 0.8 and r.dice_mean > 0.98
     assert r.initial_hd95 > 2.0 and r.hd95 <= 1.0
     assert r.dice_mean == pytest.approx(np.mean(list(r.dice_per_label.values())))
@@ -222,7 +222,7 @@ def test_label_measures_match_the_per_label_functions_on_the_whole_image():
     spacing = data.fixed.GetSpacing()
     expected = np.mean([hd95(fixed == v, warped == v, spacing) for v in (1, 2)])  # bounding boxes change nothing
     assert out["hd95"] == pytest.approx(expected, rel=1e-12)
-    assert out["labels"] == 2 and out["initial_dice_mean"] < out["dice_mean"] < 1
+    assert out["label_count"] == 2 and out["initial_dice_mean"] < out["dice_mean"] < 1
 
 
 def test_a_label_lost_by_the_transform_has_dice_zero_and_no_hd95():

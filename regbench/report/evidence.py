@@ -99,7 +99,7 @@ def case_evidence(
         return Evidence("landmarks" if landmarks else "truth", name, runs, column.values, *tolerance)
     dice = runs["dice_mean"]
     if np.isfinite(dice).any():
-        labels = runs["labels"]
+        labels = runs["label_count"]
         count = int(np.nanmedian(labels)) if np.isfinite(labels).any() else None
         return Evidence(
             "labels",

@@ -254,7 +254,7 @@ def label_text(record: RunRecord) -> str | None:
     transform, and the labels with the lowest Dice."""
     if record.dice_mean is None:
         return None
-    count = f"{record.labels} labels" if record.labels is not None else "the labels"
+    count = f"{record.label_count} labels" if record.label_count is not None else "the labels"
     text = (
         f"label Dice, mean over {count}: {fmt(record.initial_dice_mean, 4)} → {fmt(record.dice_mean, 4)}; "
         f"HD95 (mean over the labels in both): {fmt(record.initial_hd95, 4)} → {fmt(record.hd95, 4)} physical units"
