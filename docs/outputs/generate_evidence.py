@@ -11,7 +11,7 @@ own images would. Three case files, three answers (docs/recommend.md quotes them
 - ``evidence-simulated``: the pair with a ``[case.simulate]`` table: decided by the error on random rigid
   deformations of the T1 slice, with an exact truth.
 
-Each runs the same strategies on 5 seeds in a scratch directory and writes ``docs/outputs/<name>.txt``.
+Each runs the same strategies on 6 seeds in a scratch directory and writes ``docs/outputs/<name>.txt``.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def main(names: list[str]) -> None:
             write_labels(workdir)
             (workdir / "mine.toml").write_text(CASE.format(extra=extra, table=table), encoding="utf-8")
             commands = [
-                f"regbench run --cases mine.toml -c '{cases}' -s {STRATEGIES} --seeds 5 > /dev/null",
+                f"regbench run --cases mine.toml -c '{cases}' -s {STRATEGIES} --seeds 6 > /dev/null",
                 "regbench recommend --cases mine.toml -c t1-pd",
             ]
             (HERE / f"{name}.txt").write_text(run(name, commands, workdir), encoding="utf-8")
