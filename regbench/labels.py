@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage
 
 from regbench.cases import CaseData
 from regbench.strictjson import finite_or_none
@@ -70,6 +69,8 @@ def surface(mask: np.ndarray) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return mask
+    from scipy import ndimage  # here, not at import: `regbench --help` loads no scipy
+
     structure = ndimage.generate_binary_structure(mask.ndim, 1)  # face neighbours only
     return mask & ~ndimage.binary_erosion(mask, structure, border_value=0)
 
@@ -102,6 +103,8 @@ def hd95(a: np.ndarray, b: np.ndarray, spacing: Sequence[float]) -> float | None
 
 
 def _hd95_in_box(a: np.ndarray, b: np.ndarray, sampling: np.ndarray) -> float:
+    from scipy import ndimage
+
     surface_a, surface_b = surface(a), surface(b)
     to_b = ndimage.distance_transform_edt(~surface_b, sampling=sampling)[surface_a]
     to_a = ndimage.distance_transform_edt(~surface_a, sampling=sampling)[surface_b]
@@ -138,6 +141,8 @@ def overlap(data: CaseData, transform: sitk.Transform, labels: np.ndarray | None
     both, count_f, count_w = _joint_counts(f, w, n)
     dice = {int(v): float(2 * both[i] / (count_f[i] + count_w[i])) for i, v in enumerate(values.tolist())}
     # One pass finds every label's bounding box in each image (codes + 1: background and other values are 0).
+    from scipy import ndimage
+
     sampling = np.asarray(data.fixed_labels.GetSpacing(), dtype=float)[::-1]
     boxes_f = ndimage.find_objects(np.where(f < n, f + 1, 0), max_label=n)
     boxes_w = ndimage.find_objects(np.where(w < n, w + 1, 0), max_label=n)
@@ -156,7 +161,7 @@ def label_measures(
     data: CaseData, transform: sitk.Transform, initial: sitk.Transform, start: LabelOverlap | None = None
 ) -> dict[str, Any]:
     """The record's label fields for ``transform``, and at the start (the ``initial`` mapping): ``dice_mean``,
-    ``initial_dice_mean``, ``hd95``, ``initial_hd95``, ``labels`` (how many the fixed label image has) and
+    ``initial_dice_mean``, ``hd95``, ``initial_hd95``, ``label_count`` (how many the fixed label image has) and
     ``dice_per_label`` (label value as text → Dice, for ``transform``). ``start`` is ``initial``'s overlap if
     already computed (the same for every run from one start: the evaluation caches it)."""
     if start is None:
