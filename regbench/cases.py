@@ -106,7 +106,9 @@ class Case:
         provenance = self.provenance.as_dict() if self.provenance is not None else None
         out = {"setup": dataclasses.asdict(self.setup), "identity": self.identity, "provenance": provenance}
         if self.simulation is not None:
-            out.update(simulation=dataclasses.asdict(self.simulation), simulated_from=self.simulated_from)
+            # `instances` only says how many seeds the user means to run: not part of the problem
+            problem = {k: v for k, v in dataclasses.asdict(self.simulation).items() if k != "instances"}
+            out.update(simulation=problem, simulated_from=self.simulated_from)
         if self.inverse_consistency:
             out["inverse_consistency"] = True
         return out

@@ -250,7 +250,7 @@ class Simulation:
         return float(min(FOLDING_BOUND * h / direction[:, k].sum() for k, h in enumerate(grid.GetSpacing())))
 
     def describe(self, of: str) -> str:
-        """In words, for `regbench list` and reports: '10 simulated deformations of X's fixed image (...)'."""
+        """In words, for `regbench list` and reports: 'simulated deformations of X's fixed image, one per seed'."""
         sizes = [f"translation {self.translation:g}"] if self.translation else []
         sizes += [f"rotation {self.rotation:g}°"] if self.rotation else []
         sizes += [f"scale ±{100 * self.scale:g}%"] if self.scale else []
@@ -262,7 +262,8 @@ class Simulation:
             parts.append(f"moving intensities {self.intensity}ed".replace("remaped", "remapped"))
         if self.noise:
             parts.append(f"noise {100 * self.noise:g}% of the intensity range")
-        return f"{self.instances} simulated deformations of {of}'s fixed image ({'; '.join(parts)})"
+        # no count: how many instances there are is how many seeds were run, which the case cannot know
+        return f"simulated deformations of {of}'s fixed image, one per seed ({'; '.join(parts)})"
 
 
 def _integer(key: str, value: object, low: int, high: int) -> None:

@@ -67,7 +67,9 @@ def test_labels_decide_where_there_is_no_truth_and_the_verdict_names_them():
         rows(
             "seg",
             {
-                "good": [{"dice_mean": 0.90 + 0.001 * s, "initial_dice_mean": 0.5, "label_count": 38} for s in range(5)],
+                "good": [
+                    {"dice_mean": 0.90 + 0.001 * s, "initial_dice_mean": 0.5, "label_count": 38} for s in range(5)
+                ],
                 "bad": [{"dice_mean": 0.70, "initial_dice_mean": 0.5, "label_count": 38} for _ in range(5)],
                 # a dense metric that would prefer "bad": labels outrank it
                 "x": [{"dice_mean": 0.895, "label_count": 38} for _ in range(5)],
@@ -107,7 +109,7 @@ def test_a_real_pair_is_decided_by_its_simulated_instances_and_never_pooled_with
     assert recs["pair"].evidence == "simulated"
     assert recs["pair"].best == "a" and recs["pair"].recommended == ["a"]
     assert recs["pair"].n_instances == 10
-    assert "10 simulated deformations of your fixed image" in " ".join(recs["pair"].verdict).lower()
+    assert "10 simulated deformations of pair's fixed image" in " ".join(recs["pair"].verdict)
     # the companion is answered as the pair's evidence, not a second time; and one case left in the pool (the
     # companion): no "all cases" that would count the same evidence twice
     assert set(recs) == {"pair"}
@@ -177,3 +179,37 @@ def test_a_strategy_whose_reverse_run_disagrees_is_not_recommended_on_truth_free
     (rec,) = recommend_all(runs, tolerance=0.5, load=no_spread)
     assert rec.recommended == ["consistent"]
     assert rec.candidate("one-way").why_not.startswith("inverse-inconsistent")
+
+
+def test_a_simulated_case_asked_for_on_its_own_says_its_truth_is_simulated():
+    sim = rows("pair-sim", {"a": [{"error_mean": 0.2, "provenance": {"simulation": {"simulated_from": "pair"}}}] * 3})
+    (rec,) = recommend_all(from_dicts(sim), tolerance=0.5, load=no_spread)
+    assert rec.evidence == "simulated"
+    assert "on 3 simulated deformations of pair's fixed image (case pair-sim)" in " ".join(rec.verdict)
+
+
+def test_a_pair_decided_by_labels_is_not_pooled_with_its_simulated_companion():
+    real = rows("pair", {s: [{"dice_mean": d, "label_count": 4}] * 3 for s, d in (("a", 0.9), ("b", 0.5))})
+    sim = rows("pair-sim", {"a": [{"error_mean": 3.0}] * 3, "b": [{"error_mean": 0.1}] * 3})
+    other = rows("other", {"a": [{"error_mean": 0.1}] * 3, "b": [{"error_mean": 0.2}] * 3})
+    recs = {r.scope: r for r in recommend_all(from_dicts(real + sim + other), tolerance=0.5, load=no_spread)}
+    assert recs["pair"].evidence == "labels" and recs["pair"].best == "a"
+    pooled = recs["all cases"]
+    assert set(pooled.cases) == {"pair", "other"}  # the companion is not pooled with its own real pair
+    assert "labels (1 case)" in pooled.decided_by and "truth (1 case)" in pooled.decided_by
+
+
+def test_when_no_run_improved_on_the_start_the_metric_still_decides():
+    runs = from_dicts(
+        rows(
+            "aligned",
+            {
+                "stays": [{"initial_metric_dense": -1.0, "final_metric_dense": -1.0}] * 3,
+                "drifts": [{"initial_metric_dense": -1.0, "final_metric_dense": -0.5}] * 3,
+            },
+        )
+    )
+    (rec,) = recommend_all(runs, tolerance=0.5, load=no_spread)
+    assert rec.best == "stays" and rec.recommended == ["stays"]
+    text = " ".join(rec.verdict)
+    assert "nothing to recommend" not in text and "no run improved on the start" in text

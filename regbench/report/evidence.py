@@ -51,7 +51,10 @@ class Evidence:
     tolerance: float
     tolerance_note: str
     labels: int | None = None  # labels compared (kind labels)
-    companion: str | None = None  # the simulated companion case (kind simulated)
+    companion: str | None = None  # the simulated case whose runs decide (kind simulated)
+    simulated_from: str | None = None  # the real case its instances are made from (kind simulated)
+    real_pair: bool = False  # the answer is for the real pair, judged by its simulated companion
+    spread: bool = False  # truth-free: the spread over seeds was measured (set by the recommendation)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -71,13 +74,15 @@ class Evidence:
         if self.kind == "simulated":
             return (
                 f"decided by the error against the exact truth ({self.column}) on {instances} simulated "
-                f"deformation{'s' if instances != 1 else ''} of your fixed image (case {self.companion}); the real "
-                "pair has no truth, landmarks or labels"
+                f"deformation{'s' if instances != 1 else ''} of {self.simulated_from}'s fixed image (case "
+                f"{self.companion})" + ("; the real pair has no truth, landmarks or labels" if self.real_pair else "")
             )
+        metric = "the dense metric relative to the best run" + (" and the spread over seeds" if self.spread else "")
+        if self.column == "relative_metric":
+            metric += " (no run improved on the start: the metric relative to the best value, not to the start)"
         return (
-            f"no truth, landmarks or labels: decided by the dense metric (relative gap to the best run) and the "
-            f"spread over seeds on {on}, which is weaker evidence; add labels or simulated instances "
-            f"({EVIDENCE_DOCS})"
+            f"no truth, landmarks or labels: decided by {metric} on {on}, which is weaker evidence; add labels or "
+            f"simulated instances ({EVIDENCE_DOCS})"
         )
 
 
@@ -95,6 +100,9 @@ def case_evidence(
     column = error_column(runs, error)
     if np.isfinite(column.values).any():
         name = column.stand_in if column.stand_in_cases else error
+        source = next((str(s) for s in runs["simulated_from"].tolist() if s), None)
+        if source is not None:  # a simulated case asked for on its own: its truth is a simulation's
+            return Evidence("simulated", name, runs, column.values, *tolerance, companion=case, simulated_from=source)
         landmarks = name.startswith("tre")
         return Evidence("landmarks" if landmarks else "truth", name, runs, column.values, *tolerance)
     dice = runs["dice_mean"]
@@ -119,12 +127,30 @@ def case_evidence(
             if np.isfinite(column.values).any():
                 tol = companion_tolerance or tolerance
                 name = column.stand_in if column.stand_in_cases else error
-                return Evidence("simulated", name, sim, column.values, *tol, companion=companion)
+                return Evidence(
+                    "simulated",
+                    name,
+                    sim,
+                    column.values,
+                    *tol,
+                    companion=companion,
+                    simulated_from=case,
+                    real_pair=True,
+                )
+    gap = relative_gap(runs)
+    if not np.isfinite(gap).any() and np.isfinite(runs["final_metric_dense"]).any():
+        # no run improved on the start (an aligned pair, or every run failed): no start-to-best gap exists, so
+        # the metric is put on the scale of the best value itself
+        dense = runs["final_metric_dense"]
+        best = np.nanmin(np.where(np.isfinite(dense), dense, np.nan))
+        with np.errstate(all="ignore"):
+            relative = (dense - best) / max(abs(best), np.finfo(float).tiny)
+        return Evidence("truth-free", "relative_metric", runs, relative, GAP_TOLERANCE, "a fraction of the best value")
     return Evidence(
         "truth-free",
         "relative_gap",
         runs,
-        relative_gap(runs),
+        gap,
         GAP_TOLERANCE,
         "a fraction of the start-to-best gap of the dense metric",
     )

@@ -35,8 +35,7 @@ def recommend_all(
     spread over seeds, the truth-free evidence (default: the case each run recorded, or one of ``case_files``:
     :func:`regbench.report.recommend_inputs.case_loader`; None where it cannot be loaded: no spread)."""
     names = sorted({str(c) for c in runs["case"].tolist()})
-    wanted = set(names) | {n + SIMULATED_SUFFIX for n in names}
-    tolerances = case_tolerances(sorted(wanted), tolerance, runs=runs, case_files=case_files)
+    tolerances = case_tolerances(names, tolerance, runs=runs, case_files=case_files)
     demonstrated = demonstrations()
     load = load if load is not None else case_loader(runs, case_files)
     found = {
@@ -50,12 +49,16 @@ def recommend_all(
         )
         for name in names
     }
+    # a real pair and its simulated companion: one answer, by the stronger evidence, and one of them in the pool
+    judged_by_companion = {found[n].companion for n in names if found[n].real_pair}
+    other_half = {n + SIMULATED_SUFFIX for n in names if not found[n].real_pair and n + SIMULATED_SUFFIX in found} | {
+        n for n in names if found[n].real_pair
+    }
     out = []
     if cases:
         # a companion whose real pair is decided by it is answered there ("on N simulated deformations of ...")
-        answered = {found[n].companion for n in names if found[n].kind == "simulated"}
         for name in names:
-            if name in answered:
+            if name in judged_by_companion:
                 continue
             ev = found[name]
             own = {str(c) for c in ev.runs["case"].tolist()}
@@ -70,9 +73,10 @@ def recommend_all(
             )
             _decided(rec, ev)
             out.append(rec)
-    # over all cases: each case's own evidence, in its tolerances; a real pair judged by its simulated companion
-    # is left out (the companion is in the set already: never counted twice, never pooled with the pair itself)
-    pooled = [n for n in names if found[n].kind != "simulated"]
+    # over all cases: each case's own evidence, in its tolerances; of a real pair and its simulated companion only
+    # the one that answers for both (never counted twice, never pooled with each other)
+    pooled = [n for n in names if n not in other_half]
+    columns = {found[n].column for n in pooled}
     if len(pooled) > 1:
         mask = np.isin(runs["case"].astype(str), pooled)
         values = np.full(len(runs), np.nan)
@@ -80,7 +84,7 @@ def recommend_all(
             values[runs["case"] == name] = found[name].values
         rec = recommend(
             runs.subset(mask),
-            error,
+            columns.pop() if len(columns) == 1 else "evidence",
             {n: (found[n].tolerance, found[n].tolerance_note) for n in pooled},
             "all cases",
             demonstrated,
@@ -104,6 +108,7 @@ def _spread_gate(ev: Evidence, case: str, spatial: float, load: Callable[[str], 
 
 
 def _decided(rec: Recommendation, ev: Evidence) -> None:
+    ev.spread = any(np.isfinite(c.spread) for c in rec.candidates)
     rec.evidence = ev.kind
     rec.decided_by = ev.decided_by(rec.n_instances)
     rec.verdict = _verdict(rec, [c.solver for c in rec.candidates])

@@ -55,7 +55,8 @@ TEXT_FIELDS = (
     "instance",
 )
 # Dropped inside SQLite before parsing: the bulk of a record, not needed for tables and statistics.
-_HEAVY = ("trace", "transform", "segments", "versions", "provenance", "notes")
+# The provenance's plugin entries go too; its small keys stay (the case file, the simulation a run's case is of).
+_HEAVY = ("trace", "transform", "segments", "versions", "provenance.strategy", "provenance.case", "notes")
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,6 +211,8 @@ def from_dicts(rows: Sequence[Mapping[str, Any]], source: str = "") -> Runs:
     columns["seed"] = np.array([int(r.get("seed") or 0) for r in rows], dtype=np.int64)
     columns["repeat"] = np.array([int(r.get("repeat") or 0) for r in rows], dtype=np.int64)
     columns["flags"] = np.array([_flags(r.get("flags")) for r in rows] or [], dtype=object)
+    # the real case a simulated case's instances come from (None: not simulated)
+    columns["simulated_from"] = np.array([_simulated_from(r) for r in rows] or [], dtype=object)
     curves = np.empty(len(rows), dtype=object)
     for i, r in enumerate(rows):  # one by one: numpy must not unpack a curve as a sequence
         curves[i] = curve_of(r.get("anytime"))
@@ -289,6 +292,12 @@ def _flags(value: Any) -> str:
 def _measures(row: Mapping[str, Any]) -> Mapping[str, Any]:
     measures = row.get("measures")
     return measures if isinstance(measures, Mapping) else {}
+
+
+def _simulated_from(row: Mapping[str, Any]) -> str | None:
+    provenance = row.get("provenance")
+    simulation = provenance.get("simulation") if isinstance(provenance, dict) else None
+    return _text(simulation.get("simulated_from")) if isinstance(simulation, dict) else None
 
 
 def _text(value: Any) -> str | None:
