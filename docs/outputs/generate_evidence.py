@@ -5,9 +5,9 @@ from Debian's ``insighttoolkit5-examples``, described in a TOML case file *witho
 own images would. Three case files, three answers (docs/recommend.md quotes them):
 
 - ``evidence-truth-free``: the pair alone: decided by the dense metric and the spread over seeds;
-- ``evidence-labels``: the pair with label images: a three-class Otsu segmentation of the T1 slice, and the same
-  segmentation carried onto the PD slice's grid through the known shift (standing in for a segmentation a user
-  would draw on the PD image; the shift itself is never given to regbench);
+- ``evidence-labels``: the pair with label images, each slice segmented on its own by Otsu thresholds into white
+  matter and the rest of the head (:func:`segment`): imperfect, as a user's segmentations are, and blind to the
+  shift between the slices;
 - ``evidence-simulated``: the pair with a ``[case.simulate]`` table: decided by the error on random rigid
   deformations of the T1 slice, with an exact truth.
 
@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import SimpleITK as sitk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,15 +61,20 @@ def first_component(path: Path) -> sitk.Image:
     return sitk.VectorIndexSelectionCast(image, 0) if image.GetNumberOfComponentsPerPixel() > 1 else image
 
 
+def segment(path: Path, classes: int, white_matter: int) -> sitk.Image:
+    """Two labels from Otsu thresholds of the smoothed image: 2 = the ``white_matter`` class (the brightest in T1,
+    the second brightest of five in PD), 1 = the rest of the head."""
+    image = sitk.SmoothingRecursiveGaussian(sitk.Cast(first_component(path), sitk.sitkFloat32), 1.0)
+    otsu = sitk.GetArrayFromImage(sitk.OtsuMultipleThresholds(image, numberOfThresholds=classes - 1))
+    labels = sitk.GetImageFromArray(np.where(otsu == white_matter, 2, np.where(otsu > 0, 1, 0)).astype(np.uint8))
+    labels.CopyInformation(image)
+    return labels
+
+
 def write_labels(workdir: Path) -> None:
-    """Three Otsu classes of the T1 slice; the PD slice's labels are the same classes moved by the known shift."""
-    t1 = sitk.Cast(first_component(FIXED), sitk.sitkFloat32)
-    labels = sitk.Cast(sitk.OtsuMultipleThresholds(t1, numberOfThresholds=3), sitk.sitkUInt8)
-    sitk.WriteImage(labels, str(workdir / "t1-labels.nii.gz"))
-    pd = first_component(MOVING)
-    # moving point = fixed point + (13, 17): the PD grid's labels are the T1 labels read 13, 17 px back
-    moved = sitk.Resample(labels, pd, sitk.TranslationTransform(2, (-13.0, -17.0)), sitk.sitkNearestNeighbor, 0)
-    sitk.WriteImage(moved, str(workdir / "pd-labels.nii.gz"))
+    """Each slice segmented on its own, as a user would: no label knows the shift between them."""
+    sitk.WriteImage(segment(FIXED, 4, white_matter=3), str(workdir / "t1-labels.nii.gz"))
+    sitk.WriteImage(segment(MOVING, 5, white_matter=3), str(workdir / "pd-labels.nii.gz"))
 
 
 def main(names: list[str]) -> None:
