@@ -9,13 +9,18 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from regbench.strictjson import dumps, to_jsonable  # also re-exported: the old import path
 from regbench.strictjson import finite_or_none as finite_or_none  # re-exported: the old import path
-
-if TYPE_CHECKING:
-    import pandas as pd
+from regbench.trace import (  # noqa: F401  (re-exported: the old import path)
+    AFTER_RUN_COLUMNS,
+    EVENT_COLUMNS,
+    TRACE_COLUMNS,
+    Anytime,
+    IterationEvent,
+    Trace,
+)
 
 SCHEMA_VERSION = 1
 #: Record fields that measure the machine, not the run.
@@ -50,113 +55,6 @@ MEASURE_FIELDS = (
     "inverse_consistency_mean",
     "inverse_consistency_p95",
 )
-
-
-@dataclass
-class IterationEvent:
-    """One ``sitkIterationEvent`` as the harness saw it (passed to ``regbench_record_iteration``).
-
-    ``metric`` is SimpleITK's value at the event: for the gradient-descent family that is f at the position
-    *before* the step just taken (reference §3.3).
-    """
-
-    segment: int
-    level: int
-    iteration: int
-    metric: float | None
-    learning_rate: float | None
-    convergence: float | None
-    #: Seconds since the run started, and since this execution's ``Execute`` started.
-    time_s: float | None = None
-    exec_time_s: float | None = None
-
-
-@dataclass
-class Trace:
-    """Per-iteration samples of a whole run, stored column-wise (compact JSON, cheap to append).
-
-    The event columns come from each :class:`IterationEvent`. ``position`` holds the optimizer's position at the
-    event (the parameters it holds *after* the event) where the position schedule saved one, else None; after
-    the run, outside the timed executions, each saved position is evaluated: ``dense_metric`` (the case metric
-    at full resolution, unsampled) and, where the case has truth, ``error_mean`` and ``error_mean_fg``.
-    """
-
-    segment: list[int] = field(default_factory=list)
-    level: list[int] = field(default_factory=list)
-    iteration: list[int] = field(default_factory=list)
-    metric: list[float | None] = field(default_factory=list)
-    learning_rate: list[float | None] = field(default_factory=list)
-    convergence: list[float | None] = field(default_factory=list)
-    time_s: list[float | None] = field(default_factory=list)
-    exec_time_s: list[float | None] = field(default_factory=list)
-    position: list[list[float] | None] = field(default_factory=list)
-    dense_metric: list[float | None] = field(default_factory=list)
-    error_mean: list[float | None] = field(default_factory=list)
-    error_mean_fg: list[float | None] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        # Records written before a column existed (or hand-made traces) get it filled with None.
-        for name in TRACE_COLUMNS:
-            column = getattr(self, name)
-            if len(column) < len(self.iteration):
-                column.extend([None] * (len(self.iteration) - len(column)))
-
-    def append(self, event: IterationEvent) -> None:
-        for name in EVENT_COLUMNS:
-            getattr(self, name).append(getattr(event, name))
-        for name in AFTER_RUN_COLUMNS:
-            getattr(self, name).append(None)
-
-    def __len__(self) -> int:
-        return len(self.iteration)
-
-    def positions(self) -> list[int]:
-        """Indices of the samples with a saved position."""
-        return [i for i, p in enumerate(self.position) if p is not None]
-
-    def to_frame(self) -> pd.DataFrame:
-        """The trace as a pandas DataFrame: one row per iteration event, one column per trace column (None
-        becomes NaN in the numeric columns; ``position`` stays a column of lists). Needs pandas (the optional
-        extra ``regbench[pandas]``)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("Trace.to_frame needs pandas: pip install 'regbench[pandas]'") from exc
-        data = {}
-        for name in TRACE_COLUMNS:
-            column = getattr(self, name)
-            if name == "position":
-                data[name] = pd.Series(column, dtype=object)
-            else:
-                data[name] = pd.to_numeric(pd.Series(column, dtype=object), errors="coerce")
-        frame = pd.DataFrame(data)
-        for name in ("segment", "level", "iteration"):
-            frame[name] = frame[name].astype("Int64")
-        return frame
-
-
-TRACE_COLUMNS = tuple(f.name for f in dataclasses.fields(Trace))
-EVENT_COLUMNS = tuple(f.name for f in dataclasses.fields(IterationEvent))
-AFTER_RUN_COLUMNS = tuple(name for name in TRACE_COLUMNS if name not in EVENT_COLUMNS)
-
-
-@dataclass
-class Anytime:
-    """The run's anytime curve on dense values: the start, then every evaluated trace position in time order.
-
-    A compact copy of the trace's evaluated rows (tens of points) kept beside the summary, so statistics over
-    thousands of runs (first-hit times, fixed-budget values) never need the traces. ``iterations`` counts
-    iteration events since the run started; ``time_s`` is seconds since the run started.
-    """
-
-    time_s: list[float] = field(default_factory=list)
-    iterations: list[int] = field(default_factory=list)
-    dense_metric: list[float | None] = field(default_factory=list)
-    error_mean: list[float | None] = field(default_factory=list)
-    error_mean_fg: list[float | None] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.time_s)
 
 
 @dataclass
