@@ -180,7 +180,7 @@ def _recommendation(
             else:
                 css = "rec" if c.recommended else ("demo" if not c.eligible else "")
                 cells.append({"text": rc._fmt(c.median_error), "css": css})
-        rows.append({"case": case, "anchor": _anchor(case), "cells": cells})
+        rows.append({"case": case, "anchor": _anchor(case), "cells": cells, "unit": rec.error})
     blocks = []
     for number, rec in enumerate(recs):
         groups = rc._group_labels(rec)
@@ -189,6 +189,9 @@ def _recommendation(
             "anchor": _anchor(rec.scope),
             "verdict": rec.verdict,
             "unit": rec.error if rec.unit == "case units" else f"{rec.error} / tolerance",
+            "value_name": rec.error,
+            "spread": any(np.isfinite(c.spread) for c in rec.candidates),
+            "inverse": any(np.isfinite(c.inverse_consistency) for c in rec.candidates),
             "rows": [],
             "pictures": [],
             "picture_note": "",
@@ -211,6 +214,8 @@ def _recommendation(
                     "fail": "–" if not np.isfinite(c.failure_rate) else f"{100 * c.failure_rate:.0f}%",
                     "fold": "–" if not np.isfinite(c.folding_max) else f"{100 * c.folding_max:.2g}%",
                     "time": rc._fmt(c.median_time_s),
+                    "spread": rc._fmt(c.spread),
+                    "inverse": rc._fmt(c.inverse_consistency),
                     "why": c.why_not,
                 }
             )

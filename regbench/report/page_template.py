@@ -58,17 +58,21 @@ generated {{ generated }} by regbench {{ version }}</p>
 {% endmacro %}
 
 <h2 id="recommendation">Recommendation</h2>
-<p>Per case: the strategies whose median {{ error }} is within the tolerance of the best's (tolerance in the
-case's physical units: {{ tolerance_rule }}), that fail no more often than the best and do not fold. Strategies
+<p>Per case: the strategies whose median {{ error }} (or, where the case has no truth, its strongest other
+evidence: landmark TRE, 1 − Dice over its labels, the error on its simulated instances, then the relative
+dense-metric gap with the spread over seeds; each case says which decided) is within the tolerance of the best's
+(tolerance in the case's physical units: {{ tolerance_rule }}; one Dice point for labels; 0.02 of the gap without
+any truth), that fail no more often than the best and do not fold. Strategies
 registered as demonstrations of a failure (D) are shown, never recommended. Over all cases errors are measured in
 each case's tolerances. Definitions: mean rank over instances; cd, critical-difference groups (same letter: no
 significant Wilcoxon–Holm difference at {{ significance }}); P(eq), the Bayesian signed-rank probability (baycomp)
 that the strategy is practically equivalent to the best (ROPE ± one tolerance).</p>
 {% if matrix.cases %}
-<h3>Case × strategy: median {{ error }} (green: recommended)</h3>
+<h3>Case × strategy: median of the value that decides each case (green: recommended)</h3>
 <div class="scroll"><table class="matrix cases">
 <tr><th>case</th>{% for s in matrix.solvers %}<th>{{ s }}{% if s in matrix.demos %} (D){% endif %}</th>{% endfor %}</tr>
-{% for row in matrix.rows %}<tr><th><a href="#rec-{{ row.anchor }}">{{ row.case }}</a></th>
+{% for row in matrix.rows %}<tr>
+<th><a href="#rec-{{ row.anchor }}">{{ row.case }}</a> <small>{{ row.unit }}</small></th>
 {% for cell in row.cells %}<td class="{{ cell.css }}">{{ cell.text }}</td>{% endfor %}</tr>{% endfor %}
 </table></div>
 {% endif %}
@@ -77,16 +81,18 @@ that the strategy is practically equivalent to the best (ROPE ± one tolerance).
 {% for line in rec.verdict %}<p>{{ line }}</p>{% endfor %}
 <table>
 <tr><th>strategy</th><th></th><th>median {{ rec.unit }}</th><th>mean rank</th><th>cd</th><th>P(eq)</th>
-<th>failed</th><th>folding (max)</th><th>median time s</th><th>why not</th></tr>
+<th>failed</th><th>folding (max)</th><th>median time s</th>{% if rec.spread %}<th>spread over seeds</th>{% endif %}
+{% if rec.inverse %}<th>inverse consistency</th>{% endif %}<th>why not</th></tr>
 {% for c in rec.rows %}<tr class="{{ 'demo' if c.demo else '' }}">
 <td>{% if c.link %}<a href="{{ c.link }}">{{ c.solver }}</a>{% else %}{{ c.solver }}{% endif %}</td>
 <td>{{ c.mark }}</td><td class="num">{{ c.error }}</td><td class="num">{{ c.rank }}</td><td>{{ c.cd }}</td>
 <td class="num">{{ c.peq }}</td><td class="num">{{ c.fail }}</td><td class="num">{{ c.fold }}</td>
-<td class="num">{{ c.time }}</td><td>{{ c.why }}</td></tr>{% endfor %}
+<td class="num">{{ c.time }}</td>{% if rec.spread %}<td class="num">{{ c.spread }}</td>{% endif %}
+{% if rec.inverse %}<td class="num">{{ c.inverse }}</td>{% endif %}<td>{{ c.why }}</td></tr>{% endfor %}
 </table>
 {% for pic in rec.pictures %}
 <h4 id="{{ pic.anchor }}">{{ pic.role }} run: {{ pic.solver }}, seed {{ pic.seed }} (<code>{{ pic.key }}</code>):
-{{ error }} {{ pic.error }}</h4>
+{{ rec.value_name }} {{ pic.error }}</h4>
 <div class="pictures">{% for f in pic.files %}<a href="{{ f }}"><img src="{{ f }}" alt="{{ f }}"></a>{% endfor %}</div>
 <p class="note">Overlay: fixed magenta, moving green, grey where they agree; checkerboard of fixed and resampled
 moving tiles; difference fixed − moving (red +, blue −); before is the run's start, after its result.
