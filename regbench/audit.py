@@ -1,10 +1,14 @@
 """Stability audit: does a setup's outcome change under noise the user did not mean to vary?
 
-Per strategy × case, the audit runs the registration again under each source of noise, one at a time:
+Per strategy × case, the audit runs the registration again under each source of noise, one at a time, each on
+the key ``regbench run`` runs by default (:data:`~regbench.run.DEFAULT_THREADS`, one ITK thread) so that no
+source mixes in another's noise:
 
-* ``repeat``: the same run key (seed 0) several times at the highest thread count: only thread-order effects
-  (Mattes MI sums its joint histogram in thread order, reference §5) can make these differ;
-* ``threads``: seed 0 once per ITK thread count;
+* ``repeat``: the same run key (seed 0) several times: a deterministic setup gives copies, so any difference
+  is the strategy's or the engine's own nondeterminism;
+* ``threads``: seed 0 once per ITK thread count asked for, the only source run on other thread counts: the
+  change of count (every metric's last digits) and, with a count above one, thread-order noise (Mattes MI sums
+  its joint histogram in thread order, reference §5; a count given twice repeats that key);
 * ``sampling``: seeds 1…K with the start's jitter removed, so only the metric's sampling seed (and a random
   strategy's seed) changes; a dense metric gives copies;
 * ``perturbation``: seeds 1…K with the start misaligned by a small seeded shift (``perturbation`` physical
@@ -12,10 +16,10 @@ Per strategy × case, the audit runs the registration again under each source of
 
 For each source it reports the spread of the error against the truth (max − min of ``error_mean``), the spread
 of the returned transform (the largest mean distance, over the fixed image's grid, between a run's returned
-mapping and the source's first one; physical units), and the outcomes seen. A source is *identical* when every
-returned transform is bit-identical, *unstable* when a spread exceeds ``tolerance`` (physical units) or the
-outcome changes, else *stable*. A setup is flagged when any source is unstable; it is *reproducible* when its
-``repeat`` source is identical.
+mapping and the source's first one; physical units), the outcomes seen and the thread counts run. A source is
+*identical* when every returned transform is bit-identical, *unstable* when a spread exceeds ``tolerance``
+(physical units) or the outcome changes, else *stable*. A setup is flagged when any source is unstable; it is
+*reproducible* when its ``repeat`` source is identical.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import SimpleITK as sitk
 from regbench.cases import Case
 from regbench.evaluate import displacement
 from regbench.outcomes import succeeded
+from regbench.run import DEFAULT_THREADS
 from regbench.transforms import transform_from_dict
 
 SOURCES = ("repeat", "threads", "sampling", "perturbation")
@@ -47,6 +52,7 @@ class SourceSpread:
     identical: bool
     unstable: bool
     errors: list[str] = field(default_factory=list)  # runs that raised
+    threads: list[int] = field(default_factory=list)  # the ITK thread counts its runs used
 
     @property
     def verdict(self) -> str:
@@ -92,19 +98,20 @@ def _no_jitter(case: Case) -> dict[str, float]:
 
 
 def _plan(case: Case, seeds: int, threads: tuple[int, ...], repeats: int, perturbation: float, sources):
-    """(source, case variant, seed, threads) for every run of the audit."""
-    top = max(threads)
+    """(source, case variant, seed, threads) for every run of the audit: only the ``threads`` source leaves the
+    default thread count."""
+    key = DEFAULT_THREADS
     plan: list[tuple[str, Case, int, int]] = []
     quiet = _variant(case, **_no_jitter(case))
     if "repeat" in sources:
-        plan += [("repeat", quiet, 0, top)] * repeats
+        plan += [("repeat", quiet, 0, key)] * repeats
     if "threads" in sources:
         plan += [("threads", quiet, 0, t) for t in threads]
     if "sampling" in sources:
-        plan += [("sampling", quiet, s, top) for s in range(1, seeds + 1)]
+        plan += [("sampling", quiet, s, key) for s in range(1, seeds + 1)]
     if "perturbation" in sources and perturbation > 0:
         shaken = _variant(case, **{**_no_jitter(case), "initial_jitter": float(perturbation)})
-        plan += [("perturbation", shaken, s, top) for s in range(1, seeds + 1)]
+        plan += [("perturbation", shaken, s, key) for s in range(1, seeds + 1)]
     return plan
 
 
@@ -141,6 +148,7 @@ def _spread(source: str, records: list, reference: sitk.Image, tolerance: float)
         identical=len(set(params)) <= 1 and len(ok) == len(records),
         unstable=unstable,
         errors=errors,
+        threads=sorted({r.threads for r in records if r.threads is not None}),
     )
 
 
@@ -184,7 +192,12 @@ def _fmt(value: float | None) -> str:
 def audit_lines(result: AuditResult) -> list[str]:
     """The audit as text lines (the ``regbench audit`` output)."""
     head = "UNSTABLE" if result.flagged else "stable"
-    repro = {True: "reproducible", False: "not reproducible (same key differs)", None: "reproducibility not tested"}
+    key = f"at threads={DEFAULT_THREADS}"  # the repeat source's key, as regbench run's
+    repro = {
+        True: f"reproducible {key}",
+        False: f"not reproducible {key} (same key differs)",
+        None: "reproducibility not tested",
+    }
     lines = [
         f"{result.strategy} on {result.case}: {head} at tolerance {result.tolerance:g} physical units; "
         f"{repro[result.reproducible]}"

@@ -1,21 +1,31 @@
-"""The one vocabulary of run results: status (did the run execute?) and outcome (did it succeed?).
+"""The one vocabulary of run results: status (did the run execute?), outcome (did it fail?) and accuracy (did it
+register?).
 
 Every table, the progress bar, ``show``, figures and ``compare`` gates count with these definitions, so they
 always count the same thing:
 
 - **status** says whether the run *executed* to a returned transform: ``ok``, or ``error`` (Execute or the
   strategy raised), ``crashed`` (the worker process died), ``timeout``, ``memory`` (past ``--max-memory``).
-- **outcome** is judged from all the evidence (:func:`regbench.stops.judge_outcome`, precedence in its
-  docstring): a failure outcome (:data:`FAILURE_OUTCOMES`) or a stop category (``converged``,
-  ``max_iterations``, ``line_search``, ...). A run *succeeded* when its outcome is not a failure.
+- **outcome** is judged from all the evidence (:func:`judge`, precedence in its docstring): a failure outcome
+  (:data:`FAILURE_OUTCOMES`) or a stop category (``converged``, ``max_iterations``, ``line_search``, ...). A run
+  *finished without a failure* (:func:`succeeded`) when its outcome is not a failure.
+- **registered** is judged apart from the stop (:attr:`Evidence.registered`): whether the error against the
+  truth (or the landmark TRE) ended within the tolerance of :mod:`regbench.tolerance`; None where there is no such
+  evidence. A run is counted as one :data:`VERDICTS` (:func:`verdict`): nothing that did not register is called
+  a success.
 
 The thresholds below turn measures into failures; docs/concepts.md states them for users.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
+
+from regbench.tolerance import NO_PROGRESS_SHARE, made_progress, registration_tolerance
 
 #: Statuses: whether the run executed.
 STATUSES = ("ok", "error", "crashed", "timeout", "memory")
@@ -28,6 +38,7 @@ FAILURE_OUTCOMES = (
     "memory",
     "no_overlap",
     "worse_than_start",
+    "no_progress",
     "folded",
     "diverged",
     "invalid_parameter",
@@ -55,6 +66,11 @@ MEANINGS = {
         "the error against the truth, the landmark TRE or the label Dice is worse than at the start, whatever the "
         "stop text says"
     ),
+    "no_progress": (
+        f"the error against the truth or the landmark TRE fell by less than {NO_PROGRESS_SHARE:.0%} of its start "
+        f"(labels: the Dice gained less than {NO_PROGRESS_SHARE:.0%} of what it lacked): the run barely moved towards "
+        "the answer"
+    ),
     "folded": f"more than {MAX_FOLDING_FRACTION:.0%} of voxels fold (Jacobian determinant ≤ 0)",
     "diverged": "the dense metric ended worse than it started",
     "invalid_parameter": "the optimizer refused its parameters",
@@ -67,9 +83,50 @@ def is_failure(outcome: str | None) -> bool:
 
 
 def succeeded(record: Any) -> bool:
-    """Whether a run (a :class:`~regbench.record.RunRecord` or a summary dict) succeeded."""
+    """Whether a run (a :class:`~regbench.record.RunRecord` or a summary dict) finished without a failure: its
+    outcome is not a failure. Whether it *registered* is :func:`registered` (printed words never call a run that
+    did not register a success: :func:`verdict`)."""
     outcome = record.get("outcome") if isinstance(record, dict) else record.outcome
     return not is_failure(outcome)
+
+
+def registered(record: Any) -> bool | None:
+    """The record's ``registered`` (True, False, or None where nothing judged it)."""
+    value = record.get("registered") if isinstance(record, dict) else getattr(record, "registered", None)
+    return None if value is None else bool(value)
+
+
+#: How a run is counted wherever runs are counted (the progress bar, the end of ``regbench run``, the summary
+#: table, ``show``): each run is exactly one (:func:`verdict`). ``not judged`` is a run that finished without a
+#: failure with nothing to judge its registration by (no truth or landmarks; labels have no tolerance).
+VERDICTS = ("registered", "not registered", "not judged", "failed")
+
+
+def verdict(record: Any) -> str:
+    """The run's one :data:`VERDICTS`: ``failed`` (a failure outcome, whatever its error), else ``registered`` or
+    ``not registered``, else ``not judged``."""
+    if not succeeded(record):
+        return "failed"
+    judged = registered(record)
+    return "not judged" if judged is None else ("registered" if judged else "not registered")
+
+
+def tally(records: Iterable[Any]) -> Counter[str]:
+    """How many runs of each :data:`VERDICTS`."""
+    return Counter(verdict(record) for record in records)
+
+
+def tally_text(counts: Counter[str] | dict[str, int], markup: bool = False) -> str:
+    """The count of each verdict some run has, and of ``failed`` always, in :data:`VERDICTS` order (rich colours
+    with ``markup``): ``registered 5 · not registered 2 · failed 1``."""
+    colours = {"registered": "green", "not registered": "yellow", "failed": "red"}
+    parts = []
+    for name in VERDICTS:
+        n = counts.get(name, 0)
+        if n or name == "failed":
+            colour = colours.get(name) if markup else None
+            parts.append(f"[{colour}]{name} {n}[/]" if colour else f"{name} {n}")
+    return " · ".join(parts)
 
 
 def executed(record: Any) -> bool:
@@ -90,6 +147,10 @@ class Evidence:
     ``initial_error`` / ``final_error`` are one error measure at the start and at the end: the foreground error
     where the case has one (the background of a deformable case carries no information), else the whole-domain
     error, else the landmark TRE, else 1 − the mean label Dice (so a Dice that fell is an error that grew).
+    ``accuracy`` names it (``truth_fg``, ``truth``, ``landmarks``, ``labels``). ``tolerance`` is the case's
+    tolerance for that error (:func:`regbench.tolerance.registration_tolerance` of the fixed spacing and the
+    starting error, physical units; None for labels, whose error has no physical tolerance) and
+    ``tolerance_rule`` the rule that set it.
     """
 
     status: str
@@ -102,16 +163,33 @@ class Evidence:
     final_error: float | None = None
     overlap_fraction: float | None = None
     folding_fraction: float | None = None
+    accuracy: str | None = None
+    tolerance: float | None = None
+    tolerance_rule: str | None = None
+
+    @property
+    def registered(self) -> bool | None:
+        """Whether the error ended within the tolerance (None: no tolerance or no final error)."""
+        if self.tolerance is None or self.final_error is None:
+            return None
+        return bool(self.final_error <= self.tolerance)
 
     @classmethod
     def of(cls, record: Any) -> Evidence:
         pairs = (
-            (record.initial_error_mean_fg, record.error_mean_fg),
-            (record.initial_error_mean, record.error_mean),
-            (record.measures.get("initial_tre_mean"), record.measures.get("tre_mean")),
-            _dice_error(record.initial_dice_mean, record.dice_mean),
+            ("truth_fg", record.initial_error_mean_fg, record.error_mean_fg),
+            ("truth", record.initial_error_mean, record.error_mean),
+            ("landmarks", record.measures.get("initial_tre_mean"), record.measures.get("tre_mean")),
+            ("labels", *_dice_error(record.initial_dice_mean, record.dice_mean)),
         )
-        initial, final = next(((a, b) for a, b in pairs if a is not None and b is not None), (None, None))
+        accuracy, initial, final = next(
+            ((kind, a, b) for kind, a, b in pairs if a is not None and b is not None), (None, None, None)
+        )
+        tolerance, rule = None, None
+        if accuracy in PHYSICAL_EVIDENCE:
+            # no spacing and a start of no error: nothing to register, nothing to judge (ValueError)
+            with suppress(ValueError):
+                tolerance, rule = registration_tolerance(getattr(record, "fixed_spacing", None), initial)
         return cls(
             status=record.status,
             stop_category=record.stop_category,
@@ -123,7 +201,14 @@ class Evidence:
             final_error=final,
             overlap_fraction=record.overlap_fraction,
             folding_fraction=record.folding_fraction,
+            accuracy=accuracy,
+            tolerance=tolerance,
+            tolerance_rule=rule,
         )
+
+
+#: The evidence whose error is a distance in physical units, so that a run is judged registered or not.
+PHYSICAL_EVIDENCE = ("truth_fg", "truth", "landmarks")
 
 
 def _dice_error(initial: float | None, final: float | None) -> tuple[float | None, float | None]:
@@ -142,12 +227,16 @@ def judge(evidence: Evidence) -> tuple[str, list[str]]:
        :data:`MIN_OVERLAP_FRACTION` of the fixed samples map inside the moving image;
     3. ``worse_than_start``: the error against the truth (else the landmark TRE, else 1 − the mean label Dice) grew
        by more than :data:`WORSE_THAN_START_MARGIN` of its start, whatever the stop text and the metric say;
-    4. ``folded``: more than :data:`MAX_FOLDING_FRACTION` of voxels fold;
-    5. ``diverged``: the dense metric ended worse than it started (every built-in metric is minimised);
-    6. otherwise the stop category (``converged``, ``line_search``, ...; ``invalid_parameter`` is a failure).
+    4. ``no_progress``: that error fell by less than :data:`~regbench.tolerance.NO_PROGRESS_SHARE` of its start
+       (for labels: the Dice gained less than that share of 1 − the starting Dice);
+    5. ``folded``: more than :data:`MAX_FOLDING_FRACTION` of voxels fold;
+    6. ``diverged``: the dense metric ended worse than it started (every built-in metric is minimised);
+    7. otherwise the stop category (``converged``, ``line_search``, ...; ``invalid_parameter`` is a failure).
 
     Flags name every piece of evidence against the result, including those a higher-precedence outcome hides
-    and any folding at all (``folding``), so a run can be ``line_search`` and still show ``folding``.
+    and any folding at all (``folding``), so a run can be ``line_search`` and still show ``folding``; a run that
+    made progress but ended beyond its tolerance (:attr:`Evidence.registered` false) is flagged
+    ``not_registered``: not a failure of the optimizer, but not a success either (:func:`verdict`).
     """
     from regbench.stops import is_no_overlap, is_no_overlap_error
 
@@ -169,6 +258,12 @@ def judge(evidence: Evidence) -> tuple[str, list[str]]:
         and e.final_error > e.initial_error * (1 + WORSE_THAN_START_MARGIN) + 1e-12
     ):
         flags.append("worse_than_start")
+    elif (
+        e.initial_error is not None and e.final_error is not None and not made_progress(e.initial_error, e.final_error)
+    ):
+        flags.append("no_progress")
+    elif e.registered is False:
+        flags.append("not_registered")
     if e.folding_fraction is not None and e.folding_fraction > 0:
         flags.append("folded" if e.folding_fraction > MAX_FOLDING_FRACTION else "folding")
     if (

@@ -2,26 +2,26 @@
 
 The trace's kept positions get their dense metric and truth errors (within a budget counted from what the run
 did, never from the clock), the record gets its anytime curve (start, kept positions, returned transform), and
-"best or last?" is answered on the best position visited at the last level, re-evaluated densely.
+"best or last?" is answered on the dense metric against every position kept at the last level and the optimizer's
+own best visited (:mod:`regbench.bestorlast`).
 """
 
 from __future__ import annotations
 
 import SimpleITK as sitk
 
+from regbench import bestorlast
+from regbench.bestorlast import Compared, within_tolerance
 from regbench.evaluate import PositionEvaluator
-from regbench.harness import RunContext
+from regbench.harness import BestVisited, RunContext
 from regbench.record import RunRecord
-from regbench.stops import is_no_overlap
-
-# Values are only comparable to the best visited one when they are within this relative tolerance.
-RETURNED_BEST_RTOL = 1e-6
 
 
 def evaluate_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> None:
     """Fill the trace's ``dense_metric``, ``error_mean`` and ``error_mean_fg`` at its saved positions (after the
-    run, outside its timed executions), and the record's anytime curve, which ends at the returned transform
-    when the strategy returned (``ended_s`` after the run started).
+    run, outside its timed executions), answer "best or last?" on those of the last level (:func:`_best_or_last`),
+    and build the record's anytime curve, which ends at the returned transform when the strategy returned
+    (``ended_s`` after the run started).
 
     The positions are evaluated within a budget (:attr:`PositionSchedule.evaluation_budget` × the run's Execute
     cost): each level's last position and the best visited first, then an evenly thinned set of the others, every
@@ -36,7 +36,6 @@ def evaluate_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> None:
     if best is not None and best.row is not None and trace.position[best.row] is None:
         trace.position[best.row] = list(best.position)
     evaluator = PositionEvaluator(ctx.case, record)
-    _best_or_last(record, ctx, evaluator)
     cost = execute_cost(record, ctx.fixed.GetDimension()) / EVALUATION_COST.get(ctx.setup.metric, 2.0)
     budget = ctx.positions.evaluation_budget * cost
     templates: dict[tuple[int, int], sitk.Transform | None] = {}
@@ -54,6 +53,7 @@ def evaluate_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> None:
         transform.SetParameters(position)
         for name, value in evaluator.measures(ctx.full_transform(transform)).items():
             getattr(trace, name)[row] = value
+    _best_or_last(record, ctx, evaluator)
     _anytime(record, ended_s)
 
 
@@ -162,40 +162,53 @@ def _level_transform(record: RunRecord, ctx: RunContext, segment: int, level: in
 
 
 def _best_or_last(record: RunRecord, ctx: RunContext, evaluator: PositionEvaluator) -> None:
-    """Re-evaluate the best visited position of the last level densely (after the run, outside its timed
-    executions) and answer "best or last?" on it: ``returned_best`` and the regret, returned minus best."""
-    best = ctx.best_visited  # over every execution, rejected attempts too: the run did visit those positions
-    if best is None or record.final_metric_dense is None:
-        return
+    """Answer "best or last?" (``returned_best`` and the regret, returned minus best) on the dense metric, against
+    every position kept at the case's last level that the trace evaluation reached and the optimizer's own best
+    visited (over every execution, rejected attempts too: the run did visit those positions)."""
+    best = ctx.best_visited
+    last_level = ctx.setup.levels - 1
+    row = best.row if best is not None else None
+    if best is not None and row is not None and record.trace.position[row] != list(best.position):
+        # The level's first value was paired with the previous level's last row, but the level started elsewhere
+        # (measured with cg: the position at a level's start differs from the one at the level before's last event).
+        row = None
+    compared = bestorlast.kept_at_last_level(record, last_level, row)
+    if best is None:  # values not paired with positions (Powell): its own values still count on a dense level
+        compared += bestorlast.reported_at_last_level(record, last_level)
+    if best is not None and (row is None or record.trace.dense_metric[row] is None):
+        # where an execution or the level started (no trace row), or a row the trace evaluation could not rebuild
+        if row is not None:
+            where = bestorlast.where(record.trace, row)
+        elif best.row is None:
+            where = f"where execution {best.segment} started"
+        else:
+            where = f"where execution {best.segment} started level {last_level}"
+        visited = _evaluate_best_visited(record, ctx, evaluator, best, row, where)
+        if visited is not None:
+            compared.append(visited)
+    bestorlast.answer(record, compared)
+
+
+def _evaluate_best_visited(
+    record: RunRecord, ctx: RunContext, evaluator: PositionEvaluator, best: BestVisited, row: int | None, where: str
+) -> Compared | None:
+    """The optimizer's best visited position evaluated densely (into trace ``row``, the row that holds it, if
+    any), or None when its parameter layout cannot be rebuilt."""
     template = record.segments[best.segment].transform or next(
         (s.transform for s in reversed(record.segments) if s.transform is not None), None
     )
     if template is None:  # every execution raised: no parameter layout to rebuild the position with
-        return
+        return None
     transform = sitk.Transform(template).Downcast()
     if transform.GetNumberOfParameters() != len(best.position):
-        return
+        return None
     transform.SetParameters(best.position)
     measures = evaluator.measures(ctx.full_transform(transform))
-    record.best_visited_metric_dense = measures["dense_metric"]
-    record.best_visited_error_mean = measures.get("error_mean")
-    if record.best_visited_metric_dense is None:
-        return
-    if is_no_overlap(record.final_metric_dense):  # no regret figure against DBL_MAX: the returned one failed
-        record.returned_best = False
-        return
-    record.regret_metric_dense = record.final_metric_dense - record.best_visited_metric_dense
-    if record.error_mean is not None and record.best_visited_error_mean is not None:
-        record.regret_error_mean = record.error_mean - record.best_visited_error_mean
-    tolerance = RETURNED_BEST_RTOL * max(abs(record.best_visited_metric_dense), 1e-12)
-    record.returned_best = record.regret_metric_dense <= tolerance
-    record.notes = [n for n in record.notes if not n.startswith("returned_best unknown")]
-    if not record.returned_best:
-        record.notes.append(
-            f"returned the last iterate, not the best visited: segment {best.segment}, iteration {best.iteration} "
-            f"of the last level had dense metric {record.best_visited_metric_dense:.6g} against "
-            f"{record.final_metric_dense:.6g} returned"
-        )
+    if row is not None:
+        for name, value in measures.items():
+            getattr(record.trace, name)[row] = value
+    dense = measures["dense_metric"]
+    return None if dense is None else Compared(dense, measures.get("error_mean"), where)
 
 
 def returned_best_on_dense_levels(record: RunRecord) -> bool | None:
@@ -216,5 +229,4 @@ def returned_best_on_dense_levels(record: RunRecord) -> bool | None:
             "not comparable with the dense value of the returned transform"
         )
         return None
-    best = min(visited)
-    return record.final_metric_dense <= best + RETURNED_BEST_RTOL * max(abs(best), 1e-12)
+    return within_tolerance(record.final_metric_dense, min(visited))

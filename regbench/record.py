@@ -140,6 +140,13 @@ class RunRecord:
     stop_condition: str | None = None
     stop_category: str | None = None
     outcome: str | None = None
+    # Accuracy, judged apart from the stop (regbench.outcomes.Evidence): whether the error `accuracy` names
+    # ("truth_fg" foreground, "truth" whole domain, "landmarks" TRE) ended within `tolerance`, physical units:
+    # min(half the finest spacing, a quarter of the starting error), regbench.tolerance. None where nothing judges
+    # it ("labels" judge progress only: no physical tolerance; no truth at all: accuracy None).
+    registered: bool | None = None
+    tolerance: float | None = None
+    accuracy: str | None = None
     rounding_failure: bool = False
     hit_iteration_limit: bool = False
     final_metric: float | None = None
@@ -173,8 +180,8 @@ class RunRecord:
     # image, at the start and for the returned transform.
     initial_overlap_fraction: float | None = None
     overlap_fraction: float | None = None
-    # Best or last: the best visited position of the last level (by the optimizer's own values), re-evaluated
-    # densely after the run; regret = returned minus best (> 0: the returned transform is worse).
+    # Best or last (regbench.bestorlast): the best, on the dense metric, of the positions kept at the last level
+    # and the optimizer's own best visited, evaluated after the run; regret = returned minus best (> 0: worse).
     best_visited_metric_dense: float | None = None
     best_visited_error_mean: float | None = None
     regret_metric_dense: float | None = None

@@ -387,7 +387,9 @@ def _finish(record: RunRecord, cap: int | None, pm: RegbenchPluginManager | None
     record.hit_iteration_limit = any(s.stop_category == "max_iterations" for s in segments) or bool(
         cap and any(lvl.optimizer_iteration is not None and lvl.optimizer_iteration >= cap for lvl in levels)
     )
-    record.outcome, flags = judge(Evidence.of(record))
+    evidence = Evidence.of(record)
+    record.outcome, flags = judge(evidence)
+    record.registered, record.tolerance, record.accuracy = evidence.registered, evidence.tolerance, evidence.accuracy
     if record.deterministic is False:
         flags.append("nondeterministic")
     record.flags = flags

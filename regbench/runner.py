@@ -17,16 +17,17 @@ from __future__ import annotations
 import inspect
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from regbench.executors import Claim, Emit, Executor, InProcessExecutor, LocalExecutor, PlannedRun
 from regbench.isolation import RunnerError
 from regbench.itktext import without_addresses
 from regbench.matrix import Matrix, plan
-from regbench.outcomes import succeeded
+from regbench.outcomes import succeeded, verdict
 from regbench.plugins import RegbenchPluginManager
 from regbench.record import RunRecord
 from regbench.run import DEFAULT_THREADS, default_threads
@@ -78,18 +79,22 @@ def pending(runs: Sequence[PlannedRun], store: Store, force: bool = False) -> li
 
 @dataclass
 class Progress:
-    """Counts while a matrix runs: ``succeeded`` and ``failed`` as :func:`regbench.outcomes.succeeded` says,
-    the definition every table uses (a failure outcome, or no outcome at all, is a failed run)."""
+    """Counts while a matrix runs: ``succeeded`` (finished without a failure) and ``failed`` as
+    :func:`regbench.outcomes.succeeded` says, the definition every table uses (a failure outcome, or no outcome at
+    all, is a failed run); ``verdicts`` splits them as :func:`regbench.outcomes.verdict` does (registered, not
+    registered, not judged, failed): what the progress bar prints."""
 
     total: int
     done: int = 0
     succeeded: int = 0
     failed: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
     elsewhere: int = 0  # runs skipped in the last pass: stored or claimed by another runner on the store
     waiting: int = 0  # runs in flight on another runner, waited for
 
     def add(self, record: RunRecord) -> None:
         self.done += 1
+        self.verdicts[verdict(record)] += 1
         if succeeded(record):
             self.succeeded += 1
         else:

@@ -26,6 +26,7 @@ from regbench.cli import main
 from regbench.report.recommend_inputs import case_tolerances
 from regbench.report.runs import from_records, load_store
 from regbench.store import Store
+from regbench.tolerance import registration_tolerance
 
 NAME = "t1-pd-oblique"
 CASES = f"""
@@ -119,7 +120,7 @@ def test_the_html_report_has_pictures_for_a_toml_case(project):
     result = invoke("report", "--store", "s.sqlite", "--html", "html", "--no-stats")
     assert result.exit_code == 0, result.output
     page = (root / "html" / "index.html").read_text()
-    section = page.split(f'<h3 id="rec-{NAME}">', 1)[1].split("<h3 ", 1)[0].split('<h2 id="summary">', 1)[0]
+    section = page.split(f'<section class="case" id="rec-{NAME}">', 1)[1].split("</section>", 1)[0]
     assert "No pictures" not in section
     images = section.split('<img src="')[1:]
     assert images and all(src.startswith(f"runs/{NAME}/") for src in images)
@@ -171,14 +172,15 @@ def test_a_bad_cases_file_is_a_usage_error_naming_it(project):
 
 
 def test_the_tolerance_of_anisotropic_voxels_comes_from_the_store_alone(tmp_path, monkeypatch):
-    """2 × 2 × 3 mm voxels: half the finest spacing, 1.0 mm, with the case file and its images gone."""
-    root = write_pair(tmp_path / "volume", (20, 20, 12), (2.0, 2.0, 3.0), (1.0, -1.0, 1.5))
+    """2 × 2 × 3 mm voxels: half the finest spacing, 1.0 mm, with the case file and its images gone (the start is
+    far enough off, about 8 mm, that a quarter of it does not decide instead)."""
+    root = write_pair(tmp_path / "volume", (20, 20, 12), (2.0, 2.0, 3.0), (4.0, -4.0, 6.0))
     (record,) = run_project(root, monkeypatch, seeds=1)
     assert record.fixed_spacing == [2.0, 2.0, 3.0]
     shutil.rmtree(root / "cases")
     shutil.rmtree(root / "images")
     runs = load_store(root / "s.sqlite")
-    assert case_tolerances([NAME], runs=runs)[NAME] == (1.0, "half the smallest spacing 2")
+    assert case_tolerances([NAME], runs=runs)[NAME] == (1.0, "half the finest spacing 2")
     result = invoke("recommend", "--store", "s.sqlite", "--json")
     assert result.exit_code == 0, result.output
     (rec,) = json.loads(result.output)
@@ -188,7 +190,9 @@ def test_the_tolerance_of_anisotropic_voxels_comes_from_the_store_alone(tmp_path
 def test_a_record_without_a_spacing_gets_it_from_its_case_file(project):
     _, (record, *_) = project
     record.fixed_spacing = None  # a record stored before the field existed
-    assert case_tolerances([NAME], runs=from_records([record]))[NAME][0] == 1.0
+    # the spacing (2, 3) from the case file; the start's error from the record: the smaller rule decides
+    expected = registration_tolerance((2.0, 3.0), record.initial_error_mean)
+    assert case_tolerances([NAME], runs=from_records([record]))[NAME] == expected
     assert case_tolerances([NAME])[NAME] == (0.5, "case not loadable here: default")  # by name: not registered
     assert case_tolerances([NAME], case_files=["cases/mine.toml"])[NAME][0] == 1.0
     assert case_tolerances([NAME], 0.3)[NAME] == (0.3, "--tolerance")

@@ -105,30 +105,41 @@ def test_an_unreachable_scheduler_fails_before_any_plan_or_progress_is_shown(tmp
 
 def test_progress_and_summary_count_failed_outcomes_not_statuses(tmp_path):
     # a huge fixed learning rate makes gd fail with status ok: its outcome (diverged, or worse_than_start where
-    # the truth says so first) is a failure, and the bar and the end lines count it as failed
+    # the truth says so first) is a failure, and the bar and the end lines count it as failed. A run that finished
+    # without a failure is counted registered or not (issue 21): rate 300 registers in 5 iterations, rate 30 stops
+    # several px short (max_iterations, not a failure, but not registered either)
     args = ["-s", "gd", "-c", "synth2d-translation", "--seeds", "2", "-p", "number_of_iterations=5"]
-    args += ["-p", "learning_rate=1,10000", "-p", "estimate_learning_rate=never", "--workers", "1"]
+    args += ["-p", "learning_rate=30,300,10000", "-p", "estimate_learning_rate=never", "--workers", "1"]
     result = invoke("run", *args, store=tmp_path / "s.sqlite")
     assert result.exit_code == 0, result.output
     with Store(tmp_path / "s.sqlite") as db:
         records = sorted(db.records(), key=lambda r: (r.params["learning_rate"], r.seed))
-    assert [(r.status, succeeded(r)) for r in records] == [("ok", True)] * 2 + [("ok", False)] * 2
+    assert [(r.status, succeeded(r), r.registered) for r in records] == (
+        [("ok", True, False)] * 2 + [("ok", True, True)] * 2 + [("ok", False, False)] * 2
+    )
     kind = records[-1].outcome
     assert kind in ("diverged", "worse_than_start") and records[-2].outcome == kind
-    assert "4/4 succeeded 2 · failed 2" in " ".join(result.stderr.split())
+    assert "6/6 registered 2 · not registered 2 · failed 2" in " ".join(result.stderr.split())
     text = " ".join(result.stdout.split())
     assert f"{kind} gd on synth2d-translation, seed 0: {MEANINGS[kind]}" in text
-    assert f"4 runs: 4 new; succeeded 2 · failed 2 ({kind} 2)" in text
+    assert f"6 runs: 6 new; registered 2 · not registered 2 · failed 2 ({kind} 2)" in text
+    assert "succeeded" not in result.stdout + result.stderr
     # The summary table of `regbench report` and `regbench show` of every run count the same failures.
     from regbench.report.runs import load_store
     from regbench.report.summary import summary_rows
 
     rows = summary_rows(load_store(tmp_path / "s.sqlite"))  # one row per learning rate
-    assert (sum(r.runs for r in rows), sum(r.succeeded for r in rows)) == (4, 2)
+    assert {r.solver: (r.runs, r.no_failure, r.registered, r.not_registered) for r in rows} == {
+        "gd[learning_rate=30.0]": (2, 2, 0, 2),
+        "gd[learning_rate=300.0]": (2, 2, 2, 0),
+        "gd[learning_rate=10000.0]": (2, 0, 0, 0),
+    }
     report = invoke("report", "--no-stats", store=tmp_path / "s.sqlite")
-    assert report.exit_code == 0 and "succeeded" in report.stdout
-    shown = [invoke("show", r.key, store=tmp_path / "s.sqlite").stdout for r in records]
-    assert [("(failed)" in s, "(succeeded)" in s) for s in shown] == [(False, True)] * 2 + [(True, False)] * 2
+    assert report.exit_code == 0 and "regis-" in report.stdout and "succeeded" not in report.stdout
+    shown = [" ".join(invoke("show", r.key, store=tmp_path / "s.sqlite").stdout.split()) for r in records]
+    verdicts = ["(finished without a failure, but not registered)", "(registered)", "(failed)"]
+    assert [next(v for v in verdicts if v in s) for s in shown] == [v for v in verdicts for _ in range(2)]
+    assert not any("succeeded" in s for s in shown)
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):

@@ -200,13 +200,13 @@ def test_outcome_caption_counts_each_rows_runs_not_the_total():
     ]
     plot = outcome_plot(summary_rows(from_dicts(rows), "strategy"))
     assert "9 runs each; 18 in all" in plot.caption
-    assert "not that the result is close to the truth" in plot.caption
+    assert "not that the run registered" in plot.caption
     assert all(f"{outcome}: {MEANINGS[outcome]}" in plot.caption for outcome in figures.JUDGED_FAILURES)
 
 
 def test_every_outcome_and_stop_category_has_a_fixed_colour():
     assert set(figures._CATEGORY_COLORS) == {*FAILURE_OUTCOMES, *CATEGORIES}
-    assert figures.JUDGED_FAILURES == ("no_overlap", "worse_than_start", "folded", "diverged")
+    assert figures.JUDGED_FAILURES == ("no_overlap", "worse_than_start", "no_progress", "folded", "diverged")
 
 
 def test_many_strategies_get_small_multiples():

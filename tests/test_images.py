@@ -64,13 +64,20 @@ def test_a_hand_folded_field_marks_the_folded_voxels():
     assert images.is_deformable(transform)
 
 
-def test_pictures_of_a_folded_bspline_run(tmp_path):
-    fixed = sitk.GetImageFromArray(np.random.default_rng(0).random((32, 40)).astype(np.float32))
+def folded_bspline(fixed: sitk.Image, push: float = 25.0) -> sitk.BSplineTransform:
+    """A 3×3-mesh B-spline on ``fixed`` whose two middle control points are pushed past each other along x by
+    ``push`` (it folds from about 10 on); 0: the identity."""
     bspline = sitk.BSplineTransformInitializer(fixed, [3, 3])
     params = np.zeros(bspline.GetNumberOfParameters())
     side = round(np.sqrt(params.size // 2))  # control points per axis; x components first, x fastest
-    params[2 * side + 2], params[2 * side + 3] = 25.0, -25.0  # two neighbours pushed past each other along x
+    params[2 * side + 2], params[2 * side + 3] = push, -push
     bspline.SetParameters(params.tolist())
+    return bspline
+
+
+def test_pictures_of_a_folded_bspline_run(tmp_path):
+    fixed = sitk.GetImageFromArray(np.random.default_rng(0).random((32, 40)).astype(np.float32))
+    bspline = folded_bspline(fixed)
     record = RunRecord(strategy="hand", case="hand", seed=0, key="k")
     record.transform = transform_to_dict(bspline)
     pictures = images.write_images(record, tmp_path, fixed=fixed, moving=fixed, before=sitk.TranslationTransform(2))
@@ -85,6 +92,50 @@ def test_pictures_of_a_folded_bspline_run(tmp_path):
     )
     assert {p.name for p in rigid.files} == {"overlay.png", "checkerboard.png", "difference.png"}
     assert rigid.folded_voxels is None
+
+
+def test_the_jacobian_scale_is_centred_on_one_whatever_the_folds():
+    # unfolded voxels between 0.6 and 1.4, and a fold down to −160: the scale is 1 ± 0.4, the fold drawn apart
+    jac = np.concatenate([np.linspace(0.6, 1.4, 101), [-160.0, -3.0]])
+    norm = images.jacobian_norm(jac)
+    assert (norm.vmin, norm.vcenter, norm.vmax) == pytest.approx((0.6, 1.0, 1.4), abs=0.01)
+    # a near-identity map keeps a ±0.1 scale; a wild one is shown from 0 to 2 at most
+    assert (images.jacobian_norm(np.array([0.999, 1.0, 1.001])).vmin, images.jacobian_norm(np.array([1.0])).vmax) == (
+        pytest.approx(0.9),
+        pytest.approx(1.1),
+    )
+    wild = images.jacobian_norm(np.array([0.01, 1.0, 50.0]))
+    assert (wild.vmin, wild.vmax) == pytest.approx((0.0, 2.0))
+    # det = 1 is the diverging map's neutral middle (near white), shrinking and growing opposite hues
+    from matplotlib import colormaps
+
+    cmap = colormaps[images.JACOBIAN_CMAP]
+    assert np.all(np.array(cmap(norm(1.0))[:3]) > 0.9)
+    low, high = np.array(cmap(norm(0.6))[:3]), np.array(cmap(norm(1.4))[:3])
+    assert low[0] > low[2] and high[2] > high[0]  # brown (red over blue) below 1, teal (blue over red) above
+
+
+def test_a_folded_run_shows_its_folds_in_the_overlay_and_on_a_scale_centred_on_one(tmp_path):
+    import matplotlib.image as mpimg
+
+    fixed = sitk.GetImageFromArray(np.random.default_rng(0).random((32, 40)).astype(np.float32))
+    record = RunRecord(strategy="hand", case="hand", seed=0, key="k")
+    identity = sitk.Transform(2, sitk.sitkIdentity)
+
+    def yellow_in_overlay(push: float, where) -> tuple[int, images.Pictures]:
+        record.transform = transform_to_dict(folded_bspline(fixed, push))
+        drawn = images.write_images(record, where, fixed=fixed, moving=fixed, before=identity)
+        rgb = mpimg.imread(where / "overlay.png")[..., :3]
+        # the overlay is (f, m, f): red and blue always equal, so yellow is only ever the folds' outline
+        return int(((rgb[..., 0] > 0.8) & (rgb[..., 1] > 0.8) & (rgb[..., 2] < 0.3)).sum()), drawn
+
+    outlined, folded = yellow_in_overlay(25.0, tmp_path / "folded")
+    assert folded.folded_voxels > 0 and outlined > 0
+    low, high = folded.jacobian_scale
+    assert low >= 0 and (low + high) / 2 == pytest.approx(1.0)  # the −160s of the fold do not set the scale
+    plain, smooth = yellow_in_overlay(2.0, tmp_path / "smooth")
+    assert smooth.folded_voxels == 0 and plain == 0
+    assert sum(smooth.jacobian_scale) / 2 == pytest.approx(1.0)
 
 
 @pytest.mark.slow

@@ -29,6 +29,7 @@ PARTS = {
     "regbench.strictjson": "leaf",
     "regbench.pluginsources": "leaf",
     "regbench.setups": "leaf",
+    "regbench.tolerance": "leaf",
     "regbench_plugins": "built-in plugins",  # plugins like any other: the public API only
 }
 API = "regbench"  # the package itself: the public API, which imports the core

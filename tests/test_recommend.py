@@ -9,9 +9,10 @@ from click.testing import CliRunner
 from regbench.cli import main
 from regbench.report.recommend import recommend
 from regbench.report.recommend_cases import recommend_all
-from regbench.report.recommend_inputs import case_tolerances, spacing_tolerance
+from regbench.report.recommend_inputs import case_tolerances
 from regbench.report.recommend_tables import recommendation_table
 from regbench.report.runs import from_dicts
+from regbench.tolerance import registration_tolerance
 
 TOL = {"c1": (0.5, "test"), "c2": (0.1, "test")}
 
@@ -84,7 +85,7 @@ def test_a_clear_winner_and_failures_and_folding():
     assert rec.recommended == ["good"]
     assert rec.candidate("folds").why_not == "folds"
     assert rec.candidate("fails").failure_rate == 1.0
-    assert rec.verdict[0].startswith("c1: best good")
+    assert rec.verdict[0].startswith("c1: use good")
     assert rec.pvalues[("good", "worse")] < 0.05
 
 
@@ -104,7 +105,7 @@ def test_over_a_case_set_errors_are_in_tolerances():
 
 
 def test_default_tolerance_is_half_the_smallest_spacing():
-    assert spacing_tolerance((1.0, 0.5, 2.0)) == 0.25
+    assert registration_tolerance((1.0, 0.5, 2.0), None)[0] == 0.25
     tol = case_tolerances(["synth2d-bspline", "no-such-case"])
     assert tol["synth2d-bspline"][0] > 0
     assert "default" in tol["no-such-case"][1]
@@ -147,7 +148,7 @@ def test_recommend_command_json(tmp_path):
     assert data[0]["recommended"] == ["a"]
     result = CliRunner(env={"COLUMNS": "80"}).invoke(main, ["recommend", "--store", str(path), "-s", "b"])
     assert result.exit_code == 0, result.output
-    assert "best b" in result.output
+    assert "use b" in result.output
 
 
 @pytest.mark.slow

@@ -93,7 +93,7 @@ def test_repeat_stores_every_repeat_skips_them_on_a_rerun_and_prints_the_spread(
     (plain,) = records_of(invoke("run", *ONE_MS, "--json", store=store))
     first = invoke("run", *ONE_MS, "--repeat", "3", store=store)
     text = " ".join(first.stdout.split())
-    assert "3 runs: 2 new, 1 already in the store (--force reruns them); succeeded 3 · failed 0" in text
+    assert "3 runs: 2 new, 1 already in the store (--force reruns them); registered 3 · failed 0" in text
     assert "3/3" not in first.stderr and "2/2" in first.stderr, "the stored plain run is repeat 0: not rerun"
     with Store(store) as db:
         records = sorted(db.records(), key=lambda r: r.repeat)

@@ -167,7 +167,7 @@ def test_the_eta_learns_per_strategy():
 
     todo = [SimpleNamespace(spec=SimpleNamespace(strategy=s)) for s in ["slow"] * 3 + ["fast"] * 3]
     lines = ProgressLines(todo, 2, Console(file=io.StringIO()))
-    progress = SimpleNamespace(done=1, succeeded=1, failed=0)
+    progress = SimpleNamespace(done=1, succeeded=1, failed=0, verdicts={"registered": 1})
     lines.add(SimpleNamespace(strategy="slow", wall_time_s=10.0), progress)
     lines.add(SimpleNamespace(strategy="fast", wall_time_s=1.0), progress)
     assert lines.eta_s() == (2 * 10.0 + 2 * 1.0) / 2

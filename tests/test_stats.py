@@ -124,7 +124,7 @@ def test_summary_rows_count_and_medians():
         rec(seed=3, status="error", outcome="error"),
     ]
     (row,) = summary_rows(records)
-    assert (row.runs, row.succeeded, row.rounding_failures, row.cap_hits) == (4, 3, 1, 1)
+    assert (row.runs, row.no_failure, row.rounding_failures, row.cap_hits) == (4, 3, 1, 1)
     assert row.outcomes == {"converged": 1, "error": 1, "line_search": 1, "max_iterations": 1}
     # iterations over every run (the failed one recorded 0); errors and times over the runs that have one
     assert (row.median_iterations, row.median_error, row.median_time_s) == (15.0, 2.0, 2.0)
@@ -220,7 +220,7 @@ def test_no_overlap_values_and_tiny_spans_raise_no_warning():
     assert rows and tests
 
 
-def test_summary_counts_succeeded_by_outcome_not_status():
+def test_summary_counts_runs_without_a_failure_by_outcome_not_status():
     from regbench.outcomes import succeeded
 
     records = [
@@ -230,10 +230,11 @@ def test_summary_counts_succeeded_by_outcome_not_status():
         rec(seed=3, outcome="folded", folding_fraction=0.2),
         rec(seed=4, outcome="diverged"),
         rec(seed=5, status="error"),
+        rec(seed=6, outcome="no_progress"),  # executed, barely moved: a failure
     ]
     (row,) = summary_rows(records)
-    assert row.succeeded == sum(succeeded(r) for r in records) == 1
-    assert row.executed == 5 and row.runs == 6
+    assert row.no_failure == sum(succeeded(r) for r in records) == 1
+    assert row.executed == 6 and row.runs == 7
 
 
 def test_the_summary_never_pools_dense_metrics_of_different_cases():

@@ -114,7 +114,8 @@ def test_return_best_beats_the_last_iterate_when_gd_overshoots(builtin_pm, dense
     plain = regbench.run_one("gd", dense_affine, params=params, threads=1, pm=builtin_pm)
     best = regbench.run_one("gd-best", dense_affine, params=params, threads=1, pm=builtin_pm)
     assert plain.status == best.status == "ok"
-    assert plain.outcome == "diverged" and plain.returned_best is False
+    # its error barely moved (no_progress, which precedes diverged) and its dense metric ended worse (diverged)
+    assert plain.outcome == "no_progress" and "diverged" in plain.flags and plain.returned_best is False
     assert plain.trace.metric == best.trace.metric  # the same optimization, only the returned transform differs
     assert best.final_metric_dense <= plain.final_metric_dense
     assert best.final_metric_dense < best.initial_metric_dense

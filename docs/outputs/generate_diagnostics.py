@@ -1,17 +1,17 @@
-"""Regenerate the outputs docs/diagnostics.md quotes: ``python docs/outputs/generate_diagnostics.py``.
+"""Regenerate the outputs docs/diagnostics.md quotes: ``python docs/outputs/generate_diagnostics.py [NAME ...]``.
 
-As ``generate.py`` (a scratch directory per example, built-in plugins only, 100 columns, no colour), but a
-command's exit status is shown instead of stopping: the audit and the gate exit 1 when they flag something.
+As ``generate.py`` (a scratch directory per example, built-in plugins only, 100 columns, no colour; it also runs
+these), but a command's exit status is shown instead of stopping: the audit and the gate exit 1 when they flag
+something.
 """
 
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import HERE, run
+import generate
 
 MULTIMODAL = (
     'python -c "import regbench; from regbench.gradients import audit_case, make_multimodal_case as mm\n'
@@ -49,16 +49,5 @@ COMMANDS: dict[str, list[str]] = {
 }
 
 
-def main(names: list[str]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, commands in COMMANDS.items():
-            if names and name not in names:
-                continue
-            workdir = Path(tmp) / name
-            workdir.mkdir()
-            (HERE / f"{name}.txt").write_text(run(name, commands, workdir), encoding="utf-8")
-            print(f"wrote docs/outputs/{name}.txt")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    generate.main(sys.argv[1:], generators=("generate_diagnostics",))

@@ -1,4 +1,5 @@
-"""Regenerate the recommendations on a pair given without its truth: ``python docs/outputs/generate_evidence.py``.
+"""Regenerate the recommendations on a pair given without its truth: ``python docs/outputs/generate_evidence.py
+[NAME ...]`` (``generate.py`` runs these too).
 
 The pair is the ITK Software Guide's BrainWeb T1 slice (fixed) and the PD slice shifted by (13, 17) px (moving),
 from Debian's ``insighttoolkit5-examples``, described in a TOML case file *without* its truth, as a user with their
@@ -11,20 +12,20 @@ own images would. Three case files, three answers (docs/recommend.md quotes them
 - ``evidence-simulated``: the pair with a ``[case.simulate]`` table: decided by the error on random rigid
   deformations of the T1 slice, with an exact truth.
 
-Each runs the same strategies on 6 seeds in a scratch directory and writes ``docs/outputs/<name>.txt``.
+Each runs the same strategies on 6 seeds in a scratch directory (:func:`prepare` writes the case file and the
+label images there) and writes ``docs/outputs/<name>.txt``.
 """
 
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import HERE, run  # the docs' command runner: 100 columns, no colour
+import generate  # the docs' command runner: 100 columns, no colour
 
 DATA = Path("/usr/share/doc/insighttoolkit5-examples/examples/Data")
 FIXED, MOVING = DATA / "BrainT1SliceBorder20.png", DATA / "BrainProtonDensitySliceShifted13x17y.png"
@@ -49,10 +50,17 @@ initial_jitter_angle = 2.0
 LABELS = 'fixed_labels = "t1-labels.nii.gz"\nmoving_labels = "pd-labels.nii.gz"\n'
 SIMULATE = "\n[case.simulate]\ntranslation = 12.0\nrotation = 8.0\n"
 
-EXAMPLES = {
+EXAMPLES = {  # name -> (case-file lines, a table after the setup, the cases run)
     "evidence-truth-free": ("", "", "t1-pd"),
     "evidence-labels": (LABELS, "", "t1-pd"),
     "evidence-simulated": ("", SIMULATE, "t1-pd*"),
+}
+COMMANDS = {
+    name: [
+        f"regbench run --cases mine.toml -c '{cases}' -s {STRATEGIES} --seeds 6 > /dev/null",
+        "regbench recommend --cases mine.toml -c t1-pd",
+    ]
+    for name, (_, _, cases) in EXAMPLES.items()
 }
 
 
@@ -77,24 +85,14 @@ def write_labels(workdir: Path) -> None:
     sitk.WriteImage(segment(MOVING, 5, white_matter=3), str(workdir / "pd-labels.nii.gz"))
 
 
-def main(names: list[str]) -> None:
+def prepare(name: str, workdir: Path) -> None:
+    """The example's case file and the label images it may name, in ``workdir``."""
     if not FIXED.exists():
         sys.exit(f"{FIXED} is missing: sudo apt-get install insighttoolkit5-examples")
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, (extra, table, cases) in EXAMPLES.items():
-            if names and name not in names:
-                continue
-            workdir = Path(tmp) / name
-            workdir.mkdir()
-            write_labels(workdir)
-            (workdir / "mine.toml").write_text(CASE.format(extra=extra, table=table), encoding="utf-8")
-            commands = [
-                f"regbench run --cases mine.toml -c '{cases}' -s {STRATEGIES} --seeds 6 > /dev/null",
-                "regbench recommend --cases mine.toml -c t1-pd",
-            ]
-            (HERE / f"{name}.txt").write_text(run(name, commands, workdir), encoding="utf-8")
-            print(f"wrote docs/outputs/{name}.txt")
+    extra, table, _ = EXAMPLES[name]
+    write_labels(workdir)
+    (workdir / "mine.toml").write_text(CASE.format(extra=extra, table=table), encoding="utf-8")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    generate.main(sys.argv[1:], generators=("generate_evidence",))

@@ -38,7 +38,14 @@ def _distance_option(name: str, default: float, help: str):
     help="A TOML case file (repeatable): its cases can be audited; without --case, every one of them is.",
 )
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(1), help="Runs per seeded source.")
-@click.option("--threads", "threads_text", default="1,2", show_default=True, help="ITK thread counts to compare.")
+@click.option(
+    "--threads",
+    "threads_text",
+    default="1,2",
+    show_default=True,
+    help="ITK thread counts the threads source compares (a count given twice repeats it); the other sources run on "
+    "one thread, as regbench run does.",
+)
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1), help="Same-key repeats.")
 @_distance_option(
     "--perturbation", 0.5, "Standard deviation of the start's shift per axis (physical units); 0 skips the source."
@@ -69,8 +76,9 @@ def audit_command(
     plugins,
 ) -> None:
     """Stability audit: rerun each strategy × case under one noise source at a time (same-key repeats, thread
-    counts, sampling seeds, small start perturbations) and report the spread of the error and of the returned
-    transform per source. Exit status 1 when a setup is flagged unstable."""
+    counts, sampling seeds, small start perturbations), each on the one-thread key regbench run uses but the
+    thread source, and report the spread of the error and of the returned transform per source. Exit status 1
+    when a setup is flagged unstable."""
     if not strategies or not (cases or case_files):
         raise click.UsageError("give at least one --strategy and one --case (or a --cases FILE)")
     threads = _ints(threads_text)

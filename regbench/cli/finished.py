@@ -7,7 +7,7 @@ from pathlib import Path
 
 from regbench.cli.common import echo_json, make_console
 from regbench.executors import PlannedRun
-from regbench.outcomes import MEANINGS, succeeded
+from regbench.outcomes import MEANINGS, succeeded, tally, tally_text
 from regbench.report.runview import markup_safe
 from regbench.store import Store
 
@@ -48,9 +48,13 @@ def print_finished(runs: list[PlannedRun], skipped: int, store: Store, as_json: 
     kinds = f" ({', '.join(f'{outcome} {n}' for outcome, n in why.most_common())})" if failures else ""
     console.print(
         f"{len(records)} runs: {len(runs) - skipped} new{again}; "
-        f"succeeded {len(records) - len(failures)} · failed {len(failures)}{markup_safe(kinds)}; "
+        f"{tally_text(tally(records))}{markup_safe(kinds)}; "
         f"stored in {markup_safe(Path(store.path))}"
     )
+    from regbench.cli.answer import answer_lines
+
+    for line in answer_lines(records, store.path, sorted({r.spec.case_file for r in runs if r.spec.case_file})):
+        console.print(line)
 
 
 def _short(error: str | None, width: int = 200) -> str:

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from regbench.envvars import seconds
 from regbench.executors import PlannedRun
+from regbench.outcomes import tally_text
 from regbench.periodic import Periodic
 from regbench.record import RunRecord
 
@@ -25,7 +26,8 @@ def progress_line_s() -> float:
 
 
 class ProgressLines(Periodic):
-    """On a non-terminal, a line every :func:`progress_line_s` seconds: runs done, succeeded, failed, and an ETA
+    """On a non-terminal, a line every :func:`progress_line_s` seconds: runs done, their verdicts (registered, not
+    registered, not judged, failed: :func:`regbench.outcomes.verdict`), and an ETA
     that learns from the finished runs' wall times per strategy (the overall mean for a strategy not seen yet),
     for the runs left, spread over the workers."""
 
@@ -33,7 +35,7 @@ class ProgressLines(Periodic):
         self.left = Counter(run.spec.strategy for run in todo)
         self.total, self.workers, self.console = len(todo), max(1, workers), console
         self.times: dict[str, list[float]] = {}
-        self.counts = (0, 0, 0)
+        self.counts: tuple[int, dict[str, int]] = (0, {})
         self.started = time.monotonic()
         self._lock = threading.Lock()
         super().__init__(progress_line_s(), self._print, "regbench-progress-lines")
@@ -43,7 +45,7 @@ class ProgressLines(Periodic):
             self.left[record.strategy] -= 1
             if record.wall_time_s is not None:
                 self.times.setdefault(record.strategy, []).append(float(record.wall_time_s))
-            self.counts = (progress.done, progress.succeeded, progress.failed)
+            self.counts = (progress.done, dict(progress.verdicts))
 
     def eta_s(self) -> float | None:
         everything = [t for times in self.times.values() for t in times]
@@ -59,11 +61,11 @@ class ProgressLines(Periodic):
 
     def line(self) -> str:
         with self._lock:
-            done, ok, failed = self.counts
+            done, verdicts = self.counts
             eta = self.eta_s()
         elapsed = time.monotonic() - self.started
         left = f", about {_duration(eta)} left" if eta is not None else ""
-        counts = f"{done} of {self.total} runs done (succeeded {ok}, failed {failed})"
+        counts = f"{done} of {self.total} runs done ({tally_text(verdicts)})"
         return f"progress: {counts}, {_duration(elapsed)} elapsed{left}"
 
     def _print(self) -> None:
@@ -82,15 +84,23 @@ def _duration(seconds: float) -> str:
 
 
 def progress_bar(console: Console) -> Progress:
-    """The bar of a matrix: runs done of all, succeeded and failed, time elapsed and left."""
+    """The bar of a matrix: runs done of all, their verdicts (the task's ``verdicts`` field, :func:`verdicts_field`),
+    time elapsed and left."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        # By outcome (regbench.outcomes.succeeded), as every table counts: failed = a failure outcome.
-        TextColumn("[green]succeeded {task.fields[succeeded]}[/] · [red]failed {task.fields[failed]}[/]"),
+        # By verdict (regbench.outcomes.verdict), as every table counts: failed = a failure outcome; registered apart
+        # from finishing without one
+        TextColumn("{task.fields[verdicts]}"),
         TimeElapsedColumn(),
         TextColumn("left"),
         TimeRemainingColumn(),
         console=console,
     )
+
+
+def verdicts_field(progress=None) -> str:
+    """The bar's verdict counts of ``progress`` (a :class:`regbench.runner.Progress`; none yet without one), as
+    rich markup: "registered 5 · not registered 2 · failed 1"."""
+    return tally_text(progress.verdicts if progress is not None else {}, markup=True)

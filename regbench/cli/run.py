@@ -15,7 +15,7 @@ from regbench.cases import CaseError
 from regbench.cli.common import cli_plugin_manager, echo_json, make_console, refuse_broken
 from regbench.cli.finished import print_finished
 from regbench.cli.plan import plural, print_plan, stored_keys
-from regbench.cli.progress import ProgressLines, progress_bar, progress_line_s
+from regbench.cli.progress import ProgressLines, progress_bar, progress_line_s, verdicts_field
 from regbench.executors import Executor, PlannedRun
 from regbench.isolation import IsolatedWorker, Lost, lost_record, run_isolated
 from regbench.leases import lease_s
@@ -301,14 +301,14 @@ def _execute_runs(
     try:
         with progress_bar(err) as bar:
             description = f"{plural(len(todo), 'run')} on {plural(executor.workers, settings.executor + ' worker')}"
-            task = bar.add_task(description + where, total=len(todo), succeeded=0, failed=0)
+            task = bar.add_task(description + where, total=len(todo), verdicts=verdicts_field())
 
             lines = ProgressLines(todo, executor.workers, err) if not err.is_terminal else None
 
             def show(record: RunRecord, progress) -> None:
                 nonlocal done
                 done = progress.done
-                bar.update(task, completed=progress.done, succeeded=progress.succeeded, failed=progress.failed)
+                bar.update(task, completed=progress.done, verdicts=verdicts_field(progress))
                 if lines is not None:
                     lines.add(record, progress)
 

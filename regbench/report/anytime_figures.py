@@ -18,6 +18,7 @@ from regbench.report.anytime_ert import RuntimeEcdf
 from regbench.report.anytime_stats import BOOTSTRAP_RESAMPLES, CONFIDENCE
 from regbench.report.figures import (
     CONVERGENCE_RUNS_PER_GROUP,
+    GREY,
     PER_CASE_FIGURES,
     SINGLE_FIGURES,
     Plot,
@@ -28,40 +29,64 @@ from regbench.report.figures import (
     category_colors,
     colors,
     greyed,
+    greyed_text,
     judged_failures_text,
+    legend_in_order,
     legend_outside,
     line_styles,
     mark_every,
     safe,
+    shown_and_greyed,
 )
 from regbench.report.runs import Runs
 from regbench.report.stats import ErrorColumn, Profile
 from regbench.report.summary import SummaryRow
 
+# The runtime ECDF shades the bootstrap band of the first few coloured strategies only (the chosen one first):
+# more bands overlap into one grey.
+ECDF_BANDS = 3
 
-def ecdf_plot(panels: list[tuple[str, list[RuntimeEcdf]]], instances: int, note: str = "") -> Plot:
-    """Runtime ECDFs from first-hit times, one panel per target set (``(title, ecdfs)``), each solver with its
-    bootstrap band and the virtual best solver dotted black."""
+
+def ecdf_plot(
+    panels: list[tuple[str, list[RuntimeEcdf]]],
+    instances: int,
+    note: str = "",
+    palette: dict | None = None,
+    highlight: Sequence[str] | None = None,
+) -> Plot:
+    """Runtime ECDFs from first-hit times, one panel per target set (``(title, ecdfs)``), the first
+    :data:`ECDF_BANDS` solvers with their bootstrap bands and the virtual best solver dotted black. With many solvers
+    only ``highlight`` (the recommended and a few contrasting ones, in that order) are coloured, the rest thin light
+    grey (:func:`regbench.report.figures.shown_and_greyed`)."""
     fig = Figure(figsize=(12, 4.6), layout="constrained")
     names = sorted({e.label for _, ecdfs in panels for e in ecdfs if e.label != "virtual best"})
-    palette, styles = colors(names), line_styles(names)
+    coloured, grey = shown_and_greyed(names, highlight)
+    palette = palette or colors(names, coloured)
+    styles = line_styles(coloured)
     pairs, resamples = [], BOOTSTRAP_RESAMPLES
+    handles, labels = [], []  # of the first panel (the strategies are the same in each)
     for k, (title, ecdfs) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), k + 1)
         grid = ecdfs[0].grid if ecdfs else np.geomspace(1e-3, 1.0, 10)
         left, right = grid[0], grid[-1]
-        band_alpha = 0.15 if len(ecdfs) <= 9 else 0.07
-        for j, e in enumerate(ecdfs):
+        # greyed first (underneath), the virtual best, then the coloured from the last to the chosen (on top)
+        rank = {name: i for i, name in enumerate(coloured)}
+        for e in sorted(ecdfs, key=lambda e: -rank.get(e.label, len(rank) + (e.label != "virtual best"))):
             x = np.concatenate([[left], e.runtimes, [right]])
             reached = np.arange(1, e.runtimes.size + 1) / max(e.n, 1)
             y = np.concatenate([[0.0], reached, [e.runtimes.size / max(e.n, 1)]])
             if e.label == "virtual best":
-                style, band = {"color": "black", "ls": ":", "lw": 2.0}, "0.5"
+                style, band = {"color": "black", "ls": ":", "lw": 2.0, "zorder": 3}, "0.5"
+            elif e.label in grey:
+                ax.step(x, y, where="post", color=GREY, lw=0.9, zorder=1)
+                continue
             else:
+                j = rank[e.label]
                 style = {"color": palette[e.label], "lw": 1.6, "markevery": mark_every(x.size, j), **styles[e.label]}
                 band = palette[e.label]
             ax.step(x, y, where="post", alpha=0.9, label=safe(e.label), **style)
-            ax.fill_between(e.grid, e.low, e.high, step="post", color=band, alpha=band_alpha, lw=0)
+            if rank.get(e.label, 0) < ECDF_BANDS:
+                ax.fill_between(e.grid, e.low, e.high, step="post", color=band, alpha=0.15, lw=0)
         ax.set_xscale("log")
         ax.set_xlim(left, right)
         _plain_log_ticks(ax.xaxis, right / left)
@@ -72,11 +97,15 @@ def ecdf_plot(panels: list[tuple[str, list[RuntimeEcdf]]], instances: int, note:
         ax.set_title(f"{title} (n={n} pairs)", fontsize="medium")
         pairs.append(f"{title}: {n}")
         if k == 0:
-            handles, labels = ax.get_legend_handles_labels()
+            handles, labels = legend_in_order(ax, coloured)
     if panels:
         handles.append(Patch(color="0.5", alpha=0.3, lw=0))
         labels.append(f"{CONFIDENCE:.0%} bootstrap band")
+        if grey:
+            handles.append(Line2D([], [], color=GREY, lw=0.9))
+            labels.append(f"{len(grey)} others (caption)")
         fig.legend(handles, labels, fontsize="small", loc="outside right upper")
+    banded = "each curve" if len(coloured) <= ECDF_BANDS else f"the first {ECDF_BANDS} listed and the virtual best"
     caption = (
         f"Fraction of (instance, target) pairs a strategy reached within a given time, over {instances} distinct "
         "instances, from first-hit times: the time of the first kept trace position at or below the target (an "
@@ -84,8 +113,9 @@ def ecdf_plot(panels: list[tuple[str, list[RuntimeEcdf]]], instances: int, note:
         "hit). A strategy's runs on one instance are combined by their median first-hit time first. Pairs whose "
         f"target the instance's start already meets are left out ({'; '.join(pairs)} pairs counted). Higher and "
         "further left is better; the height at the right edge is the share ever reached. Shaded: the "
-        f"{CONFIDENCE:.0%} interval of each curve over {resamples} bootstrap resamples of the instances (seeded). "
+        f"{CONFIDENCE:.0%} interval of {banded} over {resamples} bootstrap resamples of the instances (seeded). "
         "Dotted black: the virtual best solver, on each pair the fastest strategy."
+        + greyed_text(grey)
         + (f" {note[0].upper()}{note[1:]}." if note else "")
     )
     return Plot(SINGLE_FIGURES[0], "Runtime ECDF from first-hit times", caption, fig)
@@ -232,16 +262,30 @@ def anytime_plot(
     return Plot(f"{PER_CASE_FIGURES[2]}-{number:02d}", f"Error against time: {case}", caption, fig)
 
 
-def profile_plot(time_profile: Profile, quality_profile: Profile, target_text: str) -> Plot:
+def profile_plot(
+    time_profile: Profile,
+    quality_profile: Profile,
+    target_text: str,
+    palette: dict | None = None,
+    highlight: Sequence[str] | None = None,
+) -> Plot:
+    """Dolan–Moré profiles of the first-hit time and of the final error; with many solvers only ``highlight`` in
+    colour, the rest thin light grey."""
     fig = Figure(figsize=(11, 4.2), layout="constrained")
-    palette, styles = colors(time_profile.solvers), line_styles(time_profile.solvers)
+    coloured, grey = shown_and_greyed(time_profile.solvers, highlight)
+    palette = palette or colors(time_profile.solvers, coloured)
+    styles = line_styles(coloured)
     axes = []
     for k, (profile, what) in enumerate(((time_profile, "first-hit time"), (quality_profile, "final error"))):
         ax = fig.add_subplot(1, 2, k + 1)
         axes.append(ax)
         top = max(2.0, profile.max_ratio() * 1.2)
         taus = np.geomspace(1.0, top, 400)
-        for j, (solver, rho) in enumerate(zip(profile.solvers, profile.fractions(taus), strict=True)):
+        for solver, rho in zip(profile.solvers, profile.fractions(taus), strict=True):
+            if solver not in coloured:
+                ax.step(taus, rho, where="post", color=GREY, lw=0.9, zorder=1)
+                continue
+            j = coloured.index(solver)
             ax.step(
                 taus,
                 rho,
@@ -251,6 +295,7 @@ def profile_plot(time_profile: Profile, quality_profile: Profile, target_text: s
                 alpha=0.85,
                 label=safe(solver),
                 markevery=mark_every(taus.size, j),
+                zorder=3 + len(coloured) - j,  # the chosen on top
                 **styles[solver],
             )
         ax.set_xscale("log")
@@ -260,7 +305,10 @@ def profile_plot(time_profile: Profile, quality_profile: Profile, target_text: s
         ax.set_ylabel("fraction of instances with ratio ≤ τ")
         ax.set_title(f"Performance profile: {what} (n={profile.n})")
     # one legend for both panels, outside them: the strategies are the same
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles, labels = legend_in_order(axes[0], coloured)
+    if grey:
+        handles.append(Line2D([], [], color=GREY, lw=0.9))
+        labels.append(f"{len(grey)} others (caption)")
     fig.legend(handles, labels, fontsize="small", loc="outside right upper")
     caption = (
         f"Dolan–Moré performance profiles over {time_profile.n} distinct instances. Left: the time a strategy "
@@ -268,24 +316,31 @@ def profile_plot(time_profile: Profile, quality_profile: Profile, target_text: s
         "out); right: final error (or relative dense-metric gap where a case has no ground truth). The "
         "value at τ = 1 is the fraction of instances where a strategy was the best; the height at the right edge "
         "is the fraction it solved at all (failures get a ratio above every real one). With more than two "
-        "strategies only the best one is ranked reliably."
+        "strategies only the best one is ranked reliably." + greyed_text(grey)
     )
     return Plot(SINGLE_FIGURES[1], "Performance profiles", caption, fig)
 
 
-def error_time_plot(runs: Runs, errors: ErrorColumn) -> Plot:
+def error_time_plot(
+    runs: Runs, errors: ErrorColumn, palette: dict | None = None, highlight: Sequence[str] | None = None
+) -> Plot:
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    palette = colors(sorted(set(runs.solver)))
+    names = sorted(set(runs.solver))
+    coloured, grey = shown_and_greyed(names, highlight)
+    palette = palette or colors(names, coloured)
     values, time = errors.values, runs["wall_time_s"]
     good = (runs["status"] == "ok") & np.isfinite(values) & np.isfinite(time)
     ceiling = (np.nanmax(values[good]) * 2 if good.any() else 1.0) or 1.0
-    for solver in sorted(palette):
+    for solver in [*grey, *reversed(coloured)]:  # the greyed underneath, the chosen on top
         rows = runs.solver == solver
-        ax.scatter(time[rows & good], values[rows & good], s=12, alpha=0.6, color=palette[solver], label=safe(solver))
+        color, label = (GREY, None) if solver in grey else (palette[solver], safe(solver))
+        ax.scatter(time[rows & good], values[rows & good], s=12, alpha=0.6, color=color, label=label)
         bad = rows & ~good & np.isfinite(time)
         if bad.any():
-            ax.scatter(time[bad], np.full(bad.sum(), ceiling), marker="x", s=24, color=palette[solver])
+            ax.scatter(time[bad], np.full(bad.sum(), ceiling), marker="x", s=24, color=color)
+    if grey:
+        ax.scatter([], [], s=12, color=GREY, label=f"{len(grey)} others (caption)")
     if (~good).any():
         ax.axhline(ceiling, color="grey", lw=0.6, ls="--")
         ax.scatter([], [], marker="x", color="grey", label="failed / no error (drawn at the top)")
@@ -297,14 +352,15 @@ def error_time_plot(runs: Runs, errors: ErrorColumn) -> Plot:
     stand_in = f" or {errors.stand_in}" if errors.stand_in_cases else ""
     ax.set_ylabel(f"{errors.name}{stand_in} (physical units of the case)")
     ax.set_title("Final error against wall time")
-    legend_outside(ax)
+    handles, labels = legend_in_order(ax, coloured)
+    legend_outside(ax, handles=handles, labels=labels)
     caption = (
         f"The returned transform's error against the run's whole wall time (the after-run evaluation included), one "
         f"point per run ({int(good.sum())} with an error value, {int((~good).sum())} without: failed runs or "
         f"cases without ground truth, drawn as crosses at the top). The best strategies sit bottom left. The "
         "points of a strategy pool every case (each in its own physical units) and seed, so its vertical spread "
         "mostly reflects the cases' different scales; per-case figures and the recommendation compare within a "
-        "case." + (f" {errors.note().capitalize()}." if errors.note() else "")
+        "case." + greyed_text(grey) + (f" {errors.note().capitalize()}." if errors.note() else "")
     )
     return Plot(SINGLE_FIGURES[2], "Final error against wall time", caption, fig)
 
@@ -338,7 +394,7 @@ def outcome_plot(rows: list[SummaryRow]) -> Plot:
     caption = (
         f"Left: how the runs of each row ended ({_runs_per_row(rows)}; {sum(r.runs for r in rows)} in all), judged "
         f"from all the evidence ({judged_failures_text()}). Right: the optimizer's own stop reason. A line_search "
-        "stop after a rounding error is usually a successful stop; a converged stop or outcome says the optimizer's "
-        "test passed, not that the result is close to the truth: check the error columns."
+        "stop after a rounding error often ends near the optimum, but not always; a converged stop or outcome says "
+        "the optimizer's test passed, not that the run registered: the summary's registered column says which did."
     )
     return Plot(SINGLE_FIGURES[3], "Outcomes and stop categories", caption, fig)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from regbench.report.recommend_inputs import starts_of
 from regbench.report.runs import Runs
 from regbench.report.stats import error_column, relative_gap
 
@@ -56,6 +57,8 @@ class Evidence:
     real_pair: bool = False  # the answer is for the real pair, judged by its simulated companion
     spread: bool = False  # truth-free: the spread over seeds was measured (set by the recommendation)
     notes: list[str] = field(default_factory=list)
+    # the same measure at each run's start (NaN: unknown), for the progress a strategy made
+    initial: np.ndarray | None = None
 
     @property
     def weak(self) -> bool:
@@ -101,10 +104,20 @@ def case_evidence(
     if np.isfinite(column.values).any():
         name = column.stand_in if column.stand_in_cases else error
         source = next((str(s) for s in runs["simulated_from"].tolist() if s), None)
+        start = starts_of(runs, name)
         if source is not None:  # a simulated case asked for on its own: its truth is a simulation's
-            return Evidence("simulated", name, runs, column.values, *tolerance, companion=case, simulated_from=source)
-        landmarks = name.startswith("tre")
-        return Evidence("landmarks" if landmarks else "truth", name, runs, column.values, *tolerance)
+            return Evidence(
+                "simulated",
+                name,
+                runs,
+                column.values,
+                *tolerance,
+                companion=case,
+                simulated_from=source,
+                initial=start,
+            )
+        kind = "landmarks" if name.startswith("tre") else "truth"
+        return Evidence(kind, name, runs, column.values, *tolerance, initial=start)
     dice = runs["dice_mean"]
     if np.isfinite(dice).any():
         labels = runs["label_count"]
@@ -117,6 +130,7 @@ def case_evidence(
             DICE_TOLERANCE,
             "one Dice point",
             labels=count,
+            initial=1.0 - runs["initial_dice_mean"],
         )
     if all_runs is not None:
         companion = case + SIMULATED_SUFFIX
@@ -136,6 +150,7 @@ def case_evidence(
                     companion=companion,
                     simulated_from=case,
                     real_pair=True,
+                    initial=starts_of(sim, name),
                 )
     gap = relative_gap(runs)
     if not np.isfinite(gap).any() and np.isfinite(runs["final_metric_dense"]).any():
@@ -146,6 +161,7 @@ def case_evidence(
         with np.errstate(all="ignore"):
             relative = (dense - best) / max(abs(best), np.finfo(float).tiny)
         return Evidence("truth-free", "relative_metric", runs, relative, GAP_TOLERANCE, "a fraction of the best value")
+    # the gap is 1 at the start by its definition
     return Evidence(
         "truth-free",
         "relative_gap",
@@ -153,4 +169,5 @@ def case_evidence(
         gap,
         GAP_TOLERANCE,
         "a fraction of the start-to-best gap of the dense metric",
+        initial=np.where(np.isfinite(gap), 1.0, np.nan),
     )

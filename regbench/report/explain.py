@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from regbench.console import make_console
-from regbench.outcomes import MEANINGS, STATUSES, succeeded
+from regbench.outcomes import MEANINGS, STATUSES
 from regbench.record import RunRecord
 from regbench.report.explain_metric import (
     anytime_lines,
@@ -25,6 +25,14 @@ from regbench.report.explain_metric import (
 )
 from regbench.report.explain_reproduce import reproduce_command, reproducibility_text
 from regbench.report.runview import fmt, level_table, markup_safe, ran_no_iteration
+from regbench.report.verdict_words import (
+    last_level_stalled,
+    missed,
+    registered_text,
+    stalled_levels,
+    stalled_text,
+    verdict_words,
+)
 
 STOP_EXPLANATIONS = {
     "converged": "The optimizer's own convergence test passed (its metric stopped decreasing over a window, or a "
@@ -45,10 +53,19 @@ STOP_EXPLANATIONS = {
     "error": "The optimizer or SimpleITK raised an error: see the error message.",
     "unknown": "The stop text is not one regbench knows; it is kept verbatim above and counted as unknown.",
 }
+#: The stops whose explanation above calls them a success near the optimum, as said of a run known not to have
+#: registered (:func:`regbench.report.verdict_words.missed`): the words follow the run's numbers.
+MISSED_STOP_EXPLANATIONS = {
+    "line_search": "A line search could not find a step that decreased the metric enough.",
+    "step_too_small": "The step length shrank below its minimum (the direction kept reversing).",
+    "gradient_tolerance": "The gradient became smaller than its tolerance: a stationary point of the metric.",
+}
+MISSED_STOP = " This run did not register (below), so this was not a stop near the right answer."
 # Failure outcomes: the vocabulary's own meanings (regbench.outcomes), as sentences.
 OUTCOME_EXPLANATIONS = {name: meaning[0].upper() + meaning[1:] + "." for name, meaning in MEANINGS.items()}
 FLAG_EXPLANATIONS = {
     **MEANINGS,
+    "not_registered": "it improved, but its error ended beyond the case's tolerance",
     "folding": "some voxels fold (Jacobian determinant ≤ 0)",
     "nondeterministic": "this setup is not bit-reproducible: the same key can give another record",
 }
@@ -79,9 +96,27 @@ def learning_rate_text(record: RunRecord) -> str:
     return f"Per level (first → last iteration): {spans}.{tail}"
 
 
+def stop_explanation(record: RunRecord) -> str:
+    """What the stop category means for this run: a stop is called a success only where the run is not known to
+    have missed its tolerance, and "still moving" only where the capped level's metric moved."""
+    category = record.stop_category or "unknown"
+    if category == "max_iterations" and ran_no_iteration(record):
+        return "The iteration cap allowed no iteration at the last level: the optimizer never moved there."
+    if category == "max_iterations" and last_level_stalled(record):
+        return (
+            "The last level used its whole iteration budget without accepting a single step (its metric never "
+            "changed): the optimizer was not moving, so more iterations of the same search are unlikely to help."
+        )
+    if missed(record) and category in MISSED_STOP_EXPLANATIONS:
+        return MISSED_STOP_EXPLANATIONS[category] + MISSED_STOP
+    return STOP_EXPLANATIONS.get(category, "")
+
+
 def cap_text(record: RunRecord) -> str:
     if record.hit_iteration_limit and not record.iterations:
         return "Yes, at once: the iteration cap allowed no iteration, so the optimizer never moved."
+    if record.hit_iteration_limit and stalled_levels(record):
+        return f"Yes: at least one level stopped on its iteration limit; {stalled_text(record)}."
     if record.hit_iteration_limit:
         return (
             "Yes: at least one level stopped on its iteration limit, so the optimizer was still moving and "
@@ -122,19 +157,21 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
         say(status_text(record))
     else:
         say(f"stop text: {record.stop_condition or '(none)'}")
-        category = record.stop_category or "unknown"
-        explanation = STOP_EXPLANATIONS.get(category, "")
-        if category == "max_iterations" and ran_no_iteration(record):
-            explanation = "The iteration cap allowed no iteration at the last level: the optimizer never moved there."
-        say(f"stop category: {record.stop_category}. {explanation}")
-        if record.rounding_failure:
+        say(f"stop category: {record.stop_category}. {stop_explanation(record)}")
+        if record.rounding_failure and missed(record):
+            say("rounding failure: yes. The line search ended on a rounding error, and here not at the answer.")
+        elif record.rounding_failure:
             say(
                 "rounding failure: yes. The line search ended on a rounding error; this is usually a successful "
                 "stop, so judge the run by its error and dense metric."
             )
-    verdict = "succeeded" if succeeded(record) else "failed"
-    say(f"outcome: {record.outcome} ({verdict}). {OUTCOME_EXPLANATIONS.get(record.outcome or '', '')}".rstrip())
-    others = [flag for flag in record.flags if flag != record.outcome]
+    outcome = (
+        f"outcome: {record.outcome} ({verdict_words(record)}). {OUTCOME_EXPLANATIONS.get(record.outcome or '', '')}"
+    )
+    say(outcome.rstrip())
+    say(f"registered: {registered_text(record)}")
+    # not_registered is the line above
+    others = [flag for flag in record.flags if flag not in (record.outcome, "not_registered")]
     if others:
         say("also: " + "; ".join(f"{flag}: {FLAG_EXPLANATIONS.get(flag, flag)}" for flag in others) + ".")
     if executed:

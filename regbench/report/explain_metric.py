@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from regbench.bestorlast import where, where_best, within_tolerance
 from regbench.outcomes import MAX_FOLDING_FRACTION, MIN_OVERLAP_FRACTION
 from regbench.record import Level, RunRecord
 from regbench.report.anytime import RELATIVE_TARGETS, first_hit, measure_of, trace_best
@@ -132,17 +133,20 @@ def reported_vs_dense(record: RunRecord) -> str:
 
 
 def returned_best_text(record: RunRecord) -> str:
-    if record.best_visited_metric_dense is not None and record.regret_metric_dense is not None:
+    best = record.best_visited_metric_dense
+    if best is not None and record.returned_best is not None:
+        at = where_best(record)
+        regret = f" (regret {fmt(record.regret_metric_dense, 3)})" if record.regret_metric_dense is not None else ""
         error = ""
         if record.regret_error_mean is not None:
             error = (
-                f"; error {fmt(record.error_mean)} returned vs {fmt(record.best_visited_error_mean)} at the best "
-                f"visited (regret {fmt(record.regret_error_mean, 3)})"
+                f"; error {fmt(record.error_mean)} returned vs {fmt(record.best_visited_error_mean)} there "
+                f"(regret {fmt(record.regret_error_mean, 3)})"
             )
         compared = (
-            f"the best position visited at the last level, re-evaluated densely after the run, has dense metric "
-            f"{fmt(record.best_visited_metric_dense)} against {fmt(record.final_metric_dense)} returned "
-            f"(regret {fmt(record.regret_metric_dense, 3)}){error}"
+            f"the best position the run kept at the last level (the optimizer's own best visited included), "
+            f"evaluated densely after the run, is {at}: dense metric {fmt(best)} against "
+            f"{fmt(record.final_metric_dense)} returned{regret}{error}"
         )
         return ("Yes: " if record.returned_best else "No: ") + compared + "."
     if record.returned_best is True:
@@ -218,19 +222,35 @@ def anytime_lines(record: RunRecord) -> list[str]:
                 f"oracle early stop: the best {name} visited was {fmt(best)} against {fmt(returned)} returned "
                 f"(stopping there would have saved {fmt(returned - best, 3)})."
             )
-    best = trace_best(record)
-    if best is not None and record.final_metric_dense is not None:
-        where = f"execution {best.segment}, level {best.level}, iteration {best.iteration}"
-        verdict = (
-            "the returned transform is at least as good"
-            if record.final_metric_dense <= best.dense_metric + 1e-6 * max(abs(best.dense_metric), 1e-12)
-            else f"the returned transform ({fmt(record.final_metric_dense)}) is worse"
-        )
-        lines.append(
-            f"best dense metric over every kept position of every level: {fmt(best.dense_metric)} at {where} "
-            f"({fmt(best.time_s, 3)} s); {verdict}."
-        )
+    best_line = _best_of_every_level(record)
+    if best_line:
+        lines.append(best_line)
     return lines
+
+
+def _best_of_every_level(record: RunRecord) -> str | None:
+    """The best dense value over every kept position of every level, and whether the returned transform is at
+    least as good: the same rule and fields as best or last (:mod:`regbench.bestorlast`), which compares the
+    last level only, so a better position before it is named as such."""
+    final, best = record.final_metric_dense, trace_best(record)
+    if final is None or (best is None and record.best_visited_metric_dense is None):
+        return None
+    if best is None or (
+        record.best_visited_metric_dense is not None and record.best_visited_metric_dense < best.dense_metric
+    ):
+        # best or last's best is not a trace row (where an execution or its last level started, or a reported value)
+        value, at, level = record.best_visited_metric_dense, where_best(record), None
+    else:
+        at = f"at {where(record.trace, best.row)} ({fmt(best.time_s, 3)} s)"
+        value, level = best.dense_metric, best.level
+    if within_tolerance(final, value):
+        verdict = "the returned transform is at least as good"
+    else:
+        verdict = f"the returned transform ({fmt(final)}) is worse"
+        last = max((lv.index for lv in record.levels), default=None)
+        if level is not None and last is not None and level < last:
+            verdict += f" (a position before the last level {last}: best or last compares that level's positions)"
+    return f"best dense metric over every kept position of every level: {fmt(value)} {at}; {verdict}."
 
 
 def tre_text(record: RunRecord) -> str | None:

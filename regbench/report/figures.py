@@ -35,12 +35,47 @@ class Plot:
     figure: Figure
 
 
-def colors(solvers: Sequence[str]) -> dict[str, tuple]:
-    """A stable colour per solver, the same in every figure."""
+def colors(solvers: Sequence[str], first: Sequence[str] = ()) -> dict[str, tuple]:
+    """A stable colour per solver, the same in every figure. The solvers in ``first`` (the ones the figures
+    highlight: :func:`shown_and_greyed`) take tab10's ten distinct colours in that order, the rest follow sorted;
+    past ten, the others take tab20's light shades (figures that pool every strategy grey them anyway)."""
     from matplotlib import colormaps
 
-    palette = colormaps["tab10" if len(solvers) <= 10 else "tab20"]
-    return {s: palette(i % palette.N) for i, s in enumerate(sorted(solvers))}
+    present = set(solvers)
+    order = list(dict.fromkeys(s for s in first if s in present))
+    order += sorted(present - set(order))
+    strong, light = colormaps["tab10"], colormaps["tab20"]
+    return {s: strong(i) if i < strong.N else light((2 * (i - strong.N) + 1) % light.N) for i, s in enumerate(order)}
+
+
+# Figures that pool every strategy (runtime ECDFs, performance profiles, final error against time) colour at most
+# this many: the highlighted ones. The rest are drawn thin and light grey, without bands, and named in the caption.
+MAX_COLOURED = 8
+GREY = "0.78"
+
+
+def shown_and_greyed(names: Sequence[str], highlight: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """(coloured, greyed) of ``names``, the highlighted first in their order: every one coloured when there are
+    few (≤ :data:`MAX_COLOURED` + 2) or none is highlighted; otherwise the highlighted ones (at most
+    :data:`MAX_COLOURED`)."""
+    names = list(dict.fromkeys(names))
+    first = [n for n in dict.fromkeys(highlight or ()) if n in names]
+    if len(names) <= MAX_COLOURED + 2:
+        return first + [n for n in names if n not in first], []
+    if not first:
+        return names, []
+    coloured = first[:MAX_COLOURED]
+    return coloured, [n for n in names if n not in coloured]
+
+
+def greyed_text(greyed: Sequence[str]) -> str:
+    """The caption's sentence naming the strategies drawn in grey."""
+    if not greyed:
+        return ""
+    return (
+        f" Drawn thin in light grey, without bands ({len(greyed)} strategies neither recommended nor picked as a "
+        f"contrast): {', '.join(greyed)}."
+    )
 
 
 # Line styles and markers that tell strategies apart where their lines coincide (two variants with the same
@@ -71,6 +106,15 @@ def legend_outside(ax, **kwargs) -> None:
     if not ax.get_legend_handles_labels()[0]:
         return  # nothing drawn (no run has a trace): the caption says so
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
+
+
+def legend_in_order(ax, first: Sequence[str]) -> tuple[list, list[str]]:
+    """The axes' legend entries with the solvers of ``first`` in that order (the chosen one first), the others
+    (the virtual best, markers) after them."""
+    handles, labels = ax.get_legend_handles_labels()
+    rank = {safe(s): i for i, s in enumerate(first)}
+    ordered = sorted(zip(handles, labels, strict=True), key=lambda entry: rank.get(entry[1], len(rank)))
+    return [h for h, _ in ordered], [label for _, label in ordered]
 
 
 def _plain_log_ticks(axis, top: float) -> None:
@@ -115,6 +159,7 @@ _CATEGORY_COLORS = {
     "diverged": "#d62728",
     "no_overlap": "#8c1c13",
     "worse_than_start": "#ff3b30",
+    "no_progress": "#ff9896",
     "folded": "#a0522d",
     "invalid_parameter": "#e377c2",
     "error": "#7f7f7f",

@@ -43,14 +43,17 @@ from regbench.report.page_template import TEMPLATE
 from regbench.report.run_pages import _run_pages
 from regbench.report.runs import Runs
 from regbench.report.summary import ALL_COLUMNS, columns_for, measure_columns, row_cells, summary_rows
+from regbench.tolerance import RULE as TOLERANCE_RULE
 
 TIME_PROFILE_TARGET = 3  # index into the absolute targets: 1 physical unit, or a relative gap of 1e-4
 
 DEFINITIONS = (
     (
-        "runs / succeeded",
-        "Runs recorded, and those whose outcome is not a failure (regbench.outcomes): the count the progress bar "
-        "and `regbench show` use. A run can execute (status ok) and still fail, e.g. no_overlap or folded.",
+        "runs / finished without a failure / registered",
+        "Runs recorded; those whose outcome is not a failure (regbench.outcomes), a count apart from whether they "
+        "registered: a run can execute (status ok) and still fail, e.g. no_overlap, no_progress or folded; and of "
+        "those without a failure, the runs whose error against the truth (or landmark TRE) ended within their "
+        f"tolerance, {TOLERANCE_RULE} (the verdicts the progress bar and `regbench show` use).",
     ),
     (
         "instances",
@@ -66,8 +69,8 @@ DEFINITIONS = (
     ),
     (
         "rounding failures",
-        "Runs whose line search ended on a rounding error. Usually a successful stop near the "
-        "optimum: judge by the error.",
+        "Runs whose line search ended on a rounding error: often a stop near the optimum, but not always; the "
+        "registered count says which.",
     ),
     (
         "iteration-cap hits",
@@ -242,7 +245,8 @@ def _write(
     files = []
     recommendation = _recommendation(runs, out, error, files, tolerance, case_files)
     say("figures")
-    plots = _plots(runs, errors, results, hits, budgets, by_strategy, len(found), error)
+    highlight = recommendation.pop("highlight")
+    plots = _plots(runs, errors, results, hits, budgets, by_strategy, len(found), error, highlight)
     for plot in plots:
         path = out / f"{plot.name}.png"
         # tight bounding box: a long axis label or a legend outside the axes must not be cut off
@@ -286,7 +290,16 @@ def _write(
         tests=_tests(runs, error),
         min_pairs=pairs.MIN_PAIRS,
         significance=pairs.SIGNIFICANCE,
-        plots=[{"name": p.name, "file": f"{p.name}.png", "title": p.title, "caption": p.caption} for p in plots],
+        plots=[
+            {
+                "name": p.name,
+                "file": f"{p.name}.png",
+                "title": p.title,
+                "caption": p.caption,
+                "case": _case_of(p, cases),
+            }
+            for p in plots
+        ],
         skipped_cases=cases[figures.MAX_CASE_FIGURES :],
         max_cases=figures.MAX_CASE_FIGURES,
         definitions=DEFINITIONS,
@@ -306,8 +319,11 @@ def _plots(
     by_strategy,
     n_instances: int,
     error: str,
+    highlight: Sequence[str] = (),
 ) -> list[figures.Plot]:
-    palette = figures.colors(sorted(set(runs.solver)))
+    """The report's figures; the ``highlight`` strategies (recommended, then contrasts) take the most distinct
+    colours in every figure, and are the only ones coloured where every strategy is pooled."""
+    palette = figures.colors(sorted(set(runs.solver)), first=highlight)
     plots = []
     cases = sorted(set(runs["case"].astype(str)))[: figures.MAX_CASE_FIGURES]
     for number, case in enumerate(cases, start=1):
@@ -326,17 +342,27 @@ def _plots(
             anytime_ert.runtime_ecdfs(hits["relative"]),
         ),
     ]
-    plots.append(anytime_figures.ecdf_plot(ecdfs, n_instances, hits["absolute"].note))
+    plots.append(anytime_figures.ecdf_plot(ecdfs, n_instances, hits["absolute"].note, palette, highlight))
     plots.append(
         anytime_figures.profile_plot(
             anytime_ert.first_hit_profile(hits["absolute"], TIME_PROFILE_TARGET),
             stats.quality_profile(results),
             f"an error of {stats.ERROR_TARGETS[TIME_PROFILE_TARGET]:g}",
+            palette,
+            highlight,
         )
     )
-    plots.append(anytime_figures.error_time_plot(runs, errors))
+    plots.append(anytime_figures.error_time_plot(runs, errors, palette, highlight))
     plots.append(anytime_figures.outcome_plot(by_strategy))
     return plots
+
+
+def _case_of(plot: figures.Plot, cases: list[str]) -> str:
+    """The case a per-case figure is drawn for (its file name ends in the case's number), "" for the others."""
+    stem, _, number = plot.name.rpartition("-")
+    if stem in figures.PER_CASE_FIGURES and number.isdigit() and 0 < int(number) <= len(cases):
+        return cases[int(number) - 1]
+    return ""
 
 
 def _ecdf_title(hits: anytime_stats.HitTimes) -> str:

@@ -1,5 +1,6 @@
 """The sections of the HTML report, built as the template's data: summary rows, success rates, ERT and
-fixed-budget tables, the pairwise-test matrices, and the recommendation with its pictures.
+fixed-budget tables, the pairwise-test matrices, and the recommendation with its pictures (its first screen:
+:mod:`regbench.report.html_answer`).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from regbench.report import anytime_budget, anytime_ert, anytime_stats, pairs, stats
+from regbench.report import anytime_budget, anytime_ert, anytime_stats, html_answer, pairs, stats
+from regbench.report.html_answer import anchor as _anchor
 from regbench.report.instances import solvers_of
 from regbench.report.runs import Runs
 from regbench.report.summary import fmt_number, row_cells
 from regbench.report.tables import significant_share, tally
+from regbench.tolerance import RULE as TOLERANCE_RULE
 
 
 def _row(row, columns) -> dict:
@@ -144,12 +147,8 @@ def _cell(t: pairs.PairTest, a: str, b: str, sign: int) -> dict:
 
 # Cases whose recommended, median and worst runs are drawn (pictures cost a resampling each)
 MAX_PICTURE_CASES = 6
-
-
-def _anchor(text: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
+# The pictures of a run shown at once in its case's section (regbench.report.images); the others are folded away
+MAIN_PICTURES = ("overlay.png", "jacobian.png")
 
 
 def _recommendation(
@@ -160,34 +159,27 @@ def _recommendation(
     tolerance: float | None = None,
     case_files: Sequence[str] = (),
 ) -> dict:
+    """The answer (first screen: :mod:`regbench.report.html_answer`), then per case the evidence behind it."""
     from regbench.caseresolve import CaseResolver
-    from regbench.report import recommend as rc
+    from regbench.report import answer as rc
     from regbench.report.recommend_cases import recommend_all
 
     recs = recommend_all(runs, error, tolerance, case_files=case_files)
     resolver = CaseResolver(case_files=case_files)  # the pictures' cases: each case file read once
-    per_case = {r.scope: r for r in recs if r.scope != "all cases"}
     solvers = sorted(set(runs.solver.astype(str)))
-    demos = {c.solver for r in recs for c in r.candidates if not c.eligible}
-    rows = []
-    for case, rec in per_case.items():
-        by = {c.solver: c for c in rec.candidates}
-        cells = []
-        for s in solvers:
-            c = by.get(s)
-            if c is None:
-                cells.append({"text": "", "css": ""})
-            else:
-                css = "rec" if c.recommended else ("demo" if not c.eligible else "")
-                cells.append({"text": rc._fmt(c.median_error), "css": css})
-        rows.append({"case": case, "anchor": _anchor(case), "cells": cells, "unit": rec.error})
     blocks = []
     for number, rec in enumerate(recs):
-        groups = rc._group_labels(rec)
+        groups = rc.group_labels(rec)
+        pick = html_answer.chosen(rec)
+        lines, pairwise = html_answer.verdict_parts(rec)
         block = {
             "scope": rec.scope,
             "anchor": _anchor(rec.scope),
-            "verdict": rec.verdict,
+            "chosen": pick,
+            "headline": rec.verdict[0] if rec.verdict else "",
+            "decided_by": html_answer.sentence(rec.decided_by),
+            "lines": lines,
+            "pairwise": pairwise,
             "unit": rec.error if rec.unit == "case units" else f"{rec.error} / tolerance",
             "value_name": rec.error,
             "spread": any(np.isfinite(c.spread) for c in rec.candidates),
@@ -196,43 +188,44 @@ def _recommendation(
             "pictures": [],
             "picture_note": "",
         }
-        if rec.scope != "all cases" and number < MAX_PICTURE_CASES:
+        if rec.scope != html_answer.OVERALL and number < MAX_PICTURE_CASES:
             block["pictures"], block["picture_note"] = _pictures(runs, rec, out, error, files, resolver)
         links = {p["solver"]: f"#{p['anchor']}" for p in block["pictures"]}
         for c in rec.candidates:
             probs = rec.bayes.get(c.solver)
+            mark = "✓" if c.recommended else ("D" if not c.eligible else ("·" if c.within_tolerance else ""))
             block["rows"].append(
                 {
                     "solver": c.solver,
                     "link": links.get(c.solver),
                     "demo": not c.eligible,
-                    "mark": "✓" if c.recommended else ("D" if not c.eligible else ("·" if c.within_tolerance else "")),
-                    "error": rc._fmt(c.median_error),
+                    "chosen": c.solver == pick,
+                    "mark": "use" if c.solver == pick else mark,
+                    "error": rc.fmt(c.median_error),
                     "rank": "–" if not np.isfinite(c.mean_rank) else f"{c.mean_rank:.1f}",
                     "cd": groups.get(c.solver, ""),
                     "peq": "best" if c.solver == rec.best else ("–" if probs is None else f"{probs[1]:.2f}"),
                     "fail": "–" if not np.isfinite(c.failure_rate) else f"{100 * c.failure_rate:.0f}%",
                     "fold": "–" if not np.isfinite(c.folding_max) else f"{100 * c.folding_max:.2g}%",
-                    "time": rc._fmt(c.median_time_s),
-                    "spread": rc._fmt(c.spread),
-                    "inverse": rc._fmt(c.inverse_consistency),
+                    "time": rc.fmt(c.median_time_s),
+                    "spread": rc.fmt(c.spread),
+                    "inverse": rc.fmt(c.inverse_consistency),
                     "why": c.why_not,
                 }
             )
         blocks.append(block)
     return {
         "recommendations": blocks,
-        "matrix": {"cases": list(per_case), "solvers": solvers, "demos": demos, "rows": rows},
-        "tolerance_rule": (
-            f"{tolerance:g}, as given"
-            if tolerance is not None
-            else "half the smallest voxel spacing of the fixed image"
-        ),
+        "answers": html_answer.answers(recs, rc.fmt),
+        "answer_rows": html_answer.ANSWER_ROWS,
+        "matrix": html_answer.case_matrix(recs, solvers, rc.fmt),
+        "highlight": html_answer.highlighted(recs),
+        "tolerance_rule": f"{tolerance:g}, as given" if tolerance is not None else TOLERANCE_RULE,
     }
 
 
 def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path], resolver=None) -> tuple[list[dict], str]:
-    """The recommended (the best's median run), the median and the worst run of one case, drawn."""
+    """The recommended (the chosen strategy's median run), the median and the worst run of one case, drawn."""
     from regbench.report import images
 
     # the runs the recommendation judged (a real pair decided by its simulated instances: those), by its values
@@ -244,8 +237,9 @@ def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path], resolve
         values = np.array([rec.run_values.get(str(k), np.nan) for k in runs["key"].tolist()], dtype=float)
     err = np.where(np.isnan(values[mine]), np.inf, values[mine])
     chosen = []
-    if rec.best is not None:
-        best = [i for i in mine if runs.solver[i] == rec.best]
+    pick = html_answer.chosen(rec)
+    if pick is not None:
+        best = [i for i in mine if runs.solver[i] == pick]
         if best:
             e = np.where(np.isnan(values[best]), np.inf, values[best])
             chosen.append(("recommended", best[int(np.argsort(e, kind="stable")[(len(best) - 1) // 2])]))
@@ -276,6 +270,9 @@ def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path], resolve
                 "anchor": f"run-{_anchor(key)}",
                 "error": fmt_number(float(values[i])) if np.isfinite(values[i]) else "–",
                 "files": [str(f.relative_to(out)) for f in drawn.files],
+                # shown: the overlay (folds outlined) and the Jacobian; the rest one click away
+                "main": [str(f.relative_to(out)) for f in drawn.files if f.name in MAIN_PICTURES],
+                "more": [str(f.relative_to(out)) for f in drawn.files if f.name not in MAIN_PICTURES],
                 "deformable": drawn.folded_voxels is not None,
                 "folded": drawn.folded_voxels,
             }

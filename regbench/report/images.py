@@ -8,8 +8,10 @@ pictures (definitions: docs/recommend.md):
   agree.
 - ``checkerboard.png``: tiles alternating between the fixed image and the resampled moving image, before and after.
 - ``difference.png``: fixed − resampled moving (intensities rescaled to [0, 1] each), before and after.
-- for a deformable transform, ``jacobian.png``: the Jacobian determinant of the mapping, folded voxels
-  (determinant ≤ 0) marked in red, and ``grid.png``: a regular grid on the fixed image drawn through the mapping.
+- for a deformable transform, ``jacobian.png``: the Jacobian determinant of the mapping on a diverging scale
+  centred on 1 (:func:`jacobian_norm`), folded voxels (determinant ≤ 0) in solid red, and ``grid.png``: a regular
+  grid on the fixed image drawn through the mapping. The overlay after such a run outlines its folded voxels:
+  images can look aligned under a mapping that folds.
 
 2D images are drawn whole; a 3D image as its three orthogonal slices through the centre.
 """
@@ -107,6 +109,37 @@ def overlay(fixed: np.ndarray, moving: np.ndarray) -> np.ndarray:
     return np.stack([f, m, f], axis=-1)
 
 
+# The Jacobian map: brown where the mapping shrinks, white where it keeps the volume (det = 1), teal where it grows;
+# folded voxels (det ≤ 0) in their own solid colour on top, and outlined (with a tint) on the overlay.
+JACOBIAN_CMAP = "BrBG"
+FOLDED_RGBA = (1.0, 0.0, 0.0, 1.0)
+FOLD_OUTLINE = "yellow"
+# The colour scale's half-width around 1: the 99th percentile of |det − 1| over unfolded voxels, within these
+# bounds (so a near-identity map is not stretched into noise, and det 0..2 is the widest range shown).
+JACOBIAN_RANGE = (0.1, 1.0)
+
+
+def jacobian_norm(jac: np.ndarray):
+    """A colour norm for a Jacobian determinant map, centred on 1 and symmetric about it (0 ≤ vmin < 1 < vmax ≤ 2);
+    values beyond are clipped to the ends, folded voxels drawn apart."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    unfolded = jac[np.isfinite(jac) & (jac > 0)]
+    deviation = float(np.percentile(np.abs(unfolded - 1.0), 99)) if unfolded.size else JACOBIAN_RANGE[1]
+    half = float(np.clip(deviation, *JACOBIAN_RANGE))
+    return TwoSlopeNorm(vcenter=1.0, vmin=1.0 - half, vmax=1.0 + half)
+
+
+def mark_folds(ax, folded: np.ndarray) -> None:
+    """Outline and tint the folded voxels (a boolean slice) on an image already drawn with ``origin="lower"``."""
+    if not folded.any():
+        return
+    tint = np.zeros((*folded.shape, 4))
+    tint[folded] = (*FOLDED_RGBA[:3], 0.35)
+    ax.imshow(tint, origin="lower", interpolation="nearest")
+    ax.contour(folded.astype(float), levels=[0.5], colors=FOLD_OUTLINE, linewidths=1.0, origin="lower")
+
+
 def _slices_of(array: np.ndarray, dim: int) -> list[tuple[str, np.ndarray]]:
     """2D: the image; 3D: the three orthogonal slices through the centre (numpy order z, y, x)."""
     if dim == 2:
@@ -123,6 +156,7 @@ class Pictures:
     directory: Path
     files: list[Path]
     folded_voxels: int | None = None  # where a Jacobian map was drawn
+    jacobian_scale: tuple[float, float] | None = None  # its colour scale's ends, centred on 1 (jacobian_norm)
 
 
 def write_images(
@@ -178,41 +212,59 @@ def write_images(
         plt.close(fig)
         files.append(path)
 
-    def image_panel(array, label, cmap="gray", vmin=None, vmax=None):
+    def image_panel(array, label, cmap="gray", vmin=None, vmax=None, folds=None):
         def draw(ax):
             ax.imshow(array, cmap=cmap, origin="lower", vmin=vmin, vmax=vmax, interpolation="nearest")
+            if folds is not None:
+                mark_folds(ax, folds)
             ax.set_title(label, fontsize=8)
 
         return draw
 
+    # a deformable mapping's Jacobian first: the overlay after the run shows where it folds
+    jac = jacobian_determinant(after, fixed) if is_deformable(after) else None
+    folded_mask = None if jac is None else jac <= 0
+    folded = None if folded_mask is None else int(folded_mask.sum())
+    fold_slices = [m for _, m in _slices_of(folded_mask, dim)] if folded_mask is not None and folded else None
     f_norm = normalized(fixed_a)
-    panels = {"overlay": [], "checkerboard": [], "difference": []}
+    panels: dict[str, list] = {"overlay": [], "checkerboard": [], "difference": []}
     for stage, moved in stages.items():
         m_norm = normalized(moved)
         rgb = np.stack([f_norm, m_norm, f_norm], axis=-1)
         board, _ = checkerboard(f_norm, m_norm, tiles)
         diff = f_norm - m_norm
-        panels["overlay"].append([image_panel(s, f"{stage} {lab}".strip()) for lab, s in _slices_of(rgb, dim)])
+        slices = _slices_of(rgb, dim)
+        marks = fold_slices if stage == "after" and fold_slices else [None] * len(slices)
+        panels["overlay"].append(
+            [image_panel(s, f"{stage} {lab}".strip(), folds=m) for (lab, s), m in zip(slices, marks, strict=True)]
+        )
         panels["checkerboard"].append([image_panel(s, f"{stage} {lab}".strip()) for lab, s in _slices_of(board, dim)])
         panels["difference"].append(
             [image_panel(s, f"{stage} {lab}".strip(), "RdBu_r", -1, 1) for lab, s in _slices_of(diff, dim)]
         )
-    figure("overlay.png", panels["overlay"], f"{title}: fixed magenta, moving green (grey: agree)")
+    fold_note = (
+        f"; yellow outline, red tint: {folded} folded voxels ({100 * folded / folded_mask.size:.2g}%)"
+        if folded and folded_mask is not None
+        else ""
+    )
+    figure("overlay.png", panels["overlay"], f"{title}: fixed magenta, moving green (grey: agree){fold_note}")
     figure("checkerboard.png", panels["checkerboard"], f"{title}: checkerboard fixed / resampled moving")
     figure("difference.png", panels["difference"], f"{title}: fixed − resampled moving (red +, blue −)")
 
-    folded = None
-    if is_deformable(after):
-        jac = jacobian_determinant(after, fixed)
-        folded = int((jac <= 0).sum())
+    scale = None
+    if jac is not None and folded_mask is not None:
+        norm = jacobian_norm(jac)
+        scale = (float(norm.vmin), float(norm.vmax))
 
         def jac_panel(array, mask, label):
             def draw(ax):
-                im = ax.imshow(array, cmap="viridis", origin="lower", interpolation="nearest")
-                ax.figure.colorbar(im, ax=ax, fraction=0.046)
+                im = ax.imshow(array, cmap=JACOBIAN_CMAP, norm=norm, origin="lower", interpolation="nearest")
+                bar = ax.figure.colorbar(im, ax=ax, fraction=0.046, extend="both")
+                bar.set_label("det J (1: volume kept)", fontsize=7)
+                bar.ax.tick_params(labelsize=7)
                 if mask.any():
                     red = np.zeros((*mask.shape, 4))
-                    red[mask] = (1, 0, 0, 1)
+                    red[mask] = FOLDED_RGBA
                     ax.imshow(red, origin="lower", interpolation="nearest")
                 ax.set_title(label, fontsize=8)
 
@@ -223,13 +275,14 @@ def write_images(
             [
                 [
                     jac_panel(s, m, lab)
-                    for (lab, s), (_, m) in zip(_slices_of(jac, dim), _slices_of(jac <= 0, dim), strict=True)
+                    for (lab, s), (_, m) in zip(_slices_of(jac, dim), _slices_of(folded_mask, dim), strict=True)
                 ]
             ],
-            f"{title}: Jacobian determinant; red: folded ({folded} voxels, det ≤ 0)",
+            f"{title}: Jacobian determinant, centred on 1 (brown: shrinks, teal: grows; scale "
+            f"{norm.vmin:.2g}–{norm.vmax:.2g}, beyond clipped); solid red: folded ({folded} voxels, det ≤ 0)",
         )
         figure("grid.png", [_grid_panels(after, fixed, dim, grid_step)], f"{title}: deformation grid")
-    return Pictures(directory, files, folded)
+    return Pictures(directory, files, folded, scale)
 
 
 def _grid_panels(transform: sitk.Transform, fixed: sitk.Image, dim: int, step: int | None):

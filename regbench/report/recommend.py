@@ -19,79 +19,28 @@ Per case and over a set of cases (definitions: docs/recommend.md):
   equivalence (ROPE) of one tolerance, and a win matrix: on how many instances the row solver beats the column
   solver by more than the tolerance.
 
-This module ranks the strategies and concludes (the verdict in words); the tables and the JSON are in
-:mod:`regbench.report.recommend_tables`.
+This module ranks the strategies; the answer's data and words are in :mod:`regbench.report.answer`, the tables
+and the JSON in :mod:`regbench.report.recommend_tables`.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats as sps
 
 from regbench.outcomes import MAX_FOLDING_FRACTION
+from regbench.report.answer import Candidate, Recommendation, choose, verdict
 from regbench.report.instances import executed, instance_matrix, instances, succeeded
-from regbench.report.pairs import MIN_PAIRS, SIGNIFICANCE, _wilcoxon, holm
-from regbench.report.recommend_inputs import DEFAULT_TOLERANCE, case_tolerances, demonstrations
+from regbench.report.pairs import SIGNIFICANCE, _wilcoxon, holm
+from regbench.report.recommend_inputs import DEFAULT_TOLERANCE, case_tolerances, demonstrations, starts_of
 from regbench.report.runs import Runs
 from regbench.report.stats import error_column, median
+from regbench.tolerance import NO_PROGRESS_SHARE
 
 BAYES_SAMPLES = 20000
 BAYES_SEED = 0
-# P(practically equivalent) above which two solvers are called practically the same
-EQUIVALENT = 0.95
-
-
-@dataclass
-class Candidate:
-    solver: str
-    demonstrates: str | None
-    instances: int  # instances it ran
-    median_error: float  # in the case's units (one case) or in tolerances (a case set)
-    mean_rank: float
-    failure_rate: float  # share of its runs whose outcome is a failure
-    folding_max: float  # largest folding fraction of its runs (NaN: not measured)
-    median_time_s: float
-    spread: float = float("nan")  # of its returned transforms over seeds, physical units (truth-free evidence)
-    inverse_consistency: float = float("nan")  # median ‖T_bwd ∘ T_fwd − id‖ where the case asked for it
-    within_tolerance: bool = False
-    recommended: bool = False
-    why_not: str = ""
-
-    @property
-    def eligible(self) -> bool:
-        return self.demonstrates is None
-
-
-@dataclass
-class Recommendation:
-    scope: str  # a case name, or "all cases"
-    cases: list[str]
-    error: str
-    unit: str  # "mm (case units)" or "tolerances"
-    tolerance: float | None  # in the case's units; None over a case set (each case its own)
-    tolerance_note: str
-    candidates: list[Candidate]  # by mean rank
-    best: str | None
-    recommended: list[str]
-    groups: list[list[str]]  # critical-difference groups (by mean rank)
-    pvalues: dict[tuple[str, str], float | None]  # Holm-adjusted Wilcoxon
-    bayes: dict[str, tuple[float, float, float]]  # other → (P(best better), P(equivalent), P(other better))
-    wins: np.ndarray  # (solvers × solvers) instances where row beats column by more than the tolerance
-    n_instances: int
-    verdict: list[str] = field(default_factory=list)
-    # Which rung of the evidence ladder decided (regbench.report.evidence.KINDS; "mixed" over a case set), and the
-    # sentence that says so.
-    evidence: str = "truth"
-    decided_by: str = ""
-    spread_tolerance: float | None = None  # the spread over seeds above which a solver is unstable
-    # Each judged run's value (run key → the error or evidence value; NaN: none), to pick the runs to draw
-    run_values: dict[str, float] = field(default_factory=dict)
-
-    def candidate(self, solver: str) -> Candidate:
-        return next(c for c in self.candidates if c.solver == solver)
 
 
 def _bayes(d: np.ndarray) -> tuple[float, float, float] | None:
@@ -122,16 +71,23 @@ def recommend(
     values: np.ndarray | None = None,
     spreads: dict[str, float] | None = None,
     spread_tolerance: float | None = None,
+    initial_values: np.ndarray | None = None,
 ) -> Recommendation:
     """The recommendation over ``runs`` (one case, or several: ``scope`` names it).
 
     ``values`` (per run, lower is better) replace the ``error`` column: another rung of the evidence ladder
     (:mod:`regbench.report.evidence`), in the units ``tolerances`` are given in. ``spreads`` (per solver, physical
-    units) with ``spread_tolerance``: a solver whose results spread over seeds beyond it is not recommended."""
+    units) with ``spread_tolerance``: a solver whose results spread over seeds beyond it is not recommended.
+    ``initial_values`` (per run, the same measure at the start): a solver whose runs removed less than
+    :data:`regbench.tolerance.NO_PROGRESS_SHARE` of it made no progress and is never recommended; without them,
+    the error column's starting counterpart (``initial_error_mean`` for ``error_mean``, ...) where it exists."""
     cases = sorted({str(c) for c in runs["case"].tolist()})
     tolerances = tolerances if tolerances is not None else case_tolerances(cases, runs=runs)
     demonstrated = demonstrations() if demonstrated is None else demonstrated
     values = error_column(runs, error).values if values is None else np.asarray(values, dtype=float)
+    starts = starts_of(runs, error) if initial_values is None else np.asarray(initial_values, dtype=float)
+    with np.errstate(all="ignore"):
+        progress = np.where(starts > 0, (starts - values) / starts, np.nan)
     values = np.where(executed(runs), values, np.inf)
     values = np.where(np.isnan(values) & ~succeeded(runs), np.inf, values)
     solvers, matrix = instance_matrix(runs, values)
@@ -168,11 +124,14 @@ def recommend(
                 folding_max=float(np.nanmax(folding)) if np.isfinite(folding).any() else float("nan"),
                 median_time_s=median(runs["wall_time_s"][mine]),
                 spread=(spreads or {}).get(solver, float("nan")),
+                progress=median(progress[mine]),
                 inverse_consistency=median(runs["inverse_consistency_mean"][mine]),
             )
         )
 
     eligible = [c for c in candidates if c.eligible and np.isfinite(c.median_error)]
+    # compared on the instances they share: one that ran fewer instances than the others is never the best
+    most = max((c.instances for c in eligible), default=0)
 
     def folds(c: Candidate) -> bool:
         return bool(np.isfinite(c.folding_max) and c.folding_max > MAX_FOLDING_FRACTION)
@@ -182,10 +141,17 @@ def recommend(
         limit = spread_tolerance
         return limit is not None and any(np.isfinite(v) and v > limit for v in (c.spread, c.inverse_consistency))
 
-    # the best: lowest median error among the eligible, a folding (or unstable) solver only when every one is
+    def stalled(c: Candidate) -> bool:
+        return bool(np.isfinite(c.progress) and c.progress < NO_PROGRESS_SHARE)
+
+    def partial(c: Candidate) -> bool:
+        return c.instances < most
+
+    # the best: lowest median error among the eligible, one that folds, is unstable, made no progress or ran fewer
+    # instances only when every one does
     best = min(
         eligible,
-        key=lambda c: (folds(c), unstable(c), c.median_error, c.failure_rate, c.median_time_s),
+        key=lambda c: (partial(c), stalled(c), folds(c), unstable(c), c.median_error, c.failure_rate, c.median_time_s),
         default=None,
     )
     limit = (best.median_error + unit_tol[0]) if best is not None else np.nan
@@ -193,6 +159,13 @@ def recommend(
         c.within_tolerance = bool(best is not None and c.median_error <= limit)
         if not c.eligible:
             c.why_not = "a demonstration: " + (c.demonstrates or "")
+        elif partial(c):
+            c.why_not = f"ran {c.instances} of the {most} instances the others ran"
+        elif stalled(c):
+            c.why_not = (
+                f"no progress: its runs removed a median {100 * c.progress:.0f}% of the start's {error} (less than "
+                f"{100 * NO_PROGRESS_SHARE:.0f}%)"
+            )
         elif not c.within_tolerance:
             c.why_not = "error beyond the tolerance of the best"
         elif best is not None and c.failure_rate > best.failure_rate:
@@ -279,7 +252,8 @@ def recommend(
         spread_tolerance=spread_tolerance,
         run_values=dict(zip((str(k) for k in runs["key"].tolist()), values.tolist(), strict=True)),
     )
-    rec.verdict = _verdict(rec, solvers)
+    choose(rec)
+    rec.verdict = verdict(rec)
     return rec
 
 
@@ -297,79 +271,3 @@ def _cd_groups(order: list[str], pvalues: dict[tuple[str, str], float | None]) -
         if j > i and not any(set(order[i : j + 1]) <= set(g) for g in groups):
             groups.append(order[i : j + 1])
     return groups
-
-
-def _fmt(value: float) -> str:
-    if not np.isfinite(value):
-        return "failed" if value == np.inf else "–"
-    return f"{value:.3g}"
-
-
-def _verdict(rec: Recommendation, solvers: list[str]) -> list[str]:
-    if rec.best is None:
-        return [f"{rec.scope}: no run of a strategy other than a demonstration finished: nothing to recommend."]
-    unit = "" if rec.unit == "case units" else " tolerances"
-    best = rec.candidate(rec.best)
-    lines = [
-        f"{rec.scope}: best {rec.best} (median {rec.error} {_fmt(best.median_error)}{unit} over "
-        f"{best.instances} instance{'s' if best.instances != 1 else ''}); {rec.tolerance_note}."
-    ]
-    if rec.decided_by:
-        lines.append(rec.decided_by[0].upper() + rec.decided_by[1:] + ".")
-    if np.isfinite(best.spread):
-        limit = rec.spread_tolerance
-        stable = limit is None or best.spread <= limit
-        lines.append(
-            f"{rec.best}'s results spread {best.spread:.3g} over seeds"
-            + (
-                f" ({'within' if stable else 'beyond'} the tolerance {rec.spread_tolerance:g})"
-                if rec.spread_tolerance
-                else ""
-            )
-            + ("." if stable else ": every strategy is unstable here; trust none of them without more evidence.")
-        )
-    others = [s for s in rec.recommended if s != rec.best]
-    if others:
-        lines.append("Within the tolerance of the best, and recommended as well: " + ", ".join(others) + ".")
-    else:
-        lines.append("No other strategy is within the tolerance of the best without failing or folding more.")
-    for other in others:
-        p = rec.pvalues.get((rec.best, other))
-        probs = rec.bayes.get(other)
-        if p is None:
-            test = f"too few instances for a Wilcoxon test (fewer than {MIN_PAIRS})"
-        elif p >= SIGNIFICANCE:
-            test = f"not significantly different (Wilcoxon–Holm p = {p:.2g})"
-        else:
-            test = f"significantly different (Wilcoxon–Holm p = {p:.2g}) but by less than the tolerance"
-        if probs is not None:
-            test += f"; P(practically equivalent, ROPE ± 1 tolerance) = {probs[1]:.2f}"
-            if probs[1] >= EQUIVALENT:
-                test += ": practically the same"
-        lines.append(f"{rec.best} vs {other}: {test}.")
-    if len(rec.recommended) > 1:
-        tested = [rec.pvalues.get((a, b)) for a in rec.recommended for b in rec.recommended if a < b]
-        names = ", ".join(rec.recommended)
-        if all(p is not None and p >= SIGNIFICANCE for p in tested):
-            lines.append(
-                f"The recommended strategies ({names}) are statistically indistinguishable: choose by time or "
-                "failure rate."
-            )
-        elif all(p is None or p >= SIGNIFICANCE for p in tested):
-            lines.append(
-                f"The recommended strategies ({names}) cannot be told apart here (no significant difference, some "
-                f"pairs untested with fewer than {MIN_PAIRS} instances): choose by time or failure rate."
-            )
-    demos = [c.solver for c in rec.candidates if not c.eligible]
-    if demos:
-        lines.append("Shown but never recommended (demonstrations of a failure): " + ", ".join(demos) + ".")
-    return lines
-
-
-def _group_labels(rec: Recommendation) -> dict[str, str]:
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    out: dict[str, str] = {}
-    for k, group in enumerate(rec.groups):
-        for solver in group:
-            out[solver] = out.get(solver, "") + letters[k % 26]
-    return out

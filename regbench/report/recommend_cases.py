@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from regbench.cases import CaseData
+from regbench.report.answer import Recommendation, verdict
 from regbench.report.evidence import SIMULATED_SUFFIX, Evidence, case_evidence
-from regbench.report.recommend import Recommendation, _verdict, recommend
+from regbench.report.recommend import recommend
 from regbench.report.recommend_inputs import case_loader, case_tolerances, demonstrations
 from regbench.report.runs import Runs
 from regbench.report.stability import solver_spreads
@@ -35,7 +36,7 @@ def recommend_all(
     spread over seeds, the truth-free evidence (default: the case each run recorded, or one of ``case_files``:
     :func:`regbench.report.recommend_inputs.case_loader`; None where it cannot be loaded: no spread)."""
     names = sorted({str(c) for c in runs["case"].tolist()})
-    tolerances = case_tolerances(names, tolerance, runs=runs, case_files=case_files)
+    tolerances = case_tolerances(names, tolerance, runs=runs, case_files=case_files, error=error)
     demonstrated = demonstrations()
     load = load if load is not None else case_loader(runs, case_files)
     found = {
@@ -69,6 +70,7 @@ def recommend_all(
                 name,
                 demonstrated,
                 values=ev.values,
+                initial_values=ev.initial,
                 **_spread_gate(ev, name, tolerances[name][0], load),
             )
             _decided(rec, ev)
@@ -79,9 +81,11 @@ def recommend_all(
     columns = {found[n].column for n in pooled}
     if len(pooled) > 1:
         mask = np.isin(runs["case"].astype(str), pooled)
-        values = np.full(len(runs), np.nan)
+        values, starts = np.full(len(runs), np.nan), np.full(len(runs), np.nan)
         for name in pooled:
             values[runs["case"] == name] = found[name].values
+            if found[name].initial is not None:
+                starts[runs["case"] == name] = found[name].initial
         rec = recommend(
             runs.subset(mask),
             columns.pop() if len(columns) == 1 else "evidence",
@@ -89,13 +93,14 @@ def recommend_all(
             "all cases",
             demonstrated,
             values=values[mask],
+            initial_values=starts[mask],
         )
         kinds = Counter(found[n].kind for n in pooled)
         rec.evidence = kinds.most_common(1)[0][0] if len(kinds) == 1 else "mixed"
         rec.decided_by = "decided per case by its strongest evidence: " + ", ".join(
             f"{kind} ({count} case{'s' if count != 1 else ''})" for kind, count in kinds.most_common()
         )
-        rec.verdict = _verdict(rec, [c.solver for c in rec.candidates])
+        rec.verdict = verdict(rec)
         out.append(rec)
     return out
 
@@ -111,4 +116,4 @@ def _decided(rec: Recommendation, ev: Evidence) -> None:
     ev.spread = any(np.isfinite(c.spread) for c in rec.candidates)
     rec.evidence = ev.kind
     rec.decided_by = ev.decided_by(rec.n_instances)
-    rec.verdict = _verdict(rec, [c.solver for c in rec.candidates])
+    rec.verdict = verdict(rec)

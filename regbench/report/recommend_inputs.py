@@ -15,6 +15,7 @@ from regbench.caseresolve import CaseResolver
 from regbench.cases import CaseData
 from regbench.record import RunRecord
 from regbench.report.runs import Runs
+from regbench.tolerance import registration_tolerance
 
 DEFAULT_TOLERANCE = 0.5  # where a case's spacing is unknown (no run recorded it and it cannot be loaded here)
 
@@ -35,9 +36,24 @@ def _demonstrations() -> tuple[tuple[str, str], ...]:
         return ()
 
 
-def spacing_tolerance(spacing) -> float:
-    """Half the smallest voxel spacing: the default tolerance of a case."""
-    return 0.5 * float(min(spacing))
+#: The starting value of each error column (the mean error at the start: no start exists for a p95 or a maximum).
+STARTS = {
+    "error_mean": "initial_error_mean",
+    "error_p95": "initial_error_mean",
+    "error_max": "initial_error_mean",
+    "error_mean_fg": "initial_error_mean_fg",
+    "error_p95_fg": "initial_error_mean_fg",
+    "error_max_fg": "initial_error_mean_fg",
+    "tre_mean": "initial_tre_mean",
+    "tre_p95": "initial_tre_mean",
+    "tre_max": "initial_tre_mean",
+}
+
+
+def starts_of(runs: Runs, error: str) -> np.ndarray:
+    """Each run's ``error`` at the start (NaN where unknown)."""
+    name = STARTS.get(error)
+    return runs[name].copy() if name is not None and name in runs.columns else np.full(len(runs), np.nan)
 
 
 def case_tolerances(
@@ -46,11 +62,14 @@ def case_tolerances(
     *,
     runs: Runs | None = None,
     case_files: Sequence[str] = (),
+    error: str = "error_mean",
 ) -> dict[str, tuple[float, str]]:
     """Per case: (tolerance, where it came from). ``tolerance`` given: that, for every case.
 
-    Otherwise half the smallest voxel spacing of the case's fixed image (:func:`spacing_tolerance`; on anisotropic
-    voxels the finest axis decides, docs/recommend.md): as a run of ``runs`` recorded it (``fixed_spacing``: from
+    Otherwise :func:`regbench.tolerance.registration_tolerance`: the smaller of half the smallest voxel spacing of
+    the case's fixed image (on anisotropic voxels the finest axis decides, docs/recommend.md) and a share of the
+    median starting ``error`` of the case's runs, so that doing nothing never meets it. The spacing as a run of
+    ``runs`` recorded it (``fixed_spacing``: from
     the store alone), else from the case found again as :mod:`regbench.caseresolve` says (a registered case, a file
     of ``case_files``, the run's own case file), else :data:`DEFAULT_TOLERANCE`.
     """
@@ -62,16 +81,28 @@ def case_tolerances(
     out = {}
     for case in cases:
         record = records.get(case)
+        start = _median_start(runs, case, error) if runs is not None else None
         spacing = record.fixed_spacing if record is not None else None
         if not spacing:
             resolver = resolver or CaseResolver(case_files=case_files)
             try:
                 spacing = resolver.resolve(record or case).load().fixed.GetSpacing()
             except Exception:  # a report must not fail because a case cannot be loaded: the default, said so
-                out[case] = (DEFAULT_TOLERANCE, "case not loadable here: default")
-                continue
-        out[case] = (spacing_tolerance(spacing), f"half the smallest spacing {min(spacing):g}")
+                spacing = None
+        if not spacing and start is None:
+            out[case] = (DEFAULT_TOLERANCE, "case not loadable here: default")
+            continue
+        value, rule = registration_tolerance(spacing, start)
+        out[case] = (value, rule + ("" if spacing else "; the case's spacing is unknown here"))
     return out
+
+
+def _median_start(runs: Runs, case: str, error: str) -> float | None:
+    """The median starting error of ``case``'s runs (None where no run knows it)."""
+    mine = runs["case"] == case
+    values = starts_of(runs, error)[mine]
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else None
 
 
 def case_loader(runs: Runs | None = None, case_files: Sequence[str] = ()) -> Callable[[str], CaseData | None]:

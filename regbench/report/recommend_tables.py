@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from regbench.report.recommend import Recommendation, _fmt, _group_labels
+from regbench.report.answer import Recommendation, fmt, group_labels
 
 
 def recommendation_table(rec: Recommendation):
@@ -32,22 +32,22 @@ def recommendation_table(rec: Recommendation):
     consistency = any(np.isfinite(c.inverse_consistency) for c in rec.candidates)
     if consistency:
         table.add_column("inv.", justify="right", no_wrap=True)
-    groups = _group_labels(rec)
+    groups = group_labels(rec)
     for c in rec.candidates:
         mark = "✓" if c.recommended else ("D" if not c.eligible else ("·" if c.within_tolerance else ""))
         probs = rec.bayes.get(c.solver)
         table.add_row(
             as_text(c.solver, "bold" if c.recommended else ("dim" if not c.eligible else "")),
             mark,
-            _fmt(c.median_error),
+            fmt(c.median_error),
             "–" if not np.isfinite(c.mean_rank) else f"{c.mean_rank:.1f}",
             groups.get(c.solver, ""),
             "best" if c.solver == rec.best else ("–" if probs is None else f"{probs[1]:.2f}"),
             "–" if not np.isfinite(c.failure_rate) else f"{100 * c.failure_rate:.0f}%",
             "–" if not np.isfinite(c.folding_max) else f"{100 * c.folding_max:.2g}%",
-            _fmt(c.median_time_s),
-            *([_fmt(c.spread)] if spreads else []),
-            *([_fmt(c.inverse_consistency)] if consistency else []),
+            fmt(c.median_time_s),
+            *([fmt(c.spread)] if spreads else []),
+            *([fmt(c.inverse_consistency)] if consistency else []),
         )
     table.caption = (
         "✓ recommended  · within tolerance  D demonstration (never recommended); rank: mean rank over instances; "

@@ -30,6 +30,8 @@ FLOAT_FIELDS = (
     # Dice is a mapping, not a column: show reads it from the record)
     *(name for name in EVALUATED_FIELDS if name != "dice_per_label"),
     "returned_best",
+    "registered",  # 1/0/NaN like returned_best; its tolerance beside it (physical units)
+    "tolerance",
     "best_visited_metric_dense",
     "best_visited_error_mean",
     "regret_metric_dense",
@@ -51,6 +53,7 @@ TEXT_FIELDS = (
     "stop_category",
     "stop_condition",
     "error",
+    "accuracy",  # the evidence that judged registration: truth_fg, truth, landmarks, labels (None: nothing)
     # the problem the run solved (a hash); None in stores written before it was recorded
     "instance",
 )
@@ -122,11 +125,11 @@ class SourceError(ValueError):
 class Runs:
     """The summary columns of many runs, one array per field.
 
-    Floats are ``float64`` with NaN for missing values (``returned_best`` and ``deterministic`` are 1/0/NaN);
-    text fields are object arrays with ``None`` for missing; ``seed`` and ``repeat`` are integers (``repeat`` 0
-    where a store predates it); ``flags`` is the record's flags joined by commas ("" for none). ``solver`` is the
-    strategy name, plus the parameters that vary between runs of that strategy (so a parameter grid gives one
-    solver per grid point).
+    Floats are ``float64`` with NaN for missing values (``returned_best``, ``registered`` and ``deterministic``
+    are 1/0/NaN); text fields are object arrays with ``None`` for missing; ``seed`` and ``repeat`` are integers
+    (``repeat`` 0 where a store predates it); ``flags`` is the record's flags joined by commas ("" for none).
+    ``solver`` is the strategy name, plus the parameters that vary between runs of that strategy (so a parameter
+    grid gives one solver per grid point).
     """
 
     columns: dict[str, np.ndarray]

@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from regbench.console import make_console
-from regbench.outcomes import succeeded
 from regbench.record import RunRecord
+from regbench.report.verdict_words import registered_text, verdict_words
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -115,7 +115,8 @@ def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
         ("status", record.status + (f": {record.error}" if record.error else "")),
         ("stop condition", record.stop_condition or "–"),
         ("stop category", fmt(record.stop_category)),
-        ("outcome", f"{fmt(record.outcome)} ({'succeeded' if succeeded(record) else 'failed'})"),
+        ("outcome", f"{fmt(record.outcome)} ({verdict_words(record)})"),
+        ("registered", registered_text(record)),
         ("flags", ", ".join(record.flags) or "–"),
         ("rounding failure", fmt(record.rounding_failure)),
         ("hit iteration cap", fmt(record.hit_iteration_limit)),

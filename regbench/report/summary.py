@@ -15,6 +15,7 @@ from regbench.record import RunRecord
 from regbench.report.instances import executed, instances, succeeded
 from regbench.report.runs import PLUGIN_MEASURE_PREFIX, Runs, from_records, plugin_measures
 from regbench.report.stats import error_column, median, relative_gap, worst30
+from regbench.tolerance import RULE as TOLERANCE_RULE
 
 GROUPINGS = ("strategy", "case")
 
@@ -23,8 +24,10 @@ GROUPINGS = ("strategy", "case")
 class SummaryRow:
     """One group's figures; medians skip missing values, so they describe the runs that have one.
 
-    ``succeeded`` counts runs whose outcome is not a failure (:mod:`regbench.outcomes`: what the progress bar
-    and ``show`` count); ``executed`` those with status ``ok`` (a transform was returned, whatever its outcome).
+    ``no_failure`` counts runs whose outcome is not a failure (:mod:`regbench.outcomes`); of those, ``registered``
+    the runs whose error ended within their tolerance and ``not_registered`` those beyond it (the rest had nothing
+    to judge it by): the verdicts the progress bar and ``show`` use (:func:`regbench.outcomes.verdict`);
+    ``executed`` counts runs with status ``ok`` (a transform was returned, whatever its outcome).
     ``median_dense_metric`` is only given where the group is one case (one metric): across cases it would pool
     different metrics; ``median_relative_gap`` is unit-free and is given for every group.
     """
@@ -32,7 +35,9 @@ class SummaryRow:
     solver: str
     case: str | None
     runs: int
-    succeeded: int
+    no_failure: int
+    registered: int = 0
+    not_registered: int = 0
     executed: int = 0
     instances: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -93,6 +98,7 @@ def summary_rows(
     errors = error_column(runs, error).values
     gap = relative_gap(runs)
     ok, done = succeeded(runs), executed(runs)
+    judged = runs["registered"]  # 1/0/NaN
     instance = instances(runs).index
     folding, overlap = runs["folding_fraction"], runs["overlap_fraction"]
     dice, hd95 = runs["dice_mean"], runs["hd95"]
@@ -108,7 +114,9 @@ def summary_rows(
                 solver=solvers[key[0]],
                 case=cases[key[1]] if by == "case" else None,
                 runs=int(rows.size),
-                succeeded=int(ok[rows].sum()),
+                no_failure=int(ok[rows].sum()),
+                registered=int((ok[rows] & (judged[rows] == 1)).sum()),
+                not_registered=int((ok[rows] & (judged[rows] == 0)).sum()),
                 executed=int(done[rows].sum()),
                 instances=int(np.unique(instance[rows]).size),
                 outcomes=_counts(outcome[rows]),
@@ -181,6 +189,14 @@ def _folded(row: SummaryRow) -> str:
     return f"{row.folded_runs} (max {fmt_percent(row.max_folding)})" if row.folded_runs else "0"
 
 
+def _registered(row: SummaryRow) -> str:
+    """Runs that registered, "of" those judged where some runs without a failure had nothing to judge them by."""
+    judged = row.registered + row.not_registered
+    if not judged:
+        return "–"
+    return str(row.registered) if judged == row.no_failure else f"{row.registered} of {judged}"
+
+
 def _overlap(row: SummaryRow) -> str:
     text = fmt_percent(row.min_overlap)
     return f"{text} ({row.low_overlap_runs} low)" if row.low_overlap_runs else text
@@ -197,7 +213,8 @@ class Column:
 
 _COLUMNS = (
     Column("runs", "runs", "runs", "right", lambda r: str(r.runs)),
-    Column("succeeded", "succeeded", "succeeded", "right", lambda r: str(r.succeeded)),
+    Column("no_failure", "no\nfailure", "finished without a failure", "right", lambda r: str(r.no_failure)),
+    Column("registered", "regis-\ntered", "registered (within the tolerance)", "right", _registered),
     Column("outcomes", "outcomes", "outcomes", "left", lambda r: fmt_counts(r.outcomes)),
     Column("rounding", "round.\nfail.", "rounding failures", "right", lambda r: str(r.rounding_failures)),
     Column("cap", "cap\nhits", "iteration-cap hits", "right", lambda r: str(r.cap_hits)),
@@ -242,6 +259,8 @@ def columns_for(rows: list[SummaryRow], by: str = "strategy", measures: Sequence
     label Dice only when some run has labels, and HD95 (physical units of one case) only per case; then the plugin
     measures asked for (``measures``, names without the ``measures.`` prefix)."""
     skip = {"gap"} if by == "case" else {"dense"}
+    if not any(r.registered + r.not_registered for r in rows):
+        skip.add("registered")
     if not any(r.folding_known for r in rows):
         skip.add("folded")
     if all(r.min_overlap is None for r in rows):
@@ -265,8 +284,13 @@ def caption(runs: Runs, rows: list[SummaryRow], by: str, error: str) -> str:
     parts = [
         f"error = {error} ({'landmark TRE' if error.startswith('tre') else 'ground truth'}, physical units)"
         + (f"; {stand_in}" if stand_in else ""),
-        f"succeeded = runs whose outcome is not a failure ({', '.join(FAILURE_OUTCOMES)})",
+        f"no failure = runs whose outcome is not a failure ({', '.join(FAILURE_OUTCOMES)})",
     ]
+    if "registered" in shown:
+        parts.append(
+            f"registered = of those, runs whose error ended within their tolerance ({TOLERANCE_RULE}; "
+            '"of N": N runs judged, the others had no truth or landmarks)'
+        )
     if "gap" in shown:
         parts.append(
             "rel. gap = (f − f_best) / (f0 − f_best) of the dense metric, f_best the best any successful run "

@@ -33,7 +33,7 @@ class UpgradeCase:
     equivalent: bool | None  # None: nothing to test
     failures_a: int
     failures_b: int
-    newly_failing: int  # pairs that succeeded in A and fail in B
+    newly_failing: int  # pairs without a failure in A that fail in B
     stop_changes: dict[str, int]  # "A → B" stop category -> pairs
     notes: list[str] = field(default_factory=list)
 
@@ -130,7 +130,7 @@ def upgrade_check(
             if diffs.size == 1:
                 notes.append("one pair: the interval is the difference itself")
         else:
-            notes.append("no pair where both runs succeeded")
+            notes.append("no pair where both runs finished without a failure")
         stop_changes: dict[str, int] = {}
         for a, b in pairs:
             if a.get("stop_category") != b.get("stop_category"):
