@@ -51,13 +51,6 @@ def also(rec) -> list[str]:
     return [s for s in names if s != chosen(rec)]
 
 
-def headline(rec) -> str:
-    """The verdict's first line without its leading scope (the answer's row names it)."""
-    first = rec.verdict[0] if rec.verdict else ""
-    prefix = f"{rec.scope}: "
-    return first[len(prefix) :] if first.startswith(prefix) else first
-
-
 def sentence(text: str) -> str:
     return text[:1].upper() + text[1:] if text else ""
 
@@ -88,7 +81,6 @@ def answers(recs: Sequence, fmt: Callable[[float], str]) -> list[dict]:
                 "value_name": rec.error + (" in tolerances" if unit else ""),
                 "also": _counted(others),
                 "also_all": ", ".join(others),
-                "headline": headline(rec),
                 "verdict": rec.verdict[0] if rec.verdict else "",
                 "decided_by": sentence(rec.decided_by),
                 "evidence": _without(rec.decided_by, "decided by "),
@@ -119,7 +111,8 @@ def highlighted(recs: Sequence, limit: int = MAX_COLOURED) -> list[str]:
     picks = [chosen(overall)] + [chosen(r) for r in recs if r is not overall]
     picks += also(overall) + [s for r in recs for s in also(r)]
     ranked = [c.solver for c in overall.candidates]
-    rest = [s for s in ranked if s not in set(picks)]
+    taken = set(picks)
+    rest = [s for s in ranked if s not in taken]
     contrast = list(dict.fromkeys(rest[:1] + rest[-1:]))[:CONTRASTS]
     head = [s for s in dict.fromkeys(picks) if s is not None][: max(1, limit - len(contrast))]
     return list(dict.fromkeys(head + contrast))[:limit]
@@ -159,6 +152,7 @@ def case_matrix(recs: Sequence, solvers: Sequence[str], fmt: Callable[[float], s
                 {
                     "name": h,
                     "short": (short(h) if across > PAGE_WIDTH else h) + (" (D)" if h in demos else ""),
+                    "title": f"{h}: {unit[h]}" if transposed else h,
                     "link": f"#rec-{anchor(h)}" if transposed else None,
                 }
                 for h in heads
@@ -183,5 +177,8 @@ def case_matrix(recs: Sequence, solvers: Sequence[str], fmt: Callable[[float], s
         return {**grid(solvers, True), "full": None, "note": "Transposed: more strategies than fit as columns."}
     shown = highlighted(recs, MATRIX_COLUMNS)
     shown += [s for s in solvers if s not in shown][: MATRIX_COLUMNS - len(shown)]
-    note = f"The {len(shown)} strategies recommended somewhere first, of {len(solvers)}; all of them below."
+    note = (
+        f"Columns: {len(shown)} of the {len(solvers)} strategies, those chosen or recommended somewhere and two "
+        "contrasts first; the whole matrix is folded below."
+    )
     return {**grid([s for s in solvers if s in shown], False), "full": grid(solvers, False), "note": note}

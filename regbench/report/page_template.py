@@ -77,7 +77,7 @@ generated {{ generated }} by regbench {{ version }}</p>
 {% macro matrix_table(m) %}
 <div class="scroll"><table class="matrix cases">
 <tr><th>{{ m.corner }}</th>{% for c in m.columns %}<th class="{{ 'rot' if m.rotate else 'num' }}"
-title="{{ c.name }}">{% if c.link %}<a
+title="{{ c.title }}">{% if c.link %}<a
 href="{{ c.link }}">{{ c.short }}</a>{% else %}{{ c.short }}{% endif %}</th>{% endfor %}</tr>
 {% for row in m.rows %}<tr>
 <th class="row">{% if row.link %}<a href="{{ row.link }}">{{ row.name }}</a>{% else %}{{ row.name }}{% endif %}
@@ -283,7 +283,8 @@ tested, fewer than {{ min_pairs }} paired instances. Hover a cell for n, the med
 iterations), each folded away.</p>
 {% for plot in plots if not plot.case %}{{ figure(plot) }}{% endfor %}
 {% for case, group in plots|selectattr("case")|groupby("case") %}
-<details><summary>Figures of {{ case }}: {{ group|map(attribute="title")|join("; ") }}</summary>
+<details><summary>Figures of {{ case }}: {{ group|map(attribute="title")|map("replace", ": " ~ case, "")|join(", ")
+}}</summary>
 {% for plot in group %}{{ figure(plot) }}{% endfor %}
 </details>
 {% endfor %}
