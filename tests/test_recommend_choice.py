@@ -111,3 +111,12 @@ def test_the_main_job_ends_with_the_answer_and_the_next_commands(tmp_path, monke
     assert len(tail) - stored - 1 <= 5
     assert "synth2d-translation: use " in answer and "decided by the error against the known truth" in answer
     assert "regbench recommend --store s.sqlite" in answer and "regbench report --store s.sqlite --html" in answer
+
+
+def test_a_strategy_that_did_not_register_is_never_the_one_to_use():
+    # every strategy stopped ~7 px from the truth (converged), the tolerance is 0.5 px
+    runs = from_dicts(rows({"converged-far": [7.0] * 6, "worse": [7.4] * 6}, start=9.0))
+    rec = recommend(runs, tolerances=TOL, demonstrated={})
+    assert rec.registered is False
+    assert rec.verdict[0].startswith("c: no strategy registered (none ended within the tolerance); the closest is")
+    assert "use converged-far" not in " ".join(rec.verdict)

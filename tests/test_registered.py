@@ -262,3 +262,20 @@ def test_the_tour_run_is_not_succeeded():
     assert "succeeded" not in text and "successful stop" not in text
     assert "it did not register" in text and "tolerance 0.5 (half the finest spacing 1)" in text
     assert "succeeded" not in " ".join(value for _, value in summary_lines(record))
+
+
+def test_recommend_and_the_html_never_tell_to_use_a_run_that_did_not_register(tmp_path):
+    from regbench.report.html import write_html
+    from regbench.report.recommend_cases import recommend_all
+    from regbench.report.runs import from_records
+
+    records = [converged_7_px_away(seed=s) for s in range(3)]
+    for record in records:
+        record.instance, record.wall_time_s = f"c-{record.seed}", 1.0
+    runs = from_records(records)
+    (rec,) = recommend_all(runs, load=lambda name: None)
+    assert rec.registered is False and rec.tolerance == 0.5
+    assert rec.verdict[0].startswith("c: no strategy registered (none ended within the tolerance); the closest is s")
+    page = write_html(runs, tmp_path / "html").index.read_text(encoding="utf-8")
+    answer = page[page.index('id="recommendation"') :][:4000]  # the first section: the answer
+    assert "no strategy registered" in answer and "use s" not in answer

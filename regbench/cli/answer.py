@@ -47,6 +47,11 @@ def _line(rec) -> str:
     word = "equivalent" if rec.n_instances >= MIN_EQUIVALENCE_INSTANCES else "also within the tolerance"
     names = markup_safe(", ".join(also[:3]) + (", ..." if len(also) > 3 else ""))
     equivalent = f" ({word}: {names})" if also else ""
+    if rec.registered is False:
+        return (
+            f"[bold]{markup_safe(rec.scope)}: no strategy registered[/] (the closest, {markup_safe(rec.chosen)}, "
+            f"ended beyond the tolerance); {markup_safe(rec.decided_by or 'decided by ' + rec.error)}"
+        )
     return (
         f"[bold]{markup_safe(rec.scope)}: use {markup_safe(rec.chosen)}[/]{equivalent}; "
         f"{markup_safe(rec.decided_by or 'decided by ' + rec.error)}"

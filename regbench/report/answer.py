@@ -70,6 +70,9 @@ class Recommendation:
     # The answer: one strategy, and the rule that picked it among the recommended (CHOICE_RULE)
     chosen: str | None = None
     why_chosen: str = ""
+    # Whether the chosen strategy's median error is within the tolerance (None: the evidence has no physical
+    # tolerance, labels or truth-free): a strategy is never "used" as a registration when it did not register
+    registered: bool | None = None
 
     def candidate(self, solver: str) -> Candidate:
         return next(c for c in self.candidates if c.solver == solver)
@@ -85,6 +88,18 @@ def choose(rec: Recommendation) -> None:
     if rec.best is None:
         rec.chosen, rec.why_chosen = None, ""
         return
+    _choose(rec)
+    chosen = rec.candidate(rec.chosen) if rec.chosen is not None else None
+    limit = rec.tolerance if rec.unit == "case units" else 1.0  # over a case set errors are in tolerances
+    if chosen is not None and rec.evidence in SPATIAL_EVIDENCE and limit is not None:
+        rec.registered = bool(chosen.median_error <= limit)
+
+
+#: The evidence whose tolerance is a distance: a strategy registered when its median error is within it.
+SPATIAL_EVIDENCE = ("truth", "landmarks", "simulated")
+
+
+def _choose(rec: Recommendation) -> None:
     if rec.n_instances >= MIN_EQUIVALENCE_INSTANCES and len(rec.recommended) > 1:
         pick = min(
             (rec.candidate(s) for s in rec.recommended),
@@ -120,8 +135,13 @@ def verdict(rec: Recommendation) -> list[str]:
     assert rec.chosen is not None
     unit = "" if rec.unit == "case units" else " tolerances"
     chosen = rec.candidate(rec.chosen)
+    what = (
+        f"use {rec.chosen}"
+        if rec.registered is not False
+        else f"no strategy registered (none ended within the tolerance); the closest is {rec.chosen}"
+    )
     lines = [
-        f"{rec.scope}: use {rec.chosen} (median {rec.error} {fmt(chosen.median_error)}{unit} over "
+        f"{rec.scope}: {what} (median {rec.error} {fmt(chosen.median_error)}{unit} over "
         f"{_instances(chosen.instances)}; chosen by {rec.why_chosen}); {rec.tolerance_note}."
     ]
     if rec.decided_by:

@@ -63,6 +63,17 @@ def verdict_parts(rec) -> tuple[list[str], list[str]]:
     return [x for x in rest if not _PAIR_LINE.match(x)], [x for x in rest if _PAIR_LINE.match(x)]
 
 
+def use_text(rec) -> str:
+    """What the answer tells to do: "use X", or, where no strategy registered, that none did and which came
+    closest (never "use" a strategy that did not register)."""
+    pick = chosen(rec)
+    if pick is None:
+        return "none"
+    if getattr(rec, "registered", None) is False:
+        return f"none registered (closest: {pick})"
+    return f"use {pick}"
+
+
 def answers(recs: Sequence, fmt: Callable[[float], str]) -> list[dict]:
     """One row per scope, the answer over all cases first: the strategy to use, its median of the deciding value,
     the evidence that decided, the others within the tolerance, and the verdict's first line in full."""
@@ -77,6 +88,8 @@ def answers(recs: Sequence, fmt: Callable[[float], str]) -> list[dict]:
                 "anchor": anchor(rec.scope),
                 "overall": rec.scope == OVERALL,
                 "chosen": pick,
+                "use": use_text(rec),
+                "registered": getattr(rec, "registered", None) is not False,
                 "value": "" if mine is None else fmt(mine.median_error) + unit,
                 "value_name": rec.error + (" in tolerances" if unit else ""),
                 "also": _counted(others),

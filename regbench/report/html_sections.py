@@ -176,6 +176,7 @@ def _recommendation(
             "scope": rec.scope,
             "anchor": _anchor(rec.scope),
             "chosen": pick,
+            "use": html_answer.use_text(rec),
             "headline": rec.verdict[0] if rec.verdict else "",
             "decided_by": html_answer.sentence(rec.decided_by),
             "lines": lines,

@@ -29,6 +29,7 @@ table.answer { width: 100%; table-layout: fixed; margin-top: 0.4em; font-size: 0
 table.answer td, table.answer th { padding: 0.15em 0.5em; white-space: nowrap; overflow: hidden;
        text-overflow: ellipsis; }
 table.answer td.use { font-weight: 700; background: #c8ecc8; }
+table.answer td.missed { font-weight: 700; background: #f6d6d0; }
 table.answer tr.overall th, table.answer tr.overall td { border-top: 2px solid #888; border-bottom: 2px solid #888; }
 p.verdict { font-size: 0.97em; background: #eef8ee; border-left: 4px solid #4a4; padding: 0.4em 0.8em;
        margin: 0.5em 0; }
@@ -100,7 +101,7 @@ href="{{ c.link }}">{{ c.short }}</a>{% else %}{{ c.short }}{% endif %}</th>{% e
 <th>also within the tolerance</th></tr>
 {% for a in rows %}<tr class="{{ 'overall' if a.overall else '' }}" title="{{ a.verdict }}">
 <th><a href="#rec-{{ a.anchor }}">{{ a.scope }}</a></th>
-<td class="use">{{ a.chosen or "none" }}</td>
+<td class="{{ 'use' if a.registered else 'missed' }}">{{ a.use[4:] if a.use.startswith('use ') else a.use }}</td>
 <td class="num" title="median {{ a.value_name }}">{{ a.value }}</td>
 <td>{{ a.evidence }}</td>
 <td title="{{ a.also_all }}">{{ a.also }}</td></tr>
@@ -139,7 +140,7 @@ tolerance).</p>
 <h2>The evidence behind each answer</h2>
 {% for rec in recommendations %}
 <section class="case" id="rec-{{ rec.anchor }}">
-<h3>{{ rec.scope }}: use {{ rec.chosen or "none" }}</h3>
+<h3>{{ rec.scope }}: {{ rec.use }}</h3>
 <p><strong>{{ rec.headline }}</strong>{% if rec.decided_by %} {{ rec.decided_by }}{% endif %}</p>
 {% for line in rec.lines %}<p>{{ line }}</p>{% endfor %}
 <table>

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from regbench.cases import CaseData
-from regbench.report.answer import Recommendation, verdict
+from regbench.report.answer import Recommendation, choose, verdict
 from regbench.report.evidence import SIMULATED_SUFFIX, Evidence, case_evidence
 from regbench.report.recommend import recommend
 from regbench.report.recommend_inputs import case_loader, case_tolerances, demonstrations
@@ -100,6 +100,8 @@ def recommend_all(
         rec.decided_by = "decided per case by its strongest evidence: " + ", ".join(
             f"{kind} ({count} case{'s' if count != 1 else ''})" for kind, count in kinds.most_common()
         )
+        rec.registered = None
+        choose(rec)  # again: whether it registered depends on the evidence
         rec.verdict = verdict(rec)
         out.append(rec)
     return out
@@ -116,4 +118,6 @@ def _decided(rec: Recommendation, ev: Evidence) -> None:
     ev.spread = any(np.isfinite(c.spread) for c in rec.candidates)
     rec.evidence = ev.kind
     rec.decided_by = ev.decided_by(rec.n_instances)
+    rec.registered = None
+    choose(rec)  # again: whether it registered depends on the evidence
     rec.verdict = verdict(rec)
