@@ -225,12 +225,12 @@ def recommend(
 
     if single:
         t, note = tolerances.get(cases[0], (DEFAULT_TOLERANCE, "default"))
-        unit, tolerance, note = "case units", t, f"tolerance {t:g} ({note})"
+        unit, tolerance, note = "case units", t, f"tolerance {t:.3g} ({note})"
     else:
         unit, tolerance = "tolerances", None
         note = (
             "errors in tolerances (each case's own: "
-            + ", ".join(f"{c} {tolerances.get(c, (DEFAULT_TOLERANCE, ''))[0]:g}" for c in cases[:4])
+            + ", ".join(f"{c} {tolerances.get(c, (DEFAULT_TOLERANCE, ''))[0]:.3g}" for c in cases[:4])
             + (", ..." if len(cases) > 4 else "")
             + ")"
         )
