@@ -134,3 +134,25 @@ def test_the_tutorial_includes_the_example_plugin_code():
     included = re.findall(r'--8<-- "([^"]+)"', tutorial)
     assert "pyproject.toml" in included
     assert any(name.startswith("regbench_example.py") for name in included)
+
+
+def test_the_tutorial_documents_every_field_a_strategy_reads_on_a_segment():
+    """A plugin author reads segments (``final_metric``, not ``metric``): every field of Segment and Level is named."""
+    import dataclasses
+
+    from regbench.record import Level, Segment
+
+    tutorial = (DOCS / "plugin-tutorial.md").read_text(encoding="utf-8")
+    missing = [
+        f.name
+        for cls in (Segment, Level)
+        for f in dataclasses.fields(cls)
+        if f.name != "index" and f"`{f.name}`" not in tutorial
+    ]
+    assert not missing, f"docs/plugin-tutorial.md does not name these Segment/Level fields: {missing}"
+
+
+def test_the_running_page_does_not_say_a_single_run_runs_without_isolation():
+    running = " ".join((DOCS / "running.md").read_text(encoding="utf-8").split())
+    assert "runs in the `regbench` process itself (without a timeout" not in running
+    assert "It still runs in a worker process of its own" in running
