@@ -156,3 +156,18 @@ def test_the_running_page_does_not_say_a_single_run_runs_without_isolation():
     running = " ".join((DOCS / "running.md").read_text(encoding="utf-8").split())
     assert "runs in the `regbench` process itself (without a timeout" not in running
     assert "It still runs in a worker process of its own" in running
+
+
+def test_code_blocks_fit_a_laptop_screen():
+    """At 1366 px the docs cut commands under the copy button: commands wrap, outputs keep their columns in a smaller
+    font (docs/stylesheets/extra.css), which needs a language on every fenced block and the class on the page."""
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8").replace("!!python", "#"))
+    assert "stylesheets/extra.css" in config["extra_css"]
+    highlight = next(e for e in config["markdown_extensions"] if isinstance(e, dict) and "pymdownx.highlight" in e)
+    assert highlight["pymdownx.highlight"]["pygments_lang_class"] is True
+    css = (DOCS / "stylesheets" / "extra.css").read_text(encoding="utf-8")
+    assert ".language-bash pre code" in css and "pre-wrap" in css and ".language-text pre code" in css
+    for page in DOCS.glob("*.md"):
+        fences = re.findall(r"^\s*```(\S*)", page.read_text(encoding="utf-8"), flags=re.M)
+        openings = fences[::2]
+        assert all(openings), f"{page.name}: a fenced block without a language gets no width rule"
