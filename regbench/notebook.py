@@ -1,7 +1,7 @@
 """Notebook helpers: a live convergence plot of a run, and traces as DataFrames.
 
 Watch a registration converge while it runs, as the SimpleITK notebooks do (metric per iteration, a dashed line
-where a pyramid level starts, a dotted one where a new execution starts)::
+where a pyramid level starts, a solid red one where a new execution starts, and a legend)::
 
     import regbench
     from regbench.notebook import LivePlot
@@ -22,6 +22,10 @@ from typing import Any
 
 import regbench
 from regbench.record import IterationEvent
+
+# A level start and an execution start must be told apart at a glance: other colours, widths and dash patterns.
+LEVEL_STYLE = {"color": "tab:gray", "ls": (0, (4, 3)), "lw": 0.9}
+EXECUTION_STYLE = {"color": "tab:red", "ls": "-", "lw": 1.6}
 
 
 class LivePlot:
@@ -79,22 +83,31 @@ class LivePlot:
 
     def draw(self) -> None:
         """Redraw the figure with every event so far (and show it in a notebook)."""
-        import matplotlib.pyplot as plt
-
         if self.figure is None:
-            self.figure, self._axes = plt.subplots(figsize=(6, 3.5))
+            # Not a pyplot figure: pyplot's inline backend would show it a second time at the end of the cell
+            from matplotlib.figure import Figure
+            from matplotlib.lines import Line2D
+
+            self.figure = Figure(figsize=(6, 3.5), layout="constrained")
+            self._axes = self.figure.add_subplot()
             (self._line,) = self._axes.plot([], [], color="C0", lw=1)
             self._axes.set_xlabel("iteration event")
             self._axes.set_ylabel("metric (SimpleITK's, at the event)")
             self._axes.set_title(self.title or "live convergence")
+            self._axes.legend(
+                [self._line, Line2D([], [], **LEVEL_STYLE), Line2D([], [], **EXECUTION_STYLE)],
+                ["metric", "pyramid level starts", "new execution starts"],
+                loc="upper right",
+                fontsize="small",
+            )
         values = self.metrics()
         self._line.set_data(list(range(len(values))), values)
         for artist in list(self._axes.lines[1:]):
             artist.remove()
         for k in self.level_starts[1:]:
-            self._axes.axvline(k, color="0.5", ls="--", lw=0.8)
+            self._axes.axvline(k, **LEVEL_STYLE)
         for k in self.execution_starts:
-            self._axes.axvline(k, color="k", ls=":", lw=1)
+            self._axes.axvline(k, **EXECUTION_STYLE)
         self._axes.relim()
         self._axes.autoscale_view()
         self._show()

@@ -31,3 +31,20 @@ def test_live_plot_with_run_one(pm):
     assert not pm.has_plugin(f"regbench-liveplot-{id(plot)}")  # unregistered after the block
     frame = record.trace.to_frame()
     assert len(frame) == len(record.trace)
+
+
+def test_the_live_plot_is_shown_once_and_tells_levels_from_executions(pm):
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    with LivePlot(pm=pm, update_every=50, display=False) as plot:
+        regbench.run_one("gd-restarts", "synth2d-translation", seed=0, threads=1, pm=pm)
+    # not a pyplot figure: the inline backend cannot show it a second time at the end of the cell
+    assert set(plt.get_fignums()) == before
+    axes = plot.figure.axes[0]
+    labels = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert labels == ["metric", "pyramid level starts", "new execution starts"]
+    levels = [line for line in axes.lines[1:] if line.get_color() == "tab:gray"]
+    executions = [line for line in axes.lines[1:] if line.get_color() == "tab:red"]
+    assert len(levels) == len(plot.level_starts) - 1 and len(executions) == len(plot.execution_starts) > 0
+    assert levels[0].get_linestyle() != executions[0].get_linestyle()
