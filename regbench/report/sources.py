@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from regbench.record import RunRecord
-from regbench.report.runs import Runs, SourceError, from_dicts, from_records, load_store
+from regbench.report.runs import Runs, SourceError, from_dicts, from_records, load_store, store_key
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # pytest-benchmark's extra_info carries the record summary under these names where they differ.
@@ -22,11 +22,7 @@ def load_runs(path: str | Path) -> Runs:
         raise SourceError(f"{path}: no such file")
     if path.is_dir():
         raise SourceError(f"{path}: is a directory; give a result store or a JSON file")
-    with path.open("rb") as handle:
-        head = handle.read(len(SQLITE_MAGIC))
-    if head == SQLITE_MAGIC:
-        return load_store(path)
-    return load_json(path)
+    return load_store(path) if _is_store(path) else load_json(path)
 
 
 def load_json(path: Path) -> Runs:
@@ -64,11 +60,41 @@ def load_json(path: Path) -> Runs:
 
 def load_record(path: Path) -> RunRecord:
     """One record from a JSON file (``regbench run --json`` output, or a list holding exactly one)."""
-    runs = load_json(path)
-    records = runs.records(list(runs["key"]))
+    records = _full_records(load_json(path), path)
     if len(records) != 1:
-        raise SourceError(f"{path}: holds {len(records)} records; `show` explains one (give a key instead)")
+        raise SourceError(
+            f"{path}: holds {len(records)} records; `show` explains one: give its key with --store {path}"
+        )
     return records[0]
+
+
+def find_record(source: str | Path, prefix: str) -> RunRecord:
+    """The one record of ``source`` (a result store, or a JSON / JSON-lines record file) whose key starts with
+    ``prefix``; a clear error when none or several match."""
+    path = Path(source)
+    if not path.is_file() or _is_store(path):
+        return store_key(source, prefix)
+    records = [r for r in _full_records(load_json(path), path) if (r.key or "").startswith(prefix)]
+    if len(records) != 1:
+        what = "no run" if not records else f"{len(records)} runs"
+        raise SourceError(f"{path}: {what} with a key starting with {prefix!r}")
+    return records[0]
+
+
+def _full_records(runs: Runs, path: Path) -> list[RunRecord]:
+    """The complete records a JSON file holds; a pytest-benchmark file holds only their summaries: say so."""
+    if runs._records is None:  # from the summaries alone: pytest-benchmark's extra_info
+        raise SourceError(
+            f"{path}: a pytest-benchmark file: it holds the summaries of {len(runs)} benchmark runs, not their full "
+            f"records, so `show` cannot explain one (`regbench report --store {path}` tables them; `regbench run "
+            "... --json` or a result store keeps full records)"
+        )
+    return runs.records(list(runs["key"]))
+
+
+def _is_store(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
 
 
 def from_benchmark_json(data: dict[str, Any], source: str = "") -> Runs:
