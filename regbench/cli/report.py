@@ -8,8 +8,8 @@ import click
 
 from regbench.cli.common import echo_json, make_console
 from regbench.report import compare as cmp
-from regbench.report.runs import SourceError, store_key
-from regbench.report.sources import load_record, load_runs
+from regbench.report.runs import SourceError
+from regbench.report.sources import find_record, load_record, load_runs
 from regbench.store import DEFAULT_STORE
 
 # Ground-truth errors (truth transform) and landmark TRE (measures); each stands in for the other on cases
@@ -339,7 +339,7 @@ def show_command(run, source, as_json, transform_path, resample_path, images_dir
 
     try:
         path = Path(run)
-        record = load_record(path) if path.is_file() else store_key(source, run)
+        record = load_record(path) if path.is_file() else find_record(source, run)
     except SourceError as exc:
         raise click.UsageError(str(exc)) from exc
     if as_json:
