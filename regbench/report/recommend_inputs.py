@@ -14,6 +14,7 @@ import numpy as np
 from regbench.caseresolve import CaseResolver
 from regbench.cases import CaseData
 from regbench.record import RunRecord
+from regbench.report.anytime_stats import INITIAL_OF
 from regbench.report.runs import Runs
 from regbench.tolerance import registration_tolerance
 
@@ -36,23 +37,9 @@ def _demonstrations() -> tuple[tuple[str, str], ...]:
         return ()
 
 
-#: The starting value of each error column (the mean error at the start: no start exists for a p95 or a maximum).
-STARTS = {
-    "error_mean": "initial_error_mean",
-    "error_p95": "initial_error_mean",
-    "error_max": "initial_error_mean",
-    "error_mean_fg": "initial_error_mean_fg",
-    "error_p95_fg": "initial_error_mean_fg",
-    "error_max_fg": "initial_error_mean_fg",
-    "tre_mean": "initial_tre_mean",
-    "tre_p95": "initial_tre_mean",
-    "tre_max": "initial_tre_mean",
-}
-
-
 def starts_of(runs: Runs, error: str) -> np.ndarray:
     """Each run's ``error`` at the start (NaN where unknown)."""
-    name = STARTS.get(error)
+    name = INITIAL_OF.get(error)  # the start of each error column (none exists for a p95 or a maximum)
     return runs[name].copy() if name is not None and name in runs.columns else np.full(len(runs), np.nan)
 
 
