@@ -40,10 +40,14 @@ def check_case_data(name: str, data: CaseData, setup: Setup | None = None) -> No
     finite, constant (every pixel alike: no metric can align them), or with fewer than
     :data:`MIN_VOXELS_PER_AXIS` voxels along an axis at the coarsest pyramid level of ``setup``."""
     dim = data.fixed.GetDimension()
+    if dim not in (2, 3):
+        raise CaseError(f"case {name!r}: fixed image {dimension_problem(dim)}")
     if data.moving.GetDimension() != dim:
         raise CaseError(f"case {name!r}: fixed image is {dim}D but moving image is {data.moving.GetDimension()}D")
     shrink = max(int(f) for f in setup.shrink_factors) if setup is not None else 1
     for label, image in (("fixed", data.fixed), ("moving", data.moving)):
+        _require_scalar(name, f"{label} image", image)
+        _require_orthonormal(name, f"{label} image", image)
         array = sitk.GetArrayViewFromImage(image)
         if not np.all(np.isfinite(array)):
             raise CaseError(f"case {name!r}: {label} image has {int((~np.isfinite(array)).sum())} NaN/Inf pixels")
@@ -66,13 +70,21 @@ def check_case_data(name: str, data: CaseData, setup: Setup | None = None) -> No
     ):
         if mask is None:
             continue
-        if not np.any(sitk.GetArrayViewFromImage(mask)):
-            raise CaseError(f"case {name!r}: {label} is empty (no non-zero pixel)")
+        if problem := mask_problem(mask):
+            raise CaseError(f"case {name!r}: {label} {problem}")
         _require_grid(name, label, mask, image)
     check_labels(name, data)
     for label, tx in (("truth", data.truth), ("initial_transform", data.initial_transform)):
         if tx is not None and tx.GetDimension() != dim:
             raise CaseError(f"case {name!r}: {label} is {tx.GetDimension()}D but the images are {dim}D")
+    start = data.initial_transform
+    # ITK has no B-spline Jacobian with respect to position: every run of a global model would fail
+    if start is not None and setup is not None and setup.transform != "bspline" and _holds_bspline(start):
+        raise CaseError(
+            f"case {name!r}: initial_transform is a B-spline transform, which cannot start the setup's "
+            f"{setup.transform!r} model (ITK cannot use a B-spline as the moving initial transform of a global "
+            'model): use transform = "bspline", or a global initial transform'
+        )
 
 
 #: The pixel types a label image may have: integers (a float "label" is refused, it is no segmentation).
@@ -124,6 +136,70 @@ def check_labels(name: str, data: CaseData) -> None:
             f"{shown['fixed_labels']}; moving_labels has {shown['moving_labels']}): Dice and HD95 compare the same "
             "label values"
         )
+
+
+def mask_problem(mask: sitk.Image) -> str | None:
+    """What is wrong with a mask (the words after its name), or None: a mask marks its inside with positive values
+    (1, or positive labels) on 0; a negative value is neither (a -1 "mask" was called empty, as if it had no
+    non-zero pixel)."""
+    array = sitk.GetArrayViewFromImage(mask)
+    negative = int(np.count_nonzero(array < 0))
+    if negative:
+        return (
+            f"has {negative} negative pixels (lowest {array.min():g}): a mask must be 0 outside and 1 (or a positive "
+            "label) inside"
+        )
+    if not np.any(array):
+        return "is empty (no non-zero pixel)"
+    return None
+
+
+def dimension_problem(dim: int) -> str:
+    """Why a ``dim``-D image cannot be registered (SimpleITK's transforms are 2D and 3D only: every run fails)."""
+    return (
+        f"is {dim}D: registration takes 2D or 3D images (SimpleITK's transforms have no other dimension); "
+        "extract a 2D or 3D image from it, e.g. one time point with sitk.Extract"
+    )
+
+
+def components_differ(image: sitk.Image) -> bool:
+    """Whether a multi-component image's components differ somewhere (a grey image saved as RGB does not)."""
+    array = sitk.GetArrayViewFromImage(image)
+    return image.GetNumberOfComponentsPerPixel() > 1 and bool(np.any(array != array[..., :1]))
+
+
+def _require_scalar(name: str, label: str, image: sitk.Image) -> None:
+    """Refuse an image whose components differ: registration takes one value per pixel, and keeping the first
+    component silently would register something else than the user's image."""
+    if components_differ(image):
+        raise CaseError(
+            f"case {name!r}: {label} has {image.GetNumberOfComponentsPerPixel()} different components per pixel: "
+            "registration needs one value per pixel; save the component to register, e.g. "
+            "sitk.VectorIndexSelectionCast(image, 0)"
+        )
+
+
+def _require_orthonormal(name: str, label: str, image: sitk.Image) -> None:
+    """Refuse direction cosines that are not orthonormal: every physical distance (errors, jitter, Jacobians)
+    scales index steps by the spacing alone, which holds only for an orthonormal direction matrix."""
+    dim = image.GetDimension()
+    direction = np.array(image.GetDirection()).reshape(dim, dim)
+    if not np.allclose(direction.T @ direction, np.eye(dim), atol=1e-4):
+        rows = "; ".join(" ".join(f"{v:g}" for v in row) for row in direction)
+        raise CaseError(
+            f"case {name!r}: {label}'s direction cosines are not orthonormal ({rows}): physical distances "
+            "assume orthonormal directions (a rotation, possibly with a flip); fix the header's direction"
+        )
+
+
+def _holds_bspline(transform: sitk.Transform) -> bool:
+    """Whether ``transform`` is, or a composite of it holds, a B-spline transform."""
+    if transform.GetName() == "CompositeTransform":
+        composite = sitk.CompositeTransform(transform)
+        return any(
+            _holds_bspline(composite.GetNthTransform(i).Downcast()) for i in range(composite.GetNumberOfTransforms())
+        )
+    return transform.GetName().startswith("BSplineTransform")
 
 
 def _some(values: np.ndarray, shown: int = 8) -> str:

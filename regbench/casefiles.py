@@ -22,8 +22,10 @@ from typing import Any
 from regbench.caseinputs import CaseEntry, load_entry
 from regbench.cases import Case, CaseError
 from regbench.casesetup import parse_setup, parse_table
+from regbench.provenance import name_problem
+from regbench.safefiles import file_problem, parse_nested, resolved
 from regbench.simulation import Simulation
-from regbench.tomllines import TomlLines
+from regbench.tomllines import RUN_FILE_KEYS, TomlLines, read_toml_text
 
 try:
     import tomllib
@@ -54,21 +56,29 @@ TOP_KEYS = ("setup", "case")
 def load_case_file(path: str | os.PathLike) -> list[Case]:
     """The cases a TOML file describes, each loaded and checked. Raises :class:`CaseError` on bad input."""
     path = Path(path)
+    problem = file_problem(path)
+    if problem is not None:  # before opening it: a FIFO would block
+        raise CaseError(f"{path}: case file {problem}")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CaseError(f"{path}: case file not found") from None
+        text = read_toml_text(path)
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise CaseError(f"{path}:{line}: cannot read the case file: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise CaseError(f"{path}: cannot read the case file: {exc}") from None
     try:
-        document = tomllib.loads(text)
+        document = parse_nested(tomllib.loads, text, "the case file")
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(f"{path}: TOML syntax error: {exc}") from None
+    except ValueError as exc:  # nested too deeply
+        raise CaseError(f"{path}: {exc}") from None
     lines = _Lines(path, text)
     unknown = sorted(set(document) - set(TOP_KEYS))
+    if "case" not in document and (run_keys := [key for key in unknown if key in RUN_FILE_KEYS]):
+        raise CaseError(
+            f"{lines.where(key=run_keys[0])}: this is a run file (it sets {run_keys[0]!r}), not a case file: a case "
+            f"file holds [[case]] tables; give a run file as `regbench run --config {path}`"
+        )
     if unknown:
         raise CaseError(
             f"{lines.where(key=unknown[0])}: unknown top-level key {unknown[0]!r}; expected a [setup] table of "
@@ -129,6 +139,10 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
         if not isinstance(table.get(key), str) or not table[key].strip():
             raise CaseError(f"{lines.where(index, key)}: {key!r} is required and must be a non-empty string")
     name = table["name"].strip()
+    # checked here, with the line: registration would name only the file (the case file is the "plugin")
+    for checked in (name, f"{name}-sim") if "simulate" in table else (name,):
+        if problem := name_problem(checked, "case"):
+            raise CaseError(f"{lines.where(index, 'name')}: {problem}")
     where = f"{where}: case {name!r}"
     setup_table = table.get("setup", {})
     if not isinstance(setup_table, dict):
@@ -146,7 +160,7 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
             return None
         if not isinstance(value, str) or not value.strip():
             raise CaseError(f"{lines.where(index, key)}: {key!r} must be a path (a non-empty string)")
-        return (base / os.path.expanduser(value)).resolve()
+        return resolved(base / os.path.expanduser(value))
 
     truth, landmarks = resolve("truth"), resolve("landmarks")
     if truth is not None and truth.suffix.lower() == ".csv":

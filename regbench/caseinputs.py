@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from regbench.casedata import components_differ, dimension_problem, mask_problem
 from regbench.cases import LABEL_PIXEL_IDS, CaseData, CaseError
-from regbench.itktext import without_addresses
+from regbench.itktext import itk_message
+from regbench.safefiles import file_problem
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ def load_entry(entry: CaseEntry) -> CaseData:
     fixed = read_image(entry.fixed, "fixed image", entry.at("fixed"))
     moving = read_image(entry.moving, "moving image", entry.at("moving"))
     dim = fixed.GetDimension()
+    for key, image, file in (("fixed", fixed, entry.fixed), ("moving", moving, entry.moving)):
+        if image.GetDimension() not in (2, 3):
+            raise CaseError(f"{entry.at(key)}: {key} image {file} {dimension_problem(image.GetDimension())}")
     if moving.GetDimension() != dim:
         raise CaseError(
             f"{entry.where}: moving image {entry.moving} is {moving.GetDimension()}D but fixed image "
@@ -66,8 +71,8 @@ def load_entry(entry: CaseEntry) -> CaseData:
         mask = read_image(file, key.replace("_", " "), entry.at(key), check_finite=False)
         if mask.GetDimension() != dim:
             raise CaseError(f"{entry.at(key)}: {key} {file} is {mask.GetDimension()}D but the images are {dim}D")
-        if not np.any(sitk.GetArrayViewFromImage(mask)):
-            raise CaseError(f"{entry.at(key)}: {key} {file} is empty (no non-zero pixel)")
+        if problem := mask_problem(mask):
+            raise CaseError(f"{entry.at(key)}: {key} {file} {problem}")
         setattr(data, key, sitk.Cast(mask > 0, sitk.sitkUInt8))
     for key in ("fixed_labels", "moving_labels"):
         file = getattr(entry, key)
@@ -99,19 +104,24 @@ def read_image(path: Path, what: str, where: str, check_finite: bool = True) -> 
     """A scalar image from a file SimpleITK reads, or from the DICOM series in a directory."""
     if path.is_dir():
         image = _read_dicom_series(path, what, where)
-    elif not path.exists():
-        raise CaseError(f"{where}: {what} {path} not found")
     else:
+        _require_file(path, what, where)
         _check_complete(path, what, where)
         try:
             image = sitk.ReadImage(str(path))
         except RuntimeError as exc:
-            message = _sitk_message(exc)
+            message = itk_message(exc)
             if "No such file or directory" in message:  # ITK's words for a file it could not read to the end
                 message = "the file is truncated or corrupt (its data ends before the header says it should)"
             raise CaseError(f"{where}: cannot read {what} {path}: {message}") from None
     if image.GetNumberOfComponentsPerPixel() > 1:
-        image = sitk.VectorIndexSelectionCast(image, 0)  # e.g. 8-bit RGB PNGs of grey images
+        if components_differ(image):
+            raise CaseError(
+                f"{where}: {what} {path} has {image.GetNumberOfComponentsPerPixel()} different components per "
+                "pixel: registration needs one value per pixel; save the component to register, e.g. "
+                "sitk.VectorIndexSelectionCast(image, 0)"
+            )
+        image = sitk.VectorIndexSelectionCast(image, 0)  # a grey image saved as RGB (e.g. 8-bit PNGs): all alike
     if check_finite and image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
         bad = int((~np.isfinite(sitk.GetArrayViewFromImage(image))).sum())
         if bad:
@@ -127,7 +137,7 @@ def _check_complete(path: Path, what: str, where: str) -> None:
     try:
         reader.ReadImageInformation()
     except RuntimeError as exc:
-        raise CaseError(f"{where}: cannot read {what} {path}: {_sitk_message(exc)}") from None
+        raise CaseError(f"{where}: cannot read {what} {path}: {itk_message(exc)}") from None
     pixel_bytes = _PIXEL_BYTES.get(reader.GetPixelID())
     if pixel_bytes is None:
         return
@@ -217,17 +227,23 @@ def _read_dicom_series(path: Path, what: str, where: str) -> sitk.Image:
         try:
             return reader.Execute()
         except RuntimeError as exc:
-            message = f"{where}: cannot read the DICOM series of {what} {path}: {_sitk_message(exc)}"
+            message = f"{where}: cannot read the DICOM series of {what} {path}: {itk_message(exc)}"
             raise CaseError(message) from None
 
 
+def _require_file(path: Path, what: str, where: str) -> None:
+    """Refuse anything but a regular file before it is opened: a FIFO or a device would hang the load."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise CaseError(f"{where}: {what} {path} {problem}")
+
+
 def read_transform(path: Path, what: str, dim: int, where: str) -> sitk.Transform:
-    if not path.is_file():
-        raise CaseError(f"{where}: {what} {path} not found")
+    _require_file(path, what, where)
     try:
         transform = sitk.ReadTransform(str(path))
     except RuntimeError as exc:
-        raise CaseError(f"{where}: cannot read {what} {path} as a transform: {_sitk_message(exc)}") from None
+        raise CaseError(f"{where}: cannot read {what} {path} as a transform: {itk_message(exc)}") from None
     transform = transform.Downcast()
     if transform.GetDimension() != dim:
         raise CaseError(f"{where}: {what} {path} is a {transform.GetDimension()}D transform but the images are {dim}D")
@@ -239,8 +255,7 @@ def read_landmarks(path: Path, dim: int, where: str) -> tuple[np.ndarray, np.nda
 
     A first row that is not numeric is a header. Coordinates are physical (the images' units).
     """
-    if not path.is_file():
-        raise CaseError(f"{where}: landmarks {path} not found")
+    _require_file(path, "landmarks", where)
     rows: list[list[float]] = []
     header_allowed = True
     with path.open(newline="", encoding="utf-8") as handle:
@@ -268,12 +283,3 @@ def read_landmarks(path: Path, dim: int, where: str) -> tuple[np.ndarray, np.nda
         raise CaseError(f"{where}: landmarks {path} holds no landmark pair")
     array = np.array(rows)
     return array[:, :dim], array[:, dim:]
-
-
-def _sitk_message(exc: Exception) -> str:
-    text = str(exc)
-    for marker in ("sitk::ERROR:", "ITK ERROR:"):
-        if marker in text:
-            text = text.split(marker, 1)[1]
-    text = without_addresses(text)
-    return " ".join(text.split())[:300]

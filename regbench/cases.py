@@ -327,7 +327,8 @@ def initial_mapping(setup: Setup, data: CaseData, seed: int | None = None) -> si
 
 
 def as_float(image: sitk.Image) -> sitk.Image:
-    """A scalar float image (registration needs one); multi-component images give their first component."""
+    """A scalar float image (registration needs one); a multi-component image gives its first component (a case
+    load refuses one whose components differ: see ``check_case_data``)."""
     if image.GetNumberOfComponentsPerPixel() > 1:
         image = sitk.VectorIndexSelectionCast(image, 0)
     if image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):

@@ -8,11 +8,13 @@ loopback runs ``workers`` single-threaded worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import sys
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from regbench.executors import Emit, PlannedRun
@@ -87,10 +89,11 @@ class DaskExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._client is not None:
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        with quiet_distributed():  # closing a client that lost its scheduler logs the cancelled reconnection
+            if self._client is not None:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
         self._client = self._cluster = None
 
     def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None:
@@ -116,11 +119,15 @@ class DaskExecutor:
                 priority=len(runs) - index,
             )
             futures[future] = run
-        watch = WorkerWatch(client, self.where, lambda: sum(not f.done() for f in futures))
+        # ``futures`` holds the runs not stored yet: the watch counts them (len: it runs in another thread).
+        watch = WorkerWatch(client, self.where, lambda: len(futures))
         try:
-            with watch:
+            with watch, quiet_distributed():
                 for future in distributed.as_completed(futures):
                     emit(self._record(future, futures[future], distributed))
+                    # Stored: a result still held would be recomputed if the worker holding it died.
+                    del futures[future]
+                    future.release()
         finally:
             client.cancel(list(futures))
 
@@ -133,10 +140,30 @@ class DaskExecutor:
         except RunnerError:
             raise
         except Exception as exc:
+            if future.client.status != "running":  # the client gave up on the scheduler: every run is cancelled
+                raise RunnerError(f"lost the connection to the Dask scheduler at {self.where}") from exc
             raise RunnerError(f"{run.spec.strategy} on {run.spec.case}: Dask task failed: {exc}") from exc
         if "lost" in result:
             return self._observers.lost(run.template, Lost(**result["lost"]))
         return RunRecord.from_dict(result["record"])
+
+
+@contextlib.contextmanager
+def quiet_distributed() -> Iterator[None]:
+    """Mute ``distributed``'s loggers in this process (the client's): a lost scheduler logs dozens of traceback
+    lines before the run fails with a clear :class:`RunnerError`, and the runner says itself what a user must know
+    (no workers left, a lost scheduler). The workers' own logs, in their processes, are untouched."""
+    known = list(logging.root.manager.loggerDict)  # a copy: another thread may create a logger meanwhile
+    names = ["distributed", *(name for name in known if name.startswith("distributed."))]
+    loggers = [logging.getLogger(name) for name in names]
+    was = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, disabled in zip(loggers, was, strict=True):
+            logger.disabled = disabled
 
 
 #: Seconds between looks at the cluster's worker count while runs are waiting.

@@ -85,7 +85,7 @@ def killed_from_outside(lost: Lost) -> bool:
 
 
 def _rest(lost: Lost) -> tuple:
-    return (lost.wall_time_s, lost.log_tail)
+    return (lost.wall_time_s, lost.log_tail, lost.instance)
 
 
 class LocalExecutor:

@@ -34,23 +34,30 @@ def flat_row(record: RunRecord) -> dict[str, Any]:
     return row
 
 
-def select_records(store: Store, strategies: Sequence[str] = (), cases: Sequence[str] = ()) -> Iterator[RunRecord]:
-    """The stored records of the strategies and cases matching the glob patterns (all when none are given),
-    in finishing order. A pattern matching nothing raises :class:`MatrixError` listing the names in the store."""
-    index = [(row["key"], row["strategy"], row["case"]) for row in store.summaries(without=_HEAVY)]
-    empty = "(the store holds no runs)"
-    chosen_strategies = set(select(sorted({r[1] for r in index}), strategies, "strategy", empty))
-    chosen_cases = set(select(sorted({r[2] for r in index}), cases, "case", empty))
-    keys = {
-        key
-        for key, strategy, case in index
-        if (not strategies or strategy in chosen_strategies) and (not cases or case in chosen_cases)
-    }
-    return store.records(keys=keys)
-
-
 # Record fields the selection does not need; SQLite drops them before they reach Python.
 _HEAVY = ("trace", "transform", "segments", "notes", "provenance", "versions", "measures", "params")
+
+
+def select_summaries(
+    store: Store, strategies: Sequence[str] = (), cases: Sequence[str] = (), without: tuple[str, ...] = _HEAVY
+) -> list[dict[str, Any]]:
+    """The stored records (as dicts ``without`` those fields) of the strategies and cases matching the glob
+    patterns (all when none are given), in finishing order. A pattern matching nothing raises
+    :class:`MatrixError` listing the names in the store."""
+    rows = store.summaries(without=without)
+    empty = "(the store holds no runs)"
+    chosen_strategies = set(select(sorted({r["strategy"] for r in rows}), strategies, "strategy", empty))
+    chosen_cases = set(select(sorted({r["case"] for r in rows}), cases, "case", empty))
+    return [
+        row
+        for row in rows
+        if (not strategies or row["strategy"] in chosen_strategies) and (not cases or row["case"] in chosen_cases)
+    ]
+
+
+def select_records(store: Store, strategies: Sequence[str] = (), cases: Sequence[str] = ()) -> Iterator[RunRecord]:
+    """The complete records :func:`select_summaries` selects, in finishing order."""
+    return store.records(keys={row["key"] for row in select_summaries(store, strategies, cases)})
 
 
 def write_jsonl(records: Iterable[RunRecord], out: IO[str]) -> int:

@@ -209,12 +209,12 @@ class RunContext:
         segment = Segment(index=len(self.record.segments))
         capture = _Capture(self, method, segment, prepared.levels)
         capture.attach()
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, failure = time.perf_counter(), time.process_time(), None
         try:
             result = method.Execute(self.fixed, self.moving)
         except Exception as exc:  # SimpleITK raises RuntimeError; a callback's error arrives the same way
             segment.error = _clean_error(str(exc))
-            result = None
+            result, failure = None, exc  # kept as the cause: a MemoryError may be inside (the run is then `memory`)
         finally:
             segment.wall_time_s = time.perf_counter() - wall
             segment.cpu_time_s = time.process_time() - cpu
@@ -226,7 +226,7 @@ class RunContext:
             segment.transform = sitk.Transform(result).Downcast()
         self.record.segments.append(segment)
         if segment.error:
-            raise ExecutionFailed(segment)
+            raise ExecutionFailed(segment) from failure
         return segment
 
     def full_transform(self, transform: sitk.Transform) -> sitk.Transform:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pluggy
 
+from regbench.envvars import appendable_file
+
 
 def _code(function: Any) -> CodeType | None:
     return getattr(getattr(function, "__func__", function), "__code__", None)
@@ -93,10 +95,13 @@ def tracer(write: Callable[[str], None]) -> tuple[Callable[..., None], Callable[
     return before, after
 
 
-def trace_writer(target: str) -> Callable[[str], None]:
+def trace_writer(target: str, env_name: str) -> Callable[[str], None]:
+    """Where ``$env_name`` sends the trace: stderr, or appended to a file, checked now (a bad path is the
+    variable's fault, not the first hook call's)."""
     pid = os.getpid()
     if target.strip().lower() in ("1", "true", "yes", "on", "stderr"):
         return lambda line: print(f"regbench[{pid}] {line}", file=sys.stderr, flush=True)
+    appendable_file(env_name, target, "1 for stderr")
 
     def append(line: str) -> None:
         with open(target, "a", encoding="utf-8") as handle:

@@ -55,7 +55,7 @@ def reversed_case(case: Case) -> Case:
         )
 
     return Case(
-        f"{case.name} (reversed)", load, case.setup, description=f"{case.name}, moving onto fixed", tags=case.tags
+        f"{case.name}.reversed", load, case.setup, description=f"{case.name}, moving onto fixed", tags=case.tags
     )
 
 

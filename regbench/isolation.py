@@ -45,6 +45,7 @@ class Lost:
     error: str
     wall_time_s: float
     log_tail: str = ""
+    instance: str | None = None  # the problem the run was solving, when the worker said before it was lost
 
 
 def lost_record(template: RunRecord, lost: Lost, pm: RegbenchPluginManager | None = None) -> RunRecord:
@@ -52,6 +53,7 @@ def lost_record(template: RunRecord, lost: Lost, pm: RegbenchPluginManager | Non
     ``regbench_run_finished`` hooks see it here, in the runner (the worker that would have called them is gone)."""
     record = RunRecord.from_dict(template.to_dict())
     record.status, record.error, record.wall_time_s = lost.status, lost.error, lost.wall_time_s
+    record.instance = lost.instance or record.instance
     record.outcome = judge_outcome(lost.status, None, None, None, None)
     if lost.log_tail:
         record.notes.append("worker log (tail): " + lost.log_tail)
@@ -97,6 +99,7 @@ class IsolatedWorker:
         self._log: IO[bytes] | None = None
         self.ready = False
         self.spec: RunSpec | None = None
+        self.instance: str | None = None  # the running spec's, once the worker has said
         self.started = 0.0
         self.runs = 0
 
@@ -162,7 +165,7 @@ class IsolatedWorker:
     def submit(self, spec: RunSpec) -> None:
         assert self.ready and not self.busy and self._log is not None, "submit to a ready, idle worker only"
         self._log.truncate(0)
-        self.spec, self.started = spec, time.monotonic()
+        self.spec, self.started, self.instance = spec, time.monotonic(), None
         self._send(spec.to_dict())
 
     def elapsed(self) -> float:
@@ -181,6 +184,9 @@ class IsolatedWorker:
         if "ready" in message:
             self.ready = True
             return None
+        if "instance" in message:  # the running spec's instance, sent before its registration starts
+            self.instance = message["instance"]
+            return None
         spec, self.spec = self.spec, None
         self.runs += 1
         if "record" in message:
@@ -193,7 +199,7 @@ class IsolatedWorker:
         spec, was_ready, wall, tail = self.spec, self.ready, self.elapsed(), self.log_tail()
         self.stop()
         if spec is not None:
-            return Lost("crashed", death_message(returncode), wall, tail)
+            return Lost("crashed", death_message(returncode), wall, tail, self.instance)
         if not was_ready:
             # Died while starting: respawning would die again.
             why = death_message(returncode)
@@ -205,7 +211,8 @@ class IsolatedWorker:
         """Kill the worker running past ``timeout``; the caller respawns it."""
         wall, tail = self.elapsed(), self.log_tail()
         self.stop()
-        return Lost("timeout", f"run exceeded the timeout of {timeout:g} s; its worker was killed", wall, tail)
+        why = f"run exceeded the timeout of {timeout:g} s; its worker was killed"
+        return Lost("timeout", why, wall, tail, self.instance)
 
     def log_tail(self) -> str:
         if self._log is None:

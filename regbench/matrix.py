@@ -23,7 +23,7 @@ from regbench.executors import PlannedRun
 from regbench.names import MatrixError, select
 from regbench.names import split_patterns as split_patterns  # re-export: the CLI and docs import it from here
 from regbench.plugins import RegbenchPluginManager, name_problem
-from regbench.run import new_record
+from regbench.run import MAX_SEED, new_record
 from regbench.strategy import ParameterError, Strategy
 from regbench.worker import RunSpec, load_case_file
 
@@ -71,9 +71,11 @@ def plan(matrix: Matrix, pm: RegbenchPluginManager, threads: int) -> list[Planne
     With ``matrix.repeats`` = K, each (strategy, parameters, case, seed) is planned K times, repeats 0 to K−1
     next to each other; repeat 0 has the plain key, so runs stored without repeats count as repeat 0.
     """
-    bad = [s for s in matrix.seeds if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0]
+    bad = [
+        s for s in matrix.seeds if isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= MAX_SEED
+    ]
     if bad or not matrix.seeds:
-        raise MatrixError(f"seeds must be integers ≥ 0, not {bad[0]!r}" if bad else "no seeds given")
+        raise MatrixError(f"seeds must be integers from 0 to {MAX_SEED}, not {bad[0]!r}" if bad else "no seeds given")
     repeats = matrix.repeats
     if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral) or repeats < 1:
         raise MatrixError(f"repeats must be an integer ≥ 1, not {repeats!r}")

@@ -29,6 +29,13 @@ def select(names: Iterable[str], patterns: Sequence[str], kind: str, none: str =
     for pattern in patterns:
         matched = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not matched:
-            raise MatrixError(f"no {kind} matches {pattern!r}; valid: {', '.join(names) or none}")
+            # a case file given as a case name (`-c run.toml`, `cases = ["run.toml"]`): say where files go
+            hint = (
+                f" ({pattern!r} is a file name: give a case file with --cases FILE, or case_files = [...] in a run "
+                "file)"
+                if kind == "case" and pattern.lower().endswith(".toml")
+                else ""
+            )
+            raise MatrixError(f"no {kind} matches {pattern!r}{hint}; valid: {', '.join(names) or none}")
         chosen.update(dict.fromkeys(matched))
     return list(chosen)

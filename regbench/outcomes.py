@@ -5,7 +5,7 @@ Every table, the progress bar, ``show``, figures and ``compare`` gates count wit
 always count the same thing:
 
 - **status** says whether the run *executed* to a returned transform: ``ok``, or ``error`` (Execute or the
-  strategy raised), ``crashed`` (the worker process died), ``timeout``, ``memory`` (past ``--max-memory``).
+  strategy raised), ``crashed`` (the worker process died), ``timeout``, ``memory`` (ran out of memory).
 - **outcome** is judged from all the evidence (:func:`judge`, precedence in its docstring): a failure outcome
   (:data:`FAILURE_OUTCOMES`) or a stop category (``converged``, ``max_iterations``, ``line_search``, ...). A run
   *finished without a failure* (:func:`succeeded`) when its outcome is not a failure.
@@ -57,7 +57,10 @@ MEANINGS = {
     "error": "the run raised before returning a transform",
     "crashed": "the worker process died (e.g. a segmentation fault in ITK)",
     "timeout": "the run took longer than its time limit and was stopped",
-    "memory": "the run needed more memory than its limit (regbench run --max-memory) allows",
+    "memory": (
+        "the run needed more memory than its limit (regbench run --max-memory, or the process's own: ulimit -v) or "
+        "the machine allows"
+    ),
     "no_overlap": (
         "the returned transform maps (almost) no fixed-image sample inside the moving image: "
         f"under {MIN_OVERLAP_FRACTION:.0%} overlap, or SimpleITK's no-valid-points value"
@@ -216,6 +219,21 @@ def _dice_error(initial: float | None, final: float | None) -> tuple[float | Non
     if initial is None or final is None:
         return None, None
     return 1.0 - initial, 1.0 - final
+
+
+#: The dense-metric fields that hold None, not SimpleITK's no-overlap value (DBL_MAX), in a stored record.
+NO_OVERLAP_FIELDS = ("initial_metric_dense", "final_metric_dense")
+
+
+def clear_no_overlap_values(record: Any) -> None:
+    """Set the :data:`NO_OVERLAP_FIELDS` that hold the no-overlap value to None: DBL_MAX is not a metric value, and
+    statistics over it print numbers like 1.87e+305. Call after :func:`judge`, which reads it, so the outcome stays
+    ``no_overlap`` (reports read that outcome, and ``show`` says "none (no overlap)")."""
+    from regbench.stops import is_no_overlap
+
+    for name in NO_OVERLAP_FIELDS:
+        if is_no_overlap(getattr(record, name)):
+            setattr(record, name, None)
 
 
 def judge(evidence: Evidence) -> tuple[str, list[str]]:

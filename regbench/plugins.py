@@ -376,7 +376,7 @@ def make_plugin_manager(
         pm.add_plugin(plugin, name)
     trace = os.environ.get(TRACE_ENV, "").strip()
     if trace and trace != "0":
-        pm.trace_hook_calls(trace_writer(trace))
+        pm.trace_hook_calls(trace_writer(trace, TRACE_ENV))
     return pm
 
 

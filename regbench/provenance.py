@@ -11,14 +11,29 @@ BLOCK_ENV = "REGBENCH_BLOCK_PLUGINS"
 
 #: Strategy and case names go into command lines, globs, ``strategy.param=value`` grids, file names and reports.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,79}")
+_NAME_CHARACTER = re.compile(r"[A-Za-z0-9._+-]")
 NAME_RULE = "letters, digits and . _ + - only, starting with a letter or digit, at most 80 characters"
 
 
 def name_problem(name: object, kind: str) -> str | None:
-    """Why ``name`` cannot name a strategy or case (``kind``), or None when it can."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        return f"{kind} name {name!r} is not allowed: use {NAME_RULE}"
-    return None
+    """Why ``name`` cannot name a strategy or case (``kind``), or None when it can: the rule, and what breaks it
+    (a terminal escape in a name would reach every report, so the character is named, as ``repr`` shows it)."""
+    if isinstance(name, str) and NAME_PATTERN.fullmatch(name):
+        return None
+    return f"{kind} name {name!r} is not allowed: use {NAME_RULE} ({_broken_by(name)})"
+
+
+def _broken_by(name: object) -> str:
+    if not isinstance(name, str):
+        return f"it is not a string but {type(name).__name__}"
+    if not name:
+        return "it is empty"
+    if len(name) > 80:
+        return f"it has {len(name)} characters"
+    if name[0] in "._+-":
+        return f"it starts with {name[0]!r}"
+    at = next(i for i, ch in enumerate(name) if not _NAME_CHARACTER.fullmatch(ch))
+    return f"{name[at]!r} at position {at + 1} is not one of them"
 
 
 class PluginError(Exception):

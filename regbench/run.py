@@ -2,7 +2,8 @@
 
 The order is fixed: parse parameters, fix threads and seed, let the strategy drive ``ctx.execute``, evaluate
 the returned transform with every ``regbench_evaluate`` hook, classify the stop, judge the outcome, tell
-``regbench_run_finished``. Anything a strategy or SimpleITK raises becomes an ``error`` record.
+``regbench_run_finished``. Anything a strategy or SimpleITK raises becomes an ``error`` record (``memory`` when it
+ran out of memory: :mod:`regbench.memorylimit`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import dataclasses
 import hashlib
 import os
 import platform
-import resource
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,11 +23,13 @@ import pluggy
 import SimpleITK as sitk
 
 from regbench.caseresolve import case_digest
-from regbench.cases import Case, initial_mapping
+from regbench.cases import Case, CaseError, initial_mapping
 from regbench.harness import DEFAULT_POSITIONS, ExecutionFailed, PositionSchedule, RunContext
 from regbench.inverse import measure as measure_inverse_consistency
-from regbench.outcomes import Evidence, judge
-from regbench.plugins import MEASURE_FIELDS, RegbenchPluginManager, make_plugin_manager
+from regbench.memorylimit import memory_error_text, ran_out_of_memory
+from regbench.outcomes import Evidence, clear_no_overlap_values, judge
+from regbench.peakmemory import peak_rss_mb, reset_peak_rss
+from regbench.plugins import MEASURE_FIELDS, RegbenchPluginManager, make_plugin_manager, name_problem
 from regbench.postrun import evaluate_trace, returned_best_on_dense_levels
 from regbench.record import RunRecord, Segment
 from regbench.stops import CATEGORIES as STOP_CATEGORIES
@@ -40,32 +42,12 @@ from regbench.transforms import transform_to_dict
 #: not bit-identical with more; reference §5). Parallelism comes from running several runs at once.
 DEFAULT_THREADS = 1
 
+MAX_SEED = 2**31 - 1  # API, run file and CLI: an SQLite integer, and ITK's sampling seed (seed + 1 + 2·level) a uint32
+
 
 def default_threads() -> int:
     """The cores this process may use."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def reset_peak_rss() -> None:
-    """Start a new peak-RSS window (Linux), so a worker's runs each report their own peak, not the
-    largest run's so far."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory since :func:`reset_peak_rss` (Linux VmHWM), else the process's lifetime peak."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def versions() -> dict[str, str]:
@@ -156,12 +138,17 @@ def new_record(
 
     Raises ``ParameterError`` for bad parameters: that is a usage error, not a run result.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError(f"seed must be an integer ≥ 0, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ParameterError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1):
         raise ParameterError(f"threads must be an integer ≥ 1 (or None for {DEFAULT_THREADS}), got {threads!r}")
     if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 0:
         raise ParameterError(f"repeat must be an integer ≥ 0, got {repeat!r}")
+    # the names plugins may register, for objects given directly too: a name reaches every report and file name
+    if problem := name_problem(strategy.name, "strategy"):
+        raise ParameterError(problem)
+    if problem := name_problem(case.name, "case"):
+        raise CaseError(problem)
     parsed = strategy.parse_params(params)
     threads = int(threads or DEFAULT_THREADS)
     vers = versions()
@@ -225,15 +212,19 @@ def execute_record(
     params: Any,
     pm: RegbenchPluginManager,
     positions: PositionSchedule | None = None,
+    instance_known: Callable[[str], None] | None = None,
 ) -> RunRecord:
     """Fill ``record`` by running ``strategy`` on ``case`` (on its instance for the record's seed, where the case
-    is simulated: :meth:`Case.for_seed`)."""
+    is simulated: :meth:`Case.for_seed`). ``instance_known`` is told the run's instance before the registration
+    starts (a worker tells its runner, which records it if the run then crashes or times out)."""
     wall, cpu = time.perf_counter(), time.process_time()
     reset_peak_rss()
     with itk_globals(record.threads):
         try:
             case = case.for_seed(record.seed)
             record.instance = instance_key(case, record.seed)
+            if instance_known is not None:
+                instance_known(record.instance)
             # the default tolerance (half the finest spacing) comes from the store alone, case file or not
             record.fixed_spacing = [float(s) for s in case.load().fixed.GetSpacing()]
             record.deterministic = is_deterministic(case, record.threads)
@@ -251,15 +242,24 @@ def execute_record(
             # An observer that raised inside Execute left a note naming it; SimpleITK's own text does not.
             observer = next((n for n in record.notes if " failed in regbench_record_iteration: " in n), None)
             record.status, record.error = "error", f"Execute failed: {observer or exc}"
+            _out_of_memory(record, exc)
         except Exception as exc:
             record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
             record.notes.append("traceback: " + "".join(traceback.format_exc(limit=-3)).strip())
+            _out_of_memory(record, exc)
     _finish(record, _cap(strategy, params, record), pm)
     record.wall_time_s = time.perf_counter() - wall
     record.cpu_time_s = time.process_time() - cpu
     record.peak_rss_mb = peak_rss_mb()
     pm.run_finished(record)
     return record
+
+
+def _out_of_memory(record: RunRecord, exc: BaseException) -> None:
+    """Record an error that ran out of memory as ``memory``: here, so the outcome and every
+    ``regbench_run_finished`` hook see the status that is stored."""
+    if ran_out_of_memory(exc, record.error):
+        record.status, record.error = "memory", memory_error_text(exc, record.error or "")
 
 
 def _drive(
@@ -389,6 +389,7 @@ def _finish(record: RunRecord, cap: int | None, pm: RegbenchPluginManager | None
     )
     evidence = Evidence.of(record)
     record.outcome, flags = judge(evidence)
+    clear_no_overlap_values(record)  # after judging, which reads DBL_MAX: the record holds None, as documented
     record.registered, record.tolerance, record.accuracy = evidence.registered, evidence.tolerance, evidence.accuracy
     if record.deterministic is False:
         flags.append("nondeterministic")

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regbench.matrix import Matrix, MatrixError, ParamEntry, parse_param_option, split_patterns
-from regbench.run import DEFAULT_THREADS
+from regbench.run import DEFAULT_THREADS, MAX_SEED
 from regbench.runner import DEFAULT_TIMEOUT_S, default_workers
 from regbench.store import DEFAULT_STORE
-from regbench.tomllines import TomlLines
+from regbench.tomllines import RUN_FILE_KEYS, TomlLines, read_toml_text
 
 if TYPE_CHECKING:
     from regbench.executors import PlannedRun
@@ -53,6 +53,7 @@ class RunFile:
     repeat: int | None = None
     params: list[ParamEntry] = field(default_factory=list)
     plugins: list[str] = field(default_factory=list)
+    plugins_at: str | None = None  # "file:line: plugins", for a message about one of them
     workers: int | None = None
     threads: int | None = None
     timeout: float | None = None
@@ -64,7 +65,7 @@ class RunFile:
 #: Upper bounds of the run file's (and the command line's) numbers: beyond them a value is a typo, not a choice.
 MAX_THREADS = 1024
 MAX_WORKERS = 4096
-MAX_COUNT = 2**31 - 1  # a seed
+MAX_COUNT = MAX_SEED  # a seed
 MAX_SEEDS = 100_000  # a count of seeds
 MAX_REPEATS = 10_000
 MAX_TIMEOUT_S = 366 * 24 * 3600.0  # a year; 0 means no limit
@@ -78,29 +79,14 @@ def text_line(path: Path, offset: int) -> int:
         return 1
 
 
-KEYS = (
-    "strategies",
-    "cases",
-    "case_files",
-    "seeds",
-    "seed",
-    "repeat",
-    "params",
-    "plugins",
-    "workers",
-    "threads",
-    "timeout",
-    "store",
-    "executor",
-    "scheduler",
-)
+KEYS = RUN_FILE_KEYS
 
 
 def load_run_file(path: str | Path) -> RunFile:
     """Read and check a run file; every problem is a :class:`MatrixError` naming the file, the line and the key."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_toml_text(path)
         data = tomllib.loads(text)
     except OSError as exc:
         raise MatrixError(f"{path}: cannot read the run file ({exc.strerror})") from exc
@@ -129,14 +115,15 @@ def load_run_file(path: str | Path) -> RunFile:
         if value is not None and value < low:
             raise MatrixError(f"{where(key)}: {key} must be {'positive' if low else '≥ 0'}, not {value!r}")
         if value is not None and value > high:
-            raise MatrixError(f"{where(key)}: {key} must be at most {high:g}, not {value!r}")
+            raise MatrixError(f"{where(key)}: {key} must be at most {high:.15g}, not {value!r}")
         return value
 
     out = RunFile(
         strategies=_names(where, data, "strategies"),
         cases=_names(where, data, "cases"),
-        case_files=_case_files(where, here, _names(where, data, "case_files")),
+        case_files=_case_files(where, path, _names(where, data, "case_files")),
         plugins=_names(where, data, "plugins"),
+        plugins_at=f"{where('plugins')}: plugins",
         workers=at_least("workers", get("workers", int, "a positive integer"), 1, MAX_WORKERS),
         threads=at_least("threads", get("threads", int, "a positive integer"), 1, MAX_THREADS),
         repeat=at_least("repeat", get("repeat", int, "a positive integer (executions of every run)"), 1, MAX_REPEATS),
@@ -189,13 +176,18 @@ def _names(where: _Where, data: dict[str, Any], key: str) -> list[str]:
     return value
 
 
-def _case_files(where: _Where, here: Path, names: list[str]) -> list[str]:
-    """The case files, relative to the run file; a missing one is named with the run file's line."""
+def _case_files(where: _Where, run_file: Path, names: list[str]) -> list[str]:
+    """The case files, relative to the run file; a missing one, or the run file itself, is named with its line."""
     paths = []
     for name in names:
-        path = here / name
+        path = run_file.parent / name
         if not path.is_file():
             raise MatrixError(f"{where('case_files', name)}: case_files entry {name!r}: no such file ({path})")
+        if path.resolve() == run_file.resolve():
+            raise MatrixError(
+                f"{where('case_files', name)}: case_files entry {name!r} is this run file itself: case_files "
+                "lists case files (TOML files of [[case]] tables), not run files"
+            )
         paths.append(str(path))
     return paths
 
@@ -223,6 +215,7 @@ class Settings:
     scheduler: str | None
     store: str
     in_process: bool = False  # --in-process: no worker process, no isolation, no timeout
+    plugins_from: str = "--plugin"  # where :attr:`plugins` were given: the option, or the run file's key
 
     @property
     def run_threads(self) -> int:
@@ -312,4 +305,5 @@ def merge_settings(
         scheduler=scheduler,
         store=store or file.store or DEFAULT_STORE,
         in_process=in_process,
+        plugins_from="--plugin" if plugins or not file.plugins_at else file.plugins_at,
     )

@@ -57,6 +57,24 @@ class StoreError(Exception):
     """The store cannot be opened or written: not a regbench store, missing, or a duplicate key."""
 
 
+class StoreFull(StoreError):
+    """The disk holding the store is full: not a usage error (the runner exits 1), free space and rerun."""
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether an SQLite error means the store's disk is full: ``SQLITE_FULL`` on a write, or the WAL index
+    (``-shm``) that cannot grow when the store opens (``SQLITE_IOERR_SHMSIZE``, "disk I/O error")."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    name = getattr(exc, "sqlite_errorname", "")  # Python ≥ 3.11; the message on 3.10
+    return name in ("SQLITE_FULL", "SQLITE_IOERR_SHMSIZE") or "disk is full" in str(exc)
+
+
+def write_failure(exc: BaseException) -> str:
+    """Why writing the store failed, for the user: a full disk says what to do."""
+    return f"the store cannot be written ({exc}): free space on its disk" if disk_full(exc) else str(exc)
+
+
 class Store:
     """Finished run records, keyed by the run's input hash.
 
@@ -77,7 +95,9 @@ class Store:
             # NORMAL is durable against a killed process in WAL mode (only a power loss can drop the last commits).
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-        except sqlite3.OperationalError as exc:  # unreadable, read-only, locked for too long
+        except sqlite3.OperationalError as exc:  # unreadable, read-only, locked for too long, a full disk
+            if disk_full(exc):
+                raise StoreFull(f"{self.path}: cannot open the result store: {write_failure(exc)}") from exc
             raise StoreError(f"{self.path}: cannot open the result store ({exc})") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a regbench result store ({exc})") from exc
@@ -111,7 +131,13 @@ class Store:
         return self
 
     def _refuse_foreign(self) -> None:
+        """Refuse someone else's database and a newer regbench's store, before anything is written to either."""
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise StoreError(
+                f"{self.path}: written by a newer regbench (store schema {version}, this one reads {SCHEMA_VERSION})"
+            )
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if version == 0 and tables - {"runs", "replaced", "leases"}:
             # Someone else's database: never add regbench's tables to it.
@@ -122,11 +148,7 @@ class Store:
             )
 
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: written by a newer regbench (store schema {version}, this one reads {SCHEMA_VERSION})"
-            )
+        # _refuse_foreign refused a newer schema before the journal mode was set
         self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     # -- writing -------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Where a key is in TOML text, as ``file:line`` for messages: tomllib reports lines only for syntax errors, so
-a message about a bad value finds its key's line itself. Run files and case files share this one finder.
+"""TOML text: read from a file (:func:`read_toml_text`), and where a key is in it, as ``file:line`` for messages:
+tomllib reports lines only for syntax errors, so a message about a bad value finds its key's line itself. Run
+files and case files share this one reader and finder.
 
 A line-based search, not a TOML parser: it finds ``key = ...`` (the key bare or quoted) and the table header
 ``[key]`` or ``[parent.key]`` at the start of a line, which is how every file regbench documents is written.
@@ -7,8 +8,40 @@ A line-based search, not a TOML parser: it finds ``key = ...`` (the key bare or 
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
+
+#: The top-level keys of a run file (:mod:`regbench.runfile`), here below both readers: the case-file loader
+#: recognises a run file given in a case file's place by them.
+RUN_FILE_KEYS = (
+    "strategies",
+    "cases",
+    "case_files",
+    "seeds",
+    "seed",
+    "repeat",
+    "params",
+    "plugins",
+    "workers",
+    "threads",
+    "timeout",
+    "store",
+    "executor",
+    "scheduler",
+)
+
+
+def read_toml_text(path: Path) -> str:
+    """The UTF-8 text of a TOML file, without the byte-order mark Windows editors put first (``tomllib`` calls it
+    an "Invalid statement"). OSError as ``read_text``; UnicodeDecodeError with ``start`` a byte offset in the file,
+    for the caller's ``file:line``."""
+    data = path.read_bytes()
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnicodeDecodeError(exc.encoding, data, exc.start + skip, exc.end + skip, exc.reason) from None
 
 
 class TomlLines:

@@ -16,12 +16,13 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
 from regbench.cases import Case
+from regbench.memorylimit import max_memory_mb, memory_limit
 from regbench.plugins import PluginError, RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord
 from regbench.run import execute_record, new_record
@@ -93,7 +94,7 @@ class WorkerState:
         except KeyError:
             raise WorkerError(f"case {spec.case!r} is no longer in {spec.case_file}") from None
 
-    def run(self, spec: RunSpec) -> RunRecord:
+    def run(self, spec: RunSpec, instance_known: Callable[[str], None] | None = None) -> RunRecord:
         try:
             strategy, case = self.pm.get_strategy(spec.strategy), self.case(spec)
         except PluginError as exc:
@@ -107,62 +108,9 @@ class WorkerState:
                 f"(worker versions: {dumps(record.versions, sort_keys=True)})"
             )
         limit = max_memory_mb()
-        if not limit:
-            return execute_record(record, strategy, case, parsed, self.pm)
-        with memory_limit(limit):
-            record = execute_record(record, strategy, case, parsed, self.pm)
-        if record.status == "error" and any(m in (record.error or "") for m in _OUT_OF_MEMORY):
-            record.status = record.outcome = "memory"
-            record.error = f"the run needed more than its memory limit of {limit} MiB (--max-memory): {record.error}"
-        return record
-
-
-#: The per-run memory limit in MiB that ``regbench run --max-memory`` gives its worker processes (0 or unset: none).
-MAX_MEMORY_ENV = "REGBENCH_MAX_MEMORY_MB"
-#: How an allocation past the limit shows in an error text: Python's MemoryError, C++'s std::bad_alloc, ITK's own.
-_OUT_OF_MEMORY = ("MemoryError", "bad_alloc", "Failed to allocate", "Unable to allocate", "out of memory")
-
-
-def max_memory_mb() -> int:
-    try:
-        return max(0, int(os.environ.get(MAX_MEMORY_ENV, "0")))
-    except ValueError:
-        return 0
-
-
-@contextlib.contextmanager
-def memory_limit(mb: int):
-    """Let the run allocate at most ``mb`` MiB beyond what the worker holds now (its address space, RLIMIT_AS:
-    the worker's own libraries are not counted against the run); lifted afterwards."""
-    try:
-        import resource
-    except ImportError:  # not POSIX: no limit
-        yield
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    now = _address_space_bytes()
-    if now is None:
-        yield
-        return
-    wanted = now + mb * 2**20
-    if hard != resource.RLIM_INFINITY:
-        wanted = min(wanted, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
-
-def _address_space_bytes() -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        return None
-    return None
+        # A run that runs out of memory is recorded ``memory`` by execute_record, before regbench_run_finished sees it.
+        with memory_limit(limit) if limit else contextlib.nullcontext():
+            return execute_record(record, strategy, case, parsed, self.pm, instance_known=instance_known)
 
 
 # -- the child process ---------------------------------------------------------------------------------------
@@ -204,7 +152,8 @@ def main(argv: Sequence[str]) -> int:
         except EOFError:
             return 0
         try:
-            send(record=state.run(spec))  # dumps() converts the dataclass once
+            # the instance first: a run that then crashes or times out is recorded with it
+            send(record=state.run(spec, lambda instance: send(instance=instance)))  # dumps() converts once
         except Exception as exc:
             send(failure=f"{type(exc).__name__}: {exc}")
 

@@ -141,6 +141,7 @@ RUN_FILES = {
     "workers huge": ("workers = 1000000\n", r"run.toml:1: workers must be at most 4096"),
     "seeds huge": ("seeds = 1000000000\n", r"run.toml:1: seeds must be at most 100000"),
     "repeat huge": ("repeat = 1000000000\n", r"run.toml:1: repeat must be at most 10000"),
+    "seed huge": ("seed = [1, 99999999999]\n", r"run.toml:1: seed must be at most 2147483647, not 99999999999"),
 }
 
 
@@ -164,6 +165,30 @@ def test_a_run_file_that_is_not_utf8_is_refused(tmp_path):
 def test_a_case_file_that_is_not_utf8_is_refused(tmp_path):
     path = tmp_path / "cases.toml"
     path.write_bytes(b'[[case]]\nname = "caf\xe9"\n')
+    with pytest.raises(CaseError, match=r"cases.toml:2: cannot read the case file: not UTF-8 text"):
+        load_case_file(path)
+
+
+BOM = b"\xef\xbb\xbf"  # the UTF-8 byte-order mark that Windows editors write first
+
+
+def test_a_run_file_starting_with_a_byte_order_mark_is_read(tmp_path):
+    """It was refused as "Invalid statement"; its lines keep their numbers."""
+    path = tmp_path / "run.toml"
+    path.write_bytes(BOM + b'strategies = ["gd"]\ncases = ["synth2d-translation"]\n')
+    assert load_run_file(path).strategies == ["gd"]
+    path.write_bytes(BOM + b'strategies = ["gd"]\ncases = ["caf\xe9"]\n')
+    with pytest.raises(MatrixError, match=r"run.toml:2: not a UTF-8 text file"):
+        load_run_file(path)
+
+
+def test_a_case_file_starting_with_a_byte_order_mark_is_read(corpus, tmp_path):
+    path = tmp_path / "cases.toml"
+    image = corpus / "good.nii"
+    text = f'[[case]]\nname = "bom"\nfixed = "{image}"\nmoving = "{image}"\n'
+    path.write_bytes(BOM + text.encode())
+    assert [case.name for case in load_case_file(path)] == ["bom"]
+    path.write_bytes(BOM + b'[[case]]\nname = "caf\xe9"\n')
     with pytest.raises(CaseError, match=r"cases.toml:2: cannot read the case file: not UTF-8 text"):
         load_case_file(path)
 
@@ -197,3 +222,38 @@ def test_number_of_iterations_1e20_in_a_run_file(tmp_path, pm):
     assert result.exit_code == 2, result.output
     assert "number_of_iterations" in result.output and "Traceback" not in result.output
     assert math.isfinite(1.0)
+
+
+@pytest.mark.parametrize(
+    ("run_file", "args", "expected"),
+    [
+        # each was "unknown top-level key 'case_files'" (the case-file loader reading the run file) or a bare
+        # "no case matches"
+        ('case_files = ["run.toml"]\n', ["--config", "{run}"], "run.toml:1: case_files entry 'run.toml' is this run"),
+        ('cases = ["run.toml"]\n', ["--config", "{run}"], "'run.toml' is a file name: give a case file with --cases"),
+        ('case_files = ["c.toml"]\n', ["-s", "gd", "--cases", "{run}"], "run.toml:1: this is a run file (it sets"),
+    ],
+    ids=["case-files-lists-itself", "cases-lists-a-file", "run-file-as-case-file"],
+)
+def test_a_run_file_in_a_case_file_s_place_is_named_a_run_file(tmp_path, pm, run_file, args, expected):
+    run = tmp_path / "run.toml"
+    run.write_text(run_file)
+    (tmp_path / "c.toml").write_text("")
+    argv = ["run", "--dry-run", "--store", str(tmp_path / "s.sqlite"), *(a.format(run=run) for a in args)]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "unknown top-level key" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_plugin_module_of_a_run_file_names_the_file_line_and_key(tmp_path, pm):
+    # it was "Invalid value for --plugin", an option the user never gave
+    run = tmp_path / "run.toml"
+    run.write_text('strategies = ["gd"]\ncases = ["synth2d-translation"]\nplugins = ["no_such_plugin_module"]\n')
+    store = ["--dry-run", "--store", str(tmp_path / "s.sqlite")]
+    result = CliRunner().invoke(main, ["run", "--config", str(run), *store])
+    assert result.exit_code == 2, result.output
+    assert f"{run}:3: plugins: plugin module 'no_such_plugin_module' failed to import" in result.output
+    assert "--plugin" not in result.output and "Traceback" not in result.output
+    given = CliRunner().invoke(main, ["run", "--config", str(run), "--plugin", "no_such_option_module", *store])
+    assert given.exit_code == 2 and "Invalid value for --plugin: plugin module 'no_such_option_module'" in given.output

@@ -36,6 +36,7 @@ def files(tmp_path_factory):
     mask = sitk.Cast(data.fixed > 0.1, sitk.sitkUInt8)
     sitk.WriteImage(mask, str(root / "mask.nrrd"))
     sitk.WriteImage(mask * 0, str(root / "empty.nrrd"))
+    sitk.WriteImage(sitk.Cast(mask, sitk.sitkInt16) * -1, str(root / "negative.nrrd"))  # -1 inside, 0 outside
     sitk.WriteImage(sitk.Image([8, 8, 8], sitk.sitkFloat32), str(root / "volume.mha"))
     nan = sitk.Image(data.fixed)
     nan[3, 4] = float("nan")
@@ -161,12 +162,20 @@ def _case_toml(**keys):
         ({"moving": "garbage.nii.gz"}, r"cannot read moving image .*garbage\.nii\.gz"),
         ({"moving": "volume.mha"}, r"moving image .*volume\.mha is 3D but fixed image .*fixed\.nii\.gz is 2D"),
         ({"fixed_mask": "empty.nrrd"}, r"fixed_mask .*empty\.nrrd is empty \(no non-zero pixel\)"),
+        # was "is empty (no non-zero pixel)": the -1 pixels are non-zero, and negative is what is wrong
+        (
+            {"moving_mask": "negative.nrrd"},
+            r"moving_mask .*negative\.nrrd has \d+ negative pixels \(lowest -1\): a mask",
+        ),
         ({"truth": "truth3d.tfm"}, r"truth .*truth3d\.tfm is a 3D transform but the images are 2D"),
         ({"truth": "fixed.nii.gz"}, r"cannot read truth .*fixed\.nii\.gz as a transform"),
         ({"fixed": "nan.mha"}, r"fixed image .*nan\.mha has 1 NaN or infinite pixels"),
         ({"landmarks": "short.csv"}, r"short\.csv:2: expected 4 numbers \(2D fixed point, then moving point\), got 3"),
     ],
-    ids=["missing", "unreadable", "dimension", "empty-mask", "truth-dimension", "truth-unreadable", "nan", "csv"],
+    ids=[
+        *("missing", "unreadable", "dimension", "empty-mask", "negative-mask"),
+        *("truth-dimension", "truth-unreadable", "nan", "csv"),
+    ],
 )
 def test_bad_files_are_named_with_the_case_line(files, keys, expected):
     path = write(files, _case_toml(**keys), name="bad.toml")
@@ -196,8 +205,17 @@ def test_toml_syntax_error_gives_the_line(files):
         ("[setup]\nmetric = 'mattes'\n", r"bad\.toml: no \[\[case\]\] table"),
         ("title = 'x'\n" + _case_toml(), r"bad\.toml:1: unknown top-level key 'title'"),
         (_case_toml() + _case_toml(), r"bad\.toml:9: case name 'bad' is used twice \(first at .*bad\.toml:3\)"),
+        # a bad name was named only by file (the case file registers its cases as a plugin)
+        (_case_toml().replace('"bad"', '"bad name"'), r"bad\.toml:4: case name 'bad name' is not allowed: use "),
+        (
+            _case_toml().replace('"bad"', f'"{"b" * 78}"') + "[case.simulate]\n",
+            r"bad\.toml:4: case name 'b{78}-sim' is not allowed: .*it has 82 characters",
+        ),
     ],
-    ids=["unknown-key", "bad-choice", "bad-type", "unknown-setup", "no-name", "no-case", "top-level", "duplicate"],
+    ids=[
+        *("unknown-key", "bad-choice", "bad-type", "unknown-setup", "no-name", "no-case", "top-level", "duplicate"),
+        *("bad-name", "bad-simulated-name"),
+    ],
 )
 def test_bad_tables_are_named_with_their_line(files, text, expected):
     with pytest.raises(CaseError, match=expected):
@@ -317,3 +335,12 @@ def test_every_setup_field_refuses_a_wrong_type_with_a_clear_error(files, name):
     path = write(files, _case_toml() + f"[case.setup]\n{name} = {wrong}\n", name="wrong.toml")
     with pytest.raises(CaseError, match=rf"^{re.escape(str(path))}:8: setup {name!r} must be .*, got {wrong}"):
         load_case_file(path)
+
+
+def test_a_negative_mask_given_through_the_api_is_named_negative(files):
+    from regbench.casedata import check_case_data
+
+    fixed = sitk.ReadImage(str(files / "fixed.nii.gz"))
+    data = regbench.CaseData(fixed=fixed, moving=fixed, fixed_mask=sitk.ReadImage(str(files / "negative.nrrd")))
+    with pytest.raises(CaseError, match=r"case 'api': fixed_mask has \d+ negative pixels \(lowest -1\)"):
+        check_case_data("api", data)

@@ -157,7 +157,13 @@ def test_the_run_key_follows_the_case_definition(data, pm):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"seed": -1}, "seed must be an integer ≥ 0"), ({"seed": 1.5}, "seed must be"), ({"threads": -3}, "threads")],
+    [
+        ({"seed": -1}, "seed must be an integer from 0 to 2147483647"),
+        ({"seed": 1.5}, "seed must be"),
+        ({"seed": 2**31}, "seed must be an integer from 0 to 2147483647, got 2147483648"),  # beyond the store's
+        ({"seed": 10**20}, "seed must be an integer from 0"),
+        ({"threads": -3}, "threads"),
+    ],
 )
 def test_bad_seeds_and_threads_are_refused(data, pm, kwargs, message):
     case = Case("t", lambda: data, Setup(transform="translation"))

@@ -228,8 +228,12 @@ def test_user_case_files_reach_the_workers(tmp_path):
         (["-p", "x"], "expected [STRATEGY.]NAME=VALUE"),
         (
             ["-s", "gd", "-c", "synth2d-affine", "--seed", "-1"],
-            "Invalid value for '--seed': -1 is not in the range x>=0",
+            "Invalid value for '--seed': '-1' is not a seed: give integers from 0 to 2147483647",
         ),
+        # beyond the store's integers: refused before anything runs (it used to run, then die storing the record)
+        (["-s", "gd", "-c", "synth2d-translation", "--seed", "99999999999999999999"], "'99999999999999999999' is not"),
+        (["-s", "gd", "-c", "synth2d-translation", "--seed", "0,2147483648"], "'2147483648' is not a seed"),
+        (["-s", "gd", "-c", "synth2d-translation", "--seed", "0,x"], "'x' is not a seed"),
         (
             ["-s", "gd", "-c", "synth2d-affine", "--seeds", "0"],
             "Invalid value for '--seeds': 0 is not in the range 1<=x<=100000",
@@ -244,6 +248,16 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path, args, message):
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
     assert not (tmp_path / "s.sqlite").exists(), "nothing is stored, not even an error record"
+
+
+def test_seeds_are_given_as_a_comma_list_or_repeated(tmp_path):
+    args = ["-s", "gd", "-c", "synth2d-translation", "--dry-run", "--json"]
+    planned = []
+    for seeds in (["--seed", "0,1,2"], ["--seed", "4", "--seed", "2,2147483647"]):
+        result = invoke("run", *args, *seeds, store=tmp_path / "s.sqlite")
+        assert result.exit_code == 0, result.output
+        planned.append([r["seed"] for r in json.loads(result.stdout)["runs"]])
+    assert planned == [[0, 1, 2], [4, 2, 2147483647]]
 
 
 @pytest.mark.parametrize(

@@ -173,6 +173,24 @@ def test_the_trace_env_var_traces_hook_calls(tmp_path, monkeypatch):
     assert "regbench_classify_stop returned 'step_too_small'" in text or "regbench_classify_stop returned" in text
 
 
+@pytest.mark.parametrize("where", ["missing/hooks.log", "."])
+def test_a_trace_path_that_cannot_be_written_is_blamed_on_the_variable(tmp_path, monkeypatch, where):
+    """A directory that does not exist, or a directory: the error names the variable and the path (it was
+    reported as a register hook failing outside any plugin, with a traceback)."""
+    from click.testing import CliRunner
+
+    from regbench.cli import main
+
+    target = str(tmp_path / where)
+    monkeypatch.setenv("REGBENCH_TRACE_HOOKS", target)
+    with pytest.raises(ValueError, match="REGBENCH_TRACE_HOOKS") as info:
+        regbench.make_plugin_manager(entrypoints=False)
+    assert target in str(info.value) and "register" not in str(info.value)
+    result = CliRunner().invoke(main, ["list"])
+    assert result.exit_code == 2, result.output
+    assert f"REGBENCH_TRACE_HOOKS={target!r}" in result.output and "Traceback" not in result.output
+
+
 def test_tracing_to_stderr(capsys, monkeypatch):
     monkeypatch.setenv("REGBENCH_TRACE_HOOKS", "1")
     regbench.make_plugin_manager(entrypoints=False).strategies()

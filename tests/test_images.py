@@ -197,3 +197,28 @@ def test_a_3d_run_is_drawn_as_three_orthogonal_slices(tmp_path):
     assert jac.shape[1] > 2 * jac.shape[0]  # three panels side by side
     red = (jac[..., 0] > 0.9) & (jac[..., 1] < 0.1) & (jac[..., 2] < 0.1)
     assert red.any()  # the folded voxels are marked
+
+
+UNWRITABLE = {
+    ("--save-transform", "nodir/out.tfm"): "nodir/out.tfm: the directory nodir does not exist",
+    ("--resample", "out.xyz"): "out.xyz: '.xyz' is not an image format ITK writes: e.g. out.nii.gz or out.mha",
+    ("--save-transform", "out.nii"): "out.nii: '.nii' is not a transform format ITK writes: e.g. out.tfm or",
+    ("--resample", "out.png"): "out.png: ITK could not write it: PNG supports unsigned char",  # a float image
+}
+
+
+def test_a_file_itk_cannot_write_is_a_usage_error_naming_it(pm, tmp_path, monkeypatch):
+    """ITK's errors named its C++ source file and an object address; the first three are found before the
+    explanation is printed."""
+    record = regbench.run_one("gd", "synth2d-translation", seed=0, threads=1, pm=pm)
+    with Store(tmp_path / "runs.sqlite") as s:
+        s.add(record)
+    monkeypatch.chdir(tmp_path)
+    for (option, path), message in UNWRITABLE.items():
+        result = CliRunner().invoke(main, ["show", record.key, "--store", "runs.sqlite", option, path])
+        assert result.exit_code == 2, result.output
+        output = " ".join(result.output.split())
+        assert f"Invalid value for {option}: {message}" in output
+        assert ".cxx" not in output and "0x" not in output and "Traceback" not in output
+        assert ("time:" in output) == (path == "out.png")
+    assert not list(tmp_path.glob("out*")) and not (tmp_path / "nodir").exists()

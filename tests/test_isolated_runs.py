@@ -53,6 +53,24 @@ def test_a_single_run_hanging_past_its_timeout_is_a_timeout_record(tmp_path):
     assert json.loads(result.stdout)["status"] == "timeout"
 
 
+def test_crashed_and_timed_out_runs_carry_the_instance_an_ok_run_has(tmp_path):
+    """The worker says which instance it solves before the registration starts; a crashed or timed-out record
+    had none (a later matrix warned about them)."""
+
+    def instances(strategies: str, store: str) -> dict[str, tuple[str, str | None]]:
+        args = ["run", "-s", strategies, "-c", "synth2d-translation", "--seed", "2", *PLUGIN, "--timeout", "2"]
+        result = CliRunner().invoke(main, [*args, "--store", str(tmp_path / store)])
+        assert result.exit_code == 0, result.output
+        with Store(tmp_path / store) as db:
+            return {r.strategy: (r.status, r.instance) for r in db.records()}
+
+    matrix = instances("test-segfault,test-hang,test-pid", "matrix.sqlite")
+    ok = matrix["test-pid"]
+    assert ok[0] == "ok" and ok[1]
+    assert matrix["test-segfault"] == ("crashed", ok[1]) and matrix["test-hang"] == ("timeout", ok[1])
+    assert instances("test-segfault", "single.sqlite") == {"test-segfault": ("crashed", ok[1])}
+
+
 def test_a_single_run_runs_in_a_worker_unless_in_process(tmp_path):
     def ran_in(*extra):
         args = ["run", "-s", "test-pid", "-c", "synth2d-translation", *PLUGIN, "--json", "--force", *extra]

@@ -18,6 +18,7 @@ from regbench.outcomes import (
     judge,
     succeeded,
 )
+from regbench.report.runview import summary_lines
 from regbench.tinycase import make_tiny_case
 
 
@@ -126,6 +127,24 @@ def test_a_sliver_of_overlap_is_no_overlap_whatever_the_metric():
     method.AddCommand(sitk.sitkIterationEvent, lambda: valid.append(method.GetMetricNumberOfValidPoints()))
     method.Execute(data.fixed, data.moving)
     assert record.overlap_fraction == pytest.approx(valid[0] / 64**2)
+
+
+def _blob3d() -> CaseData:
+    z, y, x = np.mgrid[:16, :16, :16]
+    image = sitk.GetImageFromArray(
+        np.exp(-((x - 8.0) ** 2 + (y - 8.0) ** 2 + (z - 8.0) ** 2) / 20.0).astype(np.float32)
+    )
+    return CaseData(fixed=image, moving=image)
+
+
+def test_a_run_outside_the_moving_image_records_none_not_the_no_overlap_value():
+    """Held out (issue 22): a 3D run ending outside the moving image stored final_metric_dense 1.797e+308
+    (SimpleITK's no-valid-points value); the docs promise None. The outcome is still no_overlap."""
+    case = Case("blob-3d", _blob3d, Setup(transform="translation"))
+    record = regbench.run_one(Returns(lambda ctx: sitk.TranslationTransform(3, (1e4, 1e4, 1e4))), case)
+    assert record.outcome == "no_overlap" and "no_overlap" in record.flags
+    assert record.final_metric_dense is None and record.initial_metric_dense == pytest.approx(0.0)
+    assert ("dense metric (initial → final)", "0 → none (no overlap)") in summary_lines(record)
 
 
 def test_folded_bspline_is_a_failure():

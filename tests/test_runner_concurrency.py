@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -73,6 +74,9 @@ def test_two_runners_on_overlapping_matrices_do_every_run_once(tmp_path):
     assert len(executions) == 18, executions  # no run executed twice
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT count(*) FROM leases").fetchone()[0] == 0  # every claim released
+    # each summary counts as new the runs its runner ran (each counted the other's too: 12 + 12)
+    new = [re.search(r"12 runs: (\d+) new", " ".join(out.split())) for out in (out1, out2)]
+    assert all(new) and sum(int(m.group(1)) for m in new if m) == 18, (out1, out2)
 
 
 def test_the_claims_of_a_killed_runner_expire_and_another_runner_finishes(tmp_path):
@@ -123,6 +127,69 @@ def test_a_full_disk_is_the_runner_failed_message_with_the_committed_count(tmp_p
     assert result.exit_code == 1, result.output
     assert "the runner failed: the store cannot be written (database or disk is full)" in result.output
     assert "2 of 4 runs finished and are committed" in result.output and "Traceback" not in result.output
+
+
+def test_sigterm_of_a_single_run_exits_143_with_a_message_and_kills_its_worker(tmp_path):
+    import psutil
+
+    store = tmp_path / "s.sqlite"
+    proc = runner(tmp_path, store, [0], seconds="60")  # one run: shown in full, in a worker process of its own
+    deadline = time.monotonic() + 60
+    while not (children := psutil.Process(proc.pid).children()):  # the worker: the handler is in place by now
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out  # was -15, silently
+    assert "terminated (SIGTERM): the run was stopped and nothing was recorded" in out and "Traceback" not in out
+    _, alive = psutil.wait_procs(children, timeout=10)  # killed, or (caught starting) gone on its pipes' EOF
+    assert not alive, "the run's worker outlives the runner"
+    assert count(store) == 0
+
+
+def full_disk(*args, **kwargs):
+    raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_a_full_disk_after_a_single_run_shows_the_run_and_exits_1(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from regbench.cli import main
+
+    monkeypatch.setattr(Store, "add", full_disk)
+    store = tmp_path / "s.sqlite"
+    args = ["run", "-s", "gd", "-c", "synth2d-translation", "--seed", "1", "-p", "number_of_iterations=3"]
+    result = CliRunner().invoke(main, [*args, "--in-process", "--store", str(store)])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "gd on synth2d-translation, seed 1" in text  # the finished run is still shown
+    assert "the runner failed: the store cannot be written (database or disk is full): free space on its disk" in text
+    assert f"the run finished (shown above) but is not in {store}" in text
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # was a raw OperationalError
+
+
+def test_a_full_disk_when_the_store_opens_is_a_runner_failure_not_a_usage_error(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from regbench.cli import main
+
+    monkeypatch.setattr(Store, "_migrate", full_disk)
+    store = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(main, ["run", "-s", "gd", "-c", "synth2d-translation", "--store", str(store)])
+    assert result.exit_code == 1, result.output  # was 2 with "Usage: ..."
+    text = " ".join(result.output.split())
+    assert "Usage:" not in text and "the runner failed:" in text and "free space on its disk" in text
+    assert "nothing ran" in text
+
+
+def test_a_wal_index_that_cannot_grow_is_a_full_disk():
+    from regbench.store import disk_full
+
+    shm = sqlite3.OperationalError("disk I/O error")  # what a full tmpfs gave when the store opened
+    shm.sqlite_errorname = "SQLITE_IOERR_SHMSIZE"
+    assert disk_full(shm) and disk_full(sqlite3.OperationalError("database or disk is full"))
+    assert not disk_full(sqlite3.OperationalError("unable to open database file"))
+    assert not disk_full(OSError("database or disk is full"))
 
 
 def test_a_run_claimed_on_another_host_is_waited_for_until_its_lease_expires(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from regbench.record import Level, Segment, Trace
 from regbench.report.explain import STATUS_EXPLANATIONS, STOP_EXPLANATIONS, print_explanation
 from regbench.report.explain_metric import reported_vs_dense, reported_vs_last_iteration
 from regbench.report.explain_reproduce import reproduce_command
-from regbench.report.runview import level_table, rate_cell, summary_lines
+from regbench.report.runview import level_table, print_record, rate_cell, summary_lines
 from regbench.stops import CATEGORIES
 from regbench.store import Store
 
@@ -289,3 +289,56 @@ def test_show_at_80_columns_keeps_every_number_whole(runs):
     first = gd.segments[0].levels[0]
     assert f"{first.first_metric:.5g}" in table  # the first metric of level 0, whole on one line
     assert "not shown at 80 columns" in table  # what did not fit is named, not cut
+
+
+def test_show_cuts_a_huge_note_error_and_stop_text_and_says_how_to_get_all(tmp_path):
+    # a plugin stored megabytes: show printed every character (minutes in a terminal)
+    big = regbench.RunRecord(strategy="gd", case="c", seed=1, key="k1", status="error", error="E" * 100_000)
+    big.notes.append("x" * 1_000_000)
+    path = tmp_path / "big.json"
+    path.write_text(big.to_json())
+    result = CliRunner(env={"COLUMNS": "100"}).invoke(main, ["show", str(path)])
+    assert result.exit_code == 0, result.output
+    assert len(result.output) < 20_000
+    assert (
+        "998,0" in result.output and "more characters cut; `regbench show k1 --json` prints all of it" in result.output
+    )
+    whole = CliRunner().invoke(main, ["show", str(path), "--json"])
+    assert "x" * 1_000_000 in whole.output
+    executed = record_with(Level(index=0, iterations=1, shrink_factor=1, smoothing_sigma=0.0), "unknown", 1, 1, [1])
+    executed.stop_condition = "S" * 50_000
+    assert "48,0" in text_of(executed) and "S" * 50_000 not in text_of(executed)
+    console = Console(width=200, record=True)
+    print_record(big, console)  # what `regbench run` prints after a single run
+    printed = console.export_text()
+    assert len(printed) < 20_000 and "`regbench show k1 --json` prints all of it" in printed
+
+
+def _raise_deep(key: str) -> None:
+    {"present": 1}[key]
+
+
+class RaisesInAHelper(regbench.SingleRunStrategy):
+    """raises a KeyError two frames into the plugin's code"""
+
+    def configure(self, method, params):
+        _raise_deep("absent")
+
+
+def test_show_prints_the_traceback_of_an_error_run(tmp_path):
+    """A plugin author needs where the run raised; show and the single-run summary hid the stored traceback."""
+    pm = regbench.make_plugin_manager(entrypoints=False)
+    record = regbench.run_one(RaisesInAHelper("raises-in-a-helper"), "synth2d-translation", threads=1, pm=pm)
+    assert record.status == "error"
+    console = Console(width=200, record=True)
+    print_record(record, console)  # what `regbench run` prints after a single run
+    for text in (text_of(record), console.export_text()):
+        assert "Traceback (most recent call last):" in text
+        assert 'in _raise_deep\n    {"present": 1}[key]' in text and "KeyError: 'absent'" in text
+    # a long one: its last lines, the innermost frames, and how to get all of it
+    record.notes = [
+        n if not n.startswith("traceback: ") else n + "\n" + "\n".join(map(str, range(100))) for n in record.notes
+    ]
+    text = text_of(record)
+    assert "99" in text.splitlines()[-1] and "\n70\n" in text and "\n69\n" not in text
+    assert "earlier lines cut; `regbench show" in text and "--json` prints all of it" in text

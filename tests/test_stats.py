@@ -220,6 +220,26 @@ def test_no_overlap_values_and_tiny_spans_raise_no_warning():
     assert rows and tests
 
 
+def test_a_no_overlap_run_is_an_infinite_gap_however_wide_the_span():
+    """Held out (issue 22): on 3D cases (a span f0 − f_best of ~10) DBL_MAX / span did not overflow, and the
+    summary printed a median relative gap of 1.87e+305."""
+    from rich.console import Console
+
+    dbl_max = 1.7976931348623157e308
+    records = [
+        rec("good", seed=0, initial_metric_dense=100.0, final_metric_dense=1.0),
+        rec("lost", seed=0, initial_metric_dense=100.0, outcome="no_overlap"),  # a record now: None
+        rec("lost", seed=1, initial_metric_dense=100.0, final_metric_dense=dbl_max, outcome="no_overlap"),  # older
+    ]
+    assert stats.relative_gap(from_records(records)).tolist() == [0.0, math.inf, math.inf]
+    rows = {r.solver: r for r in summary_rows(records)}
+    assert rows["lost"].median_relative_gap == math.inf
+    console = Console(width=250, record=True)
+    console.print(summary_table(records))
+    line = next(line for line in console.export_text().splitlines() if line.startswith("│ lost "))
+    assert "∞" in line and "e+30" not in line
+
+
 def test_summary_counts_runs_without_a_failure_by_outcome_not_status():
     from regbench.outcomes import succeeded
 

@@ -86,6 +86,24 @@ def test_a_store_from_a_newer_regbench_is_refused(tmp_path):
         Store(path)
 
 
+def test_a_newer_store_is_refused_before_anything_is_written(tmp_path):
+    # the refusal came after PRAGMA journal_mode=WAL: the newer store was left in WAL mode
+    path = tmp_path / "newer.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE runs (key TEXT PRIMARY KEY, future TEXT)")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    before, mtime = path.read_bytes(), path.stat().st_mtime_ns
+    with pytest.raises(StoreError, match=r"newer regbench"):
+        Store(path)
+    assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer.sqlite"]  # no -wal or -shm beside it
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    db.close()
+
+
 def test_a_reader_sees_commits_while_the_writer_is_open(tmp_path):
     path = tmp_path / "s.sqlite"
     with Store(path) as writer:

@@ -6,13 +6,15 @@ import click
 
 from regbench import __version__
 from regbench.cli.audit import audit_command, upgrade_command
+from regbench.cli.common import Group
 from regbench.cli.export import export_command
 from regbench.cli.list import list_command
 from regbench.cli.report import compare_command, recommend_command, report_command, show_command
 from regbench.cli.run import run_command
+from regbench.cli.runs import runs_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="regbench")
 def main() -> None:
     """Compare SimpleITK registration optimizers on equal terms.
@@ -23,6 +25,7 @@ def main() -> None:
     regbench report               summary tables, statistics and an HTML report of a result store
     regbench compare A B          deltas between two result sets, with --fail-on regression gates
     regbench recommend            which strategy to use per case, with the evidence
+    regbench runs                 the runs of a result store with their keys
     regbench show RUN             one run explained in plain words
     regbench audit                stability under seeds, threads and start noise; gradient audit
     regbench upgrade-check A B    upgrade gate: paired equivalence of two stores (SimpleITK versions)
@@ -35,6 +38,7 @@ main.add_command(run_command)
 main.add_command(report_command)
 main.add_command(compare_command)
 main.add_command(recommend_command)
+main.add_command(runs_command)
 main.add_command(show_command)
 main.add_command(export_command)
 main.add_command(audit_command)

@@ -7,18 +7,38 @@ from typing import Any
 import click
 
 from regbench.console import make_console as make_console  # re-export: the subcommands import it from here
+from regbench.console import visible
+from regbench.envvars import EnvVarError
 from regbench.plugins import PluginError, RegbenchPluginManager
 from regbench.strictjson import dumps
 from regbench.worker import plugin_manager as worker_plugin_manager
 
 
-def cli_plugin_manager(plugins: tuple[str, ...] = ()) -> RegbenchPluginManager:
+class Group(click.Group):
+    """The ``regbench`` group: an error message is printed with its control characters shown, not obeyed. Usage
+    errors quote paths, names and plugins' exception texts, any of which may hold a terminal escape; click echoes
+    them to a terminal as they are."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EnvVarError as exc:  # a bad setting in the environment, read wherever it is needed: a usage error
+            raise click.UsageError(visible(str(exc))) from exc
+        except click.ClickException as exc:
+            exc.message = visible(exc.message)  # type: ignore[misc]  # Final in click's stubs; set once, here
+            raise
+
+
+def cli_plugin_manager(plugins: tuple[str, ...] = (), given: str = "--plugin") -> RegbenchPluginManager:
     """:func:`regbench.worker.plugin_manager` (the set run's workers load) for a subcommand: its strategies and cases
-    collected now, and a ``--plugin`` module that fails to import a usage error (exit 2). Any other broken plugin is
-    left out and listed in the manager's ``broken``, for the command to report."""
+    collected now, and a ``--plugin`` module that fails to import a usage error (exit 2) naming where the module
+    was ``given`` (the option, or a run file's ``file:line: plugins``). Any other broken plugin is left out and
+    listed in the manager's ``broken``, for the command to report."""
     try:
         pm = worker_plugin_manager(plugins)
     except PluginError as exc:
+        if given != "--plugin":
+            raise click.UsageError(f"{given}: {exc}") from exc
         raise click.BadParameter(str(exc), param_hint="--plugin") from exc
     pm.strategies()
     pm.cases()

@@ -7,6 +7,7 @@ import sys
 import click
 
 from regbench.cli.common import pattern_option
+from regbench.console import visible
 from regbench.exports import FORMATS, select_records, write
 from regbench.names import MatrixError, split_patterns
 from regbench.store import DEFAULT_STORE, Store, StoreError
@@ -65,4 +66,4 @@ def export_command(fmt: str, store: str, output: str | None, strategies: tuple[s
 def _warn_skipped(db: Store) -> None:
     note = db.skipped_note()
     if note:  # the readable rows were written; say which were not
-        click.echo(f"warning: {note}", err=True)
+        click.echo(f"warning: {visible(note)}", err=True)

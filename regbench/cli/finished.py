@@ -10,11 +10,14 @@ from regbench.executors import PlannedRun
 from regbench.outcomes import MEANINGS, succeeded, tally, tally_text
 from regbench.report.runview import markup_safe
 from regbench.store import Store
+from regbench.tablefit import fit_table
 
 SHOW_FAILURES = 10
 
 
-def print_finished(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool) -> None:
+def print_finished(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool, ran: int) -> None:
+    """The end of a matrix: ``skipped`` runs were in the store before it started, ``ran`` were run here; the rest
+    were run by cooperating runners on the same store meanwhile (or not stored: the runner failed)."""
     found = {r.key: r for r in store.records(keys={run.spec.key for run in runs})}
     records = [found[run.spec.key] for run in runs if run.spec.key in found]
     if as_json:
@@ -27,7 +30,7 @@ def print_finished(runs: list[PlannedRun], skipped: int, store: Store, as_json: 
 
     console = make_console()
     summary = from_records(records)
-    console.print(summary_table(summary))
+    console.print(fit_table(summary_table(summary), console.width))  # numbers and names whole at 80 columns
     for line in notes(summary):  # copies among the seeds, runs not known to be reproducible
         console.print(f"[yellow]note:[/] {markup_safe(line)}")
     failures = [r for r in records if not succeeded(r)]
@@ -42,12 +45,14 @@ def print_finished(runs: list[PlannedRun], skipped: int, store: Store, as_json: 
         console.print(f"... and {len(failures) - SHOW_FAILURES} more (regbench export, or regbench report)")
     spreads = repeat_spreads(records)
     if spreads:
-        console.print(repeats_table(spreads))
+        console.print(fit_table(repeats_table(spreads), console.width))
     again = f", {skipped} already in the store (--force reruns them)" if skipped else ""
-    why = Counter(r.outcome or r.status for r in failures)
-    kinds = f" ({', '.join(f'{outcome} {n}' for outcome, n in why.most_common())})" if failures else ""
+    others = len(records) - skipped - ran
+    again = f", {others} run by another runner on the store meanwhile{again}" if others > 0 else again
+    counts = Counter(r.outcome or r.status for r in failures)
+    kinds = f" ({', '.join(f'{outcome} {n}' for outcome, n in counts.most_common())})" if failures else ""
     console.print(
-        f"{len(records)} runs: {len(runs) - skipped} new{again}; "
+        f"{len(records)} runs: {ran} new{again}; "
         f"{tally_text(tally(records))}{markup_safe(kinds)}; "
         f"stored in {markup_safe(Path(store.path))}"
     )

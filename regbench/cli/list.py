@@ -12,6 +12,7 @@ from regbench.cli.common import cli_plugin_manager, echo_json, make_console
 from regbench.matrix import MatrixError, case_pool
 from regbench.plugins import RegbenchPluginManager
 from regbench.report.runview import as_text
+from regbench.tablefit import fit_table
 
 
 def strategy_info(strategy) -> dict:
@@ -104,7 +105,7 @@ def _print_tables(
         table.add_column(column)
     for s in strategies:
         table.add_row(as_text(s["name"]), as_text(s["description"]), as_text(_provenance(s["provenance"])))
-    console.print(table)
+    console.print(fit_table(table, console.width))  # names whole: a cut case name cannot be typed
     if verbose:
         for s in strategies:
             console.print(as_text(f"\n{s['name']}: {s['description']}", style="bold"), highlight=False)
@@ -123,7 +124,7 @@ def _print_tables(
             description.append("\n" + c["gradient_warning"], style="yellow")
         origin = c["file"] or _provenance(c["provenance"])
         table.add_row(as_text(c["name"]), "yes" if c["default"] else "", description, as_text(origin))
-    console.print(table)
+    console.print(fit_table(table, console.width))
     if verbose:
         console.print()
         for line in probe.summary_lines(probe.semantics(pm)):

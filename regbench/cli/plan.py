@@ -12,6 +12,7 @@ from regbench.executors import PlannedRun
 from regbench.report.runview import markup_safe
 from regbench.runfile import Settings
 from regbench.store import Store
+from regbench.tablefit import fit_table
 
 
 def stored_keys(path: str) -> set[str]:
@@ -65,7 +66,7 @@ def print_plan(
         cells = [markup_safe(strategy), markup_safe(case), str(count), str(held[strategy, case])]
         table.add_row(*cells[:2], *([str(repeats)] if repeats > 1 else []), *cells[2:])
     console = make_console()
-    console.print(table)
+    console.print(fit_table(table, console.width))
     again = "rerun by --force" if force else "skipped"
     each = f", each run {repeats} times (repeats 0–{repeats - 1})" if repeats > 1 else ""
     console.print(

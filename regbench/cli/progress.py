@@ -8,6 +8,7 @@ from collections import Counter
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Column
 
 from regbench.envvars import seconds
 from regbench.executors import PlannedRun
@@ -89,13 +90,14 @@ def progress_bar(console: Console) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        MofNCompleteColumn(table_column=Column(no_wrap=True)),
         # By verdict (regbench.outcomes.verdict), as every table counts: failed = a failure outcome; registered apart
         # from finishing without one
         TextColumn("{task.fields[verdicts]}"),
-        TimeElapsedColumn(),
+        # the times never cut to "0:00:…" at 80 columns (nor "12/…" above): the bar and the texts give way
+        TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
         TextColumn("left"),
-        TimeRemainingColumn(),
+        TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7)),
         console=console,
     )
 

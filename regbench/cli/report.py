@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from regbench.cli.common import echo_json, make_console
+from regbench.cli.showfiles import check_outputs, write_run_files
+from regbench.console import markup_safe, visible
 from regbench.report import compare as cmp
 from regbench.report.runs import SourceError
 from regbench.report.sources import find_record, load_record, load_runs
@@ -111,8 +113,6 @@ def _resolver(case_files: tuple[str, ...]):
 def report_command(source, by, error, html_dir, no_stats, tolerance, cases, strategies, measures, case_files) -> None:
     """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics and a
     recommendation."""
-    from rich.markup import escape
-
     from regbench.report import stats
     from regbench.report.instances import notes
     from regbench.report.repeats import repeats_table
@@ -125,7 +125,7 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
         _check_html_dir(html_dir)  # before the tables: a bad directory is a usage error, found at once
     console = make_console()
     if not len(runs):
-        console.print(f"{source}: no runs yet")
+        console.print(f"{markup_safe(source)}: no runs yet")
         return
     from regbench.report.tables import fit_table
 
@@ -136,7 +136,7 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
     show(summary_table(runs, by=by, error=error, measures=measures))
     # copies among the seeds, runs not known to be reproducible: what every figure below must be read with
     for line in notes(runs):
-        console.print(f"[yellow]note:[/] {escape(line)}")
+        console.print(f"[yellow]note:[/] {markup_safe(line)}")
     if spreads := _repeat_spreads(runs):
         show(repeats_table(spreads))
     if not no_stats:
@@ -155,13 +155,14 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
                 )
         except ReportError as exc:
             raise click.BadParameter(str(exc), param_hint="--html") from exc
-        console.print(f"HTML report: {result.index} ({len(result.files) - 1} files beside it)", highlight=False)
+        console.print(
+            f"HTML report: {markup_safe(result.index)} ({len(result.files) - 1} files beside it)", highlight=False
+        )
 
 
 def _print_recommendations(console, runs, error, tolerance, cases=True, wins=False, case_files=()) -> list:
     from regbench.report.recommend_cases import recommend_all
     from regbench.report.recommend_tables import recommendation_table, win_table
-    from regbench.report.runview import markup_safe
 
     one_case = len(set(runs["case"].tolist())) == 1
     recs = recommend_all(runs, error, tolerance, cases=cases or one_case, case_files=case_files)
@@ -196,7 +197,7 @@ def recommend_command(source, error, tolerance, cases, strategies, as_json, case
     runs = _filter(_load(source), (*cases, *(c + SIMULATED_SUFFIX for c in cases)), strategies)
     _resolver(case_files)
     if not len(runs):
-        click.echo(f"{source}: no runs" + (" matching the filters" if cases or strategies else ""))
+        click.echo(f"{visible(source)}: no runs" + (" matching the filters" if cases or strategies else ""))
         return
     if as_json:
         from regbench.report.recommend_cases import recommend_all
@@ -299,11 +300,11 @@ def compare_command(a, b, gates, as_json) -> None:
         if tripped:
             click.echo(f"FAILED: {len(tripped)} regression gate hit(s):", err=True)
             for message in tripped:
-                click.echo(f"  {message}", err=True)
+                click.echo(f"  {visible(message)}", err=True)  # names from the records
         if unchecked:
             click.echo(f"FAILED: {len(unchecked)} gate(s) checked nothing:", err=True)
             for message in unchecked:
-                click.echo(f"  {message}", err=True)
+                click.echo(f"  {visible(message)}", err=True)
         raise SystemExit(1)
     if parsed:
         click.echo(f"passed: {', '.join(g.text for g in parsed)}", err=True)
@@ -345,30 +346,7 @@ def show_command(run, source, as_json, transform_path, resample_path, images_dir
     if as_json:
         echo_json(record.to_dict())
         return
+    check_outputs(transform_path, resample_path)
     print_explanation(record, make_console())
     if transform_path or resample_path or images_dir:
-        _write_run_files(record, transform_path, resample_path, images_dir, _resolver(case_files))
-
-
-def _write_run_files(record, transform_path, resample_path, images_dir, resolver) -> None:
-    import SimpleITK as sitk
-
-    from regbench.report import images
-
-    try:
-        if resample_path or images_dir:  # the case first: nothing is written when it cannot be found
-            case, data = images.case_data(record, resolver=resolver)
-        if transform_path:
-            click.echo(f"transform: {images.save_transform(record, transform_path)}")
-        if resample_path:
-            moved = images.resample(data.moving, data.fixed, images.record_transform(record))
-            sitk.WriteImage(moved, str(resample_path))
-            click.echo(f"resampled moving image: {resample_path}")
-        if images_dir:
-            before = images.initial_transform(record, case, data)
-            pictures = images.write_images(record, images_dir, data.fixed, data.moving, before)
-            click.echo(f"pictures: {', '.join(str(p) for p in pictures.files)}")
-            if pictures.folded_voxels:
-                click.echo(f"folded voxels (Jacobian determinant <= 0): {pictures.folded_voxels}")
-    except (images.ImageError, RuntimeError) as exc:
-        raise click.UsageError(str(exc)) from exc
+        write_run_files(record, transform_path, resample_path, images_dir, _resolver(case_files))

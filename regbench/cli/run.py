@@ -20,9 +20,11 @@ from regbench.executors import Executor, PlannedRun
 from regbench.isolation import IsolatedWorker, Lost, lost_record, run_isolated
 from regbench.leases import lease_s
 from regbench.matrix import MatrixError, plan
+from regbench.memorylimit import MAX_MEMORY_ENV
 from regbench.plugins import PluginError
 from regbench.record import RunRecord
 from regbench.report.runview import markup_safe, print_record
+from regbench.run import MAX_SEED
 from regbench.runfile import MAX_REPEATS, MAX_SEEDS, MAX_THREADS, MAX_TIMEOUT_S, MAX_WORKERS, Settings, merge_settings
 from regbench.runner import (
     DEFAULT_THREADS,
@@ -34,9 +36,9 @@ from regbench.runner import (
     run_pending,
     started,
 )
-from regbench.store import DEFAULT_STORE, Store, StoreError
+from regbench.store import DEFAULT_STORE, Store, StoreError, StoreFull, write_failure
 from regbench.strategy import ParameterError
-from regbench.worker import MAX_MEMORY_ENV, WorkerState
+from regbench.worker import WorkerState
 
 USAGE_ERRORS = (MatrixError, ParameterError, PluginError, CaseError, StoreError)
 
@@ -45,6 +47,37 @@ def _finite(param: click.Parameter, value: float | None) -> float | None:
     if value is not None and not math.isfinite(value):
         raise click.BadParameter(f"{value!r} is not a finite number of seconds (0: no limit)", param=param)
     return value
+
+
+class SeedList(click.ParamType):
+    """``--seed S`` or ``--seed S1,S2,...``: seeds from 0 to :data:`~regbench.run.MAX_SEED` (what the store and ITK
+    hold), as a tuple; the option's callback flattens the repeated option (:func:`_flat_seeds`)."""
+
+    name = "seed"
+
+    def convert(self, value, param, ctx) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        seeds = []
+        for part in str(value).split(","):
+            try:
+                seed = int(part.strip())
+            except ValueError:
+                seed = -1
+            if not 0 <= seed <= MAX_SEED:
+                self.fail(
+                    f"{part.strip()!r} is not a seed: give integers from 0 to {MAX_SEED}, one or comma-separated "
+                    "(--seed 0,1,2)",
+                    param,
+                    ctx,
+                )
+            seeds.append(seed)
+        return tuple(seeds)
+
+
+def _flat_seeds(values: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
+    """``--seed 1,2 --seed 5``: 1, 2, 5."""
+    return tuple(seed for seeds in values for seed in seeds)
 
 
 @click.command("run")
@@ -66,7 +99,13 @@ def _finite(param: click.Parameter, value: float | None) -> float | None:
 )
 @click.option("--cases", "case_files", multiple=True, metavar="FILE", help="A user case file, TOML (repeatable).")
 @click.option(
-    "--seed", "seed_list", multiple=True, type=click.IntRange(min=0), help="A seed ≥ 0 (repeatable) [default: 0]."
+    "--seed",
+    "seed_list",
+    multiple=True,
+    type=SeedList(),
+    callback=lambda ctx, param, value: _flat_seeds(value),
+    metavar="S[,S...]",
+    help="Seeds ≥ 0 (repeatable, or comma-separated: --seed 0,1,2) [default: 0].",
 )
 @click.option("--seeds", type=click.IntRange(min=1, max=MAX_SEEDS), metavar="N", help="Seeds 0 to N-1.")
 @click.option(
@@ -164,13 +203,15 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     with ExitStack() as stack:
         stack.enter_context(_environment(MAX_MEMORY_ENV, str(limit)))
         try:
-            pm = cli_plugin_manager(settings.plugins)
+            pm = cli_plugin_manager(settings.plugins, settings.plugins_from)
             refuse_broken(pm)  # before the plan: a broken plugin's strategies are missing from it
             runs = plan(settings.matrix, pm, settings.run_threads)
             if dry_run:
                 print_plan(runs, stored_keys(settings.store), settings, settings.run_threads, force, as_json)
                 return
             store = stack.enter_context(Store(settings.store))
+        except StoreFull as exc:  # not a usage error: the same command runs once there is space
+            raise click.ClickException(f"the runner failed: {exc}\nnothing ran") from exc
         except USAGE_ERRORS as exc:
             raise click.UsageError(str(exc)) from exc
         if settings.single(runs):
@@ -184,26 +225,39 @@ def _run_single(run: PlannedRun, settings: Settings, store: Store, force: bool, 
     becomes a ``crashed`` or ``timeout`` record like in a matrix; in this process with --in-process."""
     console = make_console()
     record = None if force else store.get(run.spec.key)
+    unstored = None
     if record is None:
+        err = make_console(stderr=True)
         try:
-            if settings.in_process:
-                record = WorkerState(settings.plugins).run(run.spec)
-            else:
-                record = _isolated(run, settings, pm)
+            with _sigterm_raises():
+                if settings.in_process:
+                    record = WorkerState(settings.plugins).run(run.spec)
+                else:
+                    record = _isolated(run, settings, pm)
+                normalise_error(record)
+                if run.spec.case_file:
+                    note_case_file(record, run.spec.case_file)
+                if not store.add(record, replace=force, exist_ok=not force):
+                    record = store.get(run.spec.key)  # another runner stored it meanwhile: show the stored record
         except KeyboardInterrupt:
-            make_console(stderr=True).print("interrupted: the run did not finish and nothing was recorded")
+            err.print("interrupted: the run did not finish and nothing was recorded")
             sys.exit(130)
-        normalise_error(record)
-        if run.spec.case_file:
-            note_case_file(record, run.spec.case_file)
-        if not store.add(record, replace=force, exist_ok=not force):
-            record = store.get(run.spec.key)  # another runner stored it meanwhile: show the stored record
+        except Terminated:
+            err.print("terminated (SIGTERM): the run was stopped and nothing was recorded")
+            sys.exit(143)
+        except (StoreError, sqlite3.OperationalError) as exc:  # shown, then exit 1: the result is not lost from view
+            unstored = (
+                f"the runner failed: {write_failure(exc)}\nthe run finished (shown above) but is not in {store.path}"
+            )
     elif not as_json:
         console.print(f"[dim]already in {markup_safe(store.path)} (key {record.key}); --force reruns it[/dim]")
+    assert record is not None
     if as_json:
         echo_json(record.to_dict())
     else:
         print_record(record, console)
+    if unstored:
+        raise click.ClickException(unstored)
 
 
 def _isolated(run: PlannedRun, settings: Settings, pm) -> RunRecord:
@@ -219,12 +273,12 @@ def _isolated(run: PlannedRun, settings: Settings, pm) -> RunRecord:
 
 
 def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force: bool, as_json: bool, pm) -> None:
-    todo = pending(runs, store, force)
+    todo, ran = pending(runs, store, force), 0
     if todo:  # workers only when there is work: a rerun of a finished matrix starts none
         with ExitStack() as stack:
             executor = _connect(settings, stack)
-            _execute(todo, executor, settings, store, force, pm)
-    print_finished(runs, len(runs) - len(todo), store, as_json)
+            ran = _execute(todo, executor, settings, store, force, pm)
+    print_finished(runs, len(runs) - len(todo), store, as_json, ran)
 
 
 def _connect(settings: Settings, stack: ExitStack) -> Executor:
@@ -237,7 +291,7 @@ def _connect(settings: Settings, stack: ExitStack) -> Executor:
     where = settings.scheduler or "a local Dask cluster"
     name = "inprocess" if settings.in_process else settings.executor
     try:
-        with err.status(f"connecting to {where}") if dask else nullcontext():
+        with err.status(f"connecting to {markup_safe(where)}") if dask else nullcontext():
             executor = stack.enter_context(
                 started(name, settings.run_workers, settings.run_timeout, settings.plugins, settings.scheduler)
             )
@@ -246,7 +300,7 @@ def _connect(settings: Settings, stack: ExitStack) -> Executor:
     except RunnerError as exc:
         raise click.ClickException(f"{exc}\nnothing ran") from exc
     except KeyboardInterrupt:
-        err.print(f"interrupted while connecting to {where}: nothing ran")
+        err.print(f"interrupted while connecting to {markup_safe(where)}: nothing ran")
         sys.exit(130)
     if dask and not executor.workers:
         err.print(f"[yellow]{markup_safe(where)} has no workers yet: runs start when some join[/]")
@@ -276,26 +330,34 @@ def default_max_memory_mb(workers: int) -> int:
     return max(256, total // 2**20 // max(1, workers))
 
 
-class Terminated(Exception):
-    """SIGTERM reached the runner (a scheduler's job limit, `kill`, a container stopping)."""
+class Terminated(BaseException):
+    """SIGTERM reached the runner (a scheduler's job limit, `kill`, a container stopping). A BaseException, like
+    KeyboardInterrupt: a run in this process (--in-process) must not record it as the run's own error."""
 
 
 def _on_sigterm(signum, frame) -> None:
     raise Terminated
 
 
-def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, pm) -> None:
-    err = make_console(stderr=True)
+@contextmanager
+def _sigterm_raises():
+    """SIGTERM raises :class:`Terminated` for the duration (the caller says what is committed and exits 143)."""
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        _execute_runs(todo, executor, settings, store, force, pm, err)
+        yield
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, pm) -> int:
+    """Run ``todo``; how many of them this runner ran and stored (cooperating runners store the others)."""
+    with _sigterm_raises():
+        return _execute_runs(todo, executor, settings, store, force, pm, make_console(stderr=True))
+
+
 def _execute_runs(
     todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, pm, err
-) -> None:
+) -> int:
     where = f" at {settings.scheduler}" if settings.scheduler else ""
     done = 0
     try:
@@ -313,23 +375,21 @@ def _execute_runs(
                     lines.add(record, progress)
 
             with lines or nullcontext():
-                run_pending(todo, store, executor, force=force, pm=pm, on_record=show)
+                return run_pending(todo, store, executor, force=force, pm=pm, on_record=show).done
     except KeyboardInterrupt:
         err.print(
-            f"interrupted: {done} of {len(todo)} runs finished and are in {store.path}; "
+            f"interrupted: {done} of {len(todo)} runs finished and are in {markup_safe(store.path)}; "
             "rerun the same command to resume"
         )
         sys.exit(130)
     except Terminated:
         err.print(
-            f"terminated (SIGTERM): {done} of {len(todo)} runs finished and are in {store.path}; the runs in "
-            "flight were stopped and not recorded; rerun the same command to resume"
+            f"terminated (SIGTERM): {done} of {len(todo)} runs finished and are in {markup_safe(store.path)}; the "
+            "runs in flight were stopped and not recorded; rerun the same command to resume"
         )
         sys.exit(143)
     except (RunnerError, StoreError, sqlite3.OperationalError) as exc:
-        full = "full" in str(exc) and isinstance(exc, sqlite3.OperationalError)
-        reason = f"the store cannot be written ({exc}): free space on its disk" if full else str(exc)
         raise click.ClickException(
-            f"the runner failed: {reason}\n{done} of {len(todo)} runs finished and are committed in {store.path}; "
-            "rerun the same command to resume"
+            f"the runner failed: {write_failure(exc)}\n{done} of {len(todo)} runs finished and are committed in "
+            f"{store.path}; rerun the same command to resume"
         ) from exc

@@ -24,7 +24,16 @@ from regbench.report.explain_metric import (
     tre_text,
 )
 from regbench.report.explain_reproduce import reproduce_command, reproducibility_text
-from regbench.report.runview import fmt, level_table, markup_safe, ran_no_iteration
+from regbench.report.runview import (
+    TRACEBACK_NOTE,
+    as_text,
+    clipped,
+    fmt,
+    level_table,
+    markup_safe,
+    ran_no_iteration,
+    traceback_tail,
+)
 from regbench.report.verdict_words import (
     last_level_stalled,
     missed,
@@ -139,7 +148,9 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
     """Print the explanation; ``console`` defaults to the CLI's (wide when piped)."""
     if console is None:
         console = make_console()
-    say = lambda text: console.print(markup_safe(text), highlight=False)  # noqa: E731  record text, not markup
+    # record text, not markup; cut: a plugin's note or error can be megabytes
+    hint = f"`regbench show {record.key or 'RUN'} --json` prints all of it"
+    say = lambda text: console.print(markup_safe(clipped(text, hint)), highlight=False)  # noqa: E731
     heading = lambda text: console.print(f"\n[bold]{text}[/bold]")  # noqa: E731
     say(f"run {record.key}: {record.strategy} on {record.case}, seed {record.seed}, status {record.status}")
     if record.error and record.segments:  # without segments the status text below quotes it
@@ -177,7 +188,7 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
     if executed:
         say(f"iteration cap hit: {cap_text(record)}")
     if not record.segments:  # no execution: no metric, no transform, nothing more to explain
-        _print_tail(record, say, heading)
+        _print_tail(record, say, heading, console)
         return
 
     heading("The final metric")
@@ -206,10 +217,10 @@ def print_explanation(record: RunRecord, console: Console | None = None) -> None
     if executed:
         heading("Learning rate")
         say(learning_rate_text(record))
-    _print_tail(record, say, heading)
+    _print_tail(record, say, heading, console)
 
 
-def _print_tail(record: RunRecord, say, heading) -> None:
+def _print_tail(record: RunRecord, say, heading, console: Console) -> None:
     heading("Reproducing it")
     say(reproducibility_text(record))
     if record.versions:
@@ -220,5 +231,8 @@ def _print_tail(record: RunRecord, say, heading) -> None:
         say(f"  needs {need}")
     say(f"time: {fmt(record.wall_time_s, 3)} s wall, {fmt(record.cpu_time_s, 3)} s CPU")
     for note in record.notes:
-        if not note.startswith(("traceback:", "returned_best unknown")):
+        if not note.startswith((TRACEBACK_NOTE, "returned_best unknown")):
             say(f"note: {note}")
+    if (trace := traceback_tail(record, f"`regbench show {record.key or 'RUN'} --json` prints all of it")) is not None:
+        heading("Where it raised")  # what a plugin author needs of an error run
+        console.print(as_text(trace), highlight=False, soft_wrap=True)  # not wrapped: as Python printed it

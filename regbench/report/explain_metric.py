@@ -108,6 +108,8 @@ def reported_vs_last_iteration(record: RunRecord) -> str:
 
 def reported_vs_dense(record: RunRecord) -> str:
     final, dense = record.final_metric, record.final_metric_dense
+    if dense is None and record.status == "ok" and record.outcome == "no_overlap":
+        return "There is no dense value: at the returned transform no fixed-image sample maps inside the moving image."
     if dense is None:
         return "There is no dense value (the re-evaluation failed or the run did not return a transform)."
     if final is None or ran_no_iteration(record):

@@ -45,6 +45,30 @@ def record_transform(record: RunRecord) -> sitk.Transform:
     return transform_from_dict(record.transform)
 
 
+#: The file endings SimpleITK 2.5 writes, each tried: images (the 8-bit formats last: they take no float
+#: pixels), and transforms.
+IMAGE_SUFFIXES: tuple[str, ...] = (".nii.gz", ".mha", ".nii", ".mhd", ".nrrd", ".nhdr", ".tif", ".tiff", ".vtk")
+IMAGE_SUFFIXES += (".hdr", ".img", ".img.gz", ".gipl", ".gipl.gz", ".mnc", ".mnc2", ".h5", ".hdf5", ".hdf", ".mrc")
+IMAGE_SUFFIXES += (".nia", ".png", ".jpg", ".jpeg", ".bmp", ".dcm", ".lsm", ".pic")
+TRANSFORM_SUFFIXES = (".tfm", ".txt", ".h5", ".hdf5", ".hdf", ".mat")
+
+
+def output_problem(path: str | Path, suffixes: tuple[str, ...], what: str) -> str | None:
+    """Why ITK could not write ``what`` (``"an image"``, ``"a transform"``) to ``path``, checked before any work:
+    its directory is missing, or ITK has no writer for its ending (examples given); None when it can try."""
+    path = Path(path)
+    if not path.parent.exists():
+        return f"the directory {path.parent} does not exist"
+    if not path.parent.is_dir():
+        return f"{path.parent} is not a directory"
+    if not path.name.lower().endswith(suffixes):
+        ending = f"{path.suffix!r} is not" if path.suffix else "a name without an extension is not"
+        stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+        examples = " or ".join(str(path.with_name(stem + suffix)) for suffix in suffixes[:2])
+        return f"{ending} {what} format ITK writes: e.g. {examples} (ITK writes {', '.join(suffixes)})"
+    return None
+
+
 def save_transform(record: RunRecord, path: str | Path) -> Path:
     """Write the run's transform as an ITK transform file (``.tfm``, ``.txt``, ``.h5``...)."""
     path = Path(path)

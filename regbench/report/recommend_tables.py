@@ -13,10 +13,10 @@ def recommendation_table(rec: Recommendation):
     """The candidates of one recommendation as a rich table: numbers never wrap (the name column folds)."""
     from rich.table import Table
 
-    from regbench.report.runview import as_text
+    from regbench.report.runview import as_text, markup_safe
 
     unit = rec.error if rec.unit == "case units" else f"{rec.error}/tol"
-    table = Table(title=f"Recommendation: {rec.scope} ({rec.n_instances} instances)", title_justify="left")
+    table = Table(title=f"Recommendation: {markup_safe(rec.scope)} ({rec.n_instances} instances)", title_justify="left")
     table.add_column("strategy", overflow="fold", ratio=1)
     table.add_column("", no_wrap=True)  # ✓ recommended, · within tolerance, D demonstration
     table.add_column(unit, justify="right", no_wrap=True)
@@ -65,12 +65,14 @@ def win_table(rec: Recommendation, limit: int = 8):
     """Wins by more than the tolerance, row over column, for the best-ranked ``limit`` solvers."""
     from rich.table import Table
 
-    from regbench.report.runview import as_text
+    from regbench.report.runview import as_text, markup_safe
 
     order = [c.solver for c in rec.candidates][:limit]
     solvers = sorted(c.solver for c in rec.candidates)
     index = {s: i for i, s in enumerate(solvers)}
-    table = Table(title=f"Wins by more than the tolerance ({rec.scope}): row beats column", title_justify="left")
+    table = Table(
+        title=f"Wins by more than the tolerance ({markup_safe(rec.scope)}): row beats column", title_justify="left"
+    )
     table.add_column("", overflow="fold", ratio=1)
     for k in range(len(order)):
         table.add_column(str(k + 1), justify="right", no_wrap=True)

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
+from regbench.console import markup_safe
 from regbench.record import TRACE_COLUMNS, RunRecord
 from regbench.report.runview import fmt
 from regbench.strictjson import dumps
@@ -211,8 +211,8 @@ def repeats_table(rows: Sequence[RepeatSpread], title: str | None = None) -> Tab
         else:
             same = f"{'[red]' if row.contradicts else ''}no ({row.distinct} distinct){'[/]' if row.contradicts else ''}"
         table.add_row(
-            escape(label),
-            escape(row.case),
+            markup_safe(label),
+            markup_safe(row.case),
             str(row.seed),
             fmt(row.threads),
             str(row.repeats),

@@ -272,7 +272,10 @@ def store_key(path: str | Path, prefix: str) -> RunRecord:
     except StoreError as exc:
         raise SourceError(str(exc)) from exc
     if not found:
-        raise SourceError(f"{path}: no run with a key starting with {prefix!r} (see `regbench report`)")
+        raise SourceError(
+            f"{path}: no run with a key starting with {prefix!r} (`regbench runs --store {path}` lists the runs with "
+            "their keys)"
+        )
     if len(found) > 1:
         keys = ", ".join(r.key for r in found[:5])
         raise SourceError(f"{path}: {prefix!r} matches several runs ({keys}...): give more characters")

@@ -7,34 +7,56 @@ terminal escapes (control characters are shown as ``\x1b``).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from regbench.console import make_console
+from regbench.console import make_console, visible
+from regbench.console import markup_safe as markup_safe  # re-export: the report and CLI modules import it here
 from regbench.record import RunRecord
 from regbench.report.verdict_words import registered_text, verdict_words
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def visible(value: Any) -> str:
-    """``value`` as text with control characters (terminal escapes, carriage returns) shown, not obeyed."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
-
-
-def markup_safe(value: Any) -> str:
-    """``value`` as text to put inside a rich markup string: markup escaped, control characters shown."""
-    return escape(visible(value))
 
 
 def as_text(value: Any, style: str = "") -> Text:
     """``value`` as a rich Text (never parsed as markup), control characters shown: for table cells."""
     return Text(visible(value), style=style)
+
+
+#: How much of one free text (a note, a stop text, an error) ``show`` prints: a plugin can store megabytes.
+CLIP_CHARS = 2000
+CLIP_LINES = 40
+
+
+def clipped(text: str, hint: str = "--json prints all of it") -> str:
+    """``text`` cut to a readable length, with a line saying how much was cut and how to get all of it."""
+    lines = text.count("\n", 0, CLIP_CHARS + 1)
+    if len(text) <= CLIP_CHARS and lines < CLIP_LINES:
+        return text
+    cut = text[:CLIP_CHARS]
+    if lines >= CLIP_LINES:
+        cut = "\n".join(cut.split("\n")[:CLIP_LINES])
+    return f"{cut}\n  [... {len(text) - len(cut):,} more characters cut; {hint}]"
+
+
+#: A run that raised keeps its traceback as a note with this prefix (regbench.run); ``show`` prints its last
+#: 30 lines, the innermost frames (where a plugin's code raised), each cut to TRACEBACK_WIDTH characters.
+TRACEBACK_NOTE = "traceback: "
+TRACEBACK_WIDTH = 500
+
+
+def traceback_tail(record: RunRecord, hint: str) -> str | None:
+    """The end of the traceback of a run that raised, with a line saying what was cut and how to get all of it;
+    None when the record holds none."""
+    text = next((n[len(TRACEBACK_NOTE) :] for n in record.notes if n.startswith(TRACEBACK_NOTE)), None)
+    if text is None:
+        return None
+    lines = text.splitlines()
+    kept = [line if len(line) <= TRACEBACK_WIDTH else line[: TRACEBACK_WIDTH - 1] + "…" for line in lines[-30:]]
+    cuts = [f"{len(lines) - len(kept)} earlier lines cut"] if len(lines) > len(kept) else []
+    cuts += ["long lines cut (…)"] if kept != lines[-30:] else []
+    return "\n".join([f"[... {'; '.join(cuts)}; {hint}]"] * bool(cuts) + kept)
 
 
 def fmt(value, digits: int = 5) -> str:
@@ -47,6 +69,13 @@ def fmt(value, digits: int = 5) -> str:
             return "DBL_MAX (no overlap)"
         return f"{value:.{digits}g}"
     return str(value)
+
+
+def _dense_text(record: Any, value: float | None) -> str:
+    """A dense metric; None on a no-overlap run is SimpleITK's no-overlap value (DBL_MAX), which is not stored."""
+    if value is None and record.outcome == "no_overlap":
+        return "none (no overlap)"
+    return fmt(value)
 
 
 def fmt_share(value: float | None) -> str:
@@ -124,7 +153,7 @@ def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
         ("final metric (reported)", final_metric_text(record)),
         (
             "dense metric (initial → final)",
-            f"{fmt(record.initial_metric_dense)} → {fmt(record.final_metric_dense)}",
+            f"{_dense_text(record, record.initial_metric_dense)} → {_dense_text(record, record.final_metric_dense)}",
         ),
         ("returned best visited", fmt(record.returned_best)),
     ]
@@ -183,8 +212,11 @@ def print_record(record: RunRecord, console: Console | None = None) -> None:
 
         console.print(fit_table(level_table(record), console.width))  # numbers whole at any width
     width = max(len(label) for label, _ in summary_lines(record))
+    hint = f"`regbench show {record.key or 'RUN'} --json` prints all of it"
     for label, value in summary_lines(record):
-        console.print(as_text(f"  {label:<{width}}  {value}"), highlight=False)
+        console.print(as_text(clipped(f"  {label:<{width}}  {value}", hint)), highlight=False)
     for note in record.notes:
-        if not note.startswith("traceback:"):
-            console.print(as_text(f"  note: {note}", style="dim"), highlight=False)
+        if not note.startswith(TRACEBACK_NOTE):
+            console.print(as_text(clipped(f"  note: {note}", hint), style="dim"), highlight=False)
+    if (trace := traceback_tail(record, hint)) is not None:
+        console.print(as_text(trace), highlight=False, soft_wrap=True)

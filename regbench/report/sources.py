@@ -9,6 +9,7 @@ from typing import Any
 
 from regbench.record import RunRecord
 from regbench.report.runs import Runs, SourceError, from_dicts, from_records, load_store, store_key
+from regbench.safefiles import file_problem, parse_nested
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # pytest-benchmark's extra_info carries the record summary under these names where they differ.
@@ -18,14 +19,20 @@ BENCHMARK_RENAMES = {"optimizer_iterations": "iterations", "run_key": "key"}
 def load_runs(path: str | Path) -> Runs:
     """Runs from any supported file, chosen by its content (not its name)."""
     path = Path(path)
-    if not path.exists():
+    problem = file_problem(path)
+    if problem == "not found":
         raise SourceError(f"{path}: no such file")
-    if path.is_dir():
+    if problem == "is a directory":
         raise SourceError(f"{path}: is a directory; give a result store or a JSON file")
+    if problem is not None:  # before opening it: a FIFO would block
+        raise SourceError(f"{path}: {problem}")
     return load_store(path) if _is_store(path) else load_json(path)
 
 
 def load_json(path: Path) -> Runs:
+    problem = file_problem(path)
+    if problem is not None:
+        raise SourceError(f"{path}: {problem}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -35,11 +42,11 @@ def load_json(path: Path) -> Runs:
     except OSError as exc:
         raise SourceError(f"{path}: cannot read it ({exc.strerror})") from None
     try:
-        data = json.loads(text)
+        data = parse_nested(json.loads, text, "the JSON")
     except ValueError as first:
         # JSON lines (one record per line, as `regbench export --format jsonl` writes)
         try:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+            data = [parse_nested(json.loads, line, "the JSON") for line in text.splitlines() if line.strip()]
         except ValueError:
             raise SourceError(f"{path}: not JSON, JSON lines or a result store ({first})") from None
     if isinstance(data, dict) and "benchmarks" in data:

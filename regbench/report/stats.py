@@ -28,6 +28,7 @@ from regbench.report.instances import (
     succeeded,
 )
 from regbench.report.runs import Runs
+from regbench.stops import NO_OVERLAP_VALUE
 
 # Targets on the ground-truth error, in the case's physical units (mm or px).
 ERROR_TARGETS = (8.0, 4.0, 2.0, 1.0, 0.5, 0.25)
@@ -118,12 +119,14 @@ def relative_gap(runs: Runs) -> np.ndarray:
     initial value of the run's instance (median over its runs; the case's median where the instance has none).
     0 is the best any run reached, 1 no better than the start, negative better than the best successful run.
     Unit-free, so it can be pooled across cases and metrics (the raw dense metric cannot). NaN where the start
-    is not worse than the best (no gap to close) or a value is missing; ``inf`` where a no-overlap value
-    (SimpleITK's DBL_MAX) makes the gap overflow.
+    is not worse than the best (no gap to close) or a value is missing; ``inf`` for a ``no_overlap`` run (its dense
+    value is None, or SimpleITK's DBL_MAX in older stores: never a number like 1.87e+305 when the span is large).
     """
     best, span = gap_reference(runs)
-    with np.errstate(all="ignore"):  # a no-overlap value (DBL_MAX) over a small span overflows to inf: kept
-        gap = (runs["final_metric_dense"] - best) / span
+    dense = runs["final_metric_dense"]
+    no_overlap = (dense >= NO_OVERLAP_VALUE) | (np.isnan(dense) & np.asarray(runs["outcome"] == "no_overlap"))
+    with np.errstate(all="ignore"):
+        gap = np.where(no_overlap, np.inf, (dense - best) / span)
     return np.where(np.isfinite(span) & (span > 0) & ~np.isnan(gap), gap, np.nan)
 
 

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from rich.markup import escape
 from rich.table import Table
 
+from regbench.console import markup_safe
 from regbench.outcomes import FAILURE_OUTCOMES, MIN_OVERLAP_FRACTION
 from regbench.record import RunRecord
 from regbench.report.instances import executed, instances, succeeded
@@ -340,5 +340,5 @@ def summary_table(
     for row in rows:
         # names come from records: escape rich markup so "[bold]" in a strategy name stays literal
         lead = [row.solver] + ([row.case or ""] if by == "case" else [])
-        table.add_row(*(escape(cell) for cell in lead + row_cells(row, columns)))
+        table.add_row(*(markup_safe(cell) for cell in lead + row_cells(row, columns)))
     return table

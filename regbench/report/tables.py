@@ -3,13 +3,14 @@ tests."""
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.table import Table
 
+from regbench.console import markup_safe
 from regbench.report import anytime_ert, anytime_stats, pairs, stats
 from regbench.report.instances import instances, solvers_of
 from regbench.report.runs import Runs
 from regbench.report.summary import fmt_number
+from regbench.tablefit import fit_table as fit_table  # re-export: the report's callers import it from here
 
 # Above this many pairs per measure the terminal shows one row per strategy (the HTML page has the matrix).
 MAX_PAIR_ROWS = 30
@@ -35,7 +36,7 @@ def success_table(runs: Runs, results: stats.InstanceResults, error: str = "erro
     for rate in stats.success_rates(results):
         by_solver.setdefault(rate.solver, []).append(rate)
     for solver, rates in by_solver.items():
-        table.add_row(escape(solver), str(rates[0].n), *(f"{r.rate:.0%}" for r in rates))
+        table.add_row(markup_safe(solver), str(rates[0].n), *(f"{r.rate:.0%}" for r in rates))
     return table
 
 
@@ -75,7 +76,9 @@ def first_hit_table(runs: Runs, error: str = "error_mean") -> Table:
             cells += [_ert_cell(mine[t]) for t in indices]
         hit = next(r for r in rows[HIT_TARGET[0]] if r.solver == solver and r.target == HIT_TARGET[1])
         n = int((absolute.runs[:, j] > 0).sum())
-        table.add_row(escape(solver), str(n), *cells, fmt_number(hit.median_hit_s, 3), fmt_share(hit.median_hit_share))
+        table.add_row(
+            markup_safe(solver), str(n), *cells, fmt_number(hit.median_hit_s, 3), fmt_share(hit.median_hit_share)
+        )
     return table
 
 
@@ -137,11 +140,11 @@ def paired_tests_table(runs: Runs, measures: tuple[str, ...]) -> Table:
         for t in tests:
             table.add_row(
                 measure,
-                escape(t.a),
-                escape(t.b),
+                markup_safe(t.a),
+                markup_safe(t.b),
                 str(t.n),
                 fmt_number(t.median_difference),
-                fmt_number(t.p_holm, 3) if t.tested else escape(t.reason or "not tested"),
+                fmt_number(t.p_holm, 3) if t.tested else markup_safe(t.reason or "not tested"),
                 fmt_number(t.rank_biserial, 2),
             )
     return table
@@ -194,7 +197,7 @@ def _tally_table(runs: Runs, blocks: dict[str, list[pairs.PairTest]]) -> Table:
                 else:
                     cell[0 if sign * (t.rank_biserial or 0.0) < 0 else 1] += 1
     for solver in solvers:
-        table.add_row(escape(solver), *(str(n) for m in blocks for n in counts[solver][m]))
+        table.add_row(markup_safe(solver), *(str(n) for m in blocks for n in counts[solver][m]))
     return table
 
 
@@ -219,65 +222,3 @@ def significant_share(tests: list[pairs.PairTest]) -> tuple[int, int]:
     """(significant, tested) pairs."""
     tested = [t for t in tests if t.tested]
     return sum(t.significant for t in tested), len(tested)
-
-
-# -- fitting a table to the terminal ----------------------------------------------------------------------------
-
-# A text column (names, outcome tallies) may wrap at spaces and fold long words, but is never narrower than this.
-MIN_TEXT_WIDTH = 10
-
-
-def _cell_text(cell) -> str:
-    return cell.plain if hasattr(cell, "plain") else str(cell)
-
-
-def fit_table(table: Table, width: int) -> Table:
-    """``table`` made to fit ``width`` columns without splitting a number: right-justified (numeric) columns never
-    wrap and are given the width of their widest cell; when they do not all fit, columns are dropped from the
-    right (never the first) and the caption names them."""
-    columns = table.columns
-    if not columns:
-        return table
-
-    def need(column) -> int:
-        cells = [_cell_text(c) for c in column._cells]
-        header = max((len(w) for w in _cell_text(column.header).split()), default=1)
-        if column.justify == "right" or column.no_wrap:
-            return max([header, *(len(line) for c in cells for line in c.splitlines() or [""])])
-        longest_word = max((len(w) for c in cells for w in c.split()), default=1)
-        return max(min(longest_word, MIN_TEXT_WIDTH), min(header, MIN_TEXT_WIDTH))
-
-    for column in columns:
-        if column.justify == "right":
-            column.no_wrap = True
-        column.min_width = max(column.min_width or 0, need(column))
-    edges = 1 if table.show_edge else -1
-    dropped = []
-    from rich.console import Console
-    from rich.measure import Measurement
-
-    probe = Console(width=max(width, 1) * 4, file=None, color_system=None)
-
-    def too_wide() -> bool:
-        estimate = sum(c.min_width + 3 for c in table.columns) + edges
-        try:  # rich's own minimum width of the table as it stands (what it cannot shrink below)
-            measured = Measurement.get(probe, probe.options, table).minimum
-        except Exception:
-            measured = 0
-        return max(estimate, measured) > width
-
-    # drop from the right, keeping the error and time columns (what a reader compares) as long as possible
-    for keep_measures in (True, False):
-        for column in list(reversed(table.columns[1:])):
-            if not too_wide():
-                break
-            header = _cell_text(column.header).lower()
-            if keep_measures and any(word in header for word in ("err", "time")):
-                continue
-            table.columns.remove(column)
-            dropped.append(column)
-    if dropped:
-        names = ", ".join(_cell_text(c.header).replace("\n", " ") for c in reversed(dropped))
-        note = f"not shown at {width} columns (widen the terminal to see them): {names}"
-        table.caption = f"{table.caption}; {note}" if table.caption else note
-    return table

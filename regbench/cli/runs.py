@@ -1,0 +1,88 @@
+"""``regbench runs``: the runs of a result store, one line each with its key, for ``regbench show KEY``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import click
+
+from regbench.cli.common import echo_json, make_console, pattern_option
+from regbench.console import markup_safe
+from regbench.exports import select_summaries
+from regbench.names import MatrixError, split_patterns
+from regbench.outcomes import verdict
+from regbench.record import RunRecord
+from regbench.store import DEFAULT_STORE, Store, StoreError
+
+#: What a listed run needs of its record: SQLite drops the rest (traces, transforms) before it reaches Python.
+_LISTED = ("key", "strategy", "params", "case", "seed", "repeat", "status", "outcome", "registered")
+_UNLISTED = tuple(f.name for f in dataclasses.fields(RunRecord) if f.name not in _LISTED)
+
+
+@click.command("runs")
+@click.option("--store", default=DEFAULT_STORE, show_default=True, help="The result store to list.")
+@pattern_option("strategy", "Only these strategies' runs: a name or glob, repeatable or comma-separated.")
+@pattern_option("case", "Only these cases' runs (as -s).")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead.")
+def runs_command(store: str, strategies: tuple[str, ...], cases: tuple[str, ...], as_json: bool) -> None:
+    """List the runs of a result store in finishing order: key, strategy, case, seed, outcome and verdict.
+    ``regbench show KEY`` explains one (a unique prefix of KEY is enough).
+
+    A pattern that matches no run in the store is a usage error (exit 2) listing the names the store holds.
+    """
+    rows = listed_runs(store, split_patterns(strategies), split_patterns(cases))
+    if as_json:
+        echo_json(rows)
+        return
+    console = make_console()
+    if not rows:
+        console.print(f"{markup_safe(store)}: no runs yet", highlight=False)
+        return
+    console.print(runs_table(rows))
+
+
+def listed_runs(store: str, strategies: list[str], cases: list[str]) -> list[dict[str, Any]]:
+    """One dict per selected run (the :data:`_LISTED` fields but ``params``, the strategy labelled as the reports
+    label it, its verdict); a store that cannot be read or a pattern that matches nothing is a usage error."""
+    import numpy as np
+
+    from regbench.report.runs import solver_labels
+
+    try:
+        with Store.read_only(store) as db:
+            rows = select_summaries(db, strategies, cases, without=_UNLISTED)
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except MatrixError as exc:
+        raise click.UsageError(f"{store}: {exc}") from exc
+    strategies_column = np.array([r["strategy"] for r in rows], dtype=object)
+    labels = solver_labels(strategies_column, [r.get("params") or {} for r in rows])
+    return [
+        {**{k: row.get(k) for k in _LISTED if k != "params"}, "strategy": str(label), "verdict": verdict(row)}
+        for row, label in zip(rows, labels, strict=True)
+    ]
+
+
+def runs_table(rows: list[dict[str, Any]]):
+    from rich.table import Table
+
+    from regbench.report.runview import as_text
+
+    repeats = any(r["repeat"] for r in rows)
+    table = Table(title=f"{len(rows)} run{'' if len(rows) == 1 else 's'}", title_justify="left")
+    table.add_column("key", no_wrap=True)
+    table.add_column("strategy", overflow="fold")
+    table.add_column("case", overflow="fold")
+    table.add_column("seed", justify="right", no_wrap=True)
+    if repeats:
+        table.add_column("repeat", justify="right", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    for r in rows:
+        repeat = [str(r["repeat"] or 0)] if repeats else []
+        cells = (r["key"], r["strategy"], r["case"], r["seed"], *repeat, r["outcome"] or r["status"], r["verdict"])
+        table.add_row(*(as_text(cell) for cell in cells))
+    table.caption = "regbench show KEY explains a run (a unique prefix of KEY is enough)"
+    table.caption_justify = "left"
+    return table
