@@ -80,3 +80,18 @@ def test_show_points_to_runs_and_takes_the_keys_it_lists(store):
     shown = invoke("show", key[:8], "--store", str(store), "--json")
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output)["key"] == key
+
+
+def test_at_80_columns_each_run_is_one_line_with_a_key_show_takes(store):
+    """Seen (issue 22, item 10): at 80 columns the key, strategy and case columns folded into 4-character pieces."""
+    result = CliRunner().invoke(main, ["runs", "--store", str(store)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line.split() for line in lines if line.strip()[:1] in "0123456789abcdef" and "tiny-" in line]
+    assert len(rows) == 8, result.output
+    for key, strategy, case, seed, *rest in rows:
+        assert len(key) == 12 and strategy.startswith("gd") and case.startswith("tiny-") and seed in {"0", "1"}
+        assert " ".join(rest).startswith(("registered", "not registered", "failed", "not judged")), rest
+        shown = invoke("show", key, "--store", str(store))
+        assert shown.exit_code == 0 and case in shown.output, shown.output

@@ -14,6 +14,7 @@ from regbench.names import MatrixError, split_patterns
 from regbench.outcomes import verdict
 from regbench.record import RunRecord
 from regbench.store import DEFAULT_STORE, Store, StoreError
+from regbench.tablefit import fit_table
 
 #: What a listed run needs of its record: SQLite drops the rest (traces, transforms) before it reaches Python.
 _LISTED = ("key", "strategy", "params", "case", "seed", "repeat", "status", "outcome", "registered")
@@ -26,7 +27,7 @@ _UNLISTED = tuple(f.name for f in dataclasses.fields(RunRecord) if f.name not in
 @pattern_option("case", "Only these cases' runs (as -s).")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead.")
 def runs_command(store: str, strategies: tuple[str, ...], cases: tuple[str, ...], as_json: bool) -> None:
-    """List the runs of a result store in finishing order: key, strategy, case, seed, outcome and verdict.
+    """List the runs of a result store in finishing order: key, strategy, case, seed, verdict and outcome.
     ``regbench show KEY`` explains one (a unique prefix of KEY is enough).
 
     A pattern that matches no run in the store is a usage error (exit 2) listing the names the store holds.
@@ -39,7 +40,7 @@ def runs_command(store: str, strategies: tuple[str, ...], cases: tuple[str, ...]
     if not rows:
         console.print(f"{markup_safe(store)}: no runs yet", highlight=False)
         return
-    console.print(runs_table(rows))
+    console.print(fit_table(runs_table(rows, short_keys=console.width < WIDE), console.width))
 
 
 def listed_runs(store: str, strategies: list[str], cases: list[str]) -> list[dict[str, Any]]:
@@ -64,25 +65,33 @@ def listed_runs(store: str, strategies: list[str], cases: list[str]) -> list[dic
     ]
 
 
-def runs_table(rows: list[dict[str, Any]]):
+#: From this terminal width up, keys are printed whole; below it, their first :data:`SHORT_KEY` characters (what
+#: ``show`` accepts: 48 bits make two runs sharing one vanishingly rare, and ``show`` names any ambiguity).
+WIDE, SHORT_KEY = 100, 12
+
+
+def runs_table(rows: list[dict[str, Any]], short_keys: bool = False):
+    from rich import box
     from rich.table import Table
 
     from regbench.report.runview import as_text
 
     repeats = any(r["repeat"] for r in rows)
-    table = Table(title=f"{len(rows)} run{'' if len(rows) == 1 else 's'}", title_justify="left")
-    table.add_column("key", no_wrap=True)
-    table.add_column("strategy", overflow="fold")
-    table.add_column("case", overflow="fold")
+    # no vertical rules, and the repeat last (dropped first): an 80-column terminal holds the rest of a row
+    title = f"{len(rows)} run{'' if len(rows) == 1 else 's'}"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name in ("key", "strategy", "case"):
+        table.add_column(name, no_wrap=True)
     table.add_column("seed", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
     if repeats:
         table.add_column("repeat", justify="right", no_wrap=True)
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
     for r in rows:
-        repeat = [str(r["repeat"] or 0)] if repeats else []
-        cells = (r["key"], r["strategy"], r["case"], r["seed"], *repeat, r["outcome"] or r["status"], r["verdict"])
-        table.add_row(*(as_text(cell) for cell in cells))
-    table.caption = "regbench show KEY explains a run (a unique prefix of KEY is enough)"
+        key = r["key"][:SHORT_KEY] if short_keys else r["key"]
+        cells = [key, r["strategy"], r["case"], r["seed"], r["verdict"], r["outcome"] or r["status"]]
+        table.add_row(*(as_text(cell) for cell in cells + ([str(r["repeat"] or 0)] if repeats else [])))
+    table.caption = "regbench show KEY explains a run (a unique prefix of KEY is enough"
+    table.caption += f"; keys cut to {SHORT_KEY} characters: --json prints them whole)" if short_keys else ")"
     table.caption_justify = "left"
     return table
