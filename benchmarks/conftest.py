@@ -24,13 +24,13 @@ from typing import Any
 
 import pytest
 
-from regbench.isolation import IsolatedWorker, Lost, RunnerError, lost_record, run_isolated
-from regbench.names import MatrixError, select, split_patterns
-from regbench.plugins import RegbenchPluginManager, make_plugin_manager
+from regbench.plugin.manager import RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord, to_jsonable
 from regbench.run import execute_record, new_record
-from regbench.runner import DEFAULT_TIMEOUT_S
-from regbench.worker import RunSpec
+from regbench.runner.isolation import IsolatedWorker, Lost, RunnerError, lost_record, run_isolated
+from regbench.runner.run_matrix import DEFAULT_TIMEOUT_S
+from regbench.runner.worker import RunSpec
+from regbench.util.names import MatrixError, select, split_patterns
 
 #: Version of the extra_info fields and of the "regbench" block; bump when a name changes meaning.
 SCHEMA_VERSION = 1

@@ -21,7 +21,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from regbench.outcomes import FAILURE_OUTCOMES
+from regbench.evaluation.outcomes import FAILURE_OUTCOMES
 
 FAILURES = set(FAILURE_OUTCOMES)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-from regbench.matrix import Matrix
-from regbench.runner import run_matrix
+from regbench.runner.matrix import Matrix
+from regbench.runner.run_matrix import run_matrix
 
 TARGET = 0.5
 

@@ -2,7 +2,7 @@
 
 On ``colin27-bspline`` (Colin27 at 4 mm, 45×54×45, with the 116 AAL labels), a few runs (lbfgs2 and gd, two
 seeds each) run in this process; for each, the returned transform is rebuilt from ``record.transform`` and
-:func:`regbench.labels.label_measures` (Dice per label, HD95 per label, at the start and for the returned
+:func:`regbench.evaluation.labels.label_measures` (Dice per label, HD95 per label, at the start and for the returned
 transform: what the evaluation adds for a case with label images) is timed against the run's Execute time (its
 segments' wall time). Target: ≤ 10% of Execute. The start's overlap is computed here every time; the evaluation
 caches it per start, so what a run really pays is at most this.
@@ -19,8 +19,8 @@ import pytest
 from regbench_plugins.colin27_cases import BRAIN, LABELS, data_dir
 
 import regbench
-from regbench.cases import initial_mapping
-from regbench.labels import label_measures
+from regbench.cases.case import initial_mapping
+from regbench.evaluation.labels import label_measures
 
 TARGET = 0.10
 CASE = "colin27-bspline"

@@ -31,9 +31,9 @@ from pathlib import Path
 import pytest
 
 import regbench
-from regbench.report.instances import instances
-from regbench.report.sources import load_runs
-from regbench.store import Store
+from regbench.report.load.instances import instances
+from regbench.report.load.sources import load_runs
+from regbench.store.sqlite import Store
 
 N_STRATEGIES, N_CASES, N_SEEDS, N_REPEATS = 16, 120, 5, 400
 N_RUNS = N_STRATEGIES * N_CASES * N_SEEDS + N_REPEATS

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import psutil
 
-from regbench.executors import LocalExecutor
-from regbench.isolation import IsolatedWorker, run_isolated
-from regbench.matrix import Matrix, parse_param_option, plan
 from regbench.record import RunRecord
-from regbench.runner import run_matrix
-from regbench.schedule import RuntimeModel
-from regbench.worker import WorkerState, plugin_manager
+from regbench.runner.executors import LocalExecutor
+from regbench.runner.isolation import IsolatedWorker, run_isolated
+from regbench.runner.matrix import Matrix, parse_param_option, plan
+from regbench.runner.run_matrix import run_matrix
+from regbench.runner.schedule import RuntimeModel
+from regbench.runner.worker import WorkerState, plugin_manager
 
 MATRIX_SPEEDUP_TARGET = 1.85
 WALL_OVER_LIMIT_TARGET = 1.05
@@ -158,7 +158,7 @@ class ArrivalOrder(RuntimeModel):
 def test_default_suite_wall_time_is_near_its_physical_limit(capsys, tmp_path, monkeypatch):
     """The built-in default suite (what ``regbench run`` runs on a fresh install: the docs' example plugin, if
     installed, is blocked) on the default workers, from a fresh store. About a minute on 2 cores."""
-    from regbench.runner import default_workers
+    from regbench.runner.run_matrix import default_workers
 
     monkeypatch.setenv("REGBENCH_BLOCK_PLUGINS", "example")  # the workers inherit it
     workers = default_workers()

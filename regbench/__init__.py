@@ -6,12 +6,14 @@ test kit). Everything else is an implementation detail that may change; the buil
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from regbench.cases import Case, CaseData, CaseError, Setup, as_float
+from regbench.cases.case import Case, CaseData, CaseError, Setup, as_float
+from regbench.cases.simulation import Simulation, TruthSpec, add_noise, make_truth, remap, simulate, warp
+from regbench.evaluation.measures import evaluate_transform
+from regbench.evaluation.stops import CATEGORIES as STOP_CATEGORIES
+from regbench.evaluation.stops import is_no_overlap, is_no_overlap_error
 from regbench.harness import ExecutionFailed, RunContext
 from regbench.hookspecs import hookimpl
-from regbench.plugins import (
+from regbench.plugin.manager import (
     MEASURE_FIELDS,
     BrokenPlugin,
     PluginError,
@@ -19,23 +21,21 @@ from regbench.plugins import (
     RegbenchPluginManager,
     make_plugin_manager,
 )
-from regbench.probe import ProbeFamily
 from regbench.record import IterationEvent, Level, RunRecord, Segment
 from regbench.run import run_one
-from regbench.simulation import Simulation, TruthSpec, add_noise, make_truth, remap, simulate, warp
-from regbench.stops import CATEGORIES as STOP_CATEGORIES
-from regbench.stops import is_no_overlap, is_no_overlap_error
-from regbench.store import Store
+from regbench.store.sqlite import Store
 from regbench.strategy import (
     NoParams,
     ParameterError,
+    ProbeFamily,
     SingleRunStrategy,
     Strategy,
     UnsupportedSetup,
     corner_shift_scales,
     param,
 )
-from regbench.transforms import transform_from_dict, transform_to_dict
+from regbench.util.transforms import transform_from_dict, transform_to_dict
+from regbench.version import __version__
 
 
 def classify_stop(text: str, pm: RegbenchPluginManager | None = None) -> str:
@@ -74,6 +74,7 @@ __all__ = [
     "as_float",
     "classify_stop",
     "corner_shift_scales",
+    "evaluate_transform",
     "hookimpl",
     "is_no_overlap",
     "is_no_overlap_error",

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import SimpleITK as sitk
 
-from regbench.cases import (
+from regbench.cases.case import (
     Case,
     CaseData,
     apply_setup_levels,
@@ -32,13 +32,13 @@ from regbench.cases import (
     initial_model_transform,
     uses_moving_initial,
 )
-from regbench.itktext import without_addresses
 from regbench.record import IterationEvent, Level, RunRecord, Segment, Trace
-from regbench.strictjson import finite_or_none
+from regbench.util.itk_text import without_addresses
+from regbench.util.strict_json import finite_or_none
 
 
 class RunHooks(Protocol):
-    """What a run asks of the plugins; :class:`~regbench.plugins.RegbenchPluginManager` is one. Named here, not
+    """What a run asks of the plugins; :class:`~regbench.plugin.manager.RegbenchPluginManager` is one. Named here, not
     imported, because the manager's hooks take a :class:`RunContext`: the harness stays below the manager."""
 
     def has_iteration_observers(self) -> bool: ...
@@ -47,7 +47,7 @@ class RunHooks(Protocol):
 
     def record_iteration(self, run: RunContext, event: IterationEvent) -> None: ...
 
-    def probe_families(self) -> Mapping[str, Any]: ...  # name → regbench.probe.ProbeFamily
+    def probe_families(self) -> Mapping[str, Any]: ...  # name → regbench.diagnostics.probe.ProbeFamily
 
 
 # GetOptimizerConvergenceValue() returns DBL_MAX until the convergence window is full.

@@ -16,11 +16,10 @@ import pluggy
 if TYPE_CHECKING:
     import SimpleITK as sitk
 
-    from regbench.cases import Case
+    from regbench.cases.case import Case
     from regbench.harness import RunContext
-    from regbench.probe import ProbeFamily
     from regbench.record import IterationEvent, RunRecord, Segment
-    from regbench.strategy import Strategy
+    from regbench.strategy import ProbeFamily, Strategy
 
 hookspec = pluggy.HookspecMarker("regbench")
 hookimpl = pluggy.HookimplMarker("regbench")
@@ -129,13 +128,14 @@ def regbench_evaluate(case: Case, transform: sitk.Transform, record: RunRecord) 
 
 
 @hookspec
-def regbench_run_finished(record: RunRecord) -> None:
+def regbench_run_finished(record: RunRecord, run: RunContext | None) -> None:
     """Observe a finished run record.
 
     Called for every plugin once per run, after evaluation and outcome judgement, whatever the status: ``ok``
-    and ``error`` records in the run's worker process, ``crashed`` and ``timeout`` ones (whose worker died) in
-    the process that ran the matrix. Use it to forward records to an external tracker. The return value is
-    ignored; an exception is noted in the record, which is kept.
+    and ``error`` records in the run's worker process, with ``run`` the :class:`regbench.RunContext` the strategy
+    drove (None where the run failed before it had one); ``crashed`` and ``timeout`` ones (whose worker died) in
+    the process that ran the matrix, with ``run`` None. Use it to forward records to an external tracker (name only
+    the arguments you need). The return value is ignored; an exception is noted in the record, which is kept.
 
     Example::
 

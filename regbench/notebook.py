@@ -32,7 +32,7 @@ class LivePlot:
     """A plugin that plots each iteration's metric as it arrives (see the module docstring)."""
 
     def __init__(self, pm=None, update_every: int = 1, title: str = "", display: bool | None = None) -> None:
-        from regbench.plugins import make_plugin_manager
+        from regbench.plugin.manager import make_plugin_manager
 
         self.pm = pm if pm is not None else make_plugin_manager()
         self.update_every = max(1, int(update_every))
@@ -129,8 +129,3 @@ class LivePlot:
             self._handle = ipy_display(self.figure, display_id=True)
         else:
             self._handle.update(self.figure)
-
-
-def trace_frame(record) -> Any:
-    """``record.trace.to_frame()``: the run's trace as a pandas DataFrame."""
-    return record.trace.to_frame()

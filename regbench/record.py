@@ -11,8 +11,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from regbench.strictjson import dumps, to_jsonable  # also re-exported: the old import path
-from regbench.strictjson import finite_or_none as finite_or_none  # re-exported: the old import path
 from regbench.trace import (  # noqa: F401  (re-exported: the old import path)
     AFTER_RUN_COLUMNS,
     EVENT_COLUMNS,
@@ -21,6 +19,8 @@ from regbench.trace import (  # noqa: F401  (re-exported: the old import path)
     IterationEvent,
     Trace,
 )
+from regbench.util.strict_json import dumps, to_jsonable  # also re-exported: the old import path
+from regbench.util.strict_json import finite_or_none as finite_or_none  # re-exported: the old import path
 
 SCHEMA_VERSION = 1
 #: Record fields that measure the machine, not the run.
@@ -140,10 +140,10 @@ class RunRecord:
     stop_condition: str | None = None
     stop_category: str | None = None
     outcome: str | None = None
-    # Accuracy, judged apart from the stop (regbench.outcomes.Evidence): whether the error `accuracy` names
+    # Accuracy, judged apart from the stop (regbench.evaluation.outcomes.Evidence): whether the error `accuracy` names
     # ("truth_fg" foreground, "truth" whole domain, "landmarks" TRE) ended within `tolerance`, physical units:
-    # min(half the finest spacing, a quarter of the starting error), regbench.tolerance. None where nothing judges
-    # it ("labels" judge progress only: no physical tolerance; no truth at all: accuracy None).
+    # min(half the finest spacing, a quarter of the starting error), regbench.evaluation.tolerance. None where nothing
+    # judges it ("labels" judge progress only: no physical tolerance; no truth at all: accuracy None).
     registered: bool | None = None
     tolerance: float | None = None
     accuracy: str | None = None
@@ -173,15 +173,16 @@ class RunRecord:
     hd95: float | None = None
     label_count: int | None = None  # how many labels the fixed label image has
     dice_per_label: dict[str, float | None] | None = None  # label value (as text) → Dice, returned transform
-    # Where the case asks for it (regbench.inverse): ‖T_bwd(T_fwd(p)) − p‖ over the fixed foreground, physical units
+    # Where the case asks for it (regbench.evaluation.inverse): ‖T_bwd(T_fwd(p)) − p‖ over the fixed foreground,
+    # physical units
     inverse_consistency_mean: float | None = None
     inverse_consistency_p95: float | None = None
     # Share of fixed-image samples (within the fixed mask, if any) that the transform maps inside the moving
     # image, at the start and for the returned transform.
     initial_overlap_fraction: float | None = None
     overlap_fraction: float | None = None
-    # Best or last (regbench.bestorlast): the best, on the dense metric, of the positions kept at the last level
-    # and the optimizer's own best visited, evaluated after the run; regret = returned minus best (> 0: worse).
+    # Best or last (regbench.evaluation.best_or_last): the best, on the dense metric, of the positions kept at the last
+    # level and the optimizer's own best visited, evaluated after the run; regret = returned minus best (> 0: worse).
     best_visited_metric_dense: float | None = None
     best_visited_error_mean: float | None = None
     regret_metric_dense: float | None = None

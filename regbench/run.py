@@ -3,7 +3,7 @@
 The order is fixed: parse parameters, fix threads and seed, let the strategy drive ``ctx.execute``, evaluate
 the returned transform with every ``regbench_evaluate`` hook, classify the stop, judge the outcome, tell
 ``regbench_run_finished``. Anything a strategy or SimpleITK raises becomes an ``error`` record (``memory`` when it
-ran out of memory: :mod:`regbench.memorylimit`).
+ran out of memory: :mod:`regbench.util.memory_limit`).
 """
 
 from __future__ import annotations
@@ -22,21 +22,21 @@ import numpy as np
 import pluggy
 import SimpleITK as sitk
 
-from regbench.caseresolve import case_digest
-from regbench.cases import Case, CaseError, initial_mapping
+from regbench.cases.case import Case, CaseError, case_digest, initial_mapping
+from regbench.evaluation.inverse import measure as measure_inverse_consistency
+from regbench.evaluation.outcomes import Evidence, clear_no_overlap_values, judge
+from regbench.evaluation.postrun import evaluate_trace, returned_best_on_dense_levels
+from regbench.evaluation.stops import CATEGORIES as STOP_CATEGORIES
+from regbench.evaluation.stops import is_rounding_failure
 from regbench.harness import DEFAULT_POSITIONS, ExecutionFailed, PositionSchedule, RunContext
-from regbench.inverse import measure as measure_inverse_consistency
-from regbench.memorylimit import memory_error_text, ran_out_of_memory
-from regbench.outcomes import Evidence, clear_no_overlap_values, judge
-from regbench.peakmemory import peak_rss_mb, reset_peak_rss
-from regbench.plugins import MEASURE_FIELDS, RegbenchPluginManager, make_plugin_manager, name_problem
-from regbench.postrun import evaluate_trace, returned_best_on_dense_levels
+from regbench.plugin.manager import MEASURE_FIELDS, RegbenchPluginManager, make_plugin_manager, name_problem
 from regbench.record import RunRecord, Segment
-from regbench.stops import CATEGORIES as STOP_CATEGORIES
-from regbench.stops import is_rounding_failure
 from regbench.strategy import ParameterError, Strategy
-from regbench.strictjson import dumps, to_jsonable
-from regbench.transforms import transform_to_dict
+from regbench.util.memory_limit import memory_error_text, ran_out_of_memory
+from regbench.util.peak_memory import peak_rss_mb, reset_peak_rss
+from regbench.util.strict_json import dumps, to_jsonable
+from regbench.util.transforms import transform_to_dict
+from regbench.version import __version__
 
 #: ITK threads per run unless asked otherwise: one, so that the same key gives the same record (Mattes MI is
 #: not bit-identical with more; reference §5). Parallelism comes from running several runs at once.
@@ -51,10 +51,8 @@ def default_threads() -> int:
 
 
 def versions() -> dict[str, str]:
-    import regbench
-
     return {
-        "regbench": regbench.__version__,
+        "regbench": __version__,
         "SimpleITK": sitk.Version_VersionString(),
         "ITK": sitk.Version_ITKVersionString(),
         "numpy": np.__version__,
@@ -164,7 +162,8 @@ def new_record(
         provenance={
             "strategy": strategy.provenance.as_dict() if strategy.provenance else None,
             "case": case.provenance.as_dict() if case.provenance else None,
-            # which definition of the case ran: show, reports and audit find it again by it (regbench.caseresolve)
+            # which definition of the case ran: show, reports and audit find it again by it
+            # (regbench.report.load.case_of_run)
             "case_digest": case_digest(case),
         },
         versions=vers,
@@ -219,6 +218,7 @@ def execute_record(
     starts (a worker tells its runner, which records it if the run then crashes or times out)."""
     wall, cpu = time.perf_counter(), time.process_time()
     reset_peak_rss()
+    ctx: RunContext | None = None
     with itk_globals(record.threads):
         try:
             case = case.for_seed(record.seed)
@@ -251,7 +251,7 @@ def execute_record(
     record.wall_time_s = time.perf_counter() - wall
     record.cpu_time_s = time.process_time() - cpu
     record.peak_rss_mb = peak_rss_mb()
-    pm.run_finished(record)
+    pm.run_finished(record, ctx)
     return record
 
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-if TYPE_CHECKING:
-    import SimpleITK as sitk
+import SimpleITK as sitk
 
+if TYPE_CHECKING:
     from regbench.harness import RunContext
-    from regbench.provenance import Provenance
+    from regbench.util.provenance import Provenance
 
 
 class ParameterError(ValueError):
@@ -312,3 +313,44 @@ def corner_shift_scales(transform: sitk.Transform, image: sitk.Image, delta: flo
     nonzero = [s for s in shifts if s > 0]
     floor = min(nonzero) if nonzero else 1.0
     return [s if s > 0 else floor for s in shifts]
+
+
+@dataclass
+class ProbeFamily:
+    """One optimizer family for the semantics probe, registered through ``regbench_register_probe_families``.
+
+    ``configure(method)`` sets the family's optimizer on a method that has its metric (dense mean squares), its
+    interpolator and one level; the probe adds a 2-D translation and runs it on a 32² pair shifted by (1.5, -1),
+    twice (once to the end, once stopped at the second event), so allow a handful of iterations. ``stop_prefix``
+    is what SimpleITK puts before the colon of the family's stop-condition texts (``"PowellOptimizerv4"``);
+    ``stop_pattern`` matches the start of a text, for an optimizer whose texts have no prefix (LBFGS2): a record's
+    stop texts tell which family ran. ``one_event_per_iteration``: an iteration event is one iteration, not one
+    evaluation, so an iteration counter back at 0 is a new run (the probe counts ``runs_per_level``).
+
+    ``configure`` is tried once on a bare method when the family is made: one that raises makes the registering
+    plugin broken, as a bad strategy does.
+    """
+
+    name: str
+    configure: Callable[[sitk.ImageRegistrationMethod], None]
+    stop_prefix: str | None = None
+    stop_pattern: re.Pattern[str] | None = None
+    one_event_per_iteration: bool = False
+    provenance: Provenance | None = field(default=None, compare=False)  # set when registered
+
+    def __post_init__(self) -> None:
+        if not callable(self.configure):
+            raise TypeError(f"probe family {self.name!r}: configure must be a function of the method")
+        if self.stop_prefix is not None and not isinstance(self.stop_prefix, str):
+            raise TypeError(f"probe family {self.name!r}: stop_prefix must be a string or None")
+        if self.stop_pattern is not None and not isinstance(self.stop_pattern, re.Pattern):
+            raise TypeError(f"probe family {self.name!r}: stop_pattern must be a compiled re.Pattern or None")
+        try:
+            self.configure(sitk.ImageRegistrationMethod())
+        except Exception as exc:
+            raise ValueError(f"probe family {self.name!r}: configure(method) raised {describe_exception(exc)}") from exc
+
+
+def describe_exception(exc: BaseException) -> str:
+    """An exception in one line of at most 200 characters."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:200]

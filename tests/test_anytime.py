@@ -7,11 +7,11 @@ import pytest
 import SimpleITK as sitk
 
 import regbench
-from regbench.cases import as_float
+from regbench.cases.case import as_float
+from regbench.cases.tiny import make_tiny_case
+from regbench.evaluation.postrun import MIN_EVALUATED
 from regbench.harness import NO_POSITIONS, PositionSchedule
-from regbench.postrun import MIN_EVALUATED
 from regbench.record import RunRecord
-from regbench.tinycase import make_tiny_case
 
 
 def _transform_at(record: RunRecord, row: int, case) -> sitk.Transform:
@@ -129,8 +129,8 @@ def test_an_old_trace_without_the_new_columns_loads():
 def test_show_states_first_hits_best_dense_and_whether_it_was_returned():
     from rich.console import Console
 
-    from regbench.report.anytime import first_hit, measure_of, trace_best
-    from regbench.report.explain import print_explanation
+    from regbench.report.stats.anytime import first_hit, measure_of, trace_best
+    from regbench.report.text.explain import print_explanation
 
     record = regbench.run_one("lbfgs2", make_tiny_case("affine"))
     console = Console(width=300, record=True)

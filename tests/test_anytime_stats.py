@@ -26,9 +26,11 @@ from click.testing import CliRunner
 
 from regbench.cli import main
 from regbench.record import Anytime, RunRecord
-from regbench.report import anytime_budget, anytime_ert, anytime_stats, stats
-from regbench.report.runs import from_records, load_store
-from regbench.store import Store
+from regbench.report.load.columns import from_records, load_store
+from regbench.report.stats import across_instances as stats
+from regbench.report.stats import anytime_budget, anytime_ert
+from regbench.report.stats import anytime_curves as anytime_stats
+from regbench.store.sqlite import Store
 
 CURVES = {
     ("a", 0): ([0, 1, 2, 4], [10, 6, 3, 0.5], "converged"),

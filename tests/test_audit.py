@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 import regbench
-from regbench.audit import audit, audit_lines
+from regbench.cases.tiny import make_tiny_case
 from regbench.cli import main
+from regbench.diagnostics.stability_audit import audit, audit_lines
 from regbench.run import DEFAULT_THREADS
-from regbench.tinycase import make_tiny_case
 
 _PM = regbench.make_plugin_manager()
 

@@ -12,10 +12,10 @@ import SimpleITK as sitk
 from click.testing import CliRunner
 
 from regbench import CaseError
-from regbench.casefiles import load_case_file
+from regbench.cases.files import load_case_file
 from regbench.cli import main
-from regbench.matrix import MatrixError
-from regbench.runfile import load_run_file
+from regbench.runner.matrix import MatrixError
+from regbench.runner.settings import load_run_file
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,7 @@ def test_show_says_what_a_pytest_benchmark_file_holds(tmp_path):
 
 def test_show_finds_a_key_in_a_json_lines_record_file(tmp_path):
     import regbench
-    from regbench.tinycase import make_tiny_case
+    from regbench.cases.tiny import make_tiny_case
 
     records = [regbench.run_one("gd", make_tiny_case(), seed=s) for s in (0, 1)]
     lines = tmp_path / "runs.jsonl"

@@ -8,7 +8,8 @@ import pytest
 from rich.console import Console
 
 import regbench
-from regbench.bestorlast import (
+from regbench.cases.tiny import make_tiny_case
+from regbench.evaluation.best_or_last import (
     NOTE_PREFIX,
     Compared,
     answer,
@@ -18,8 +19,7 @@ from regbench.bestorlast import (
     within_tolerance,
 )
 from regbench.record import Level, RunRecord, Segment, Trace
-from regbench.report.explain import print_explanation
-from regbench.tinycase import make_tiny_case
+from regbench.report.text.explain import print_explanation
 
 LAST = 1  # the hand-made runs have two pyramid levels, 0 then 1
 

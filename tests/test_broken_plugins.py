@@ -12,8 +12,8 @@ from plugin_packages import GOOD, install
 
 import regbench
 from regbench.cli import main
-from regbench.matrix import Matrix
-from regbench.runner import run_matrix
+from regbench.runner.matrix import Matrix
+from regbench.runner.run_matrix import run_matrix
 
 # The mistakes a plugin author makes, as third-party packages: each must cost that plugin only.
 BROKEN = {

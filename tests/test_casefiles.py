@@ -12,8 +12,8 @@ from regbench_plugins.synthetic import phantom, warped_pair
 
 import regbench
 from regbench import CaseError
-from regbench.casefiles import load_case_file
-from regbench.caseinputs import preserve_locale
+from regbench.cases.files import load_case_file
+from regbench.cases.inputs import preserve_locale
 
 TRUTH = sitk.TranslationTransform(2, (2.5, -1.5))
 
@@ -338,7 +338,7 @@ def test_every_setup_field_refuses_a_wrong_type_with_a_clear_error(files, name):
 
 
 def test_a_negative_mask_given_through_the_api_is_named_negative(files):
-    from regbench.casedata import check_case_data
+    from regbench.cases.data import check_case_data
 
     fixed = sitk.ReadImage(str(files / "fixed.nii.gz"))
     data = regbench.CaseData(fixed=fixed, moving=fixed, fixed_mask=sitk.ReadImage(str(files / "negative.nrrd")))

@@ -19,14 +19,14 @@ from click.testing import CliRunner
 from regbench_plugins.synthetic import phantom
 
 import regbench
-from regbench.casefiles import load_case_file
-from regbench.caseresolve import CaseResolver, case_digest, resolve_case
-from regbench.cases import CaseError
+from regbench.cases.case import CaseError, case_digest
+from regbench.cases.files import load_case_file
 from regbench.cli import main
-from regbench.report.recommend_inputs import case_tolerances
-from regbench.report.runs import from_records, load_store
-from regbench.store import Store
-from regbench.tolerance import registration_tolerance
+from regbench.evaluation.tolerance import registration_tolerance
+from regbench.report.decide.inputs import case_tolerances
+from regbench.report.load.case_of_run import CaseResolver, resolve_case
+from regbench.report.load.columns import from_records, load_store
+from regbench.store.sqlite import Store
 
 NAME = "t1-pd-oblique"
 CASES = f"""

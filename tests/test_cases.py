@@ -8,7 +8,7 @@ from regbench_plugins.synthetic_cases import warped_pair
 import regbench
 import regbench.run
 from regbench import Case, CaseError, Setup
-from regbench.cases import initial_mapping, uses_moving_initial
+from regbench.cases.case import initial_mapping, uses_moving_initial
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from regbench_plugins.brainweb_cases import CASES, DATA_ENV
 
 import regbench
 from regbench import Case, CaseError
-from regbench.cases import initial_mapping
-from regbench.evaluate import dense_metric
+from regbench.cases.case import initial_mapping
+from regbench.evaluation.measures import dense_metric
 from regbench.run import instance_key
 
 AVAILABLE = all((brainweb_cases.data_dir() / f).is_file() for c in CASES for f in (c.fixed, c.moving))

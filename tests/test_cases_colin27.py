@@ -8,8 +8,8 @@ from regbench_plugins.colin27_cases import CASES, DATA_ENV, GRID, LABEL_COUNT
 
 import regbench
 from regbench import CaseError
-from regbench.cases import initial_mapping
-from regbench.evaluate import dense_metric, jacobian_determinant
+from regbench.cases.case import initial_mapping
+from regbench.evaluation.measures import dense_metric, jacobian_determinant
 from regbench.run import instance_key
 
 AVAILABLE = all((colin27_cases.data_dir() / f).is_file() for f in (colin27_cases.BRAIN, colin27_cases.LABELS))

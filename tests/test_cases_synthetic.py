@@ -11,8 +11,8 @@ from regbench_plugins.synthetic_cases import SUITE, bspline_2d, texture, warped_
 
 import regbench
 from regbench import Case
-from regbench.cases import initial_mapping
-from regbench.evaluate import dense_metric, foreground
+from regbench.cases.case import initial_mapping
+from regbench.evaluation.measures import dense_metric, foreground
 from regbench.run import instance_key
 
 

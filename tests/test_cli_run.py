@@ -5,11 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,12 +16,11 @@ import SimpleITK as sitk
 from click.testing import CliRunner
 
 from regbench.cli import main
-from regbench.outcomes import MEANINGS, succeeded
+from regbench.evaluation.outcomes import MEANINGS, succeeded
 from regbench.record import RunRecord
 from regbench.run import default_threads
-from regbench.store import Store
+from regbench.store.sqlite import Store
 
-TESTS = Path(__file__).resolve().parent
 ONE = ["-s", "gd", "-c", "synth2d-translation", "--seed", "1", "-p", "number_of_iterations=5"]
 FOUR = ["-s", "gd", "-s", "lbfgs2", "-c", "synth2d-translation", "--seeds", "2", "-p", "gd.number_of_iterations=5"]
 
@@ -87,7 +84,7 @@ def test_crashes_are_results_not_runner_failures(tmp_path):
 
 
 def test_an_unreachable_scheduler_fails_before_any_plan_or_progress_is_shown(tmp_path, monkeypatch):
-    from regbench import dask_executor
+    from regbench.runner import dask_executor
 
     monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT_S", 1.0)
     result = CliRunner().invoke(
@@ -125,8 +122,8 @@ def test_progress_and_summary_count_failed_outcomes_not_statuses(tmp_path):
     assert f"6 runs: 6 new; registered 2 · not registered 2 · failed 2 ({kind} 2)" in text
     assert "succeeded" not in result.stdout + result.stderr
     # The summary table of `regbench report` and `regbench show` of every run count the same failures.
-    from regbench.report.runs import load_store
-    from regbench.report.summary import summary_rows
+    from regbench.report.load.columns import load_store
+    from regbench.report.stats.summary import summary_rows
 
     rows = summary_rows(load_store(tmp_path / "s.sqlite"))  # one row per learning rate
     assert {r.solver: (r.runs, r.no_failure, r.registered, r.not_registered) for r in rows} == {
@@ -169,7 +166,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
 
 
 def test_the_default_timeout_applies_unless_zero(tmp_path):
-    from regbench.runner import DEFAULT_TIMEOUT_S, make_executor
+    from regbench.runner.run_matrix import DEFAULT_TIMEOUT_S, make_executor
 
     assert make_executor("local").timeout == DEFAULT_TIMEOUT_S == 1800
     assert make_executor("local", timeout=0).timeout is None
@@ -356,7 +353,7 @@ def _count(path: Path) -> int:
 
 
 @pytest.mark.slow
-def test_ctrl_c_keeps_finished_runs_and_says_how_to_resume(tmp_path):
+def test_ctrl_c_keeps_finished_runs_and_says_how_to_resume(tmp_path, regbench_process):
     store = tmp_path / "s.sqlite"
     args = [
         "run",
@@ -375,15 +372,7 @@ def test_ctrl_c_keeps_finished_runs_and_says_how_to_resume(tmp_path):
         "--store",
         str(store),
     ]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from regbench.cli import main; main()", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = regbench_process.start(*args, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not (store.exists() and _count(store) == 1):
         assert time.monotonic() < deadline and proc.poll() is None
@@ -423,7 +412,7 @@ def test_help_lists_the_options():
 
 
 def test_a_rerun_of_a_finished_matrix_starts_no_worker(tmp_path, monkeypatch):
-    from regbench.isolation import IsolatedWorker
+    from regbench.runner.isolation import IsolatedWorker
 
     store = tmp_path / "s.sqlite"
     grid = ["-s", "gd", "-c", "synth2d-translation", "-p", "number_of_iterations=3", "--seeds", "2", "--workers", "1"]

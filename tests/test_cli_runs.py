@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 import regbench
+from regbench.cases.tiny import make_tiny_case
 from regbench.cli import main
-from regbench.store import Store
-from regbench.tinycase import make_tiny_case
+from regbench.store.sqlite import Store
 
 
 @pytest.fixture(scope="module")

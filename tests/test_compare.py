@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 import regbench
 from regbench.cli import main
-from regbench.report.compare import GateError, check, check_values, compare, parse_gate
-from regbench.report.runs import from_records
-from regbench.store import Store
+from regbench.report.gates.compare import GateError, check, check_values, compare, parse_gate
+from regbench.report.load.columns import from_records
+from regbench.store.sqlite import Store
 
 
 def rec(strategy="s", case="c", seed=0, **fields) -> regbench.RunRecord:

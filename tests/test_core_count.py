@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from regbench.cli import main
 from regbench.run import default_threads
-from regbench.runner import default_workers
+from regbench.runner.run_matrix import default_workers
 
 FOUR = ["-s", "gd", "-s", "lbfgs2", "-c", "synth2d-translation", "--seeds", "2", "-p", "gd.number_of_iterations=5"]
 

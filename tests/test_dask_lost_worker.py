@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from regbench_processes import RegbenchProcesses
 
-from regbench import dask_executor
-from regbench.isolation import RunnerError
-from regbench.matrix import Matrix
-from regbench.runner import run_matrix
+from regbench.runner import dask_executor
+from regbench.runner.isolation import RunnerError
+from regbench.runner.matrix import Matrix
+from regbench.runner.run_matrix import run_matrix
 
 pytest.importorskip("distributed")
 
 RUNS = 30
-TESTS = Path(__file__).parent
 
 
 def wait_for(what: str, ready: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -47,12 +47,12 @@ class Cluster:
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path, self.executions = tmp_path, tmp_path / "executions.log"
         self.processes: list[subprocess.Popen] = []
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-            "REGBENCH_TEST_EXECUTIONS_LOG": str(self.executions),
-            "REGBENCH_TEST_FINISHED_LOG": str(tmp_path / "finished.log"),
-        }
+        self.env = RegbenchProcesses.env(  # the environment regbench's own test processes get
+            {
+                "REGBENCH_TEST_EXECUTIONS_LOG": str(self.executions),
+                "REGBENCH_TEST_FINISHED_LOG": str(tmp_path / "finished.log"),
+            }
+        )
         self.common = ["--no-dashboard", "--scheduler-file", str(tmp_path / "scheduler.json")]
         self.scheduler = self.start("scheduler", "--host", "127.0.0.1", "--port", "0")
         file = tmp_path / "scheduler.json"

@@ -14,7 +14,7 @@ import regbench_plugins
 import yaml
 
 from regbench import hookspecs
-from regbench.plugins import BUILTIN_PLUGINS, hook_names, make_plugin_manager
+from regbench.plugin.manager import BUILTIN_PLUGINS, hook_names, make_plugin_manager
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

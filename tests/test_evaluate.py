@@ -8,7 +8,7 @@ import SimpleITK as sitk
 
 import regbench
 from regbench import Case, CaseData, Setup
-from regbench.evaluate import (
+from regbench.evaluation.measures import (
     dense_metric,
     foreground,
     jacobian_determinant,
@@ -221,7 +221,7 @@ def test_no_overlap_is_the_same_value_for_every_metric():
     from regbench_plugins.synthetic_cases import warped_pair
 
     from regbench import Case, Setup
-    from regbench.evaluate import dense_metric
+    from regbench.evaluation.measures import dense_metric
 
     data = warped_pair((64, 64), sitk.TranslationTransform(2, (3.0, -2.0)), seed=5, noise=0.0)
     far = sitk.TranslationTransform(2, (500.0, 500.0))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from regbench.cases import CaseData
+from regbench.cases.case import CaseData
 from regbench.record import RunRecord
-from regbench.report.evidence import DICE_TOLERANCE, GAP_TOLERANCE, case_evidence
-from regbench.report.recommend_cases import recommend_all
-from regbench.report.runs import from_dicts, from_records
-from regbench.report.stability import solver_spreads, spread
-from regbench.transforms import transform_to_dict
+from regbench.report.decide.evidence import DICE_TOLERANCE, GAP_TOLERANCE, case_evidence
+from regbench.report.decide.per_case import recommend_all
+from regbench.report.load.columns import from_dicts, from_records
+from regbench.report.stats.stability import solver_spreads, spread
+from regbench.util.transforms import transform_to_dict
 
 
 def rows(case: str, per_strategy: dict[str, list[dict]]) -> list[dict]:

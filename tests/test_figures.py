@@ -7,11 +7,13 @@ import pytest
 
 import regbench
 from regbench import Case, Segment, Setup
-from regbench.outcomes import FAILURE_OUTCOMES, MEANINGS
+from regbench.cases.tiny import make_tiny_case
+from regbench.evaluation.outcomes import FAILURE_OUTCOMES, MEANINGS
+from regbench.evaluation.stops import CATEGORIES
 from regbench.record import Trace
-from regbench.report import anytime_figures, figures, trace_figures
-from regbench.stops import CATEGORIES
-from regbench.tinycase import make_tiny_case
+from regbench.report.figures import anytime as anytime_figures
+from regbench.report.figures import common as figures
+from regbench.report.figures import traces as trace_figures
 
 # gd's pattern: level 0 kept its first attempt (segment 0) and rejected the rerun at half the rate (1); level 1
 # rejected its first attempt (2) and kept the rerun (3).
@@ -123,8 +125,8 @@ def _with_levels(record):
 def test_error_vs_time_draws_the_median_band_and_events():
     from test_anytime_stats import hand_made_records
 
-    from regbench.report import anytime_budget
-    from regbench.report.runs import from_records
+    from regbench.report.load.columns import from_records
+    from regbench.report.stats import anytime_budget
 
     records = hand_made_records()
     runs = from_records(records)
@@ -166,7 +168,8 @@ def test_error_vs_time_draws_the_median_band_and_events():
 def test_runtime_ecdf_draws_steps_bands_and_the_virtual_best():
     from test_anytime_stats import hand_made_runs
 
-    from regbench.report import anytime_ert, anytime_stats
+    from regbench.report.stats import anytime_curves as anytime_stats
+    from regbench.report.stats import anytime_ert
 
     hits = anytime_stats.hit_times(hand_made_runs())
     ecdfs = anytime_ert.runtime_ecdfs(hits)
@@ -189,9 +192,9 @@ def test_runtime_ecdf_draws_steps_bands_and_the_virtual_best():
 
 
 def test_outcome_caption_counts_each_rows_runs_not_the_total():
-    from regbench.report.anytime_figures import outcome_plot
-    from regbench.report.runs import from_dicts
-    from regbench.report.summary import summary_rows
+    from regbench.report.figures.anytime import outcome_plot
+    from regbench.report.load.columns import from_dicts
+    from regbench.report.stats.summary import summary_rows
 
     rows = [
         {"key": f"{s}{i}", "strategy": s, "case": "c", "seed": i, "status": "ok", "outcome": "converged"}
@@ -210,8 +213,8 @@ def test_every_outcome_and_stop_category_has_a_fixed_colour():
 
 
 def test_many_strategies_get_small_multiples():
-    from regbench.report.figures import colors
-    from regbench.report.trace_figures import SMALL_MULTIPLES_ABOVE, trace_plot
+    from regbench.report.figures.common import colors
+    from regbench.report.figures.traces import SMALL_MULTIPLES_ABOVE, trace_plot
 
     def record(n):
         r = regbench.RunRecord(strategy="s", case="c", seed=0)

@@ -4,9 +4,15 @@ import pytest
 import SimpleITK as sitk
 
 import regbench
-from regbench.cases import CaseError, Setup, configure_metric
-from regbench.gradients import audit_case, audit_case_cached, cached_audit, case_warning, make_multimodal_case
-from regbench.tinycase import make_tiny_case
+from regbench.cases.case import CaseError, Setup, configure_metric
+from regbench.cases.tiny import make_tiny_case
+from regbench.diagnostics.gradient_audit import (
+    audit_case,
+    audit_case_cached,
+    cached_audit,
+    case_warning,
+    make_multimodal_case,
+)
 
 SEEN_ON = ("2.5.7", "5.4")  # SimpleITK, ITK: where the JHMI finding was measured
 _ON_SEEN = sitk.Version_VersionString() == SEEN_ON[0] and sitk.Version_ITKVersionString() == SEEN_ON[1]
@@ -60,7 +66,7 @@ def test_show_prints_the_gradient_warning_line():
 
     from rich.console import Console
 
-    from regbench.report.explain import print_explanation
+    from regbench.report.text.explain import print_explanation
 
     tiny = make_tiny_case("translation")
     case = regbench.Case("tiny-jhmi", tiny.loader, Setup(transform="translation", metric="jhmi"))
@@ -75,9 +81,9 @@ def test_reports_carry_the_case_gradient_warning(tmp_path):
     from click.testing import CliRunner
 
     from regbench.cli import main
-    from regbench.report.instances import notes
-    from regbench.report.runs import from_records
-    from regbench.store import Store
+    from regbench.report.load.columns import from_records
+    from regbench.report.load.instances import notes
+    from regbench.store.sqlite import Store
 
     record = regbench.run_one("rsgd", make_multimodal_case("jhmi"), params={"number_of_iterations": 5})
     assert any("case multimodal-jhmi: gradient audit" in line for line in notes(from_records([record])))

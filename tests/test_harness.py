@@ -7,7 +7,7 @@ from regbench_plugins.synthetic_cases import warped_pair
 
 import regbench
 from regbench import Case, Setup
-from regbench.transforms import transform_from_dict
+from regbench.util.transforms import transform_from_dict
 
 
 class Observed(regbench.Strategy):

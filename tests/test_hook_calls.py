@@ -13,11 +13,11 @@ import pytest
 
 import regbench
 from regbench import param
-from regbench.matrix import Matrix
+from regbench.cases.tiny import make_tiny_case
 from regbench.record import Level, RunRecord, Segment
 from regbench.run import _finish, run_key
-from regbench.runner import run_matrix
-from regbench.tinycase import make_tiny_case
+from regbench.runner.matrix import Matrix
+from regbench.runner.run_matrix import run_matrix
 
 
 class Quick(regbench.SingleRunStrategy):
@@ -168,7 +168,7 @@ def test_the_trace_env_var_traces_hook_calls(tmp_path, monkeypatch):
     pm = regbench.make_plugin_manager(entrypoints=False)
     regbench.run_one(Quick("quick"), make_tiny_case(), threads=1, pm=pm)
     text = log.read_text()
-    assert f"regbench[{os.getpid()}] regbench_evaluate(" in text and "-> regbench.evaluate" in text
+    assert f"regbench[{os.getpid()}] regbench_evaluate(" in text and "-> regbench_plugins.evaluation" in text
     assert "regbench_run_finished returned []" in text
     assert "regbench_classify_stop returned 'step_too_small'" in text or "regbench_classify_stop returned" in text
 
@@ -280,7 +280,7 @@ def test_run_finished_sees_crashed_and_timed_out_runs(tmp_path, monkeypatch):
     log = tmp_path / "finished.log"
     monkeypatch.setenv("REGBENCH_TEST_FINISHED_LOG", str(log))
     matrix = Matrix(strategies=["test-segfault", "test-hang", "test-sleep"], cases=["synth2d-translation"])
-    matrix.params = [regbench.matrix.ParamEntry("test-sleep", "seconds", 0.0, "test")]
+    matrix.params = [regbench.runner.matrix.ParamEntry("test-sleep", "seconds", 0.0, "test")]
     records = run_matrix(matrix, tmp_path / "s.sqlite", plugins=["runner_plugin"], timeout=3, workers=3)
     assert sorted(r.status for r in records) == ["crashed", "ok", "timeout"]
     seen = sorted(line.split()[:2] for line in log.read_text().splitlines())

@@ -4,8 +4,6 @@ record loads, never a traceback, a hang, or a case accepted whose every run then
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 import SimpleITK as sitk
@@ -38,12 +36,11 @@ def list_cases(path):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
-def test_a_fifo_given_as_an_image_is_refused_without_waiting(tmp_path):
+def test_a_fifo_given_as_an_image_is_refused_without_waiting(tmp_path, regbench_process):
     os.mkfifo(tmp_path / "fixed.mha")
     path = case_file(tmp_path)
-    command = [sys.executable, "-c", "from regbench.cli import main; main()", "list", "--cases", str(path)]
     # in a subprocess with a timeout: the old code blocked for ever opening the FIFO
-    done = subprocess.run(command, capture_output=True, text=True, timeout=20)
+    done = regbench_process.run("list", "--cases", str(path), timeout=20)
     assert done.returncode == 2, done.stderr
     assert "fixed.mha is a FIFO (named pipe), not a regular file" in " ".join(done.stderr.split())
 

@@ -15,12 +15,12 @@ from plugin_packages import GOOD, install
 from rich.console import Console
 
 import regbench
-from regbench.cases import CaseError
+from regbench.cases.case import CaseError
+from regbench.cases.tiny import make_tiny_case
 from regbench.cli import main
 from regbench.cli.answer import answer_lines
-from regbench.store import Store
+from regbench.store.sqlite import Store
 from regbench.strategy import ParameterError
-from regbench.tinycase import make_tiny_case
 
 ESC_STRATEGY = "ok\x1b[31mred"
 ESC_CASE = "tiny\x1b]0;pwn\x07[bold]x[/bold]"  # an OSC sequence (sets the terminal's title), then rich markup

@@ -11,12 +11,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from regbench.report import anytime_figures, figures, html_answer
-from regbench.report.anytime_ert import RuntimeEcdf
-from regbench.report.html import write_html
-from regbench.report.recommend_cases import recommend_all
-from regbench.report.runs import from_dicts
-from regbench.report.stats import Profile
+from regbench.report.decide.per_case import recommend_all
+from regbench.report.figures import anytime as anytime_figures
+from regbench.report.figures import common as figures
+from regbench.report.html import answer as html_answer
+from regbench.report.html.page import write_html
+from regbench.report.load.columns import from_dicts
+from regbench.report.stats.across_instances import Profile
+from regbench.report.stats.anytime_ert import RuntimeEcdf
 
 CASES = ("c1", "c2", "c3")
 SEEDS = 6

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 import regbench
 from regbench.cli import main
 from regbench.record import RunRecord
-from regbench.report import images
-from regbench.store import Store
-from regbench.transforms import transform_to_dict
+from regbench.report.figures import images
+from regbench.store.sqlite import Store
+from regbench.util.transforms import transform_to_dict
 
 
 def edge_image(edge: int, size=(64, 48)) -> sitk.Image:

@@ -10,9 +10,12 @@ from click.testing import CliRunner
 
 from regbench.cli import main
 from regbench.record import RunRecord
-from regbench.report import anytime_ert, anytime_stats, instances, pairs, stats
-from regbench.report.runs import from_records, load_store
-from regbench.store import Store
+from regbench.report.load import instances
+from regbench.report.load.columns import from_records, load_store
+from regbench.report.stats import across_instances as stats
+from regbench.report.stats import anytime_curves as anytime_stats
+from regbench.report.stats import anytime_ert, pairs
+from regbench.store.sqlite import Store
 
 
 def rec(strategy="a", case="c", seed=0, instance=None, repeat=0, **fields) -> RunRecord:

@@ -8,9 +8,9 @@ import numpy as np
 import SimpleITK as sitk
 
 import regbench
-from regbench.inverse import consistency, reversed_case
-from regbench.tinycase import make_tiny_case
-from regbench.transforms import transform_from_dict
+from regbench.cases.tiny import make_tiny_case
+from regbench.evaluation.inverse import consistency, reversed_case
+from regbench.util.transforms import transform_from_dict
 
 
 def test_consistency_is_zero_for_inverse_transforms_and_the_leftover_shift_otherwise():

@@ -15,29 +15,17 @@ from click.testing import CliRunner
 from plugin_packages import install
 
 from regbench.cli import main
-from regbench.store import Store
+from regbench.store.sqlite import Store
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 PLUGIN = ["--plugin", "runner_plugin"]
 
 
-def regbench(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    """The regbench command in a process of its own (a crash in it must not take pytest down)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(
-        [sys.executable, "-c", "from regbench.cli import main; main()", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def test_a_single_run_that_segfaults_is_a_crashed_record(tmp_path):
-    result = regbench(
-        "run", "-s", "test-segfault", "-c", "synth2d-translation", *PLUGIN, "--store", "s.sqlite", cwd=tmp_path
+def test_a_single_run_that_segfaults_is_a_crashed_record(tmp_path, regbench_process):
+    # in a process of its own: the crash must not take pytest down
+    result = regbench_process.run(
+        "run", "-s", "test-segfault", "-c", "synth2d-translation", *PLUGIN, "--store", "s.sqlite"
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "crashed: worker died with signal SIGSEGV" in " ".join(result.stdout.split())
@@ -109,9 +97,9 @@ def test_the_dry_run_says_where_a_single_run_goes(tmp_path):
     assert (plan("--in-process")["executor"], plan("--in-process")["timeout_s"]) == ("in-process", None)
 
 
-def test_shows_command_for_a_crashed_run_repeats_it_isolated(tmp_path):
-    first = regbench(
-        "run", "-s", "test-segfault", "-c", "synth2d-translation", *PLUGIN, "--store", "a.sqlite", cwd=tmp_path
+def test_shows_command_for_a_crashed_run_repeats_it_isolated(tmp_path, regbench_process):
+    first = regbench_process.run(
+        "run", "-s", "test-segfault", "-c", "synth2d-translation", *PLUGIN, "--store", "a.sqlite"
     )
     assert first.returncode == 0, first.stderr
     with Store(tmp_path / "a.sqlite") as db:
@@ -120,7 +108,7 @@ def test_shows_command_for_a_crashed_run_repeats_it_isolated(tmp_path):
     (line,) = [line for line in shown.output.splitlines() if line.startswith("command: ")]
     command = shlex.split(line.removeprefix("command: "))
     assert command[:2] == ["regbench", "run"] and "--in-process" not in command and "--plugin" in command
-    again = regbench(*command[1:], "--store", "b.sqlite", cwd=tmp_path)
+    again = regbench_process.run(*command[1:], "--store", "b.sqlite")
     assert again.returncode == 0, again.stderr  # the crash is a record again, not the end of regbench
     with Store(tmp_path / "b.sqlite") as db:
         assert [r.status for r in db.records()] == ["crashed"]

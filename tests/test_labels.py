@@ -16,17 +16,17 @@ from rich.console import Console
 
 import regbench
 from regbench import CaseError
-from regbench.casefiles import load_case_file
-from regbench.cases import Case, Setup
+from regbench.cases.case import Case, Setup
+from regbench.cases.files import load_case_file
 from regbench.cli import main
-from regbench.evaluate import evaluate_transform
-from regbench.exports import flat_row
-from regbench.labels import dice_per_label, hd95, label_measures, overlap, surface, warp_labels
-from regbench.outcomes import Evidence, judge
+from regbench.evaluation.labels import dice_per_label, hd95, label_measures, overlap, surface, warp_labels
+from regbench.evaluation.measures import evaluate_transform
+from regbench.evaluation.outcomes import Evidence, judge
 from regbench.record import RunRecord
-from regbench.report.explain import print_explanation
-from regbench.report.summary import columns_for, summary_rows, summary_table
+from regbench.report.stats.summary import columns_for, summary_rows, summary_table
+from regbench.report.text.explain import print_explanation
 from regbench.run import _merge_measures
+from regbench.store.exports import flat_row
 
 TRUTH = sitk.TranslationTransform(2, (3.0, -2.0))
 
@@ -373,8 +373,8 @@ def test_summary_shows_dice_when_a_run_has_labels_and_csv_flattens_the_mapping(l
 
 
 def test_the_html_per_case_table_has_dice_and_hd95(labelled_run, tmp_path):
-    from regbench.report.html import write_html
-    from regbench.report.runs import from_records
+    from regbench.report.html.page import write_html
+    from regbench.report.load.columns import from_records
 
     page = write_html(from_records([labelled_run]), tmp_path / "html").index.read_text(encoding="utf-8")
     by_case = page[page.index('id="by-case"') :]

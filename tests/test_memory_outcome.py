@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 import regbench
-from regbench.matrix import Matrix
-from regbench.runner import run_matrix
-from regbench.tinycase import make_tiny_case
+from regbench.cases.tiny import make_tiny_case
+from regbench.runner.matrix import Matrix
+from regbench.runner.run_matrix import run_matrix
 
 TESTS = Path(__file__).resolve().parent
 
@@ -49,21 +49,14 @@ def _limit_address_space(limit: int) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "sysconf") or sys.platform != "linux", reason="RLIMIT_AS as on Linux")
-def test_a_limit_set_outside_regbench_is_named_not_max_memory(tmp_path):
+def test_a_limit_set_outside_regbench_is_named_not_max_memory(regbench_process):
     """`ulimit -v` in the user's shell and no --max-memory: the error says the shell's limit was met."""
     limit = 3 * 2**30
     if os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") < 2 * limit:
         pytest.skip("regbench's default --max-memory (the RAM) would be the tighter limit here")
     args = ["run", "-s", "test-huge", "-c", "synth2d-translation", "--plugin", "memory_plugin", "--json"]
-    result = subprocess.run(
-        [sys.executable, "-c", "from regbench.cli import main; main()", *args, "--store", "s.sqlite"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(TESTS)},
-        preexec_fn=lambda: _limit_address_space(limit),  # as `ulimit -v 3145728` in the shell would
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    limited = partial(_limit_address_space, limit)  # as `ulimit -v 3145728` in the shell would
+    result = regbench_process.run(*args, "--store", "s.sqlite", preexec_fn=limited)
     assert result.returncode == 0, result.stdout + result.stderr
     record = json.loads(result.stdout)
     assert record["status"] == record["outcome"] == "memory", record["error"]

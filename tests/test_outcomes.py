@@ -8,8 +8,9 @@ import pytest
 import SimpleITK as sitk
 
 import regbench
-from regbench.cases import Case, CaseData, Setup
-from regbench.outcomes import (
+from regbench.cases.case import Case, CaseData, Setup
+from regbench.cases.tiny import make_tiny_case
+from regbench.evaluation.outcomes import (
     FAILURE_OUTCOMES,
     MAX_FOLDING_FRACTION,
     MIN_OVERLAP_FRACTION,
@@ -18,8 +19,7 @@ from regbench.outcomes import (
     judge,
     succeeded,
 )
-from regbench.report.runview import summary_lines
-from regbench.tinycase import make_tiny_case
+from regbench.report.text.one_run import summary_lines
 
 
 class Returns(regbench.Strategy):

@@ -34,7 +34,7 @@ def test_the_check_kit_runs_without_pytest():
     # sys.modules["pytest"] = None makes any `import pytest` fail, as in an environment without it.
     code = (
         "import sys; sys.modules['pytest'] = None\n"
-        "import regbench, regbench.checks as checks\n"
+        "import regbench, regbench.testing.checks as checks\n"
         "checks.check_strategy(regbench.make_plugin_manager(entrypoints=False).get_strategy('gd'))\n"
         "print('checked')\n"
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import regbench
-from regbench.tinycase import make_tiny_case
+from regbench.cases.tiny import make_tiny_case
 
 # Powell's iteration event reports a value that is neither f at its position nor at the previous one.
 UNTRACKED = {"powell"}

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats as sps
 from test_stats import rec
 
-from regbench.report import pairs
-from regbench.report.runs import from_records
+from regbench.report.load.columns import from_records
+from regbench.report.stats import pairs
 
 
 def test_holm_step_down():

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 import regbench
+from regbench.cases.tiny import make_tiny_case
 from regbench.cli import main
 from regbench.record import RunRecord
-from regbench.store import Store
-from regbench.tinycase import make_tiny_case
+from regbench.store.sqlite import Store
 
 
 def records(norm: float, seeds=(0, 1, 2)) -> list[RunRecord]:

@@ -78,12 +78,12 @@ def test_a_misspelled_hook_is_an_error():
 
 
 def test_no_global_manager_is_built_at_import():
-    import regbench.plugins
+    import regbench.plugin.manager
 
     assert not [
         name
-        for name, value in vars(regbench.plugins).items()
-        if isinstance(value, regbench.plugins.RegbenchPluginManager)
+        for name, value in vars(regbench.plugin.manager).items()
+        if isinstance(value, regbench.plugin.manager.RegbenchPluginManager)
     ]
 
 

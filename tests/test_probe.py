@@ -7,9 +7,9 @@ import SimpleITK as sitk
 from click.testing import CliRunner
 
 import regbench
-from regbench import probe
+from regbench.cases.tiny import make_tiny_case
 from regbench.cli import main
-from regbench.tinycase import make_tiny_case
+from regbench.diagnostics import probe
 
 SEEN_ON = "2.5.7"  # the expected values below were measured with SimpleITK 2.5.7 (ITK 5.4)
 BUILTIN_FAMILIES = {

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from plugin_packages import install
 
 import regbench
-from regbench import probe
+from regbench.cases.tiny import make_tiny_case
 from regbench.cli import main
-from regbench.tinycase import make_tiny_case
+from regbench.diagnostics import probe
 
 
 class ExhaustivePlugin:

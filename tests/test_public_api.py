@@ -13,7 +13,7 @@ import pytest
 
 import regbench
 from regbench import hookspecs
-from regbench.plugins import hook_names
+from regbench.plugin.manager import hook_names
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_MODULES = sorted((ROOT / "plugins" / "regbench_plugins").glob("*.py"))
@@ -89,14 +89,14 @@ def test_builtin_plugins_use_only_public_names(path):
 def test_the_meta_test_sees_private_uses(tmp_path):
     module = tmp_path / "m.py"
     module.write_text(
-        "import regbench\nfrom regbench.stops import is_no_overlap\nfrom regbench import Strategy, _x\n"
-        "regbench.cases.as_float\nregbench.Strategy\n"
+        "import regbench\nfrom regbench.evaluation.stops import is_no_overlap\nfrom regbench import Strategy, _x\n"
+        "regbench.cases.case.as_float\nregbench.Strategy\n"
     )
-    assert _private_uses(module) == ["regbench._x", "regbench.cases", "regbench.stops.is_no_overlap"]
+    assert _private_uses(module) == ["regbench._x", "regbench.cases", "regbench.evaluation.stops.is_no_overlap"]
 
 
 def test_the_test_kit_imports_no_private_names():
-    for name in ("testing.py", "checks.py"):
+    for name in ("testing/__init__.py", "testing/fixtures.py", "testing/checks.py"):
         tree = ast.parse((ROOT / "regbench" / name).read_text(encoding="utf-8"))
         private = [
             a.name

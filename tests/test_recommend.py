@@ -7,12 +7,12 @@ import pytest
 from click.testing import CliRunner
 
 from regbench.cli import main
-from regbench.report.recommend import recommend
-from regbench.report.recommend_cases import recommend_all
-from regbench.report.recommend_inputs import case_tolerances
-from regbench.report.recommend_tables import recommendation_table
-from regbench.report.runs import from_dicts
-from regbench.tolerance import registration_tolerance
+from regbench.evaluation.tolerance import registration_tolerance
+from regbench.report.decide.inputs import case_tolerances
+from regbench.report.decide.per_case import recommend_all
+from regbench.report.decide.recommend import recommend
+from regbench.report.load.columns import from_dicts
+from regbench.report.text.recommend_tables import recommendation_table
 
 TOL = {"c1": (0.5, "test"), "c2": (0.1, "test")}
 
@@ -129,7 +129,7 @@ def test_table_fits_80_columns_without_splitting_numbers():
 
 
 def test_demonstrations_come_from_the_registered_strategies():
-    from regbench.report.recommend_inputs import demonstrations
+    from regbench.report.decide.inputs import demonstrations
 
     demos = demonstrations()
     assert {"gd-once", "gd-each-iteration", "lbfgsb-one-execution"} <= set(demos)
@@ -163,7 +163,7 @@ def test_recommend_command_json(tmp_path):
 )
 def test_real_cases_recommend_strategies_within_tolerance_of_the_best(pm, case, strategies, seeds):
     import regbench
-    from regbench.report.runs import from_records
+    from regbench.report.load.columns import from_records
 
     brainweb = pytest.importorskip("regbench_plugins.brainweb_cases")
     if case.startswith("brainweb") and not all(

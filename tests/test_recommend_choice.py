@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from regbench.report.answer import CHOICE_RULE, MIN_EQUIVALENCE_INSTANCES
-from regbench.report.recommend import recommend
-from regbench.report.runs import from_dicts
-from regbench.tolerance import NO_PROGRESS_SHARE
+from regbench.evaluation.tolerance import NO_PROGRESS_SHARE
+from regbench.report.decide.answer import CHOICE_RULE, MIN_EQUIVALENCE_INSTANCES
+from regbench.report.decide.recommend import recommend
+from regbench.report.load.columns import from_dicts
 
 TOL = {"c": (0.5, "test")}
 

@@ -11,16 +11,16 @@ import pytest
 from rich.console import Console
 
 import regbench
+from regbench.cases.tiny import make_tiny_case
 from regbench.cli.progress import ProgressLines, progress_bar, verdicts_field
-from regbench.outcomes import FAILURE_OUTCOMES, MEANINGS, Evidence, judge, tally, tally_text, verdict
+from regbench.evaluation.outcomes import FAILURE_OUTCOMES, MEANINGS, Evidence, judge, tally, tally_text, verdict
+from regbench.evaluation.tolerance import NO_PROGRESS_SHARE, REGISTERED_SHARE, made_progress, registration_tolerance
 from regbench.record import Level, RunRecord, Segment
-from regbench.report.explain import print_explanation
-from regbench.report.runview import summary_lines
-from regbench.report.summary import summary_rows, summary_table
+from regbench.report.stats.summary import summary_rows, summary_table
+from regbench.report.text.explain import print_explanation
+from regbench.report.text.one_run import summary_lines
 from regbench.run import _finish
-from regbench.runner import Progress
-from regbench.tinycase import make_tiny_case
-from regbench.tolerance import NO_PROGRESS_SHARE, REGISTERED_SHARE, made_progress, registration_tolerance
+from regbench.runner.run_matrix import Progress
 
 
 def judged(**fields) -> RunRecord:
@@ -265,9 +265,9 @@ def test_the_tour_run_is_not_succeeded():
 
 
 def test_recommend_and_the_html_never_tell_to_use_a_run_that_did_not_register(tmp_path):
-    from regbench.report.html import write_html
-    from regbench.report.recommend_cases import recommend_all
-    from regbench.report.runs import from_records
+    from regbench.report.decide.per_case import recommend_all
+    from regbench.report.html.page import write_html
+    from regbench.report.load.columns import from_records
 
     records = [converged_7_px_away(seed=s) for s in range(3)]
     for record in records:

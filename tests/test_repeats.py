@@ -9,12 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from regbench.cli import main
-from regbench.matrix import Matrix, parse_param_option
 from regbench.record import RunRecord, Trace
-from regbench.report.repeats import repeat_spreads, repeats_table, store_spreads
+from regbench.report.stats.repeats import repeat_spreads, store_spreads
+from regbench.report.text.repeats_table import repeats_table
 from regbench.run import run_one
-from regbench.runner import run_matrix
-from regbench.store import Store
+from regbench.runner.matrix import Matrix, parse_param_option
+from regbench.runner.run_matrix import run_matrix
+from regbench.store.sqlite import Store
 
 MI = "synth2d-rigid-mi"  # Mattes MI: not bit-identical with more than one ITK thread
 ONE_MI = ["-s", "gd", "-c", MI, "--seed", "1", "-p", "number_of_iterations=5"]

@@ -14,12 +14,14 @@ from rich.console import Console
 import regbench
 from regbench.cli import main
 from regbench.record import Trace
-from regbench.report import anytime_figures, figures, trace_figures
-from regbench.report.html import write_html
-from regbench.report.runs import from_records, load_store
-from regbench.report.sources import from_benchmark_json, load_runs
-from regbench.report.summary import summary_rows, summary_table
-from regbench.store import Store
+from regbench.report.figures import anytime as anytime_figures
+from regbench.report.figures import common as figures
+from regbench.report.figures import traces as trace_figures
+from regbench.report.html.page import write_html
+from regbench.report.load.columns import from_records, load_store
+from regbench.report.load.sources import from_benchmark_json, load_runs
+from regbench.report.stats.summary import summary_rows, summary_table
+from regbench.store.sqlite import Store
 
 SEEDS = (0, 1, 2)
 RUNS = (
@@ -274,7 +276,7 @@ def test_an_sqlite_file_that_is_not_a_store_is_left_alone(tmp_path):
 
 
 def test_store_summaries_are_the_records_without_heavy_fields(real_store):
-    from regbench.store import Store
+    from regbench.store.sqlite import Store
 
     with Store.read_only(real_store) as store:
         summaries = store.summaries(("trace", "transform", "segments"))
@@ -388,7 +390,7 @@ def test_trace_legend_sits_outside_and_coinciding_lines_stay_distinct():
 
 
 def test_profile_axis_labels_fit_in_the_figure():
-    from regbench.report.stats import Profile
+    from regbench.report.stats.across_instances import Profile
 
     profile = Profile(["a", "b"], np.array([[1.0, 2.0], [1.5, 1.0], [1.0, np.inf]]))
     plot = anytime_figures.profile_plot(profile, profile, "an error of 1")
@@ -496,7 +498,7 @@ def test_report_command_counts_runs_without_a_failure_and_leaks_no_warning(tmp_p
 
 
 def test_many_strategies_get_one_row_each_in_the_terminal_not_one_per_pair():
-    from regbench.report.tables import MAX_PAIR_ROWS, paired_tests_table
+    from regbench.report.text.tables import MAX_PAIR_ROWS, paired_tests_table
 
     names = [f"s{k}" for k in range(9)]  # 36 pairs per measure
     records = [
@@ -529,8 +531,8 @@ def test_many_strategies_get_one_row_each_in_the_terminal_not_one_per_pair():
 
 def test_first_hits_of_real_runs_agree_with_the_per_record_helper(real_store):
     # the vectorized first hits of the report against `show`'s per-record helper, on real anytime curves
-    from regbench.report import anytime_stats
-    from regbench.report.anytime import first_hit
+    from regbench.report.stats import anytime_curves as anytime_stats
+    from regbench.report.stats.anytime import first_hit
 
     runs = load_store(real_store)
     judged = anytime_stats.judged_curves(runs)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from regbench_plugins.synthetic import phantom, warped_pair
 
 from regbench.cli import main
-from regbench.store import Store
+from regbench.store.sqlite import Store
 
 TRUTH = sitk.TranslationTransform(2, (2.0, -1.0))
 CASES = """

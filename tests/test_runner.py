@@ -6,25 +6,23 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from regbench.executors import LocalExecutor, PlannedRun
-from regbench.isolation import IsolatedWorker, RunnerError, run_isolated
-from regbench.matrix import Matrix, parse_param_option, plan
-from regbench.outcomes import succeeded
+from regbench.evaluation.outcomes import succeeded
 from regbench.record import RunRecord
 from regbench.run import run_one
-from regbench.runner import Progress, run_matrix
-from regbench.store import Store
-from regbench.worker import RunSpec, plugin_manager
+from regbench.runner.executors import LocalExecutor, PlannedRun
+from regbench.runner.isolation import IsolatedWorker, RunnerError, run_isolated
+from regbench.runner.matrix import Matrix, parse_param_option, plan
+from regbench.runner.run_matrix import Progress, run_matrix
+from regbench.runner.worker import RunSpec, plugin_manager
+from regbench.store.sqlite import Store
 
 PLUGINS = ("runner_plugin",)
-TESTS = Path(__file__).resolve().parent
 
 
 def matrix(strategies, *params: str, seeds=(0,)) -> Matrix:
@@ -122,7 +120,7 @@ def _store_count(path: Path) -> int:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_suite_then_rerun_runs_every_run_exactly_once(tmp_path):
+def test_kill_9_mid_suite_then_rerun_runs_every_run_exactly_once(tmp_path, regbench_process):
     path = tmp_path / "s.sqlite"
     args = [
         "run",
@@ -141,14 +139,7 @@ def test_kill_9_mid_suite_then_rerun_runs_every_run_exactly_once(tmp_path):
         "--store",
         str(path),
     ]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from regbench.cli import main; main()", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = regbench_process.start(*args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while _store_count(path) < 4:
         assert proc.poll() is None, "the runner ended before it could be killed"

@@ -4,37 +4,30 @@ claimed (a lease with expiry), and together they finish the union with no run do
 from __future__ import annotations
 
 import io
-import os
 import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from regbench.store import Store
+import psutil
+from regbench_processes import RegbenchProcesses
+
+from regbench.store.sqlite import Store
 
 TESTS = Path(__file__).resolve().parent
 
 
-def runner(tmp_path, store, seeds, *, lease=None, log=None, seconds="0.3"):
+def runner(
+    processes: RegbenchProcesses, store, seeds, *, lease=None, log=None, seconds="0.3", progress_s=None
+) -> subprocess.Popen[str]:
+    """``regbench run`` of ``test-sleep`` on ``seeds`` with two workers, started; stderr joins stdout."""
     args = ["run", "-s", "test-sleep", "-c", "synth2d-translation", "-p", f"seconds={seconds}", "--workers", "2"]
     args += [part for seed in seeds for part in ("--seed", str(seed))]
     args += ["--plugin", "runner_plugin", "--store", str(store)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    if log is not None:
-        env["REGBENCH_TEST_FINISHED_LOG"] = str(log)
-    if lease is not None:
-        env["REGBENCH_LEASE_S"] = str(lease)
-    return subprocess.Popen(
-        [sys.executable, "-c", "from regbench.cli import main; main()", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = {"REGBENCH_TEST_FINISHED_LOG": log, "REGBENCH_LEASE_S": lease, "REGBENCH_PROGRESS_S": progress_s}
+    return processes.start(*args, env={name: str(value) for name, value in env.items() if value is not None})
 
 
 def count(path):
@@ -56,12 +49,28 @@ def wait_for_a_record(proc, store, limit_s: float = 60) -> None:
         time.sleep(0.05)
 
 
-def test_two_runners_on_overlapping_matrices_do_every_run_once(tmp_path):
+def wait_until_ended(processes: list[psutil.Process], limit_s: float = 10) -> None:
+    """Until every one of ``processes`` has ended: gone, or a zombie (it runs no more code; who reaps orphans, and
+    when, depends on the machine)."""
+
+    def ended(process: psutil.Process) -> bool:
+        try:
+            return process.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    deadline = time.monotonic() + limit_s
+    while not all(ended(process) for process in processes):
+        assert time.monotonic() < deadline, "processes outlive the runner they belong to"
+        time.sleep(0.05)
+
+
+def test_two_runners_on_overlapping_matrices_do_every_run_once(tmp_path, regbench_process):
     store, log = tmp_path / "s.sqlite", tmp_path / "finished.log"
     with Store(store):
         pass  # created up front, so both runners open the same schema
-    first = runner(tmp_path, store, range(0, 12), log=log)
-    second = runner(tmp_path, store, range(6, 18), log=log)
+    first = runner(regbench_process, store, range(0, 12), log=log)
+    second = runner(regbench_process, store, range(6, 18), log=log)
     out1, _ = first.communicate(timeout=300)
     out2, _ = second.communicate(timeout=300)
     assert first.returncode == 0, out1
@@ -79,26 +88,27 @@ def test_two_runners_on_overlapping_matrices_do_every_run_once(tmp_path):
     assert all(new) and sum(int(m.group(1)) for m in new if m) == 18, (out1, out2)
 
 
-def test_the_claims_of_a_killed_runner_expire_and_another_runner_finishes(tmp_path):
+def test_the_claims_of_a_killed_runner_expire_and_another_runner_finishes(tmp_path, regbench_process):
     store = tmp_path / "s.sqlite"
-    first = runner(tmp_path, store, range(8), lease=2, seconds="1.0")
+    first = runner(regbench_process, store, range(8), lease=2, seconds="1.0")
     wait_for_a_record(first, store)
+    workers = psutil.Process(first.pid).children(recursive=True)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    time.sleep(0.5)
+    wait_until_ended(workers)  # nothing of the killed runner is left that could still touch its claims
     with sqlite3.connect(store) as db:
         claimed = db.execute("SELECT count(*) FROM leases").fetchone()[0]
     assert claimed >= 1  # the killed runner's runs in flight are still claimed
-    second = runner(tmp_path, store, range(8), lease=2, seconds="1.0")
+    second = runner(regbench_process, store, range(8), lease=2, seconds="1.0")
     out, _ = second.communicate(timeout=300)
     assert second.returncode == 0, out
     with Store.read_only(store) as db:
         assert sorted(r.seed for r in db.records()) == list(range(8))
 
 
-def test_sigterm_of_the_runner_says_what_is_committed(tmp_path):
+def test_sigterm_of_the_runner_says_what_is_committed(tmp_path, regbench_process):
     store = tmp_path / "s.sqlite"
-    proc = runner(tmp_path, store, range(10), seconds="0.5")
+    proc = runner(regbench_process, store, range(10), seconds="0.5")
     wait_for_a_record(proc, store)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
@@ -129,11 +139,9 @@ def test_a_full_disk_is_the_runner_failed_message_with_the_committed_count(tmp_p
     assert "2 of 4 runs finished and are committed" in result.output and "Traceback" not in result.output
 
 
-def test_sigterm_of_a_single_run_exits_143_with_a_message_and_kills_its_worker(tmp_path):
-    import psutil
-
+def test_sigterm_of_a_single_run_exits_143_with_a_message_and_kills_its_worker(tmp_path, regbench_process):
     store = tmp_path / "s.sqlite"
-    proc = runner(tmp_path, store, [0], seconds="60")  # one run: shown in full, in a worker process of its own
+    proc = runner(regbench_process, store, [0], seconds="60")  # one run: shown in full, in a worker process of its own
     deadline = time.monotonic() + 60
     while not (children := psutil.Process(proc.pid).children()):  # the worker: the handler is in place by now
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
@@ -183,7 +191,7 @@ def test_a_full_disk_when_the_store_opens_is_a_runner_failure_not_a_usage_error(
 
 
 def test_a_wal_index_that_cannot_grow_is_a_full_disk():
-    from regbench.store import disk_full
+    from regbench.store.sqlite import disk_full
 
     shm = sqlite3.OperationalError("disk I/O error")  # what a full tmpfs gave when the store opened
     shm.sqlite_errorname = "SQLITE_IOERR_SHMSIZE"
@@ -193,9 +201,9 @@ def test_a_wal_index_that_cannot_grow_is_a_full_disk():
 
 
 def test_a_run_claimed_on_another_host_is_waited_for_until_its_lease_expires(tmp_path, monkeypatch):
-    from regbench.matrix import Matrix, parse_param_option, plan
-    from regbench.runner import run_matrix
-    from regbench.worker import plugin_manager
+    from regbench.runner.matrix import Matrix, parse_param_option, plan
+    from regbench.runner.run_matrix import run_matrix
+    from regbench.runner.worker import plugin_manager
 
     monkeypatch.syspath_prepend(str(TESTS))
     chosen = Matrix(
@@ -204,20 +212,15 @@ def test_a_run_claimed_on_another_host_is_waited_for_until_its_lease_expires(tmp
     keys = [run.spec.key for run in plan(chosen, plugin_manager(("runner_plugin",)), threads=1)]
     store = tmp_path / "s.sqlite"
     with Store(store) as db:
-        db._db.execute("INSERT INTO leases VALUES (?, 'another-host:1:abc', ?)", (keys[1], time.time() + 2.0))
+        assert db.claim(keys[1], "another-host:1:abc", ttl=2.0)  # a live runner on another host holds it
     started = time.monotonic()
     records = run_matrix(chosen, store, executor="inprocess", plugins=("runner_plugin",))
     assert [r.seed for r in records] == [0, 1]
     assert time.monotonic() - started >= 1.5  # it waited for the other host's claim to expire, then ran it
 
 
-def test_progress_lines_on_a_non_terminal_with_an_eta(tmp_path):
-    env_runner = runner  # the same command, with progress lines every half second
-    os.environ["REGBENCH_PROGRESS_S"] = "0.5"
-    try:
-        proc = env_runner(tmp_path, tmp_path / "s.sqlite", range(6), seconds="0.4")
-    finally:
-        del os.environ["REGBENCH_PROGRESS_S"]
+def test_progress_lines_on_a_non_terminal_with_an_eta(tmp_path, regbench_process):
+    proc = runner(regbench_process, tmp_path / "s.sqlite", range(6), seconds="0.4", progress_s=0.5)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
     lines = [line for line in out.splitlines() if line.startswith("progress: ")]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from regbench.matrix import Matrix, parse_param_option
-from regbench.runner import run_matrix
+from regbench.runner.matrix import Matrix, parse_param_option
+from regbench.runner.run_matrix import run_matrix
 
 pytest.importorskip("distributed")
 
@@ -68,8 +68,8 @@ def test_without_a_scheduler_the_executor_starts_its_own_local_cluster(tmp_path)
 
 
 def test_an_unreachable_scheduler_is_a_runner_failure(tmp_path, monkeypatch):
-    from regbench import dask_executor
-    from regbench.isolation import RunnerError
+    from regbench.runner import dask_executor
+    from regbench.runner.isolation import RunnerError
 
     monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT_S", 1.0)
     chosen = Matrix(strategies=["gd"], cases=["synth2d-translation"])
@@ -78,7 +78,7 @@ def test_an_unreachable_scheduler_is_a_runner_failure(tmp_path, monkeypatch):
 
 
 def test_the_runner_says_when_the_last_dask_worker_is_gone():
-    from regbench.dask_executor import WorkerWatch
+    from regbench.runner.dask_executor import WorkerWatch
 
     class Client:
         def __init__(self):

@@ -8,10 +8,10 @@ import textwrap
 import pytest
 import runner_plugin
 
-from regbench.matrix import Matrix, MatrixError, ParamEntry, parse_param_option, plan, split_patterns
-from regbench.plugins import make_plugin_manager
+from regbench.plugin.manager import make_plugin_manager
 from regbench.run import new_record
-from regbench.runfile import load_run_file
+from regbench.runner.matrix import Matrix, MatrixError, ParamEntry, parse_param_option, plan, split_patterns
+from regbench.runner.settings import load_run_file
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,12 @@ recorded ``crashed``; a segfault is the run's own and is recorded at once."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from regbench.matrix import Matrix
-from regbench.runner import run_matrix
+from regbench_processes import RegbenchProcesses
+
+from regbench.runner.matrix import Matrix
+from regbench.runner.run_matrix import run_matrix
 
 TESTS = Path(__file__).resolve().parent
 
@@ -27,36 +26,19 @@ def test_a_run_killed_from_outside_is_retried_once(tmp_path, monkeypatch):
     assert always.error.startswith("worker died with signal SIGKILL") and "(again, after one retry)" in always.error
 
 
-def greedy_run(tmp_path: Path, max_memory: str) -> dict:
+def greedy_run(processes: RegbenchProcesses, max_memory: str) -> dict:
     """``regbench run --json`` of the strategy that allocates ~1 GiB, in a process of its own, with --max-memory."""
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
     args = ["run", "-s", "test-greedy", "-c", "synth2d-translation", "--plugin", "retry_plugin", "--json"]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from regbench.cli import main; main()",
-            *args,
-            "--max-memory",
-            max_memory,
-            "--store",
-            "s.sqlite",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = processes.run(*args, "--max-memory", max_memory, "--store", "s.sqlite")
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
 
 
-def test_a_run_past_max_memory_is_recorded_as_memory(tmp_path):
-    record = greedy_run(tmp_path, "256")
+def test_a_run_past_max_memory_is_recorded_as_memory(regbench_process):
+    record = greedy_run(regbench_process, "256")
     assert record["status"] == "memory" and record["outcome"] == "memory", record["error"]
     assert "memory limit of 256 MiB (--max-memory)" in record["error"]
 
 
-def test_without_max_memory_the_same_run_succeeds(tmp_path):
-    assert greedy_run(tmp_path, "0")["status"] == "ok"
+def test_without_max_memory_the_same_run_succeeds(regbench_process):
+    assert greedy_run(regbench_process, "0")["status"] == "ok"

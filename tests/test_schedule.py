@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from regbench.executors import LocalExecutor
-from regbench.matrix import Matrix, parse_param_option, plan
 from regbench.record import RunRecord
-from regbench.runner import run_matrix, runtime_model
-from regbench.schedule import RunQueue, RuntimeModel, caps_from, spread
-from regbench.store import Store
-from regbench.worker import plugin_manager
+from regbench.runner.executors import LocalExecutor
+from regbench.runner.matrix import Matrix, parse_param_option, plan
+from regbench.runner.run_matrix import run_matrix, runtime_model
+from regbench.runner.schedule import RunQueue, RuntimeModel, caps_from, spread
+from regbench.runner.worker import plugin_manager
+from regbench.store.sqlite import Store
 
 PLUGINS = ("runner_plugin",)
 

@@ -8,15 +8,15 @@ from rich.console import Console
 
 import regbench
 from regbench.cli import main
-from regbench.isolation import Lost, lost_record
-from regbench.outcomes import MEANINGS, STATUSES
+from regbench.evaluation.outcomes import MEANINGS, STATUSES
+from regbench.evaluation.stops import CATEGORIES
 from regbench.record import Level, Segment, Trace
-from regbench.report.explain import STATUS_EXPLANATIONS, STOP_EXPLANATIONS, print_explanation
-from regbench.report.explain_metric import reported_vs_dense, reported_vs_last_iteration
-from regbench.report.explain_reproduce import reproduce_command
-from regbench.report.runview import level_table, print_record, rate_cell, summary_lines
-from regbench.stops import CATEGORIES
-from regbench.store import Store
+from regbench.report.text.explain import STATUS_EXPLANATIONS, STOP_EXPLANATIONS, print_explanation
+from regbench.report.text.explain_metric import reported_vs_dense, reported_vs_last_iteration
+from regbench.report.text.explain_reproduce import reproduce_command
+from regbench.report.text.one_run import level_table, print_record, rate_cell, summary_lines
+from regbench.runner.isolation import Lost, lost_record
+from regbench.store.sqlite import Store
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +224,7 @@ def test_show_piped_keeps_long_lines(runs):
 
 
 def test_values_that_differ_beyond_five_digits_are_shown_different():
-    from regbench.report.explain_metric import distinct
+    from regbench.report.text.explain_metric import distinct
 
     assert distinct(-1.19912345, -1.19914) == ("-1.19912", "-1.19914")  # 5 digits would print -1.1991 twice
     assert distinct(-1.1991234512, -1.1991234599) == ("-1.19912345", "-1.19912346")

@@ -13,11 +13,11 @@ from regbench_plugins.synthetic import TISSUES, phantom
 
 import regbench
 from regbench import Case, CaseData, CaseError, Setup, Simulation, TruthSpec, make_truth
-from regbench.casefiles import load_case_file
+from regbench.cases.files import load_case_file
 from regbench.cli import main
-from regbench.evaluate import jacobian_determinant
+from regbench.evaluation.measures import jacobian_determinant
 from regbench.run import instance_key, run_key
-from regbench.worker import RunSpec, WorkerState
+from regbench.runner.worker import RunSpec, WorkerState
 
 ANGLE = np.radians(25.0)
 OBLIQUE = (np.cos(ANGLE), -np.sin(ANGLE), np.sin(ANGLE), np.cos(ANGLE))

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from regbench.record import RunRecord
-from regbench.report import anytime_budget, anytime_ert, anytime_stats, instances, pairs, stats
-from regbench.report.runs import from_records
-from regbench.report.summary import summary_rows, summary_table
+from regbench.report.load import instances
+from regbench.report.load.columns import from_records
+from regbench.report.stats import across_instances as stats
+from regbench.report.stats import anytime_budget, anytime_ert, pairs
+from regbench.report.stats import anytime_curves as anytime_stats
+from regbench.report.stats.summary import summary_rows, summary_table
 
 
 def rec(strategy="a", case="c", seed=0, **fields) -> RunRecord:
@@ -145,7 +148,7 @@ def test_a_parameter_grid_gives_one_solver_per_point():
 def test_median_of_no_overlap_values_does_not_overflow():
     import warnings
 
-    from regbench.report.stats import median
+    from regbench.report.stats.across_instances import median
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -241,7 +244,7 @@ def test_a_no_overlap_run_is_an_infinite_gap_however_wide_the_span():
 
 
 def test_summary_counts_runs_without_a_failure_by_outcome_not_status():
-    from regbench.outcomes import succeeded
+    from regbench.evaluation.outcomes import succeeded
 
     records = [
         rec(seed=0, outcome="converged"),

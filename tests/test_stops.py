@@ -4,7 +4,8 @@ import pytest
 from regbench_plugins.stop_texts import classify_text
 
 import regbench
-from regbench.stops import CATEGORIES, is_rounding_failure, judge_outcome
+from regbench.evaluation.outcomes import judge_outcome
+from regbench.evaluation.stops import CATEGORIES, is_rounding_failure
 
 GD_CLASSES = (
     "GradientDescentOptimizerv4Template",
@@ -183,7 +184,7 @@ def test_object_addresses_are_kept_out_of_stop_texts_and_errors():
     """ITK writes the metric's address into its no-overlap exception, which the optimizer's stop text repeats:
     with it the same run gave a different record each time (found comparing two stores of the default suite)."""
     from regbench import run_one
-    from regbench.itktext import without_addresses
+    from regbench.util.itk_text import without_addresses
 
     record = run_one("lbfgs2", "synth2d-rigid-mi", seed=0)
     assert record.outcome == "no_overlap"

@@ -13,9 +13,9 @@ import textwrap
 
 import pytest
 
-from regbench.exports import write_csv, write_jsonl
 from regbench.record import RunRecord
-from regbench.store import SCHEMA_VERSION, Store, StoreError
+from regbench.store.exports import write_csv, write_jsonl
+from regbench.store.sqlite import SCHEMA_VERSION, Store, StoreError
 
 
 def record(key: str, strategy: str = "gd", case: str = "c1", seed: int = 0, status: str = "ok", **fields) -> RunRecord:
@@ -118,7 +118,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from regbench.record import RunRecord
-    from regbench.store import Store
+    from regbench.store.sqlite import Store
 
     store = Store(sys.argv[1])
     for i in range(100000):
@@ -199,7 +199,7 @@ def test_the_writer_commits_each_record_at_once(tmp_path):
 def test_someone_elses_sqlite_database_is_refused_and_left_alone(tmp_path):
     import sqlite3
 
-    from regbench.store import Store, StoreError
+    from regbench.store.sqlite import Store, StoreError
 
     path = tmp_path / "other.sqlite"
     with sqlite3.connect(path) as db:

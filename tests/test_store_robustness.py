@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from regbench.cli import main
-from regbench.exports import write_csv
 from regbench.record import RecordError, RunRecord
-from regbench.store import Store, StoreError
+from regbench.store.exports import write_csv
+from regbench.store.sqlite import Store, StoreError
 
 
 def record(key, strategy="gd", case="c1", seed=0, **fields):
@@ -164,7 +164,7 @@ def test_a_foreign_sqlite_file_is_refused_and_not_modified(tmp_path):
 
 
 def test_error_texts_lose_object_addresses():
-    from regbench.runner import normalise_error
+    from regbench.runner.run_matrix import normalise_error
 
     one = record("k1", error="ITK ERROR: MetaImageIO(0x5624e349ec00): File cannot be read at 0x7f00aa11")
     normalise_error(one)

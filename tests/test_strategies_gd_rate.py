@@ -6,8 +6,8 @@ import SimpleITK as sitk
 
 import regbench
 from regbench import Case, CaseData, Setup
-from regbench.evaluate import dense_metric
-from regbench.tinycase import make_tiny_case
+from regbench.cases.tiny import make_tiny_case
+from regbench.evaluation.measures import dense_metric
 
 
 @pytest.fixture(scope="module")
@@ -145,10 +145,15 @@ def test_the_estimate_needs_an_iteration_at_the_first_level(builtin_pm):
 
 @pytest.mark.parametrize("strategy", ["gd-level-schedule", "gd-restarts"])
 def test_relative_rates_refuse_running_without_scales(builtin_pm, strategy):
+    """An estimated rate base without a scales estimator is an unsupported setup (regbench.UnsupportedSetup):
+    an error record with the reason and what to use, refused before any execution; a raw base runs."""
     record = regbench.run_one(strategy, "synth2d-affine", params={"scales": "none"}, threads=1, pm=builtin_pm)
     assert record.status == "error"
-    assert "rate_base 'estimated' needs a scales estimator" in record.error
+    assert record.error.startswith("UnsupportedSetup: rate_base 'estimated' needs a scales estimator")
+    assert "use scales 'auto' or 'physical_shift', or rate_base 'raw'" in record.error
     assert record.segments == []
+    raw = {"scales": "none", "rate_base": "raw", "number_of_iterations": 2}
+    assert regbench.run_one(strategy, "synth2d-affine", params=raw, threads=1, pm=builtin_pm).status == "ok"
 
 
 # -- which attempt a level keeps ------------------------------------------------------------------------------

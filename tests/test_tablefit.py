@@ -14,10 +14,11 @@ from rich.table import Table
 
 import regbench
 from regbench.cli import main
-from regbench.report.repeats import repeat_spreads, repeats_table
-from regbench.report.runs import from_records
-from regbench.report.summary import summary_table
-from regbench.tablefit import fit_table
+from regbench.report.load.columns import from_records
+from regbench.report.stats.repeats import repeat_spreads
+from regbench.report.stats.summary import summary_table
+from regbench.report.text.repeats_table import repeats_table
+from regbench.report.text.table_fit import fit_table
 
 # a cell that is a number, or a piece of one: "0.00", "534", "1.4", "6e-", "06"
 NUMBER = re.compile(r"[-+]?\d[\d.]*(?:e[-+]?\d*)?%?")

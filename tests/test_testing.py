@@ -17,10 +17,10 @@ import SimpleITK as sitk
 
 import regbench
 from regbench import ExecutionFailed, PluginError, param
-from regbench.plugins import BUILTIN_PLUGINS
+from regbench.plugin.manager import BUILTIN_PLUGINS
 
 # The kit's fixtures for this module only (a plugin's suite opts in with pytest_plugins = ["regbench.testing"]).
-from regbench.testing import (  # noqa: F401
+from regbench.testing import (
     StrategyCheckFailed,
     StrategyCheckWarning,
     check_failure_recorded,
@@ -37,11 +37,13 @@ from regbench.testing import (  # noqa: F401
     check_stop_classified,
     check_strategy,
     check_transform_rebuildable,
+    make_tiny_case,
+    parametrize_with_checks,
+)
+from regbench.testing.fixtures import (  # noqa: F401
     fixture_regbench_pm,
     fixture_register_plugin,
     fixture_tiny_case,
-    make_tiny_case,
-    parametrize_with_checks,
 )
 
 pytest_plugins = ["pytester"]
@@ -266,7 +268,7 @@ def test_a_transform_that_cannot_be_rebuilt_fails_its_check(monkeypatch):
     def cannot(data):
         raise ValueError(f"cannot rebuild a transform of type 'Mystery{data['type']}'")
 
-    monkeypatch.setattr("regbench.checks.transform_from_dict", cannot)
+    monkeypatch.setattr("regbench.testing.checks.transform_from_dict", cannot)
     with pytest.raises(StrategyCheckFailed, match=r"fails check_transform_rebuildable: .*MysteryTranslationTransform"):
         check_transform_rebuildable(make_gd("rebuild-gd"))
 

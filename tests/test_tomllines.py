@@ -1,10 +1,10 @@
-"""The one TOML line-finder that run files and case files share (regbench.tomllines)."""
+"""The one TOML line-finder that run files and case files share (regbench.util.toml_lines)."""
 
 from __future__ import annotations
 
 import re
 
-from regbench.tomllines import TomlLines
+from regbench.util.toml_lines import TomlLines
 
 TEXT = """\
 # a run file

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 import regbench
 from regbench.cli import main
-from regbench.report.upgrade import upgrade_check_stores, upgrade_lines
-from regbench.store import Store
+from regbench.report.gates.upgrade import upgrade_check_stores, upgrade_lines
+from regbench.store.sqlite import Store
 
 
 def store(path, version, errors, outcome="converged", stop="converged", strategy="gd", case="c") -> str:

@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate
 
 MULTIMODAL = (
-    'python -c "import regbench; from regbench.gradients import audit_case, make_multimodal_case as mm\n'
+    'python -c "import regbench; from regbench.diagnostics.gradient_audit import audit_case, '
+    "make_multimodal_case as mm\n"
     "for m in ('jhmi', 'mattes', 'correlation'):\n"
     "    a = audit_case(mm(m)); print(m, 'first-step cosines', ' '.join(f'{c:+.3f}' for c in a.cosines))\n"
     "for m in ('jhmi', 'mattes'):\n"

@@ -21,7 +21,7 @@ import regbench
 from regbench import param
 from regbench_plugins.gd_rate import configure_gradient_descent, run_first_level_rate
 from regbench_plugins.gradient_descent import GradientDescent, GradientDescentParams
-from regbench_plugins.support import SCALES, resolve_scales
+from regbench_plugins.support import SCALES, rate_base_scales
 
 RATE_BASES = ("estimated", "raw")
 RATE_BASE_HELP = (
@@ -81,12 +81,7 @@ class LevelSchedule(regbench.Strategy):
         if not params.learning_rates:
             raise regbench.ParameterError(f"strategy {self.name!r}: learning_rates needs at least one rate")
         estimated = params.rate_base == "estimated"
-        scales = resolve_scales(ctx, params.scales, "first_level" if estimated else "never")
-        if estimated and scales == "none":
-            raise regbench.ParameterError(
-                f"strategy {self.name!r}: rate_base 'estimated' needs a scales estimator (SimpleITK estimates "
-                "nothing without one); use scales 'auto' or 'physical_shift', or rate_base 'raw'"
-            )
+        scales = rate_base_scales(ctx, params.scales, params.rate_base)
         rates = per_level(params.learning_rates, ctx.setup.levels)
         gd = GradientDescentParams(
             number_of_iterations=params.number_of_iterations,

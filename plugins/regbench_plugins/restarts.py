@@ -24,7 +24,7 @@ from regbench import param
 from regbench_plugins.gd_rate import configure_gradient_descent, configure_held, run_first_level_rate
 from regbench_plugins.gradient_descent import GradientDescentParams
 from regbench_plugins.learning_rate import HeldRateParams
-from regbench_plugins.support import last_level_metric, resolve_scales
+from regbench_plugins.support import last_level_metric, rate_base_scales
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,7 @@ class LearningRateRestarts(regbench.Strategy):
 
     def run(self, ctx: regbench.RunContext, params: RestartParams) -> sitk.Transform | None:
         estimated = params.rate_base == "estimated"
-        scales = resolve_scales(ctx, params.scales, "first_level" if estimated else "never")
-        if estimated and scales == "none":
-            raise regbench.ParameterError(
-                f"strategy {self.name!r}: rate_base 'estimated' needs a scales estimator (SimpleITK estimates "
-                "nothing without one); use scales 'auto' or 'physical_shift', or rate_base 'raw'"
-            )
+        scales = rate_base_scales(ctx, params.scales, params.rate_base)
         gd = GradientDescentParams(
             number_of_iterations=params.number_of_iterations,
             convergence_minimum_value=params.convergence_minimum_value,

@@ -10,7 +10,15 @@ import SimpleITK as sitk
 import regbench
 from regbench import UnsupportedSetup, is_no_overlap, is_no_overlap_error
 
-__all__ = ["SCALES", "UnsupportedSetup", "copy_with_parameters", "last_level_metric", "resolve_scales", "set_scales"]
+__all__ = [
+    "SCALES",
+    "UnsupportedSetup",
+    "copy_with_parameters",
+    "last_level_metric",
+    "rate_base_scales",
+    "resolve_scales",
+    "set_scales",
+]
 
 SCALES = ("auto", "none", "physical_shift", "index_shift", "jacobian")
 
@@ -45,6 +53,20 @@ def resolve_scales(ctx: regbench.RunContext, scales: str, estimate: str = "never
             "use scales 'physical_shift', 'index_shift' or 'none'"
         )
     return scales
+
+
+def rate_base_scales(ctx: regbench.RunContext, scales: str, rate_base: str) -> str:
+    """:func:`resolve_scales` for a strategy whose rates are multiples of the rate estimated at the start of the
+    first level (``rate_base`` 'estimated') or fixed rates taken as given ('raw'); refuses an estimated base
+    without a scales estimator, before any execution, since SimpleITK estimates nothing without one."""
+    estimated = rate_base == "estimated"
+    resolved = resolve_scales(ctx, scales, "first_level" if estimated else "never")
+    if estimated and resolved == "none":
+        raise UnsupportedSetup(
+            "rate_base 'estimated' needs a scales estimator (SimpleITK estimates nothing without one); "
+            "use scales 'auto' or 'physical_shift', or rate_base 'raw'"
+        )
+    return resolved
 
 
 def last_level_metric(ctx: regbench.RunContext, transform: sitk.Transform) -> float | None:

@@ -4,7 +4,7 @@ Everything is a pure function of its arguments and a seed: the same spec gives t
 Images have unit spacing, origin 0 and intensities in [0, 1] (before noise). The generator makes the *moving*
 image and then the fixed one as ``Resample(moving, truth)``, so the truth maps fixed-space points to moving
 space exactly: the direction of the transform a registration returns. The generic pieces (random truths,
-warping, the intensity remapping, noise) are regbench's own (:mod:`regbench.simulation`, through the public
+warping, the intensity remapping, noise) are regbench's own (:mod:`regbench.cases.simulation`, through the public
 API), shared with the simulated instances of a user's images; the phantom and the texture are this plugin's.
 """
 

@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from regbench.record import RunRecord
-from regbench.report.runview import markup_safe
-from regbench.store import DEFAULT_STORE
+from regbench.report.text.one_run import markup_safe
+from regbench.store.sqlite import DEFAULT_STORE
 
 MAX_LINES = 5
 
 
 def answer_lines(records: Sequence[RunRecord], store: str | Path, case_files: Sequence[str] = ()) -> list[str]:
     """The lines (rich markup, data escaped) that end a matrix's output; none when nothing finished."""
-    from regbench.report.recommend_cases import recommend_all
-    from regbench.report.runs import from_records
+    from regbench.report.decide.per_case import recommend_all
+    from regbench.report.load.columns import from_records
 
     if not records:
         return []
@@ -41,7 +41,7 @@ def answer_lines(records: Sequence[RunRecord], store: str | Path, case_files: Se
 def _line(rec) -> str:
     if rec.chosen is None:
         return f"{markup_safe(rec.scope)}: nothing to recommend (no eligible run finished)"
-    from regbench.report.answer import MIN_EQUIVALENCE_INSTANCES
+    from regbench.report.decide.answer import MIN_EQUIVALENCE_INSTANCES
 
     also = [s for s in rec.recommended if s != rec.chosen]
     word = "equivalent" if rec.n_instances >= MIN_EQUIVALENCE_INSTANCES else "also within the tolerance"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import click
 
-from regbench.audit import SOURCES, audit, audit_lines
-from regbench.caseresolve import CaseResolver
-from regbench.cases import Case, CaseError
+from regbench.cases.case import Case, CaseError
 from regbench.cli.common import cli_plugin_manager, echo_json, make_console
-from regbench.report.runview import as_text
+from regbench.diagnostics.stability_audit import SOURCES, audit, audit_lines
+from regbench.report.load.case_of_run import CaseResolver
+from regbench.report.text.one_run import as_text
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -90,7 +90,7 @@ def audit_command(
     results, grads = [], []
     for case in chosen:
         if gradients:
-            from regbench.gradients import audit_case_cached
+            from regbench.diagnostics.gradient_audit import audit_case_cached
 
             grads.append(audit_case_cached(case))
         for strategy in strategies:
@@ -164,8 +164,8 @@ def upgrade_command(a, b, margin, metric_margin, max_newly_failing, max_stop_shi
     Pairs runs by strategy, parameters, case, seed, repeat and threads; per strategy × case it tests that the
     mean change of the error lies within ±MARGIN, counts runs that newly fail, and the stop categories that
     changed. Exit status 1 when the gate fails (or nothing pairs)."""
-    from regbench.report import upgrade
-    from regbench.report.compare import GateError
+    from regbench.report.gates import upgrade
+    from regbench.report.gates.compare import GateError
 
     try:
         report = upgrade.upgrade_check_stores(

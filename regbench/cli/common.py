@@ -6,12 +6,12 @@ from typing import Any
 
 import click
 
-from regbench.console import make_console as make_console  # re-export: the subcommands import it from here
-from regbench.console import visible
-from regbench.envvars import EnvVarError
-from regbench.plugins import PluginError, RegbenchPluginManager
-from regbench.strictjson import dumps
-from regbench.worker import plugin_manager as worker_plugin_manager
+from regbench.plugin.manager import PluginError, RegbenchPluginManager
+from regbench.runner.worker import plugin_manager as worker_plugin_manager
+from regbench.util.console import make_console as make_console  # re-export: the subcommands import it from here
+from regbench.util.console import visible
+from regbench.util.env_vars import EnvVarError
+from regbench.util.strict_json import dumps
 
 
 class Group(click.Group):
@@ -30,8 +30,8 @@ class Group(click.Group):
 
 
 def cli_plugin_manager(plugins: tuple[str, ...] = (), given: str = "--plugin") -> RegbenchPluginManager:
-    """:func:`regbench.worker.plugin_manager` (the set run's workers load) for a subcommand: its strategies and cases
-    collected now, and a ``--plugin`` module that fails to import a usage error (exit 2) naming where the module
+    """:func:`regbench.runner.worker.plugin_manager` (the set run's workers load) for a subcommand: its strategies and
+    cases collected now, and a ``--plugin`` module that fails to import a usage error (exit 2) naming where the module
     was ``given`` (the option, or a run file's ``file:line: plugins``). Any other broken plugin is left out and
     listed in the manager's ``broken``, for the command to report."""
     try:
@@ -48,7 +48,7 @@ def cli_plugin_manager(plugins: tuple[str, ...] = (), given: str = "--plugin") -
 
 def pattern_option(kind: str, help: str):
     """``-s/--strategy`` or ``-c/--case`` PATTERN: names or globs, repeatable or comma-separated, chosen by the rule
-    of :mod:`regbench.names` (``split_patterns``, then ``select``)."""
+    of :mod:`regbench.util.names` (``split_patterns``, then ``select``)."""
     short, name, dest = {"strategy": ("-s", "--strategy", "strategies"), "case": ("-c", "--case", "cases")}[kind]
     return click.option(short, name, dest, multiple=True, metavar="PATTERN", help=help)
 

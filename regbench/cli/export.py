@@ -7,10 +7,11 @@ import sys
 import click
 
 from regbench.cli.common import pattern_option
-from regbench.console import visible
-from regbench.exports import FORMATS, select_records, write
-from regbench.names import MatrixError, split_patterns
-from regbench.store import DEFAULT_STORE, Store, StoreError
+from regbench.store.exports import FORMATS, write
+from regbench.store.selection import select_records
+from regbench.store.sqlite import DEFAULT_STORE, Store, StoreError
+from regbench.util.console import visible
+from regbench.util.names import MatrixError, split_patterns
 
 
 @click.command("export")
@@ -36,7 +37,7 @@ from regbench.store import DEFAULT_STORE, Store, StoreError
 )
 @pattern_option("case", "Only these cases' runs (as -s).")
 def export_command(fmt: str, store: str, output: str | None, strategies: tuple[str, ...], cases: tuple[str, ...]):
-    """Export the runs of a result store (pandas: ``regbench.store.Store(path).to_dataframe()``).
+    """Export the runs of a result store (pandas: ``regbench.store.sqlite.Store(path).to_dataframe()``).
 
     A pattern that matches no run in the store is a usage error (exit 2) listing the names the store holds.
     """

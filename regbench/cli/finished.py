@@ -6,11 +6,11 @@ from collections import Counter
 from pathlib import Path
 
 from regbench.cli.common import echo_json, make_console
-from regbench.executors import PlannedRun
-from regbench.outcomes import MEANINGS, succeeded, tally, tally_text
-from regbench.report.runview import markup_safe
-from regbench.store import Store
-from regbench.tablefit import fit_table
+from regbench.evaluation.outcomes import MEANINGS, succeeded, tally, tally_text
+from regbench.report.text.one_run import markup_safe
+from regbench.report.text.table_fit import fit_table
+from regbench.runner.executors import PlannedRun
+from regbench.store.sqlite import Store
 
 SHOW_FAILURES = 10
 
@@ -23,10 +23,11 @@ def print_finished(runs: list[PlannedRun], skipped: int, store: Store, as_json: 
     if as_json:
         echo_json([r.to_dict() for r in records])
         return
-    from regbench.report.instances import notes
-    from regbench.report.repeats import repeat_spreads, repeats_table
-    from regbench.report.runs import from_records
-    from regbench.report.summary import summary_table
+    from regbench.report.load.columns import from_records
+    from regbench.report.load.instances import notes
+    from regbench.report.stats.repeats import repeat_spreads
+    from regbench.report.stats.summary import summary_table
+    from regbench.report.text.repeats_table import repeats_table
 
     console = make_console()
     summary = from_records(records)

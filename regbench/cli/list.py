@@ -7,12 +7,13 @@ import dataclasses
 import click
 from rich.table import Table
 
-from regbench import gradients, probe
 from regbench.cli.common import cli_plugin_manager, echo_json, make_console
-from regbench.matrix import MatrixError, case_pool
-from regbench.plugins import RegbenchPluginManager
-from regbench.report.runview import as_text
-from regbench.tablefit import fit_table
+from regbench.diagnostics import gradient_audit as gradients
+from regbench.diagnostics import probe
+from regbench.plugin.manager import RegbenchPluginManager
+from regbench.report.text.one_run import as_text
+from regbench.report.text.table_fit import fit_table
+from regbench.runner.matrix import MatrixError, case_pool
 
 
 def strategy_info(strategy) -> dict:

@@ -8,11 +8,11 @@ from pathlib import Path
 from rich.table import Table
 
 from regbench.cli.common import echo_json, make_console
-from regbench.executors import PlannedRun
-from regbench.report.runview import markup_safe
-from regbench.runfile import Settings
-from regbench.store import Store
-from regbench.tablefit import fit_table
+from regbench.report.text.one_run import markup_safe
+from regbench.report.text.table_fit import fit_table
+from regbench.runner.executors import PlannedRun
+from regbench.runner.settings import Settings
+from regbench.store.sqlite import Store
 
 
 def stored_keys(path: str) -> set[str]:

@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Column
 
-from regbench.envvars import seconds
-from regbench.executors import PlannedRun
-from regbench.outcomes import tally_text
-from regbench.periodic import Periodic
+from regbench.evaluation.outcomes import tally_text
 from regbench.record import RunRecord
+from regbench.runner.executors import PlannedRun
+from regbench.util.env_vars import seconds
+from regbench.util.periodic import Periodic
 
 #: Seconds between progress lines when stderr is not a terminal (a CI log, `2> log`): there the bar is not drawn.
 PROGRESS_ENV, PROGRESS_LINE_S = "REGBENCH_PROGRESS_S", 30.0
@@ -28,7 +28,7 @@ def progress_line_s() -> float:
 
 class ProgressLines(Periodic):
     """On a non-terminal, a line every :func:`progress_line_s` seconds: runs done, their verdicts (registered, not
-    registered, not judged, failed: :func:`regbench.outcomes.verdict`), and an ETA
+    registered, not judged, failed: :func:`regbench.evaluation.outcomes.verdict`), and an ETA
     that learns from the finished runs' wall times per strategy (the overall mean for a strategy not seen yet),
     for the runs left, spread over the workers."""
 
@@ -91,8 +91,8 @@ def progress_bar(console: Console) -> Progress:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(table_column=Column(no_wrap=True)),
-        # By verdict (regbench.outcomes.verdict), as every table counts: failed = a failure outcome; registered apart
-        # from finishing without one
+        # By verdict (regbench.evaluation.outcomes.verdict), as every table counts: failed = a failure outcome;
+        # registered apart from finishing without one
         TextColumn("{task.fields[verdicts]}"),
         # the times never cut to "0:00:…" at 80 columns (nor "12/…" above): the bar and the texts give way
         TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
@@ -103,6 +103,6 @@ def progress_bar(console: Console) -> Progress:
 
 
 def verdicts_field(progress=None) -> str:
-    """The bar's verdict counts of ``progress`` (a :class:`regbench.runner.Progress`; none yet without one), as
-    rich markup: "registered 5 · not registered 2 · failed 1"."""
+    """The bar's verdict counts of ``progress`` (a :class:`regbench.runner.run_matrix.Progress`; none yet without one),
+    as rich markup: "registered 5 · not registered 2 · failed 1"."""
     return tally_text(progress.verdicts if progress is not None else {}, markup=True)

@@ -8,14 +8,14 @@ import click
 
 from regbench.cli.common import echo_json, make_console
 from regbench.cli.showfiles import check_outputs, write_run_files
-from regbench.console import markup_safe, visible
-from regbench.report import compare as cmp
-from regbench.report.runs import SourceError
-from regbench.report.sources import find_record, load_record, load_runs
-from regbench.store import DEFAULT_STORE
+from regbench.report.gates import compare as cmp
+from regbench.report.load.columns import SourceError
+from regbench.report.load.sources import find_record, load_record, load_runs
+from regbench.store.sqlite import DEFAULT_STORE
+from regbench.util.console import markup_safe, visible
 
 # Ground-truth errors (truth transform) and landmark TRE (measures); each stands in for the other on cases
-# that have only one of them (regbench.report.stats.STAND_INS).
+# that have only one of them (regbench.report.stats.across_instances.STAND_INS).
 ERROR_FIELDS = (
     "error_mean",
     "error_p95",
@@ -63,8 +63,8 @@ _case_files = click.option(
 
 def _resolver(case_files: tuple[str, ...]):
     """The case resolver of a command, its ``--cases`` files read now: a bad one is a usage error naming it."""
-    from regbench.caseresolve import CaseResolver
-    from regbench.cases import CaseError
+    from regbench.cases.case import CaseError
+    from regbench.report.load.case_of_run import CaseResolver
 
     try:
         return CaseResolver(case_files=case_files)
@@ -113,11 +113,11 @@ def _resolver(case_files: tuple[str, ...]):
 def report_command(source, by, error, html_dir, no_stats, tolerance, cases, strategies, measures, case_files) -> None:
     """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics and a
     recommendation."""
-    from regbench.report import stats
-    from regbench.report.instances import notes
-    from regbench.report.repeats import repeats_table
-    from regbench.report.summary import summary_table
-    from regbench.report.tables import first_hit_table, paired_tests_table, success_table
+    from regbench.report.load.instances import notes
+    from regbench.report.stats import across_instances as stats
+    from regbench.report.stats.summary import summary_table
+    from regbench.report.text.repeats_table import repeats_table
+    from regbench.report.text.tables import first_hit_table, paired_tests_table, success_table
 
     runs = _filter(_load(source), cases, strategies)
     _resolver(case_files)  # a bad --cases file is a usage error, found before any table
@@ -127,7 +127,7 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
     if not len(runs):
         console.print(f"{markup_safe(source)}: no runs yet")
         return
-    from regbench.report.tables import fit_table
+    from regbench.report.text.tables import fit_table
 
     def show(table) -> None:
         console.print(fit_table(table, console.width))
@@ -146,7 +146,7 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
             show(paired_tests_table(runs, (error, "wall_time_s")))
         _print_recommendations(console, runs, error, tolerance, cases=False, case_files=case_files)
     if html_dir:
-        from regbench.report.html import ReportError, write_html
+        from regbench.report.html.page import ReportError, write_html
 
         try:
             with console.status("writing the HTML report"):
@@ -161,12 +161,12 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
 
 
 def _print_recommendations(console, runs, error, tolerance, cases=True, wins=False, case_files=()) -> list:
-    from regbench.report.recommend_cases import recommend_all
-    from regbench.report.recommend_tables import recommendation_table, win_table
+    from regbench.report.decide.per_case import recommend_all
+    from regbench.report.text.recommend_tables import recommendation_table, win_table
 
     one_case = len(set(runs["case"].tolist())) == 1
     recs = recommend_all(runs, error, tolerance, cases=cases or one_case, case_files=case_files)
-    from regbench.report.tables import fit_table
+    from regbench.report.text.tables import fit_table
 
     for rec in recs:
         console.print(fit_table(recommendation_table(rec), console.width))
@@ -191,7 +191,7 @@ def recommend_command(source, error, tolerance, cases, strategies, as_json, case
     failure rate, folding and time). Demonstrations of a failure are shown, never recommended. Each case is
     decided by the strongest evidence it has (truth, landmarks, labels, its simulated instances, then the dense
     metric and the spread over seeds) and the verdict says which."""
-    from regbench.report.evidence import SIMULATED_SUFFIX
+    from regbench.report.decide.evidence import SIMULATED_SUFFIX
 
     # -c NAME keeps NAME's simulated companion: the evidence the answer for NAME may be decided by
     runs = _filter(_load(source), (*cases, *(c + SIMULATED_SUFFIX for c in cases)), strategies)
@@ -200,8 +200,8 @@ def recommend_command(source, error, tolerance, cases, strategies, as_json, case
         click.echo(f"{visible(source)}: no runs" + (" matching the filters" if cases or strategies else ""))
         return
     if as_json:
-        from regbench.report.recommend_cases import recommend_all
-        from regbench.report.recommend_tables import to_jsonable
+        from regbench.report.decide.per_case import recommend_all
+        from regbench.report.text.recommend_tables import to_jsonable
 
         echo_json([to_jsonable(r) for r in recommend_all(runs, error, tolerance, case_files=case_files)])
         return
@@ -225,7 +225,7 @@ def _filter(runs, cases=(), strategies=()):
 def _repeat_spreads(runs):
     """The spread of every strategy × case × seed group that was repeated (``regbench run --repeat``); full
     records are read only for those groups."""
-    from regbench.report.repeats import repeat_spreads
+    from regbench.report.stats.repeats import repeat_spreads
 
     repeat = runs["repeat"]
     if not len(runs) or not (repeat > 0).any():
@@ -238,7 +238,7 @@ def _repeat_spreads(runs):
 
 def _check_measures(runs, measures: tuple[str, ...]) -> tuple[str, ...]:
     """The plugin measures asked for, each one some run has; otherwise a usage error listing those there are."""
-    from regbench.report.runs import plugin_measures
+    from regbench.report.load.columns import plugin_measures
 
     known = plugin_measures(runs)
     names = tuple(m.removeprefix("measures.") for m in measures)
@@ -252,7 +252,7 @@ def _check_measures(runs, measures: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _check_html_dir(html_dir: str) -> None:
-    from regbench.report.html import ReportError, prepare_dir
+    from regbench.report.html.page import ReportError, prepare_dir
 
     try:
         prepare_dir(Path(html_dir))
@@ -336,7 +336,7 @@ def compare_command(a, b, gates, as_json) -> None:
 @_case_files
 def show_command(run, source, as_json, transform_path, resample_path, images_dir, case_files) -> None:
     """Explain one run in plain words. RUN is a record key, a unique key prefix, or a JSON record file."""
-    from regbench.report.explain import print_explanation
+    from regbench.report.text.explain import print_explanation
 
     try:
         path = Path(run)

@@ -11,22 +11,19 @@ from contextlib import ExitStack, contextmanager, nullcontext
 
 import click
 
-from regbench.cases import CaseError
+from regbench.cases.case import CaseError
 from regbench.cli.common import cli_plugin_manager, echo_json, make_console, refuse_broken
 from regbench.cli.finished import print_finished
 from regbench.cli.plan import plural, print_plan, stored_keys
 from regbench.cli.progress import ProgressLines, progress_bar, progress_line_s, verdicts_field
-from regbench.executors import Executor, PlannedRun
-from regbench.isolation import IsolatedWorker, Lost, lost_record, run_isolated
-from regbench.leases import lease_s
-from regbench.matrix import MatrixError, plan
-from regbench.memorylimit import MAX_MEMORY_ENV
-from regbench.plugins import PluginError
+from regbench.plugin.manager import PluginError
 from regbench.record import RunRecord
-from regbench.report.runview import markup_safe, print_record
+from regbench.report.text.one_run import markup_safe, print_record
 from regbench.run import MAX_SEED
-from regbench.runfile import MAX_REPEATS, MAX_SEEDS, MAX_THREADS, MAX_TIMEOUT_S, MAX_WORKERS, Settings, merge_settings
-from regbench.runner import (
+from regbench.runner.executors import Executor, PlannedRun
+from regbench.runner.isolation import IsolatedWorker, Lost, lost_record, run_isolated
+from regbench.runner.matrix import MatrixError, plan
+from regbench.runner.run_matrix import (
     DEFAULT_THREADS,
     DEFAULT_TIMEOUT_S,
     RunnerError,
@@ -36,9 +33,20 @@ from regbench.runner import (
     run_pending,
     started,
 )
-from regbench.store import DEFAULT_STORE, Store, StoreError, StoreFull, write_failure
+from regbench.runner.settings import (
+    MAX_REPEATS,
+    MAX_SEEDS,
+    MAX_THREADS,
+    MAX_TIMEOUT_S,
+    MAX_WORKERS,
+    Settings,
+    merge_settings,
+)
+from regbench.runner.worker import WorkerState
+from regbench.store.leases import lease_s
+from regbench.store.sqlite import DEFAULT_STORE, Store, StoreError, StoreFull, write_failure
 from regbench.strategy import ParameterError
-from regbench.worker import WorkerState
+from regbench.util.memory_limit import MAX_MEMORY_ENV
 
 USAGE_ERRORS = (MatrixError, ParameterError, PluginError, CaseError, StoreError)
 
@@ -284,7 +292,7 @@ def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force:
 def _connect(settings: Settings, stack: ExitStack) -> Executor:
     """The executor with its workers acquired (entered on ``stack``), before any progress shows: an unreachable
     scheduler fails here."""
-    from regbench.dask_executor import SchedulerAddressError
+    from regbench.runner.dask_executor import SchedulerAddressError
 
     err = make_console(stderr=True)
     dask = settings.executor == "dask"

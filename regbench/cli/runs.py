@@ -8,13 +8,13 @@ from typing import Any
 import click
 
 from regbench.cli.common import echo_json, make_console, pattern_option
-from regbench.console import markup_safe
-from regbench.exports import select_summaries
-from regbench.names import MatrixError, split_patterns
-from regbench.outcomes import verdict
+from regbench.evaluation.outcomes import verdict
 from regbench.record import RunRecord
-from regbench.store import DEFAULT_STORE, Store, StoreError
-from regbench.tablefit import fit_table
+from regbench.report.text.table_fit import fit_table
+from regbench.store.selection import select_summaries
+from regbench.store.sqlite import DEFAULT_STORE, Store, StoreError
+from regbench.util.console import markup_safe
+from regbench.util.names import MatrixError, split_patterns
 
 #: What a listed run needs of its record: SQLite drops the rest (traces, transforms) before it reaches Python.
 _LISTED = ("key", "strategy", "params", "case", "seed", "repeat", "status", "outcome", "registered")
@@ -48,7 +48,7 @@ def listed_runs(store: str, strategies: list[str], cases: list[str]) -> list[dic
     label it, its verdict); a store that cannot be read or a pattern that matches nothing is a usage error."""
     import numpy as np
 
-    from regbench.report.runs import solver_labels
+    from regbench.report.load.columns import solver_labels
 
     try:
         with Store.read_only(store) as db:
@@ -74,7 +74,7 @@ def runs_table(rows: list[dict[str, Any]], short_keys: bool = False):
     from rich import box
     from rich.table import Table
 
-    from regbench.report.runview import as_text
+    from regbench.report.text.one_run import as_text
 
     repeats = any(r["repeat"] for r in rows)
     # no vertical rules, and the repeat last (dropped first): an 80-column terminal holds the rest of a row

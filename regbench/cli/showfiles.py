@@ -9,13 +9,13 @@ from contextlib import contextmanager
 
 import click
 
-from regbench.itktext import itk_message
+from regbench.util.itk_text import itk_message
 
 
 def check_outputs(transform_path: str | None, resample_path: str | None) -> None:
     """A file ITK could not write (its directory is missing, ITK has no writer for its ending) is a usage error
     before anything is printed."""
-    from regbench.report import images
+    from regbench.report.figures import images
 
     outputs: list[tuple[str, str | None, tuple[str, ...], str]] = [
         ("--save-transform", transform_path, images.TRANSFORM_SUFFIXES, "a transform"),
@@ -30,7 +30,7 @@ def check_outputs(transform_path: str | None, resample_path: str | None) -> None
 def write_run_files(record, transform_path, resample_path, images_dir, resolver) -> None:
     import SimpleITK as sitk
 
-    from regbench.report import images
+    from regbench.report.figures import images
 
     try:
         if resample_path or images_dir:  # the case first: nothing is written when it cannot be found

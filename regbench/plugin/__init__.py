@@ -1,0 +1,1 @@
+"""The plugin manager: built-ins, entry points, validation, provenance and typed hook calls."""

@@ -1,0 +1,1 @@
+"""The answer to 'which strategy?': evidence per case, the recommendation and its choice."""

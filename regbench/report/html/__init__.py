@@ -1,0 +1,1 @@
+"""The HTML report: the page, its first screen, sections, run pages and the template."""

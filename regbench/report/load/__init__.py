@@ -1,0 +1,1 @@
+"""Runs loaded for reports: from stores and files, as columns, grouped into instances."""

@@ -1,0 +1,1 @@
+"""Statistics over runs: summaries, anytime curves, ERT, paired tests, repeats, stability."""

@@ -1,0 +1,1 @@
+"""Where records live: the SQLite store, its leases, and exports."""
