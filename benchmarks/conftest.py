@@ -264,7 +264,7 @@ def regbench_bench(pytestconfig: pytest.Config) -> BenchSession:
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
     """Add a versioned "regbench" block to pytest-benchmark's saved JSON."""
-    from regbench.run import versions
+    from regbench.version import versions
 
     output_json["regbench"] = {
         "schema": SCHEMA_VERSION,

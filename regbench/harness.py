@@ -12,7 +12,6 @@ the level getter is one past the last index and the metric value is what ``GetMe
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import SimpleITK as sitk
 from regbench.cases.case import (
     Case,
     CaseData,
+    Setup,
     apply_setup_levels,
     as_float,
     configure_masks,
@@ -33,6 +33,7 @@ from regbench.cases.case import (
     uses_moving_initial,
 )
 from regbench.record import IterationEvent, Level, RunRecord, Segment, Trace
+from regbench.trace import DEFAULT_POSITIONS, PositionSchedule
 from regbench.util.itk_text import without_addresses
 from regbench.util.strict_json import finite_or_none
 
@@ -52,46 +53,6 @@ class RunHooks(Protocol):
 
 # GetOptimizerConvergenceValue() returns DBL_MAX until the convergence window is full.
 _NOT_YET = 1.0e308
-
-
-@dataclass(frozen=True)
-class PositionSchedule:
-    """Which optimizer positions the trace keeps (each costs a copy of the parameters during Execute, and an
-    evaluation after the run).
-
-    Transforms with at most ``every_up_to`` parameters keep every iteration's position; the others keep
-    iterations 0, 1, 2, ... of each level on a geometric schedule (the next kept iteration is at least ``growth``
-    times the last: 0, 1, 2, 3, 4, 5, 7, 9, 12, 15, 19, 24, 30, 38, ...). The default is geometric for every
-    transform: copying a few parameters is cheap, but each kept position costs one dense evaluation after the
-    run, and a dense metric evaluation costs about as much as a gradient-descent iteration, so keeping every
-    iteration would double the cost of a cheap run (docs/reports.md has the figures). Each level's last
-    position is always kept, and the best visited one where the strategy declares its metric pairing. Past
-    ``max_floats`` copied parameters in a run (the memory cap) only those are kept.
-    """
-
-    every_up_to: int = 0
-    growth: float = 1.25
-    max_floats: int = 250_000  # 2 MB of parameters per run
-    #: After the run, kept positions are evaluated for at most this fraction of the run's Execute time (each
-    #: level's last and the best visited always; then an evenly thinned set of the others).
-    evaluation_budget: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.every_up_to < 0 or self.growth < 1 or self.max_floats < 0 or not self.evaluation_budget >= 0:
-            raise ValueError(
-                f"position schedule needs every_up_to ≥ 0, growth ≥ 1, max_floats ≥ 0, evaluation_budget ≥ 0: {self}"
-            )
-
-    def next_after(self, kept: int, parameters: int) -> int:
-        """The next iteration of a level to keep after keeping iteration ``kept``."""
-        if parameters <= self.every_up_to:
-            return kept + 1
-        return max(kept + 1, math.ceil(kept * self.growth)) if self.growth > 1 else 1 << 62
-
-
-DEFAULT_POSITIONS = PositionSchedule()
-#: Keep no positions during Execute (each level's last position is still kept).
-NO_POSITIONS = PositionSchedule(every_up_to=0, growth=1.0, max_floats=0)
 
 
 @dataclass
@@ -131,7 +92,14 @@ class RunContext:
         threads: int,
         pm: RunHooks,
         record: RunRecord,
+        *,
+        count_iterations: str = "events",
+        metric_pairing: str | None = None,
+        positions: PositionSchedule = DEFAULT_POSITIONS,
     ) -> None:
+        """``count_iterations`` and ``metric_pairing`` are the strategy's declarations
+        (:attr:`Strategy.count_iterations`, :attr:`Strategy.metric_pairing`); ``positions`` which positions the
+        trace keeps."""
         self.case = case
         self.seed = seed
         self.threads = threads
@@ -145,15 +113,15 @@ class RunContext:
         self.moving = as_float(data.moving)
         self._prepared: dict[int, _Prepared] = {}
         self._observe = pm.has_iteration_observers()
-        self.count_iterations = "events"  # the strategy's rule, set by run_one
-        self.metric_pairing: str | None = None  # the strategy's Strategy.metric_pairing, set by run_one
+        self.count_iterations = count_iterations
+        self.metric_pairing = metric_pairing
         self.best_visited: BestVisited | None = None
-        self.positions: PositionSchedule = DEFAULT_POSITIONS  # which positions the trace keeps, set by run_one
+        self.positions = positions
         self.position_floats = 0  # parameters copied into the trace so far (for the memory cap)
         self.started = time.perf_counter()  # the run's clock: trace times count from here
 
     @property
-    def setup(self):
+    def setup(self) -> Setup:
         return self.case.setup
 
     @property
@@ -207,7 +175,7 @@ class RunContext:
         if prepared is None or prepared.method is not method:
             raise ValueError("ctx.execute() takes a method made by ctx.new_method()")
         segment = Segment(index=len(self.record.segments))
-        capture = _Capture(self, method, segment, prepared.levels)
+        capture = _Capture(self, method, segment, prepared, observe=self._observe)
         capture.attach()
         wall, cpu, failure = time.perf_counter(), time.process_time(), None
         try:
@@ -237,11 +205,20 @@ class RunContext:
 class _Capture:
     """Event observers for one Execute, and the per-level summary built from them."""
 
-    def __init__(self, ctx: RunContext, method: sitk.ImageRegistrationMethod, segment: Segment, levels):
+    def __init__(
+        self,
+        ctx: RunContext,
+        method: sitk.ImageRegistrationMethod,
+        segment: Segment,
+        prepared: _Prepared,
+        observe: bool,
+    ) -> None:
         self.ctx = ctx
         self.method = method
         self.segment = segment
-        self.case_levels = levels
+        self.initial = prepared.transform  # where a single-level execution starts (set in place)
+        self.case_levels = prepared.levels
+        self.observe = observe  # a plugin observes iterations: tell it each event
         self.trace: Trace = ctx.record.trace
         self.start = len(self.trace)
         self.level = -1
@@ -289,21 +266,17 @@ class _Capture:
             # The first value of the level is f at where the level starts: the initial transform (set in place)
             # on a single-level execution, else the previous level's result (a grown B-spline mesh has another
             # size: that pair is skipped).
-            self.previous = (
-                tuple(self.ctx._prepared[id(self.method)].transform.GetParameters())
-                if self.level == 0
-                else self._position()
-            )
+            self.previous = tuple(self.initial.GetParameters()) if self.level == 0 else self._position()
             self.previous_row = None if self.level == 0 else len(self.trace) - 1
 
     def _at_last_level(self) -> bool:
         return 0 <= self.level < len(self.case_levels) and self.case_levels[self.level] == self.last_case_level
 
-    def _track_best(self, value: float) -> None:
+    def _track_best(self, value: float | None) -> None:
         if value is None or value >= _NOT_YET or value != value:  # no-overlap or NaN values never win
             return
         best = self.ctx.best_visited
-        row = len(self.trace) - 1
+        row: int | None = len(self.trace) - 1
         if self.pairing == "previous":
             position, self.previous = self.previous, self._position()
             row, self.previous_row = self.previous_row, row
@@ -341,7 +314,7 @@ class _Capture:
             self.schedule_next = self.schedule.next_after(k, len(position))
         if self.pairing and self._at_last_level():
             self._track_best(event.metric)
-        if self.ctx._observe:
+        if self.observe:
             self.ctx.pm.record_iteration(self.ctx, event)
 
     def on_end(self) -> None:
@@ -377,7 +350,7 @@ class _Capture:
                     finite_or_none(metrics[0]),
                     finite_or_none(metrics[-1]),
                 )
-                best = int(np.argmin(metrics))
+                best = int(np.argmin(np.asarray(metrics, dtype=float)))  # floats: GetMetricValue's
                 level.best_metric = finite_or_none(metrics[best])
                 level.best_iteration = int(self.trace.iteration[lo + best])
                 level.learning_rate_first, level.learning_rate_last = rates[0], rates[-1]

@@ -18,20 +18,45 @@ matplotlib figure, and ``plot.events`` every event seen. Outside a notebook the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import regbench
 from regbench.record import IterationEvent
 
+if TYPE_CHECKING:  # matplotlib is imported on the first draw; IPython only in a notebook
+    from IPython.display import DisplayHandle
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.typing import LineStyleType
+
+    from regbench.harness import RunContext
+    from regbench.plugin.manager import RegbenchPluginManager
+
+
+class LineStyle(TypedDict):
+    """The keyword arguments of a marker line (for ``Line2D`` and ``Axes.axvline``)."""
+
+    color: str
+    linestyle: LineStyleType
+    linewidth: float
+
+
 # A level start and an execution start must be told apart at a glance: other colours, widths and dash patterns.
-LEVEL_STYLE = {"color": "tab:gray", "ls": (0, (4, 3)), "lw": 0.9}
-EXECUTION_STYLE = {"color": "tab:red", "ls": "-", "lw": 1.6}
+LEVEL_STYLE: LineStyle = {"color": "tab:gray", "linestyle": (0, (4, 3)), "linewidth": 0.9}
+EXECUTION_STYLE: LineStyle = {"color": "tab:red", "linestyle": "-", "linewidth": 1.6}
 
 
 class LivePlot:
     """A plugin that plots each iteration's metric as it arrives (see the module docstring)."""
 
-    def __init__(self, pm=None, update_every: int = 1, title: str = "", display: bool | None = None) -> None:
+    def __init__(
+        self,
+        pm: RegbenchPluginManager | None = None,
+        update_every: int = 1,
+        title: str = "",
+        display: bool | None = None,
+    ) -> None:
         from regbench.plugin.manager import make_plugin_manager
 
         self.pm = pm if pm is not None else make_plugin_manager()
@@ -41,15 +66,15 @@ class LivePlot:
         self.level_starts: list[int] = []  # event indices where a pyramid level started
         self.execution_starts: list[int] = []  # event indices where a new execution (segment) started
         self._display = display
-        self._handle = None
-        self.figure = None
-        self._axes = None
-        self._line = None
+        self._handle: DisplayHandle | None = None
+        self.figure: Figure | None = None
+        self._axes: Axes | None = None
+        self._line: Line2D | None = None
         self._registered = False
 
     # the plugin: pluggy finds the hook implementation on the instance
     @regbench.hookimpl
-    def regbench_record_iteration(self, run: Any, event: IterationEvent) -> None:
+    def regbench_record_iteration(self, run: RunContext, event: IterationEvent) -> None:
         previous = self.events[-1] if self.events else None
         index = len(self.events)
         if previous is not None and event.segment != previous.segment:
@@ -83,34 +108,40 @@ class LivePlot:
 
     def draw(self) -> None:
         """Redraw the figure with every event so far (and show it in a notebook)."""
-        if self.figure is None:
-            # Not a pyplot figure: pyplot's inline backend would show it a second time at the end of the cell
-            from matplotlib.figure import Figure
-            from matplotlib.lines import Line2D
-
-            self.figure = Figure(figsize=(6, 3.5), layout="constrained")
-            self._axes = self.figure.add_subplot()
-            (self._line,) = self._axes.plot([], [], color="C0", lw=1)
-            self._axes.set_xlabel("iteration event")
-            self._axes.set_ylabel("metric (SimpleITK's, at the event)")
-            self._axes.set_title(self.title or "live convergence")
-            self._axes.legend(
-                [self._line, Line2D([], [], **LEVEL_STYLE), Line2D([], [], **EXECUTION_STYLE)],
-                ["metric", "pyramid level starts", "new execution starts"],
-                loc="upper right",
-                fontsize="small",
-            )
+        if self.figure is None or self._axes is None or self._line is None:
+            self.figure, self._axes, self._line = self._new_plot()
+        axes = self._axes
         values = self.metrics()
         self._line.set_data(list(range(len(values))), values)
-        for artist in list(self._axes.lines[1:]):
+        for artist in list(axes.lines[1:]):
             artist.remove()
         for k in self.level_starts[1:]:
-            self._axes.axvline(k, **LEVEL_STYLE)
+            axes.axvline(k, **LEVEL_STYLE)
         for k in self.execution_starts:
-            self._axes.axvline(k, **EXECUTION_STYLE)
-        self._axes.relim()
-        self._axes.autoscale_view()
+            axes.axvline(k, **EXECUTION_STYLE)
+        axes.relim()
+        axes.autoscale_view()
         self._show()
+
+    def _new_plot(self) -> tuple[Figure, Axes, Line2D]:
+        """The empty figure: its axes, the metric's line and the legend."""
+        # Not a pyplot figure: pyplot's inline backend would show it a second time at the end of the cell
+        from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
+
+        figure = Figure(figsize=(6, 3.5), layout="constrained")
+        axes = figure.add_subplot()
+        (line,) = axes.plot([], [], color="C0", lw=1)
+        axes.set_xlabel("iteration event")
+        axes.set_ylabel("metric (SimpleITK's, at the event)")
+        axes.set_title(self.title or "live convergence")
+        axes.legend(
+            [line, Line2D([], [], **LEVEL_STYLE), Line2D([], [], **EXECUTION_STYLE)],
+            ["metric", "pyramid level starts", "new execution starts"],
+            loc="upper right",
+            fontsize="small",
+        )
+        return figure, axes, line
 
     def _show(self) -> None:
         display = self._display

@@ -11,15 +11,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import platform
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-import pluggy
 import SimpleITK as sitk
 
 from regbench.cases.case import Case, CaseError, case_digest, initial_mapping
@@ -28,15 +26,16 @@ from regbench.evaluation.outcomes import Evidence, clear_no_overlap_values, judg
 from regbench.evaluation.postrun import evaluate_trace, returned_best_on_dense_levels
 from regbench.evaluation.stops import CATEGORIES as STOP_CATEGORIES
 from regbench.evaluation.stops import is_rounding_failure
-from regbench.harness import DEFAULT_POSITIONS, ExecutionFailed, PositionSchedule, RunContext
+from regbench.harness import ExecutionFailed, RunContext
 from regbench.plugin.manager import MEASURE_FIELDS, RegbenchPluginManager, make_plugin_manager, name_problem
 from regbench.record import RunRecord, Segment
 from regbench.strategy import ParameterError, Strategy
+from regbench.trace import DEFAULT_POSITIONS, PositionSchedule
 from regbench.util.memory_limit import memory_error_text, ran_out_of_memory
 from regbench.util.peak_memory import peak_rss_mb, reset_peak_rss
 from regbench.util.strict_json import dumps, to_jsonable
 from regbench.util.transforms import transform_to_dict
-from regbench.version import __version__
+from regbench.version import versions
 
 #: ITK threads per run unless asked otherwise: one, so that the same key gives the same record (Mattes MI is
 #: not bit-identical with more; reference §5). Parallelism comes from running several runs at once.
@@ -48,17 +47,6 @@ MAX_SEED = 2**31 - 1  # API, run file and CLI: an SQLite integer, and ITK's samp
 def default_threads() -> int:
     """The cores this process may use."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def versions() -> dict[str, str]:
-    return {
-        "regbench": __version__,
-        "SimpleITK": sitk.Version_VersionString(),
-        "ITK": sitk.Version_ITKVersionString(),
-        "numpy": np.__version__,
-        "pluggy": pluggy.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def run_key(
@@ -111,7 +99,7 @@ def is_deterministic(case: Case, threads: int) -> bool | None:
 
 
 @contextmanager
-def itk_globals(threads: int):
+def itk_globals(threads: int) -> Iterator[None]:
     """Fix ITK's global thread count (metric, filters) and silence its warnings for one run."""
     previous_threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     previous_warnings = sitk.ProcessObject.GetGlobalWarningDisplay()
@@ -219,7 +207,8 @@ def execute_record(
     wall, cpu = time.perf_counter(), time.process_time()
     reset_peak_rss()
     ctx: RunContext | None = None
-    with itk_globals(record.threads):
+    threads = record.threads if record.threads is not None else DEFAULT_THREADS  # new_record always sets it
+    with itk_globals(threads):
         try:
             case = case.for_seed(record.seed)
             record.instance = instance_key(case, record.seed)
@@ -227,7 +216,7 @@ def execute_record(
                 instance_known(record.instance)
             # the default tolerance (half the finest spacing) comes from the store alone, case file or not
             record.fixed_spacing = [float(s) for s in case.load().fixed.GetSpacing()]
-            record.deterministic = is_deterministic(case, record.threads)
+            record.deterministic = is_deterministic(case, threads)
             ctx, returned = _drive(strategy, case, params, pm, record, positions)
             evaluation = time.perf_counter()
             _summarize(record, returned, case, pm)
@@ -271,10 +260,16 @@ def _drive(
     positions: PositionSchedule | None,
 ) -> tuple[RunContext, sitk.Transform]:
     """Let ``strategy`` run on ``case`` into ``record``: its context and the fixed → moving mapping it returned."""
-    ctx = RunContext(case, record.seed, record.threads, pm, record)
-    ctx.count_iterations = strategy.count_iterations
-    ctx.metric_pairing = strategy.metric_pairing
-    ctx.positions = positions or DEFAULT_POSITIONS
+    ctx = RunContext(
+        case,
+        record.seed,
+        record.threads if record.threads is not None else DEFAULT_THREADS,
+        pm,
+        record,
+        count_iterations=strategy.count_iterations,
+        metric_pairing=strategy.metric_pairing,
+        positions=positions or DEFAULT_POSITIONS,
+    )
     returned = strategy.run(ctx, params)
     if returned is None and record.segments:
         returned = kept_segments(record)[-1].transform

@@ -6,6 +6,7 @@ of the run record (:mod:`regbench.record`), which re-exports them.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -118,3 +119,43 @@ class Anytime:
 
     def __len__(self) -> int:
         return len(self.time_s)
+
+
+@dataclass(frozen=True)
+class PositionSchedule:
+    """Which optimizer positions the trace keeps (each costs a copy of the parameters during Execute, and an
+    evaluation after the run).
+
+    Transforms with at most ``every_up_to`` parameters keep every iteration's position; the others keep
+    iterations 0, 1, 2, ... of each level on a geometric schedule (the next kept iteration is at least ``growth``
+    times the last: 0, 1, 2, 3, 4, 5, 7, 9, 12, 15, 19, 24, 30, 38, ...). The default is geometric for every
+    transform: copying a few parameters is cheap, but each kept position costs one dense evaluation after the
+    run, and a dense metric evaluation costs about as much as a gradient-descent iteration, so keeping every
+    iteration would double the cost of a cheap run (docs/reports.md has the figures). Each level's last
+    position is always kept, and the best visited one where the strategy declares its metric pairing. Past
+    ``max_floats`` copied parameters in a run (the memory cap) only those are kept.
+    """
+
+    every_up_to: int = 0
+    growth: float = 1.25
+    max_floats: int = 250_000  # 2 MB of parameters per run
+    #: After the run, kept positions are evaluated for at most this fraction of the run's Execute time (each
+    #: level's last and the best visited always; then an evenly thinned set of the others).
+    evaluation_budget: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.every_up_to < 0 or self.growth < 1 or self.max_floats < 0 or not self.evaluation_budget >= 0:
+            raise ValueError(
+                f"position schedule needs every_up_to ≥ 0, growth ≥ 1, max_floats ≥ 0, evaluation_budget ≥ 0: {self}"
+            )
+
+    def next_after(self, kept: int, parameters: int) -> int:
+        """The next iteration of a level to keep after keeping iteration ``kept``."""
+        if parameters <= self.every_up_to:
+            return kept + 1
+        return max(kept + 1, math.ceil(kept * self.growth)) if self.growth > 1 else 1 << 62
+
+
+DEFAULT_POSITIONS = PositionSchedule()
+#: Keep no positions during Execute (each level's last position is still kept).
+NO_POSITIONS = PositionSchedule(every_up_to=0, growth=1.0, max_floats=0)

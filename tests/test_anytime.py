@@ -10,8 +10,8 @@ import regbench
 from regbench.cases.case import as_float
 from regbench.cases.tiny import make_tiny_case
 from regbench.evaluation.postrun import MIN_EVALUATED
-from regbench.harness import NO_POSITIONS, PositionSchedule
 from regbench.record import RunRecord
+from regbench.trace import NO_POSITIONS, PositionSchedule
 
 
 def _transform_at(record: RunRecord, row: int, case) -> sitk.Transform:

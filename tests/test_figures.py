@@ -131,7 +131,7 @@ def test_error_vs_time_draws_the_median_band_and_events():
     records = hand_made_records()
     runs = from_records(records)
     panels = tuple(anytime_budget.case_profiles(runs, "c", axis=axis) for axis in ("time", "iterations"))
-    events = {"a": [anytime_figures.run_events(_with_levels(records[0]))], "b": []}
+    events = {"a": [figures.run_events(_with_levels(records[0]))], "b": []}
     assert events["a"][0].level_s == [1.5] and events["a"][0].rejected_s == [(2.5, 3.0)]
     assert events["a"][0].level_iterations == [3] and events["a"][0].rejected_iterations == [(4, 5)]
     palette = figures.colors(["a", "b"])

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any  # the keyword sets below mix the types of Setup's fields
 
 import SimpleITK as sitk
 
@@ -98,14 +99,14 @@ class RealCase:
         )
 
 
-PYRAMID = {"shrink_factors": (4, 2, 1), "smoothing_sigmas": (2.0, 1.0, 0.0)}
+PYRAMID: dict[str, Any] = {"shrink_factors": (4, 2, 1), "smoothing_sigmas": (2.0, 1.0, 0.0)}
 # Each seed ≥ 1 starts from its own misalignment, seed 0 from the identity (the Software Guide's problem): per axis
 # a shift of σ = 1 px, a rotation of σ = 2° where the model rotates, a scale of σ = 2% where it scales; the rat
 # lung B-spline gets the shift. Small beside the truths (13–17 px, 10°, 1.2×).
-JITTER = {"shift": 1.0, "angle": 2.0, "scale": 0.02}
+JITTER: dict[str, float] = {"shift": 1.0, "angle": 2.0, "scale": 0.02}
 
 
-def _setup(transform: str, **extra) -> Setup:
+def _setup(transform: str, **extra: Any) -> Setup:
     return Setup(transform=transform, **extra).jittered(**JITTER)
 
 
@@ -158,6 +159,6 @@ CASES = (
 
 
 @regbench.hookimpl
-def regbench_register_cases(register):
+def regbench_register_cases(register: Callable[[Case], None]) -> None:
     for spec in CASES:
         register(spec.case())

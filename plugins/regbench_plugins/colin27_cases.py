@@ -25,9 +25,11 @@ head, and Dice would judge a fit the metric barely saw. Atlas-to-subject registr
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any  # the keyword sets below mix the types of Setup's fields
 
 import numpy as np
 import SimpleITK as sitk
@@ -116,15 +118,15 @@ class Colin27Case:
 
 
 # Two levels: the coarse one halves the 4 mm grid and smooths by half its voxel (as the synthetic suite does).
-PYRAMID = {"shrink_factors": (2, 1), "smoothing_sigmas": (4.0, 0.0)}
+PYRAMID: dict[str, Any] = {"shrink_factors": (2, 1), "smoothing_sigmas": (4.0, 0.0)}
 # Each seed ≥ 1 starts from its own misalignment, seed 0 from the identity: per axis a shift of σ = 2 mm (half a
 # voxel), a rotation of σ = 2° and a scale of σ = 2% where the model has them. Small beside the truths.
-JITTER = {"shift": 2.0, "angle": 2.0, "scale": 0.02}
+JITTER: dict[str, float] = {"shift": 2.0, "angle": 2.0, "scale": 0.02}
 # A B-spline gradient costs about 7 µs per sample here (each sample moves 64 control points in 3 axes): every
 # voxel at 4 mm made an iteration 0.75 s and a gd run over 3 minutes. Random samples, drawn once per level from
 # the run's seed, keep a run in seconds: half of the coarse level's voxels, a tenth of the fine level's (about
 # 7000 and 11000 samples for 1029 parameters); lbfgs2 then reaches 0.8 mm on the brain instead of 0.5 mm.
-SAMPLED = {"sampling": "random", "sampling_percentage": (0.5, 0.1)}
+SAMPLED: dict[str, Any] = {"sampling": "random", "sampling_percentage": (0.5, 0.1)}
 AFFINE = TruthSpec("affine", shift=6.0, angle=5.0, linear=0.04)
 # Control points 45 mm apart (4 cells over 180 mm); a cubic B-spline cannot fold while every displacement stays
 # below about 0.4 of that spacing (18 mm; Choi and Lee 2000). ±10 mm moves the brain by 2.9 mm on average (at
@@ -143,6 +145,6 @@ CASES = (
 
 
 @regbench.hookimpl
-def regbench_register_cases(register):
+def regbench_register_cases(register: Callable[[Case], None]) -> None:
     for spec in CASES:
         register(spec.case())

@@ -98,7 +98,7 @@ class HeldRate:
 
     transform: sitk.Transform
     rate: float  # the estimated rate after any halvings: factor 1 at the last level
-    scales: tuple[float, ...]  # the first level's scales, frozen
+    scales: tuple[float, ...] | None  # the first level's scales, frozen (None: not read; configure_held refuses)
 
 
 def run_first_level_rate(
@@ -139,7 +139,7 @@ def run_first_level_rate(
             tried = _execute(ctx, method, return_best=return_best and level == last)
             if estimated is None:
                 estimated, frozen = _estimated_rate(ctx, factor, maximum_step), probe.scales
-            tried.progress, rise = _progress_and_rise(tried.segment.index, ctx.record.trace)
+            tried.progress, rise = _progress_and_rise(tried.segment.index, ctx.record)
             reference = tried.progress if first_progress is None else first_progress
             tried.passed = tried.transform is not None and rise <= RISE_TOLERANCE * max(
                 tried.progress, NOISE_FLOOR * reference
@@ -160,6 +160,9 @@ def run_first_level_rate(
         kept = next((a for a in attempts if not a.segment.rejected), None)
         if first_progress is None:
             first_progress = (kept or attempts[-1]).progress
+    if transform is None or estimated is None:
+        # Unreachable: the first level (there is one, factors has one per level) estimates the rate or raises.
+        raise RuntimeError("run_first_level_rate ran no level")
     ctx.record.measures["learning_rate_halvings"] = round(-math.log2(reduction))
     return HeldRate(transform, estimated * reduction, frozen)
 
@@ -189,9 +192,10 @@ def _keep_best(
     """The transform the level ends with: the kept attempt's, or ``start`` (None: the case's start) when no
     attempt is better (module docstring, step 4). Marks every attempt not kept ``rejected`` and notes the
     values compared."""
-    if len(attempts) == 1 and attempts[0].passed:
-        _describe(ctx, attempts[0])
-        return attempts[0].transform
+    only = attempts[0]
+    if len(attempts) == 1 and only.passed and only.transform is not None:  # a passed attempt has a result
+        _describe(ctx, only)
+        return only.transform
     if start is None:
         start = _case_start(ctx)
     values = [None if a.transform is None else last_level_metric(ctx, a.transform) for a in attempts]
@@ -211,7 +215,8 @@ def _keep_best(
     if kept is not None:
         _describe(ctx, kept)
     ctx.note(_attempts_note(level, start_value, attempts, values, kept))
-    return start if kept is None else kept.transform
+    # A kept attempt has a result: it was ranked by its value, or picked for having one.
+    return start if kept is None or kept.transform is None else kept.transform
 
 
 def _describe(ctx: regbench.RunContext, kept: _Attempt) -> None:
@@ -271,19 +276,21 @@ def _execute(ctx: regbench.RunContext, method: sitk.ImageRegistrationMethod, ret
     return _Attempt(segment, transform, own_measures, own_notes)
 
 
-def _progress_and_rise(segment: int, trace) -> tuple[float, float]:
+def _progress_and_rise(segment: int, record: regbench.RunRecord) -> tuple[float, float]:
     """How far the segment's metric fell from its first value to its best, and the largest rise above the
     best value reached before it (infinite when a value is SimpleITK's no-overlap value)."""
+    trace = record.trace
     values = [v for s, v in zip(trace.segment, trace.metric, strict=True) if s == segment]
     if not values:
         return 0.0, 0.0
-    if any(v is None or is_no_overlap(v) for v in values):
+    numbers = [v for v in values if v is not None and not is_no_overlap(v)]
+    if len(numbers) < len(values):
         return 0.0, math.inf
-    best, rise = values[0], 0.0
-    for value in values[1:]:
+    best, rise = numbers[0], 0.0
+    for value in numbers[1:]:
         rise = max(rise, value - best)
         best = min(best, value)
-    return values[0] - best, rise
+    return numbers[0] - best, rise
 
 
 def configure_held(

@@ -14,6 +14,7 @@ a level whose metric rises is rerun at half the rate, and keeps whichever attemp
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import SimpleITK as sitk
@@ -57,18 +58,12 @@ class RegularStepParams(StepParams):
 
 
 class GradientDescentFamily(regbench.SingleRunStrategy):
-    """One ``Execute`` of a gradient-descent-family optimizer; subclasses set the optimizer."""
+    """One ``Execute`` of a gradient-descent-family optimizer; subclasses implement ``configure`` (the optimizer,
+    then :func:`set_scales` with ``params.scales``, which ``run`` has resolved for the case)."""
 
     Params = StepParams
     metric_pairing = "previous"  # the event's value is f before the step just taken (reference §3.3)
     iteration_cap_param = "number_of_iterations"  # per level: hit_iteration_limit reads it
-
-    def set_optimizer(self, method: sitk.ImageRegistrationMethod, params: StepParams) -> None:
-        raise NotImplementedError
-
-    def configure(self, method: sitk.ImageRegistrationMethod, params: StepParams) -> None:
-        self.set_optimizer(method, params)
-        set_scales(method, params.scales)
 
     def run(self, ctx: regbench.RunContext, params: StepParams) -> sitk.Transform | None:
         scales = resolve_scales(ctx, params.scales, params.estimate_learning_rate)
@@ -79,7 +74,8 @@ class GradientDescentFamily(regbench.SingleRunStrategy):
                 f"estimator: learning_rate {params.learning_rate} was used as given"
             )
             params = dataclasses.replace(params, estimate_learning_rate="never")
-        if params.estimate_learning_rate == FIRST_LEVEL:
+        # Only plain gradient descent offers the first_level policy (its Params' choices).
+        if isinstance(params, GradientDescentParams) and params.estimate_learning_rate == FIRST_LEVEL:
             factors = (params.learning_rate,) * ctx.setup.levels  # multiples of the estimated rate
             return run_first_level_rate(ctx, params, factors, return_best=params.return_best).transform
         method = ctx.new_method()
@@ -94,7 +90,7 @@ class GradientDescent(GradientDescentFamily):
 
     Params = GradientDescentParams
 
-    def configure(self, method, params):
+    def configure(self, method: sitk.ImageRegistrationMethod, params: GradientDescentParams) -> None:
         configure_gradient_descent(method, params)
 
 
@@ -103,7 +99,7 @@ class RegularStepGradientDescent(GradientDescentFamily):
 
     Params = RegularStepParams
 
-    def set_optimizer(self, method, params):
+    def configure(self, method: sitk.ImageRegistrationMethod, params: RegularStepParams) -> None:
         method.SetOptimizerAsRegularStepGradientDescent(
             learningRate=params.learning_rate,
             minStep=params.minimum_step,
@@ -113,37 +109,45 @@ class RegularStepGradientDescent(GradientDescentFamily):
             estimateLearningRate=ESTIMATE[params.estimate_learning_rate],
             maximumStepSizeInPhysicalUnits=params.maximum_step_size,
         )
+        set_scales(method, params.scales)
+
+
+def line_search_options(params: LineSearchParams) -> dict[str, float | int]:
+    """The keyword arguments of SimpleITK's two line-search optimizers, which take the same ones."""
+    return {
+        "learningRate": params.learning_rate,
+        "numberOfIterations": params.number_of_iterations,
+        "convergenceMinimumValue": params.convergence_minimum_value,
+        "convergenceWindowSize": params.convergence_window_size,
+        "lineSearchLowerLimit": params.line_search_lower_limit,
+        "lineSearchUpperLimit": params.line_search_upper_limit,
+        "lineSearchEpsilon": params.line_search_epsilon,
+        "lineSearchMaximumIterations": params.line_search_maximum_iterations,
+        "estimateLearningRate": ESTIMATE[params.estimate_learning_rate],
+        "maximumStepSizeInPhysicalUnits": params.maximum_step_size,
+    }
 
 
 class GradientDescentLineSearch(GradientDescentFamily):
     """Gradient descent with a golden-section line search on the learning rate each iteration."""
 
     Params = LineSearchParams
-    setter = "SetOptimizerAsGradientDescentLineSearch"
 
-    def set_optimizer(self, method, params):
-        getattr(method, self.setter)(
-            learningRate=params.learning_rate,
-            numberOfIterations=params.number_of_iterations,
-            convergenceMinimumValue=params.convergence_minimum_value,
-            convergenceWindowSize=params.convergence_window_size,
-            lineSearchLowerLimit=params.line_search_lower_limit,
-            lineSearchUpperLimit=params.line_search_upper_limit,
-            lineSearchEpsilon=params.line_search_epsilon,
-            lineSearchMaximumIterations=params.line_search_maximum_iterations,
-            estimateLearningRate=ESTIMATE[params.estimate_learning_rate],
-            maximumStepSizeInPhysicalUnits=params.maximum_step_size,
-        )
+    def configure(self, method: sitk.ImageRegistrationMethod, params: LineSearchParams) -> None:
+        method.SetOptimizerAsGradientDescentLineSearch(**line_search_options(params))
+        set_scales(method, params.scales)
 
 
 class ConjugateGradientLineSearch(GradientDescentLineSearch):
     """Polak-Ribière conjugate gradient with the same golden-section line search."""
 
-    setter = "SetOptimizerAsConjugateGradientLineSearch"
+    def configure(self, method: sitk.ImageRegistrationMethod, params: LineSearchParams) -> None:
+        method.SetOptimizerAsConjugateGradientLineSearch(**line_search_options(params))
+        set_scales(method, params.scales)
 
 
 @regbench.hookimpl
-def regbench_register_strategies(register):
+def regbench_register_strategies(register: Callable[[regbench.Strategy], None]) -> None:
     register(
         GradientDescent(
             "gd",

@@ -8,7 +8,10 @@ more than the cap), a 1+1 iteration is one mutation, an Amoeba "iteration" is on
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 import SimpleITK as sitk
 
@@ -24,21 +27,29 @@ _SCALES_HELP = (
 )
 
 
-class GradientFree(regbench.SingleRunStrategy):
-    """One execution of a gradient-free optimizer with a scales choice; subclasses set the optimizer."""
+class GradientFreeParams(Protocol):
+    """What every gradient-free strategy's parameters have."""
+
+    @property
+    def scales(self) -> str: ...
+
+
+P = TypeVar("P", bound=GradientFreeParams)
+
+
+class GradientFree(regbench.SingleRunStrategy, Generic[P]):
+    """One execution of a gradient-free optimizer with a scales choice; subclasses implement ``configure`` (the
+    optimizer only: ``run`` sets the scales, since corner-shift scales need the case's fixed image)."""
 
     iteration_cap_param = "number_of_iterations"  # per level (sweeps, mutations or evaluations): see the params
 
-    def set_optimizer(self, ctx: regbench.RunContext, method: sitk.ImageRegistrationMethod, params) -> None:
-        raise NotImplementedError
-
-    def run(self, ctx: regbench.RunContext, params) -> sitk.Transform | None:
+    def run(self, ctx: regbench.RunContext, params: P) -> sitk.Transform | None:
         scales = params.scales
         if scales == "auto":
             scales = "none" if ctx.setup.transform == "bspline" else "corner_shift"
             ctx.note(f"scales 'auto' resolved to {scales!r} for this {ctx.setup.transform} case")
         method = ctx.new_method()
-        self.set_optimizer(ctx, method, params)
+        self.configure(method, params)
         if scales == "corner_shift":
             # Fixed per run, computed at the starting transform (global transforms: exact for affine maps).
             method.SetOptimizerScales(corner_shift_scales(method.GetInitialTransform(), ctx.fixed))
@@ -57,14 +68,14 @@ class PowellParams:
     scales: str = param("auto", _SCALES_HELP, choices=GF_SCALES)
 
 
-class Powell(GradientFree):
+class Powell(GradientFree[PowellParams]):
     """Powell's conjugate-direction method with Brent line searches."""
 
     Params = PowellParams
     # Powell's iteration event reports a value that is neither f at its position nor at the previous one
     # (measured: tests/test_pairing.py), so its best visited position is not tracked.
 
-    def set_optimizer(self, ctx, method, params):
+    def configure(self, method: sitk.ImageRegistrationMethod, params: PowellParams) -> None:
         method.SetOptimizerAsPowell(
             numberOfIterations=params.number_of_iterations,
             maximumLineIterations=params.maximum_line_iterations,
@@ -90,23 +101,35 @@ class OnePlusOneParams:
     scales: str = param("auto", _SCALES_HELP, choices=GF_SCALES)
 
 
-class OnePlusOne(GradientFree):
+@dataclass(frozen=True)
+class SeededOnePlusOneParams(OnePlusOneParams):
+    """One run's parameters with the seed it drew from the run's generator (not a user parameter)."""
+
+    seed: int = 0
+
+
+class OnePlusOne(GradientFree[OnePlusOneParams]):
     """The (1+1) evolution strategy, seeded from the run's seed (SimpleITK's default seeds from the clock)."""
 
     Params = OnePlusOneParams
     metric_pairing = "current"
 
-    def set_optimizer(self, ctx, method, params):
-        shrink = params.shrink_factor if params.shrink_factor is not None else params.growth_factor**-0.25
+    def run(self, ctx: regbench.RunContext, params: OnePlusOneParams) -> sitk.Transform | None:
+        # The seed is drawn per run (the strategy instance is shared), before the method exists: new_method
+        # draws nothing from ctx.rng, so the seed is the one it always was.
         seed = int(ctx.rng.integers(1, 2**31 - 1))  # 0 would mean "seed from the wall clock"
         ctx.record.measures["one_plus_one_seed"] = seed
+        return super().run(ctx, SeededOnePlusOneParams(**dataclasses.asdict(params), seed=seed))
+
+    def configure(self, method: sitk.ImageRegistrationMethod, params: SeededOnePlusOneParams) -> None:
+        shrink = params.shrink_factor if params.shrink_factor is not None else params.growth_factor**-0.25
         method.SetOptimizerAsOnePlusOneEvolutionary(
             numberOfIterations=params.number_of_iterations,
             epsilon=params.epsilon,
             initialRadius=params.initial_radius,
             growthFactor=params.growth_factor,
             shrinkFactor=shrink,
-            seed=seed,
+            seed=params.seed,
         )
 
 
@@ -124,14 +147,14 @@ class AmoebaParams:
     scales: str = param("auto", _SCALES_HELP, choices=GF_SCALES)
 
 
-class Amoeba(GradientFree):
+class Amoeba(GradientFree[AmoebaParams]):
     """Nelder-Mead downhill simplex (vnl amoeba)."""
 
     Params = AmoebaParams
     metric_pairing = "current"
     count_iterations = "optimizer"  # an event fires per function evaluation
 
-    def set_optimizer(self, ctx, method, params):
+    def configure(self, method: sitk.ImageRegistrationMethod, params: AmoebaParams) -> None:
         method.SetOptimizerAsAmoeba(
             simplexDelta=params.simplex_delta,
             numberOfIterations=params.number_of_iterations,
@@ -142,7 +165,7 @@ class Amoeba(GradientFree):
 
 
 @regbench.hookimpl
-def regbench_register_strategies(register):
+def regbench_register_strategies(register: Callable[[regbench.Strategy], None]) -> None:
     register(
         Powell(
             "powell",

@@ -18,7 +18,10 @@ libLBFGS, not the function, so the two disagree and the line search stops early;
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import SimpleITK as sitk
 
 import regbench
 from regbench import param
@@ -55,12 +58,12 @@ class LBFGS2(regbench.SingleRunStrategy):
     metric_pairing = "current"
     iteration_cap_param = "number_of_iterations"  # per run of libLBFGS (two runs per level in ITK 5.4)
 
-    def run(self, ctx, params):
+    def run(self, ctx: regbench.RunContext, params: LBFGS2Params) -> sitk.Transform | None:
         # LBFGS2 never estimates a learning rate, so 'auto' is plain physical-shift scales where valid.
         params = dataclasses.replace(params, scales=resolve_scales(ctx, params.scales, "each_iteration"))
         return super().run(ctx, params)
 
-    def configure(self, method, params):
+    def configure(self, method: sitk.ImageRegistrationMethod, params: LBFGS2Params) -> None:
         method.SetOptimizerAsLBFGS2(
             solutionAccuracy=params.solution_accuracy,
             numberOfIterations=params.number_of_iterations,
@@ -76,7 +79,7 @@ class LBFGS2(regbench.SingleRunStrategy):
 
 
 @regbench.hookimpl
-def regbench_register_strategies(register):
+def regbench_register_strategies(register: Callable[[regbench.Strategy], None]) -> None:
     register(
         LBFGS2(
             "lbfgs2",

@@ -13,6 +13,7 @@ they follow the metric's scale; ``rate_base='raw'`` takes fixed rates as given i
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import SimpleITK as sitk
@@ -103,7 +104,7 @@ class LevelSchedule(regbench.Strategy):
 
 
 @regbench.hookimpl
-def regbench_register_strategies(register):
+def regbench_register_strategies(register: Callable[[regbench.Strategy], None]) -> None:
     register(
         GradientDescent(
             "gd-once",

@@ -8,6 +8,7 @@ metric and to stop a second run at its second event; the tolerances are tiny so 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import regbench
 from regbench import ProbeFamily
@@ -85,6 +86,6 @@ def _families() -> list[ProbeFamily]:
 
 
 @regbench.hookimpl
-def regbench_register_probe_families(register):
+def regbench_register_probe_families(register: Callable[[ProbeFamily], None]) -> None:
     for family in _families():
         register(family)

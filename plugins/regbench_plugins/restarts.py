@@ -15,6 +15,7 @@ evaluation per segment) instead of the last one, and the segments of the executi
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import SimpleITK as sitk
@@ -117,7 +118,7 @@ def _values(values: list[float | None]) -> str:
 
 
 @regbench.hookimpl
-def regbench_register_strategies(register):
+def regbench_register_strategies(register: Callable[[regbench.Strategy], None]) -> None:
     register(
         LearningRateRestarts(
             "gd-restarts",

@@ -5,6 +5,8 @@ Everything here uses only regbench's public API, like a third-party plugin would
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import SimpleITK as sitk
 
 import regbench
@@ -88,7 +90,7 @@ def last_level_metric(ctx: regbench.RunContext, transform: sitk.Transform) -> fl
     return None if is_no_overlap(value) else value
 
 
-def copy_with_parameters(transform: sitk.Transform, parameters) -> sitk.Transform:
+def copy_with_parameters(transform: sitk.Transform, parameters: Iterable[float]) -> sitk.Transform:
     """A copy of ``transform`` (same type and fixed parameters) at ``parameters``."""
     out = sitk.Transform(transform).Downcast()
     out.SetParameters(tuple(float(p) for p in parameters))

@@ -8,21 +8,23 @@ strategy on all of them with one seed takes about three minutes on two cores.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any  # the keyword sets below mix the types of Setup's fields
 
 import regbench
 from regbench import Case, CaseData, Setup
 from regbench_plugins.synthetic import PairSpec, TruthSpec, generate, texture, warped_pair
 
 # Two levels; the coarse one halves the image and smooths by one pixel.
-PYRAMID = {"shrink_factors": (2, 1), "smoothing_sigmas": (1.0, 0.0)}
-MATTES = {"metric": "mattes", "histogram_bins": 32}
+PYRAMID: dict[str, Any] = {"shrink_factors": (2, 1), "smoothing_sigmas": (1.0, 0.0)}
+MATTES: dict[str, Any] = {"metric": "mattes", "histogram_bins": 32}
 # Each seed ≥ 1 starts from its own misalignment (seed 0 from the nominal start), so seeds are distinct instances
 # even with a dense metric: per axis a shift of σ = 1 px, a rotation of σ = 2° where the model rotates and a
 # scale of σ = 2% where it scales; B-spline models get the shift (all control points moved alike). Small beside
 # the truths (5–16 px, 6–10°, ±6%), so every seed poses the same kind of problem.
-JITTER = {"shift": 1.0, "angle": 2.0, "scale": 0.02}
+JITTER: dict[str, float] = {"shift": 1.0, "angle": 2.0, "scale": 0.02}
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,11 @@ class SyntheticCase:
         )
 
 
-def _mono(transform: str, **extra) -> Setup:
+def _mono(transform: str, **extra: Any) -> Setup:
     return Setup(transform=transform, **PYRAMID, **extra).jittered(**JITTER)
 
 
-def _multi(transform: str, **extra) -> Setup:
+def _multi(transform: str, **extra: Any) -> Setup:
     return Setup(transform=transform, **PYRAMID, **MATTES, **extra).jittered(**JITTER)
 
 
@@ -63,10 +65,12 @@ BSPLINE = TruthSpec("bspline", bspline=3.0, mesh=4)
 SQUARE = (128, 128)
 CUBE = (40, 40, 40)
 # Sampling a quarter of the pixels at random: the stochastic regime most real registrations use.
-SAMPLED = {"sampling": "random", "sampling_percentage": (0.25,)}
+SAMPLED: dict[str, Any] = {"sampling": "random", "sampling_percentage": (0.25,)}
 
 
-def _case(name: str, size, truth: TruthSpec, seed: int, setup: Setup, default: bool = False, **pair) -> SyntheticCase:
+def _case(
+    name: str, size: tuple[int, ...], truth: TruthSpec, seed: int, setup: Setup, default: bool = False, **pair: Any
+) -> SyntheticCase:
     return SyntheticCase(name, PairSpec(tuple(size), truth, seed, **pair), setup, default)
 
 
@@ -102,7 +106,7 @@ def bspline_2d() -> CaseData:
 
 
 @regbench.hookimpl
-def regbench_register_cases(register):
+def regbench_register_cases(register: Callable[[Case], None]) -> None:
     for spec in SUITE:
         register(spec.case())
 

@@ -151,6 +151,15 @@ class Case:
 #: How many seeds' instances a simulated case keeps per process (runs of one case often come seed after seed).
 _INSTANCES_KEPT = 4
 
+# The models with a matrix, a translation and a centre (SimpleITK's classes share no base class for them).
+LinearModel = (
+    sitk.Euler2DTransform
+    | sitk.Euler3DTransform
+    | sitk.Similarity2DTransform
+    | sitk.Similarity3DTransform
+    | sitk.AffineTransform
+)
+
 
 # -- building a registration method from a setup ---------------------------------------------------------
 
@@ -194,18 +203,20 @@ def initial_model_transform(setup: Setup, data: CaseData, seed: int | None = Non
         return jitter(sitk.BSplineTransformInitializer(fixed, mesh, order=3), setup, seed)
     if setup.transform == "translation":
         return jitter(sitk.TranslationTransform(dim), setup, seed)
-    model = {
+    model: LinearModel = {
         "rigid": sitk.Euler2DTransform() if dim == 2 else sitk.Euler3DTransform(),
         "similarity": sitk.Similarity2DTransform() if dim == 2 else sitk.Similarity3DTransform(),
         "affine": sitk.AffineTransform(dim),
     }[setup.transform]
     if initial is None:
-        model = sitk.CenteredTransformInitializer(
-            fixed, data.moving, model, sitk.CenteredTransformInitializerFilter.GEOMETRY
-        ).Downcast()
-    else:
-        model = _centred_on_image(model, fixed)
-    return jitter(model, setup, seed)
+        return jitter(
+            sitk.CenteredTransformInitializer(
+                fixed, data.moving, model, sitk.CenteredTransformInitializerFilter.GEOMETRY
+            ).Downcast(),
+            setup,
+            seed,
+        )
+    return jitter(_centred_on_image(model, fixed), setup, seed)
 
 
 def has_jitter(setup: Setup) -> bool:
@@ -229,14 +240,15 @@ def jitter(transform: sitk.Transform, setup: Setup, seed: int | None) -> sitk.Tr
     dim = transform.GetDimension()
     streams = [np.random.default_rng([int(seed), 0x5EED, part]) for part in range(3)]
     offset = streams[0].normal(0.0, setup.initial_jitter, dim) if setup.initial_jitter else np.zeros(dim)
-    name = transform.GetName()
-    if name == "TranslationTransform":
+    if isinstance(transform, sitk.TranslationTransform):
         transform.SetOffset([float(a + b) for a, b in zip(transform.GetOffset(), offset, strict=True)])
         return transform
-    if name == "BSplineTransform":
+    if isinstance(transform, sitk.BSplineTransform):
         params = np.array(transform.GetParameters()).reshape(dim, -1)  # all x coefficients, then all y, ...
         transform.SetParameters(tuple(float(v) for v in (params + offset[:, None]).ravel()))
         return transform
+    if not isinstance(transform, LinearModel):
+        raise TypeError(f"cannot misalign a {transform.GetName()} (not downcast, or not a model)")
     linear = np.eye(dim)
     if setup.initial_jitter_angle:
         angle = np.radians(streams[1].normal(0.0, setup.initial_jitter_angle))
@@ -260,7 +272,7 @@ def _rotation(dim: int, angle: float, axis: np.ndarray) -> np.ndarray:
     return np.eye(3) + s * k + (1 - c) * k @ k
 
 
-def _centred_on_image(model: sitk.Transform, fixed: sitk.Image) -> sitk.Transform:
+def _centred_on_image(model: LinearModel, fixed: sitk.Image) -> LinearModel:
     # With a separate initial transform the model starts at identity, centred on the fixed image.
     centre = fixed.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2 for s in fixed.GetSize()])
     model.SetCenter(centre)
@@ -302,7 +314,7 @@ def apply_setup_levels(
     method.SetMetricSamplingStrategy(strategy)
     if setup.sampling != "none":
         method.SetMetricSamplingPercentagePerLevel([setup.percentage(x) for x in levels], sampling_seed)
-    if transform.GetName() == "BSplineTransform" and setup.mesh_scale_factors:
+    if isinstance(transform, sitk.BSplineTransform) and setup.mesh_scale_factors:
         # Factors are relative to the case's first mesh; a transform continued from a grown mesh is already
         # refined by `done`, so only the remaining refinement is asked for.
         base = setup.mesh_size[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from dataclasses import fields
 from functools import partial
 from pathlib import Path
@@ -27,10 +28,10 @@ from regbench.util.provenance import name_problem
 from regbench.util.safe_files import file_problem, parse_nested, resolved
 from regbench.util.toml_lines import RUN_FILE_KEYS, TomlLines, read_toml_text
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # pragma: no cover
+    import tomli as tomllib
 
 CASE_KEYS = {
     "name": "a unique name (required)",
@@ -154,13 +155,14 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
     )
     base = path.parent
 
-    def resolve(key: str) -> Path | None:
-        value = table.get(key)
-        if value is None:
-            return None
+    def path_at(key: str) -> Path:
+        value = table[key]
         if not isinstance(value, str) or not value.strip():
             raise CaseError(f"{lines.where(index, key)}: {key!r} must be a path (a non-empty string)")
         return resolved(base / os.path.expanduser(value))
+
+    def resolve(key: str) -> Path | None:
+        return None if table.get(key) is None else path_at(key)
 
     truth, landmarks = resolve("truth"), resolve("landmarks")
     if truth is not None and truth.suffix.lower() == ".csv":
@@ -169,8 +171,8 @@ def _case(path: Path, lines: _Lines, index: int, table: Any, defaults: dict) -> 
         truth, landmarks = None, truth
     entry = CaseEntry(
         name=name,
-        fixed=resolve("fixed"),
-        moving=resolve("moving"),
+        fixed=path_at("fixed"),  # required: checked above
+        moving=path_at("moving"),
         fixed_mask=resolve("fixed_mask"),
         moving_mask=resolve("moving_mask"),
         initial_transform=resolve("initial_transform"),

@@ -12,6 +12,7 @@ import math
 import re
 import struct
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,7 +208,7 @@ _PIXEL_BYTES = {
 
 
 @contextmanager
-def preserve_locale():
+def preserve_locale() -> Iterator[None]:
     """GDCM (DICOM I/O) switches the process to the C locale; put it back, or Python's default text encoding
     becomes ASCII for the rest of the process."""
     saved = locale.setlocale(locale.LC_ALL)

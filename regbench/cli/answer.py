@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from regbench.record import RunRecord
 from regbench.report.text.one_run import markup_safe
 from regbench.store.sqlite import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from regbench.report.decide.answer import Recommendation
 
 MAX_LINES = 5
 
@@ -38,7 +42,7 @@ def answer_lines(records: Sequence[RunRecord], store: str | Path, case_files: Se
     return lines[:MAX_LINES]
 
 
-def _line(rec) -> str:
+def _line(rec: Recommendation) -> str:
     if rec.chosen is None:
         return f"{markup_safe(rec.scope)}: nothing to recommend (no eligible run finished)"
     from regbench.report.decide.answer import MIN_EQUIVALENCE_INSTANCES

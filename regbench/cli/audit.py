@@ -3,11 +3,15 @@ and the gradient audit of the cases' metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from regbench.cases.case import Case, CaseError
-from regbench.cli.common import cli_plugin_manager, echo_json, make_console
-from regbench.diagnostics.stability_audit import SOURCES, audit, audit_lines
+from regbench.cli.common import F, cli_plugin_manager, echo_json, make_console
+from regbench.diagnostics.stability_audit import SOURCES, AuditResult, audit, audit_lines
+from regbench.plugin.manager import RegbenchPluginManager
 from regbench.report.load.case_of_run import CaseResolver
 from regbench.report.text.one_run import as_text
 
@@ -22,7 +26,7 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
-def _distance_option(name: str, default: float, help: str):
+def _distance_option(name: str, default: float, help: str) -> Callable[[F], F]:
     """An option holding a length in the case's physical units (≥ 0)."""
     return click.option(name, default=default, show_default=True, type=click.FloatRange(0), help=help)
 
@@ -62,18 +66,18 @@ def _distance_option(name: str, default: float, help: str):
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE", help="Also import this plugin module.")
 def audit_command(
-    strategies,
-    cases,
-    case_files,
-    seeds,
-    threads_text,
-    repeats,
-    perturbation,
-    tolerance,
-    sources,
-    gradients,
-    as_json,
-    plugins,
+    strategies: tuple[str, ...],
+    cases: tuple[str, ...],
+    case_files: tuple[str, ...],
+    seeds: int,
+    threads_text: str,
+    repeats: int,
+    perturbation: float,
+    tolerance: float,
+    sources: tuple[str, ...],
+    gradients: bool,
+    as_json: bool,
+    plugins: tuple[str, ...],
 ) -> None:
     """Stability audit: rerun each strategy × case under one noise source at a time (same-key repeats, thread
     counts, sampling seeds, small start perturbations), each on the one-thread key regbench run uses but the
@@ -87,7 +91,8 @@ def audit_command(
     for name in strategies:
         if name not in pm.strategies():
             raise click.BadParameter(f"unknown strategy {name!r}", param_hint="--strategy")
-    results, grads = [], []
+    results: list[AuditResult] = []
+    grads: list[dict[str, Any]] = []
     for case in chosen:
         if gradients:
             from regbench.diagnostics.gradient_audit import audit_case_cached
@@ -124,7 +129,7 @@ def audit_command(
         click.get_current_context().exit(1)
 
 
-def _cases(pm, names: tuple[str, ...], case_files: tuple[str, ...]) -> list[Case]:
+def _cases(pm: RegbenchPluginManager, names: tuple[str, ...], case_files: tuple[str, ...]) -> list[Case]:
     """The cases to audit by name (registered, or of a ``--cases`` file), else every case of the files."""
     try:
         resolver = CaseResolver(pm, case_files)
@@ -158,7 +163,15 @@ def _cases(pm, names: tuple[str, ...], case_files: tuple[str, ...]) -> list[Case
     "--max-stop-shift", type=click.FloatRange(0, 1), help="Largest share of runs whose stop category may change."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def upgrade_command(a, b, margin, metric_margin, max_newly_failing, max_stop_shift, as_json) -> None:
+def upgrade_command(
+    a: str,
+    b: str,
+    margin: float,
+    metric_margin: float | None,
+    max_newly_failing: int,
+    max_stop_shift: float | None,
+    as_json: bool,
+) -> None:
     """Upgrade gate: is store B (the new SimpleITK) equivalent to store A (the pinned one), run for run?
 
     Pairs runs by strategy, parameters, case, seed, repeat and threads; per strategy × case it tests that the

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -12,6 +13,9 @@ from regbench.util.console import make_console as make_console  # re-export: the
 from regbench.util.console import visible
 from regbench.util.env_vars import EnvVarError
 from regbench.util.strict_json import dumps
+
+#: A command function, as an option decorator takes and returns it (``click.option(...)`` is a ``Callable[[F], F]``).
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Group(click.Group):
@@ -46,7 +50,7 @@ def cli_plugin_manager(plugins: tuple[str, ...] = (), given: str = "--plugin") -
     return pm
 
 
-def pattern_option(kind: str, help: str):
+def pattern_option(kind: str, help: str) -> Callable[[F], F]:
     """``-s/--strategy`` or ``-c/--case`` PATTERN: names or globs, repeatable or comma-separated, chosen by the rule
     of :mod:`regbench.util.names` (``split_patterns``, then ``select``)."""
     short, name, dest = {"strategy": ("-s", "--strategy", "strategies"), "case": ("-c", "--case", "cases")}[kind]

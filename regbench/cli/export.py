@@ -36,7 +36,9 @@ from regbench.util.names import MatrixError, split_patterns
     "strategy", "Only these strategies' runs: a name or glob, repeatable or comma-separated, as for `regbench run`."
 )
 @pattern_option("case", "Only these cases' runs (as -s).")
-def export_command(fmt: str, store: str, output: str | None, strategies: tuple[str, ...], cases: tuple[str, ...]):
+def export_command(
+    fmt: str, store: str, output: str | None, strategies: tuple[str, ...], cases: tuple[str, ...]
+) -> None:
     """Export the runs of a result store (pandas: ``regbench.store.sqlite.Store(path).to_dataframe()``).
 
     A pattern that matches no run in the store is a usage error (exit 2) listing the names the store holds.

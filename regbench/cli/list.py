@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import click
 from rich.table import Table
 
+from regbench.cases.case import Case
 from regbench.cli.common import cli_plugin_manager, echo_json, make_console
 from regbench.diagnostics import gradient_audit as gradients
 from regbench.diagnostics import probe
@@ -14,9 +16,10 @@ from regbench.plugin.manager import RegbenchPluginManager
 from regbench.report.text.one_run import as_text
 from regbench.report.text.table_fit import fit_table
 from regbench.runner.matrix import MatrixError, case_pool
+from regbench.strategy import Strategy
 
 
-def strategy_info(strategy) -> dict:
+def strategy_info(strategy: Strategy) -> dict[str, Any]:
     return {
         "name": strategy.name,
         "description": strategy.description,
@@ -28,7 +31,7 @@ def strategy_info(strategy) -> dict:
     }
 
 
-def case_info(case, file: str | None = None) -> dict:
+def case_info(case: Case, file: str | None = None) -> dict[str, Any]:
     setup = case.setup
     return {
         "name": case.name,
@@ -87,7 +90,7 @@ def list_command(as_json: bool, verbose: bool, case_files: tuple[str, ...], plug
     cases = [case_info(case, file) for case, file in pool.values()]
     broken = [b.as_dict() for b in pm.broken]
     if as_json:
-        out = {"strategies": strategies, "cases": cases, "broken": broken}
+        out: dict[str, object] = {"strategies": strategies, "cases": cases, "broken": broken}
         if verbose:
             out["semantics"] = probe.semantics(pm)
         echo_json(out)

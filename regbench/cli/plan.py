@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from regbench.cli.common import echo_json, make_console
@@ -57,7 +58,12 @@ def print_plan(
     held = Counter((run.spec.strategy, run.spec.case) for run in runs if run.spec.key in stored)
     of = f" ({len(runs) // repeats} × {repeats} repeats)" if repeats > 1 else ""
     table = Table(title=f"Planned: {plural(len(runs), 'run')}{of}", title_justify="left")
-    columns = [("strategy", "left"), ("case", "left"), ("runs", "right"), ("in the store", "right")]
+    columns: list[tuple[str, JustifyMethod]] = [
+        ("strategy", "left"),
+        ("case", "left"),
+        ("runs", "right"),
+        ("in the store", "right"),
+    ]
     if repeats > 1:
         columns.insert(2, ("repeats", "right"))
     for column, justify in columns:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -15,6 +16,9 @@ from regbench.record import RunRecord
 from regbench.runner.executors import PlannedRun
 from regbench.util.env_vars import seconds
 from regbench.util.periodic import Periodic
+
+if TYPE_CHECKING:
+    from regbench.runner import run_matrix
 
 #: Seconds between progress lines when stderr is not a terminal (a CI log, `2> log`): there the bar is not drawn.
 PROGRESS_ENV, PROGRESS_LINE_S = "REGBENCH_PROGRESS_S", 30.0
@@ -32,7 +36,7 @@ class ProgressLines(Periodic):
     that learns from the finished runs' wall times per strategy (the overall mean for a strategy not seen yet),
     for the runs left, spread over the workers."""
 
-    def __init__(self, todo: list[PlannedRun], workers: int, console) -> None:
+    def __init__(self, todo: list[PlannedRun], workers: int, console: Console) -> None:
         self.left = Counter(run.spec.strategy for run in todo)
         self.total, self.workers, self.console = len(todo), max(1, workers), console
         self.times: dict[str, list[float]] = {}
@@ -41,7 +45,7 @@ class ProgressLines(Periodic):
         self._lock = threading.Lock()
         super().__init__(progress_line_s(), self._print, "regbench-progress-lines")
 
-    def add(self, record: RunRecord, progress) -> None:
+    def add(self, record: RunRecord, progress: run_matrix.Progress) -> None:
         with self._lock:
             self.left[record.strategy] -= 1
             if record.wall_time_s is not None:
@@ -102,7 +106,7 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
-def verdicts_field(progress=None) -> str:
+def verdicts_field(progress: run_matrix.Progress | None = None) -> str:
     """The bar's verdict counts of ``progress`` (a :class:`regbench.runner.run_matrix.Progress`; none yet without one),
     as rich markup: "registered 5 · not registered 2 · failed 1"."""
     return tally_text(progress.verdicts if progress is not None else {}, markup=True)

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from regbench.cli.common import echo_json, make_console
+from regbench.cli.common import F, echo_json, make_console
 from regbench.cli.showfiles import check_outputs, write_run_files
 from regbench.report.gates import compare as cmp
-from regbench.report.load.columns import SourceError
+from regbench.report.load.columns import Runs, SourceError
 from regbench.report.load.sources import find_record, load_record, load_runs
 from regbench.store.sqlite import DEFAULT_STORE
 from regbench.util.console import markup_safe, visible
+
+if TYPE_CHECKING:  # imported where used: most commands need none of them
+    from rich.console import Console
+    from rich.table import Table
+
+    from regbench.report.decide.answer import Recommendation
+    from regbench.report.load.case_of_run import CaseResolver
+    from regbench.report.stats.repeats import RepeatSpread
 
 # Ground-truth errors (truth transform) and landmark TRE (measures); each stands in for the other on cases
 # that have only one of them (regbench.report.stats.across_instances.STAND_INS).
@@ -29,14 +39,14 @@ ERROR_FIELDS = (
 )
 
 
-def _load(path: str):
+def _load(path: str) -> Runs:
     try:
         return load_runs(path)
     except SourceError as exc:
         raise click.UsageError(str(exc)) from exc
 
 
-def _tolerance_option(where: str = ""):
+def _tolerance_option(where: str = "") -> Callable[[F], F]:
     return click.option(
         "--tolerance",
         type=float,
@@ -61,7 +71,7 @@ _case_files = click.option(
 )
 
 
-def _resolver(case_files: tuple[str, ...]):
+def _resolver(case_files: tuple[str, ...]) -> CaseResolver:
     """The case resolver of a command, its ``--cases`` files read now: a bad one is a usage error naming it."""
     from regbench.cases.case import CaseError
     from regbench.report.load.case_of_run import CaseResolver
@@ -110,7 +120,18 @@ def _resolver(case_files: tuple[str, ...]):
     "Every plugin measure is in the HTML report's summary.csv and in regbench export.",
 )
 @_case_files
-def report_command(source, by, error, html_dir, no_stats, tolerance, cases, strategies, measures, case_files) -> None:
+def report_command(
+    source: str,
+    by: str,
+    error: str,
+    html_dir: str | None,
+    no_stats: bool,
+    tolerance: float | None,
+    cases: tuple[str, ...],
+    strategies: tuple[str, ...],
+    measures: tuple[str, ...],
+    case_files: tuple[str, ...],
+) -> None:
     """Summarize a result store: outcomes, iterations, errors and time per strategy, with statistics and a
     recommendation."""
     from regbench.report.load.instances import notes
@@ -129,7 +150,7 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
         return
     from regbench.report.text.tables import fit_table
 
-    def show(table) -> None:
+    def show(table: Table) -> None:
         console.print(fit_table(table, console.width))
 
     measures = _check_measures(runs, measures)
@@ -160,7 +181,15 @@ def report_command(source, by, error, html_dir, no_stats, tolerance, cases, stra
         )
 
 
-def _print_recommendations(console, runs, error, tolerance, cases=True, wins=False, case_files=()) -> list:
+def _print_recommendations(
+    console: Console,
+    runs: Runs,
+    error: str,
+    tolerance: float | None,
+    cases: bool = True,
+    wins: bool = False,
+    case_files: Sequence[str] = (),
+) -> list[Recommendation]:
     from regbench.report.decide.per_case import recommend_all
     from regbench.report.text.recommend_tables import recommendation_table, win_table
 
@@ -185,7 +214,15 @@ def _print_recommendations(console, runs, error, tolerance, cases=True, wins=Fal
 @_only_strategies
 @click.option("--json", "as_json", is_flag=True, help="Print the recommendations as JSON.")
 @_case_files
-def recommend_command(source, error, tolerance, cases, strategies, as_json, case_files) -> None:
+def recommend_command(
+    source: str,
+    error: str,
+    tolerance: float | None,
+    cases: tuple[str, ...],
+    strategies: tuple[str, ...],
+    as_json: bool,
+    case_files: tuple[str, ...],
+) -> None:
     """Which strategy to use, per case and over all cases: the best within a tolerance, with the evidence
     (mean ranks, Wilcoxon–Holm critical-difference groups, a Bayesian signed-rank test with a ROPE, a win matrix,
     failure rate, folding and time). Demonstrations of a failure are shown, never recommended. Each case is
@@ -208,7 +245,7 @@ def recommend_command(source, error, tolerance, cases, strategies, as_json, case
     _print_recommendations(make_console(), runs, error, tolerance, cases=True, wins=True, case_files=case_files)
 
 
-def _filter(runs, cases=(), strategies=()):
+def _filter(runs: Runs, cases: Sequence[str] = (), strategies: Sequence[str] = ()) -> Runs:
     """Only the runs of ``cases`` and ``strategies`` (names, or the solver labels of a parameter grid)."""
     import numpy as np
 
@@ -222,7 +259,7 @@ def _filter(runs, cases=(), strategies=()):
     return runs if mask.all() else runs.subset(mask)
 
 
-def _repeat_spreads(runs):
+def _repeat_spreads(runs: Runs) -> list[RepeatSpread]:
     """The spread of every strategy × case × seed group that was repeated (``regbench run --repeat``); full
     records are read only for those groups."""
     from regbench.report.stats.repeats import repeat_spreads
@@ -236,7 +273,7 @@ def _repeat_spreads(runs):
     return repeat_spreads(runs.records(keys))
 
 
-def _check_measures(runs, measures: tuple[str, ...]) -> tuple[str, ...]:
+def _check_measures(runs: Runs, measures: tuple[str, ...]) -> tuple[str, ...]:
     """The plugin measures asked for, each one some run has; otherwise a usage error listing those there are."""
     from regbench.report.load.columns import plugin_measures
 
@@ -272,7 +309,7 @@ def _check_html_dir(html_dir: str) -> None:
     "'error_mean:+10%', 'wall_time_s:+20%', 'outcome:diverged' (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the per strategy × case figures as JSON.")
-def compare_command(a, b, gates, as_json) -> None:
+def compare_command(a: str, b: str, gates: tuple[str, ...], as_json: bool) -> None:
     """Compare two result sets (stores or pytest-benchmark JSON files): A is the baseline, B the new one."""
     try:
         parsed = [cmp.parse_gate(g) for g in gates]
@@ -334,7 +371,15 @@ def compare_command(a, b, gates, as_json) -> None:
     "deformable transforms a Jacobian-determinant map (folding in red) and a deformation grid.",
 )
 @_case_files
-def show_command(run, source, as_json, transform_path, resample_path, images_dir, case_files) -> None:
+def show_command(
+    run: str,
+    source: str,
+    as_json: bool,
+    transform_path: str | None,
+    resample_path: str | None,
+    images_dir: str | None,
+    case_files: tuple[str, ...],
+) -> None:
     """Explain one run in plain words. RUN is a record key, a unique key prefix, or a JSON record file."""
     from regbench.report.text.explain import print_explanation
 

@@ -27,8 +27,7 @@ from regbench.runner.run_matrix import (
     DEFAULT_THREADS,
     DEFAULT_TIMEOUT_S,
     RunnerError,
-    normalise_error,
-    note_case_file,
+    commit,
     pending,
     run_pending,
     started,
@@ -242,10 +241,7 @@ def _run_single(run: PlannedRun, settings: Settings, store: Store, force: bool, 
                     record = WorkerState(settings.plugins).run(run.spec)
                 else:
                     record = _isolated(run, settings, pm)
-                normalise_error(record)
-                if run.spec.case_file:
-                    note_case_file(record, run.spec.case_file)
-                if not store.add(record, replace=force, exist_ok=not force):
+                if not commit(record, run.spec, store, replace=force):
                     record = store.get(run.spec.key)  # another runner stored it meanwhile: show the stored record
         except KeyboardInterrupt:
             err.print("interrupted: the run did not finish and nothing was recorded")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from regbench.store.selection import select_summaries
 from regbench.store.sqlite import DEFAULT_STORE, Store, StoreError
 from regbench.util.console import markup_safe
 from regbench.util.names import MatrixError, split_patterns
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 #: What a listed run needs of its record: SQLite drops the rest (traces, transforms) before it reaches Python.
 _LISTED = ("key", "strategy", "params", "case", "seed", "repeat", "status", "outcome", "registered")
@@ -70,7 +73,7 @@ def listed_runs(store: str, strategies: list[str], cases: list[str]) -> list[dic
 WIDE, SHORT_KEY = 100, 12
 
 
-def runs_table(rows: list[dict[str, Any]], short_keys: bool = False):
+def runs_table(rows: list[dict[str, Any]], short_keys: bool = False) -> Table:
     from rich import box
     from rich.table import Table
 

@@ -6,10 +6,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from regbench.util.itk_text import itk_message
+
+if TYPE_CHECKING:
+    from regbench.record import RunRecord
+    from regbench.report.load.case_of_run import CaseResolver
 
 
 def check_outputs(transform_path: str | None, resample_path: str | None) -> None:
@@ -27,7 +32,13 @@ def check_outputs(transform_path: str | None, resample_path: str | None) -> None
             raise click.BadParameter(f"{path}: {problem}", param_hint=option)
 
 
-def write_run_files(record, transform_path, resample_path, images_dir, resolver) -> None:
+def write_run_files(
+    record: RunRecord,
+    transform_path: str | None,
+    resample_path: str | None,
+    images_dir: str | None,
+    resolver: CaseResolver,
+) -> None:
     import SimpleITK as sitk
 
     from regbench.report.figures import images

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,13 +67,26 @@ def _method(setup: Setup, data: CaseData) -> sitk.ImageRegistrationMethod:
     return method
 
 
-def _value(method, start: sitk.Transform, offset: np.ndarray, fixed, moving) -> float:
+def _value(
+    method: sitk.ImageRegistrationMethod,
+    start: sitk.Transform,
+    offset: np.ndarray,
+    fixed: sitk.Image,
+    moving: sitk.Image,
+) -> float:
     method.SetMovingInitialTransform(start)
     method.SetInitialTransform(sitk.TranslationTransform(fixed.GetDimension(), offset.tolist()), inPlace=False)
     return float(method.MetricEvaluate(fixed, moving))
 
 
-def first_step(method, start: sitk.Transform, offset: np.ndarray, fixed, moving, rate: float = 1e-6) -> np.ndarray:
+def first_step(
+    method: sitk.ImageRegistrationMethod,
+    start: sitk.Transform,
+    offset: np.ndarray,
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    rate: float = 1e-6,
+) -> np.ndarray:
     """SimpleITK's first gradient-descent step from ``offset`` (unit scales), divided by the rate: the
     metric's descent direction as the optimizer sees it."""
     # A measuring instrument (a tiny step reads the derivative), not optimizer knowledge: it stays in the core.
@@ -86,7 +100,14 @@ def first_step(method, start: sitk.Transform, offset: np.ndarray, fixed, moving,
     return (np.asarray(out.GetParameters()) - offset) / rate
 
 
-def fd_descent(method, start, offset: np.ndarray, fixed, moving, h: float = 0.25) -> np.ndarray:
+def fd_descent(
+    method: sitk.ImageRegistrationMethod,
+    start: sitk.Transform,
+    offset: np.ndarray,
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    h: float = 0.25,
+) -> np.ndarray:
     """Minus the central finite-difference gradient of the dense metric (step ``h`` physical units)."""
     grad = np.zeros_like(offset)
     for i in range(len(offset)):
@@ -106,7 +127,11 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float | None:
 
 
 def audit_pair(
-    setup: Setup, data: CaseData, start: sitk.Transform | None = None, offsets=None, h: float = 0.25
+    setup: Setup,
+    data: CaseData,
+    start: sitk.Transform | None = None,
+    offsets: Iterable[Sequence[float] | np.ndarray] | None = None,
+    h: float = 0.25,
 ) -> tuple[list[list[float]], list[float | None]]:
     """Cosines between SimpleITK's first step and the finite-difference descent at each offset."""
     fixed, moving = as_float(data.fixed), as_float(data.moving)

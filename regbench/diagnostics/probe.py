@@ -20,22 +20,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import SimpleITK as sitk
 
 from regbench.strategy import ProbeFamily
 from regbench.strategy import describe_exception as _describe
 
-if TYPE_CHECKING:
-    from regbench.plugin.manager import RegbenchPluginManager
-
 PROBE_VERSION = 1
 
 
-def registered(pm: RegbenchPluginManager | None = None) -> dict[str, ProbeFamily]:
+class FamilySource(Protocol):
+    """What the probe asks of a plugin manager: a :class:`~regbench.plugin.manager.RegbenchPluginManager`, or a
+    run's :class:`~regbench.harness.RunHooks`."""
+
+    def probe_families(self) -> Mapping[str, ProbeFamily]: ...
+
+
+def registered(pm: FamilySource | None = None) -> Mapping[str, ProbeFamily]:
     """The families the plugins of ``pm`` register (a default plugin manager's when None)."""
     from regbench.plugin.manager import make_plugin_manager
 
@@ -67,6 +71,8 @@ def _pair() -> tuple[sitk.Image, sitk.Image]:
 
 
 Configure = Callable[[sitk.ImageRegistrationMethod], None]
+#: One iteration event as the probe sees it: (metric value, optimizer position, iteration).
+Event = tuple[float, tuple[float, ...], int]
 
 
 def _method(configure: Configure) -> sitk.ImageRegistrationMethod:
@@ -79,12 +85,14 @@ def _method(configure: Configure) -> sitk.ImageRegistrationMethod:
     return m
 
 
-def _run(configure: Configure, fixed, moving, stop_at: int | None = None) -> tuple[list[tuple[float, tuple, int]], str]:
+def _run(
+    configure: Configure, fixed: sitk.Image, moving: sitk.Image, stop_at: int | None = None
+) -> tuple[list[Event], str]:
     m = _method(configure)
     m.SetInitialTransform(sitk.TranslationTransform(2), inPlace=False)
-    events: list[tuple[float, tuple, int]] = []
+    events: list[Event] = []
 
-    def on_iteration():
+    def on_iteration() -> None:
         events.append((m.GetMetricValue(), tuple(m.GetOptimizerPosition()), m.GetOptimizerIteration()))
         if stop_at is not None and len(events) == stop_at:
             m.StopRegistration()
@@ -94,19 +102,19 @@ def _run(configure: Configure, fixed, moving, stop_at: int | None = None) -> tup
     return events, m.GetOptimizerStopConditionDescription()
 
 
-def _dense(fixed, moving, position) -> float:
+def _dense(fixed: sitk.Image, moving: sitk.Image, position: Sequence[float]) -> float:
     m = _method(lambda _m: None)
     m.SetInitialTransform(sitk.TranslationTransform(2, list(position)), inPlace=False)
     return float(m.MetricEvaluate(fixed, moving))
 
 
-def _pairing(events, fixed, moving) -> str | None:
+def _pairing(events: Sequence[Event], fixed: sitk.Image, moving: sitk.Image) -> str | None:
     if len(events) < 2:
         return None
     dense = [_dense(fixed, moving, p) for _, p, _ in events]
     start = _dense(fixed, moving, (0.0, 0.0))
 
-    def close(a, b):
+    def close(a: float, b: float) -> bool:
         return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
     current = all(close(v, d) for (v, _, _), d in zip(events, dense, strict=True))
@@ -183,7 +191,7 @@ def clear_cache() -> None:
     _MEMO.clear()
 
 
-def semantics(pm: RegbenchPluginManager | None = None) -> dict[str, Any]:
+def semantics(pm: FamilySource | None = None) -> dict[str, Any]:
     """The probe's result for the installed SimpleITK and the families of ``pm`` (a default plugin manager's when
     None): from the cache file if present, else measured and stored. A result with a failed family is not stored,
     so the next process tries again."""
@@ -241,7 +249,7 @@ def summary_lines(result: dict[str, Any] | None = None) -> list[str]:
 
 def pairing_note(
     declared: str | None,
-    stops: list[str | None],
+    stops: Sequence[str | None],
     result: dict[str, Any] | None = None,
     families: Mapping[str, ProbeFamily] | None = None,
 ) -> str | None:

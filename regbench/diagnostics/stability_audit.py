@@ -25,8 +25,9 @@ mapping and the source's first one; physical units), the outcomes seen and the t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -36,6 +37,10 @@ from regbench.evaluation.measures import displacement
 from regbench.evaluation.outcomes import succeeded
 from regbench.run import DEFAULT_THREADS, run_one
 from regbench.util.transforms import transform_from_dict
+
+if TYPE_CHECKING:
+    from regbench.plugin.manager import RegbenchPluginManager
+    from regbench.record import RunRecord
 
 SOURCES = ("repeat", "threads", "sampling", "perturbation")
 
@@ -97,7 +102,9 @@ def _no_jitter(case: Case) -> dict[str, float]:
     return {"initial_jitter": 0.0, "initial_jitter_angle": 0.0, "initial_jitter_scale": 0.0}
 
 
-def _plan(case: Case, seeds: int, threads: tuple[int, ...], repeats: int, perturbation: float, sources):
+def _plan(
+    case: Case, seeds: int, threads: tuple[int, ...], repeats: int, perturbation: float, sources: tuple[str, ...]
+) -> list[tuple[str, Case, int, int]]:
     """(source, case variant, seed, threads) for every run of the audit: only the ``threads`` source leaves the
     default thread count."""
     key = DEFAULT_THREADS
@@ -115,12 +122,13 @@ def _plan(case: Case, seeds: int, threads: tuple[int, ...], repeats: int, pertur
     return plan
 
 
-def _spread(source: str, records: list, reference: sitk.Image, tolerance: float) -> SourceSpread:
+def _spread(source: str, records: list[RunRecord], reference: sitk.Image, tolerance: float) -> SourceSpread:
     ok = [r for r in records if r.transform is not None]
     errors = [r.error for r in records if r.error]
     values = [r.error_mean for r in ok if r.error_mean is not None]
-    transforms = [transform_from_dict(r.transform) for r in ok]
-    params = [repr(r.transform) for r in ok]
+    returned = [r.transform for r in ok if r.transform is not None]  # every one of ok's: the test narrows the type
+    transforms = [transform_from_dict(t) for t in returned]
+    params = [repr(t) for t in returned]
     spread = None
     if len(transforms) > 1:
         first = displacement(transforms[0], reference)
@@ -163,8 +171,8 @@ def audit(
     tolerance: float = 0.1,
     sources: tuple[str, ...] = SOURCES,
     params: dict[str, Any] | None = None,
-    pm=None,
-    progress=None,
+    pm: RegbenchPluginManager | None = None,
+    progress: Callable[[str, RunRecord], None] | None = None,
 ) -> AuditResult:
     """Audit ``strategy`` on ``case`` (see the module's docstring). ``tolerance`` is in physical units."""
     from regbench.plugin.manager import make_plugin_manager

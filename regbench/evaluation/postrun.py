@@ -15,6 +15,7 @@ from regbench.evaluation.best_or_last import Compared, within_tolerance
 from regbench.evaluation.measures import PositionEvaluator
 from regbench.harness import BestVisited, RunContext
 from regbench.record import RunRecord
+from regbench.trace import Trace
 
 
 def evaluate_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> None:
@@ -43,6 +44,7 @@ def evaluate_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> None:
         if i >= len(first) + MIN_EVALUATED and i >= budget:
             break
         position = trace.position[row]
+        assert position is not None  # the rows are trace.positions(): each has one
         key = (trace.segment[row], trace.level[row])
         if key not in templates:
             templates[key] = _level_transform(record, ctx, *key, len(position))
@@ -76,7 +78,7 @@ def execute_cost(record: RunRecord, dimension: int) -> float:
     return cost
 
 
-def _evaluation_order(trace, best_row: int | None) -> tuple[list[int], list[int]]:
+def _evaluation_order(trace: Trace, best_row: int | None) -> tuple[list[int], list[int]]:
     """The saved positions to evaluate: (always: each level's last and the best visited; then the others, evenly
     thinned: every 8th, then every 4th, ... of them, so a budget cut anywhere leaves an even spread)."""
     rows = trace.positions()
@@ -105,9 +107,12 @@ def _anytime(record: RunRecord, ended_s: float) -> None:
     curve.error_mean.append(record.initial_error_mean)
     curve.error_mean_fg.append(record.initial_error_mean_fg)
     for row in trace.positions():
+        time_s = trace.time_s[row]
         if trace.dense_metric[row] is None and trace.error_mean[row] is None:
             continue  # a position that could not be evaluated
-        curve.time_s.append(trace.time_s[row])
+        if time_s is None:
+            continue  # a hand-made trace without clocks: the point has no place on the curve's time axis
+        curve.time_s.append(time_s)
         curve.iterations.append(row + 1)
         curve.dense_metric.append(trace.dense_metric[row])
         curve.error_mean.append(trace.error_mean[row])
@@ -119,7 +124,7 @@ def _anytime(record: RunRecord, ended_s: float) -> None:
     curve.error_mean_fg.append(record.error_mean_fg)
 
 
-def _level_transform(record: RunRecord, ctx: RunContext, segment: int, level: int, size: int):
+def _level_transform(record: RunRecord, ctx: RunContext, segment: int, level: int, size: int) -> sitk.Transform | None:
     """A transform of the model that ``segment`` optimized at case ``level``, with ``size`` parameters: the
     execution's result, or for a B-spline mesh that grows per level the mesh of that level; None if neither."""
     returned = record.segments[segment].transform if segment < len(record.segments) else None

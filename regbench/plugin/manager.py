@@ -166,7 +166,8 @@ class RegbenchPluginManager(pluggy.PluginManager):
         unregister: bool = True,
     ) -> None:
         origin = distribution or self._distributions.get(name) or _builtin_distribution(name)
-        broken = BrokenPlugin(name, *(origin or (None, None)), problem=one_line(problem))
+        dist_name, version = origin or (None, None)
+        broken = BrokenPlugin(name, dist_name, version, problem=one_line(problem))
         plugin = self.get_plugin(name) if unregister else None
         if plugin is not None:
             self.unregister(plugin)
@@ -334,6 +335,7 @@ def _item_problem(item: Any, kind: str) -> str | None:
     from regbench.cases.case import Case
     from regbench.strategy import ProbeFamily, Strategy
 
+    expected: type[Strategy | Case | ProbeFamily]  # narrows `item` to a registered kind, which has a name
     expected = {"strategy": Strategy, "case": Case, "probe family": ProbeFamily}[kind]
     if not isinstance(item, expected):
         hint = ""

@@ -18,8 +18,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from regbench.record import RunRecord
-from regbench.runner.executors import Emit, PlannedRun
+from regbench.runner.executors import Claim, Emit, PlannedRun, in_order
 from regbench.runner.isolation import IsolatedWorker, Lost, Observers, RunnerError, run_isolated
+from regbench.runner.schedule import RuntimeModel
 from regbench.runner.worker import RunSpec
 from regbench.util.periodic import Periodic
 
@@ -96,7 +97,12 @@ class DaskExecutor:
                 self._cluster.close()
         self._client = self._cluster = None
 
-    def run(self, runs: Sequence[PlannedRun], emit: Emit) -> None:
+    def run(
+        self, runs: Sequence[PlannedRun], emit: Emit, claim: Claim | None = None, model: RuntimeModel | None = None
+    ) -> None:
+        """Submit ``runs`` as one batch (claimed up front: a task cannot ask the runner's store before it starts),
+        longest expected first by ``model`` (Dask's priority)."""
+        runs = [run for run in in_order(runs, model) if claim is None or claim(run.spec)]
         if not runs:
             return
         if self._client is not None:

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from regbench.record import RunRecord
 from regbench.runner.isolation import STARTUP_TIMEOUT_S, IsolatedWorker, Lost, Observers, RunnerError
@@ -38,12 +38,15 @@ class PlannedRun:
 
 
 class Executor(Protocol):
-    """Where runs execute. ``run`` may also take ``claim`` (:data:`Claim`, asked before each run starts) and
-    ``model`` (a :class:`regbench.runner.schedule.RuntimeModel` to order runs by); the runner passes what it accepts."""
+    """Where runs execute: ``run`` calls ``emit(record)`` once per run of ``runs`` it runs. With ``claim``, a run is
+    run only if ``claim(spec)`` says so (asked just before the run starts, or for the whole batch up front by an
+    executor that submits one); ``model`` orders the runs, longest expected first."""
 
     workers: int
 
-    def run(self, runs: Sequence[PlannedRun], emit: Emit, *args: Any, **kwargs: Any) -> None: ...
+    def run(
+        self, runs: Sequence[PlannedRun], emit: Emit, claim: Claim | None = None, model: RuntimeModel | None = None
+    ) -> None: ...
 
     def __enter__(self: E) -> E: ...
 
@@ -68,11 +71,18 @@ class InProcessExecutor(_NothingToAcquire):
     def __init__(self, plugins: Sequence[str] = ()) -> None:
         self.plugins = tuple(plugins)
 
-    def run(self, runs: Sequence[PlannedRun], emit: Emit, claim: Claim | None = None) -> None:
+    def run(
+        self, runs: Sequence[PlannedRun], emit: Emit, claim: Claim | None = None, model: RuntimeModel | None = None
+    ) -> None:
         state = WorkerState(self.plugins)
-        for run in runs:
+        for run in in_order(runs, model):
             if claim is None or claim(run.spec):
                 emit(state.run(run.spec))
+
+
+def in_order(runs: Sequence[PlannedRun], model: RuntimeModel | None) -> Sequence[PlannedRun]:
+    """``runs`` longest expected first by ``model`` (as given without one)."""
+    return runs if model is None else RunQueue(runs, model, lambda run: run.spec).ordered()
 
 
 #: Signals that come from outside the run (``kill``, a batch system, the OOM killer): a run whose worker died of

@@ -14,7 +14,6 @@ by running several runs side by side. From Python::
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from collections import Counter
@@ -27,10 +26,10 @@ from regbench.evaluation.outcomes import succeeded, verdict
 from regbench.plugin.manager import RegbenchPluginManager
 from regbench.record import RunRecord
 from regbench.run import DEFAULT_THREADS, default_threads
-from regbench.runner.executors import Claim, Emit, Executor, InProcessExecutor, LocalExecutor, PlannedRun
+from regbench.runner.executors import Emit, Executor, InProcessExecutor, LocalExecutor, PlannedRun
 from regbench.runner.isolation import RunnerError
 from regbench.runner.matrix import Matrix, plan
-from regbench.runner.schedule import CapOf, RunQueue, RuntimeModel, caps_from, no_caps
+from regbench.runner.schedule import CapOf, RuntimeModel, caps_from, no_caps
 from regbench.runner.worker import RunSpec, plugin_manager
 from regbench.store.sqlite import Heartbeat, Store, lease_owner
 from regbench.util.itk_text import without_addresses
@@ -123,6 +122,15 @@ def note_case_file(record: RunRecord, path: str) -> None:
     }
 
 
+def commit(record: RunRecord, spec: RunSpec, store: Store, *, replace: bool = False) -> bool:
+    """Store the record of ``spec``'s run as every run's record is stored (its error text normalised, its case file
+    noted); False when another runner stored the same run meanwhile (its record stays)."""
+    normalise_error(record)
+    if spec.case_file:
+        note_case_file(record, spec.case_file)
+    return store.add(record, replace=replace, exist_ok=not replace)
+
+
 def runtime_model(store: Store, runs: Sequence[PlannedRun], pm: RegbenchPluginManager | None = None) -> RuntimeModel:
     """The run-time model the scheduler starts from: every stored run of the planned strategies, and with ``pm``
     their iteration caps."""
@@ -150,30 +158,17 @@ def record_runs(
     longest expected first by ``model`` (default: learnt from the store's runs of the same strategies)."""
     progress = Progress(len(runs))
     model = model if model is not None else runtime_model(store, runs)
-    takes = inspect.signature(executor.run).parameters
-    if "model" not in takes:  # an executor that takes a batch (Dask): it gets the batch in that order
-        runs = RunQueue(runs, model, lambda run: run.spec).ordered()
-
-    def execute(batch: Sequence[PlannedRun], *claim: Claim) -> None:
-        if "model" in takes:
-            executor.run(batch, emit, *claim, model=model)
-        else:
-            executor.run(batch, emit, *claim)
-
-    case_files = {run.spec.key: run.spec.case_file for run in runs if run.spec.case_file}
+    specs = {run.spec.key: run.spec for run in runs}
 
     def emit(record: RunRecord) -> None:
-        normalise_error(record)
-        if record.key in case_files:
-            note_case_file(record, case_files[record.key])
-        if not store.add(record, replace=replace, exist_ok=not replace):
+        if not commit(record, specs[str(record.key)], store, replace=replace):
             return  # another runner stored the same run meanwhile: its record stays
         progress.add(record)
         if on_record is not None:
             on_record(record, progress)
 
     if replace:  # --force: every run is redone here, whoever else holds it
-        execute(runs)
+        executor.run(runs, emit, model=model)
         return progress
     owner = lease_owner()
 
@@ -184,10 +179,7 @@ def record_runs(
     with Heartbeat(store.path, owner):
         try:
             while remaining:
-                if "claim" in takes:
-                    execute(remaining, claim)
-                else:  # an executor that takes a batch (Dask): claim the batch up front
-                    execute([run for run in remaining if claim(run.spec)])
+                executor.run(remaining, emit, claim, model)
                 done = store.keys()
                 before, remaining = len(remaining), [run for run in remaining if run.spec.key not in done]
                 if (

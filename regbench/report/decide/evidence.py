@@ -102,7 +102,7 @@ def case_evidence(
     (value, where it came from) and ``companion_tolerance`` the companion's."""
     column = error_column(runs, error)
     if np.isfinite(column.values).any():
-        name = column.stand_in if column.stand_in_cases else error
+        name = column.measure
         source = next((str(s) for s in runs["simulated_from"].tolist() if s), None)
         start = starts_of(runs, name)
         if source is not None:  # a simulated case asked for on its own: its truth is a simulation's
@@ -140,7 +140,7 @@ def case_evidence(
             column = error_column(sim, error)
             if np.isfinite(column.values).any():
                 tol = companion_tolerance or tolerance
-                name = column.stand_in if column.stand_in_cases else error
+                name = column.measure
                 return Evidence(
                     "simulated",
                     name,

@@ -32,7 +32,7 @@ def _demonstrations() -> tuple[tuple[str, str], ...]:
 
     try:
         pm = make_plugin_manager(strict=False)
-        return tuple((n, s.demonstrates) for n, s in pm.strategies().items() if getattr(s, "demonstrates", None))
+        return tuple((n, what) for n, s in pm.strategies().items() if (what := getattr(s, "demonstrates", None)))
     except Exception:  # a report must not fail because a plugin does
         return ()
 

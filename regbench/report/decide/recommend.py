@@ -49,7 +49,7 @@ def _bayes(d: np.ndarray) -> tuple[float, float, float] | None:
     if d.size < 2:
         return None
     try:
-        import baycomp
+        import baycomp  # type: ignore[import-untyped]  # baycomp ships no type hints or stubs
     except ImportError:
         return None
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -172,7 +172,7 @@ def recommend(
             c.why_not = "fails more often than the best"
         elif folds(c) and c is not best:
             c.why_not = "folds"
-        elif unstable(c) and np.isfinite(c.spread) and c.spread > spread_tolerance:
+        elif unstable(c) and spread_tolerance is not None and np.isfinite(c.spread) and c.spread > spread_tolerance:
             c.why_not = f"unstable: its results spread {c.spread:.3g} over seeds (more than {spread_tolerance:g})"
         elif unstable(c):
             c.why_not = (
@@ -210,15 +210,15 @@ def recommend(
 
     bayes = {}
     if best is not None:
-        b = index[best.solver]
+        k = index[best.solver]
         for c in candidates:
             if c.solver == best.solver:
                 continue
             j = index[c.solver]
-            both = ~np.isnan(scaled[:, b]) & ~np.isnan(scaled[:, j])
+            both = ~np.isnan(scaled[:, k]) & ~np.isnan(scaled[:, j])
             with np.errstate(all="ignore"):
-                d = (scaled[both, b] - scaled[both, j]) / unit_tol[both]
-            d = np.where(scaled[both, b] == scaled[both, j], 0.0, d)
+                d = (scaled[both, k] - scaled[both, j]) / unit_tol[both]
+            d = np.where(scaled[both, k] == scaled[both, j], 0.0, d)
             probs = _bayes(np.clip(np.nan_to_num(d, posinf=1e6, neginf=-1e6), -1e6, 1e6))
             if probs is not None:
                 bayes[c.solver] = probs

@@ -5,24 +5,24 @@ error against time and outcomes, drawn with the shared helpers of :mod:`regbench
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.typing import ColorType
 
-from regbench.record import RunRecord
 from regbench.report.figures.common import (
     CONVERGENCE_RUNS_PER_GROUP,
     GREY,
     PER_CASE_FIGURES,
     SINGLE_FIGURES,
     Plot,
-    _level_starts,
+    RunEvents,
     _log_if_positive,
     _plain_log_ticks,
-    _rejected,
     category_colors,
     colors,
     greyed,
@@ -64,7 +64,8 @@ def ecdf_plot(
     palette = palette or colors(names, coloured)
     styles = line_styles(coloured)
     pairs, resamples = [], BOOTSTRAP_RESAMPLES
-    handles, labels = [], []  # of the first panel (the strategies are the same in each)
+    handles: list[Artist] = []  # of the first panel (the strategies are the same in each)
+    labels: list[str] = []
     for k, (title, ecdfs) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), k + 1)
         grid = ecdfs[0].grid if ecdfs else np.geomspace(1e-3, 1.0, 10)
@@ -76,7 +77,8 @@ def ecdf_plot(
             reached = np.arange(1, e.runtimes.size + 1) / max(e.n, 1)
             y = np.concatenate([[0.0], reached, [e.runtimes.size / max(e.n, 1)]])
             if e.label == "virtual best":
-                style, band = {"color": "black", "ls": ":", "lw": 2.0, "zorder": 3}, "0.5"
+                style: dict[str, Any] = {"color": "black", "ls": ":", "lw": 2.0, "zorder": 3}
+                band: ColorType = "0.5"
             elif e.label in grey:
                 ax.step(x, y, where="post", color=GREY, lw=0.9, zorder=1)
                 continue
@@ -121,32 +123,6 @@ def ecdf_plot(
     return Plot(SINGLE_FIGURES[0], "Runtime ECDF from first-hit times", caption, fig)
 
 
-@dataclass
-class RunEvents:
-    """Where one run's pyramid levels began and its rejected executions ran, in time and in iterations."""
-
-    level_s: list[float]
-    level_iterations: list[int]
-    rejected_s: list[tuple[float, float]]
-    rejected_iterations: list[tuple[int, int]]
-
-
-def run_events(record: RunRecord) -> RunEvents:
-    """The level changes (:func:`_level_starts`) and rejected executions of a run, on the anytime axes: seconds
-    since the run started and iteration events so far (a trace row ``i`` is the ``i + 1``-th event)."""
-    times = record.trace.time_s
-    rejected = _rejected(record)
-    starts = [i for i in _level_starts(record) if times[i] is not None]
-    spans_s, spans_it = [], []
-    segments = np.asarray(record.trace.segment)
-    for segment in np.unique(segments[rejected]) if rejected.any() else []:
-        rows = np.flatnonzero(segments == segment)
-        spans_it.append((int(rows[0]) + 1, int(rows[-1]) + 1))
-        if times[rows[0]] is not None and times[rows[-1]] is not None:
-            spans_s.append((float(times[rows[0]]), float(times[rows[-1]])))
-    return RunEvents([float(times[i]) for i in starts], [i + 1 for i in starts], spans_s, spans_it)
-
-
 def anytime_plot(
     number: int,
     panels: tuple[CaseProfiles, CaseProfiles],
@@ -164,7 +140,9 @@ def anytime_plot(
     grid_spec = fig.add_gridspec(2, 2, height_ratios=[5, 1.1 + 0.12 * len(by_time.profiles)])
     solvers = [p.solver for p in by_time.profiles]
     styles = line_styles(list(palette))
-    handles, labels, rejected_any = [], [], False
+    handles: list[Artist] = []
+    labels: list[str] = []
+    rejected_any = False
     for col, profiles in enumerate(panels):
         ax = fig.add_subplot(grid_spec[0, col])
         strip = fig.add_subplot(grid_spec[1, col], sharex=ax)

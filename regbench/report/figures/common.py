@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
 from regbench.evaluation.outcomes import FAILURE_OUTCOMES, MEANINGS, STATUSES
@@ -86,7 +88,7 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 MARKERS_PER_LINE = 8
 
 
-def line_styles(solvers: Sequence[str]) -> dict[str, dict]:
+def line_styles(solvers: Sequence[str]) -> dict[str, dict[str, Any]]:
     """A stable line style and marker per solver (like :func:`colors`), as ``plot`` keyword arguments."""
     return {
         s: {"ls": _DASHES[i % len(_DASHES)], "marker": _MARKERS[i % len(_MARKERS)], "ms": 4}
@@ -108,7 +110,7 @@ def legend_outside(ax, **kwargs) -> None:
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
 
 
-def legend_in_order(ax, first: Sequence[str]) -> tuple[list, list[str]]:
+def legend_in_order(ax, first: Sequence[str]) -> tuple[list[Artist], list[str]]:
     """The axes' legend entries with the solvers of ``first`` in that order (the chosen one first), the others
     (the virtual best, markers) after them."""
     handles, labels = ax.get_legend_handles_labels()
@@ -227,11 +229,39 @@ def _log_if_positive(ax, values: np.ndarray) -> None:
 
 # Rejected executions: dashed, in the strategy's colour greyed (two strategies' stay apart), no markers, and
 # under the kept lines (zorder 2), which a rejected attempt of another strategy may coincide with.
-REJECTED_STYLE = {"ls": (0, (4, 2)), "lw": 1.0, "alpha": 0.9, "zorder": 1.5}
+REJECTED_STYLE: dict[str, Any] = {"ls": (0, (4, 2)), "lw": 1.0, "alpha": 0.9, "zorder": 1.5}
 
 
 def greyed(color) -> tuple[float, float, float]:
     """``color`` mixed half-way with mid grey."""
     from matplotlib.colors import to_rgb
 
-    return tuple(0.45 * c + 0.55 * 0.6 for c in to_rgb(color))
+    red, green, blue = (0.45 * c + 0.55 * 0.6 for c in to_rgb(color))
+    return red, green, blue
+
+
+@dataclass
+class RunEvents:
+    """Where one run's pyramid levels began and its rejected executions ran, in time and in iterations."""
+
+    level_s: list[float]
+    level_iterations: list[int]
+    rejected_s: list[tuple[float, float]]
+    rejected_iterations: list[tuple[int, int]]
+
+
+def run_events(record: RunRecord) -> RunEvents:
+    """The level changes (:func:`_level_starts`) and rejected executions of a run, on the anytime axes: seconds
+    since the run started and iteration events so far (a trace row ``i`` is the ``i + 1``-th event)."""
+    times = record.trace.time_s
+    rejected = _rejected(record)
+    starts = [(i, float(time_s)) for i in _level_starts(record) if (time_s := times[i]) is not None]
+    spans_s, spans_it = [], []
+    segments = np.asarray(record.trace.segment)
+    for segment in np.unique(segments[rejected]) if rejected.any() else []:
+        rows = np.flatnonzero(segments == segment)
+        spans_it.append((int(rows[0]) + 1, int(rows[-1]) + 1))
+        first, last = times[rows[0]], times[rows[-1]]
+        if first is not None and last is not None:
+            spans_s.append((float(first), float(last)))
+    return RunEvents([time_s for _, time_s in starts], [i + 1 for i, _ in starts], spans_s, spans_it)

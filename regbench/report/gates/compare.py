@@ -222,11 +222,15 @@ def check(gate: Gate, deltas: list[Delta]) -> list[str]:
                     f"(was {old:.0%}{'' if d.a else ', not in A'})"
                 )
             continue
+        amount = gate.amount
+        assert amount is not None, "parse_gate gives every gate without a category an amount"
+        if d.a is None or d.b is None:  # nothing to compare (the change is NaN)
+            continue
         diff, rel = d.change(gate.field)
         change = rel * 100 if gate.relative else diff
         if np.isnan(change):
             continue
-        if (gate.amount >= 0 and change > gate.amount) or (gate.amount < 0 and change < gate.amount):
+        if (amount >= 0 and change > amount) or (amount < 0 and change < amount):
             unit = "%" if gate.relative else ""
             tripped.append(
                 f"{gate.text}: {where}: median {gate.field} {fmt_number(d.a.medians[gate.field])} → "

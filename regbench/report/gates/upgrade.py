@@ -5,6 +5,7 @@ categories that changed).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ class UpgradeCase:
     failures_b: int
     newly_failing: int  # pairs without a failure in A that fail in B
     stop_changes: dict[str, int]  # "A → B" stop category -> pairs
-    notes: list[str] = field(default_factory=list)
+    # dataclasses.field: in this class body, the attribute ``field`` above shadows the function
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def stop_shift(self) -> float:
@@ -149,7 +151,7 @@ def upgrade_check(
         )
         cases.append(item)
         where = f"{strategy} on {case}"
-        if equivalent is False:
+        if equivalent is False and ci is not None:  # equivalence is decided on an interval
             unit = " physical units" if name == "error_mean" else ""
             failed.append(
                 f"{where}: {name} changed by {mean:+.4g} (90% CI {ci[0]:+.4g} … {ci[1]:+.4g}), "

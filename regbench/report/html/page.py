@@ -238,7 +238,7 @@ def _write(
     budgets = {axis: anytime_budget.fixed_budget(runs, error, axis) for axis in ("time", "iterations")}
 
     say("recommendation")
-    files = []
+    files: list[Path] = []
     recommendation = _recommendation(runs, out, error, files, tolerance, case_files)
     say("figures")
     highlight = recommendation.pop("highlight")
@@ -328,9 +328,11 @@ def _plots(
         plots.append(trace_figures.trace_plot(case, number, traces, palette))
         plots.append(trace_figures.convergence_plot(case, number, groups, palette))
         shown, left_out = anytime_budget.shown_solvers(budgets["time"], case)
-        panels = tuple(anytime_budget.case_profiles(runs, case, error, axis, shown) for axis in ("time", "iterations"))
-        events = {s: [anytime_figures.run_events(r) for r in groups.get(s, [])] for s in shown}
-        plots.append(anytime_figures.anytime_plot(number, panels, events, palette, error, left_out))
+        by_time, by_iterations = (
+            anytime_budget.case_profiles(runs, case, error, axis, shown) for axis in ("time", "iterations")
+        )
+        events = {s: [figures.run_events(r) for r in groups.get(s, [])] for s in shown}
+        plots.append(anytime_figures.anytime_plot(number, (by_time, by_iterations), events, palette, error, left_out))
     ecdfs = [
         (_ecdf_title(hits["absolute"]), anytime_ert.runtime_ecdfs(hits["absolute"])),
         (

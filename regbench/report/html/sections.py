@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,7 @@ def _budget_pooled(budgets: dict[str, anytime_budget.FixedBudget]) -> list[dict]
                 "solver": solver,
                 "n": int(ran.sum()),
                 "cells": [fmt_number(v, 3) for v in cells]
-                + [f"{fmt_number(mid, 3)} ({fmt_number(low, 2)}–{fmt_number(high, 2)})"],
+                + [f"{fmt_number(float(mid), 3)} ({fmt_number(float(low), 2)}–{fmt_number(float(high), 2)})"],
             }
         )
     return out
@@ -175,7 +176,7 @@ def _recommendation(
         groups = rc.group_labels(rec)
         pick = html_answer.chosen(rec)
         lines, pairwise = html_answer.verdict_parts(rec)
-        block = {
+        block: dict[str, Any] = {  # the template's fields
             "scope": rec.scope,
             "anchor": _anchor(rec.scope),
             "chosen": pick,
@@ -250,7 +251,8 @@ def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path], resolve
     order = mine[np.argsort(err, kind="stable")]
     chosen.append(("median", order[(len(order) - 1) // 2]))
     chosen.append(("worst", order[-1]))
-    pictures, seen = [], set()
+    pictures: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for role, i in chosen:
         key = str(runs["key"][i])
         if key in seen:

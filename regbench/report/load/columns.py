@@ -277,7 +277,7 @@ def store_key(path: str | Path, prefix: str) -> RunRecord:
             "their keys)"
         )
     if len(found) > 1:
-        keys = ", ".join(r.key for r in found[:5])
+        keys = ", ".join(r.key or "" for r in found[:5])  # stored records have their key
         raise SourceError(f"{path}: {prefix!r} matches several runs ({keys}...): give more characters")
     return found[0]
 

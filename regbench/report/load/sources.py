@@ -112,7 +112,7 @@ def from_benchmark_json(data: dict[str, Any], source: str = "") -> Runs:
     """
     rows = []
     for i, bench in enumerate(data.get("benchmarks") or []):
-        extra = dict(bench.get("extra_info") or {})
+        extra: dict[str, Any] = dict(bench.get("extra_info") or {})
         row = {BENCHMARK_RENAMES.get(k, k): v for k, v in extra.items() if k != "iterations"}
         strategy, case = _strategy_and_case(bench, extra)
         row.setdefault("strategy", strategy)

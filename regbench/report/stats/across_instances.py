@@ -83,6 +83,11 @@ class ErrorColumn:
     stand_in: str | None = None
     stand_in_cases: tuple[str, ...] = ()
 
+    @property
+    def measure(self) -> str:
+        """The stand-in's name where some case is measured by it, else ``name``."""
+        return self.stand_in if self.stand_in is not None and self.stand_in_cases else self.name
+
     def note(self) -> str:
         """Caption text naming the cases measured by the stand-in (empty when there are none)."""
         if not self.stand_in_cases:
@@ -241,7 +246,8 @@ class SuccessRate:
 
 def success_rates(results: InstanceResults) -> list[SuccessRate]:
     """Fraction of the instances each solver ran on which it reached each target."""
-    hits, out = results.hits, []
+    hits = results.hits
+    out: list[SuccessRate] = []
     for j, solver in enumerate(results.solvers):
         ran = results.runs[:, j] > 0
         counts = hits[ran, j].sum(axis=0)

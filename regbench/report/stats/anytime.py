@@ -48,12 +48,12 @@ class TraceBest:
 def trace_best(record: RunRecord) -> TraceBest | None:
     """The evaluated trace position with the lowest dense metric (every level: dense values compare)."""
     trace = record.trace
-    rows = [i for i in trace.positions() if trace.dense_metric[i] is not None]
-    if not rows:
+    evaluated = [(value, i) for i in trace.positions() if (value := trace.dense_metric[i]) is not None]
+    if not evaluated:
         return None
-    row = min(rows, key=lambda i: trace.dense_metric[i])
+    value, row = min(evaluated, key=lambda pair: pair[0])  # the first row among ties
     return TraceBest(
-        trace.dense_metric[row],
+        value,
         row,
         trace.segment[row],
         trace.level[row],

@@ -96,10 +96,13 @@ def fixed_budget(runs: Runs, error: str = "error_mean", axis: str = "time", frac
     # an instance where no run returned: the longest of all (a timeout's limit must not set the others' budget)
     reference = np.where(np.isnan(reference), _longest(matrix(ends)), reference)
     budgets = reference[found.index][:, None] * np.asarray(fractions)[None, :]
-    per_run = np.stack([values_at(judged, r, budgets[r], axis) for r in range(len(runs))]) if len(runs) else None
+    if len(runs):
+        per_run = np.stack([values_at(judged, r, budgets[r], axis) for r in range(len(runs))])
+    else:
+        per_run = np.zeros((0, len(fractions)))
     scale = np.where(judged.has_truth, judged.initial, 1.0)
     with np.errstate(all="ignore"):
-        relative = per_run / scale[:, None] if per_run is not None else None
+        relative = per_run / scale[:, None]
     auc = np.full(len(runs), np.nan)
     if axis == "time":
         for r in range(len(runs)):
@@ -189,7 +192,7 @@ def case_profiles(
     rows = np.flatnonzero(runs["case"] == case)
     x = judged.time_s if axis == "time" else judged.iterations
     ends = judged.end_s if axis == "time" else judged.end_iterations
-    mine = np.concatenate([x[judged.points(r)] for r in rows]) if rows.size else np.zeros(0)
+    mine = np.concatenate([x[judged.points(int(r))] for r in rows]) if rows.size else np.zeros(0)
     positive = mine[mine > 0]
     left = positive.min() / 1.2 if positive.size else (1e-3 if axis == "time" else 1.0)
     returned = rows[judged.returned[rows]]  # a timeout's time limit must not stretch the axis

@@ -107,7 +107,7 @@ def runtime_ecdfs(
     if virtual_best and len(hits.solvers) > 1:
         ran = hits.runs > 0
         best = np.where(ran[:, :, None], hits.time, INF).min(axis=1)
-        columns.append(("virtual best", ran.any(axis=1), best))
+        columns.append(("virtual best", np.asarray(ran.any(axis=1)), best))  # an array: ran is 2-D
     out = []
     for label, rows, time in columns:
         time, use = time[rows], counted[rows]

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from regbench.record import TRACE_COLUMNS, RunRecord
 from regbench.util.strict_json import dumps
+
+# A full record or a store summary (a dict): grouping reads only the key's inputs, which both have.
+_Row = TypeVar("_Row", RunRecord, dict[str, Any])
 
 #: What the spread is measured on: the error against the truth where the case has one, else the dense metric.
 MEASURES = ("error_mean", "final_metric_dense")
@@ -80,10 +83,10 @@ def group_key(record: RunRecord | dict[str, Any]) -> tuple:
     )
 
 
-def repeat_groups(records: Iterable[RunRecord | dict[str, Any]]) -> list[list[RunRecord | dict[str, Any]]]:
+def repeat_groups(records: Iterable[_Row]) -> list[list[_Row]]:
     """The records grouped by :func:`group_key`, only groups of more than one record with some ``repeat`` > 0,
     each in repeat order; groups in the order of their first record."""
-    groups: dict[tuple, list[RunRecord | dict[str, Any]]] = {}
+    groups: dict[tuple, list[_Row]] = {}
     for record in records:
         groups.setdefault(group_key(record), []).append(record)
     return [
@@ -134,7 +137,7 @@ def spread_of(records: Sequence[RunRecord]) -> RepeatSpread:
 
 def repeat_spreads(records: Iterable[RunRecord]) -> list[RepeatSpread]:
     """One row per group of repeats (:func:`repeat_groups`) among ``records``, sorted by strategy, case, seed."""
-    rows = [spread_of(group) for group in repeat_groups(records)]  # type: ignore[arg-type]
+    rows = [spread_of(group) for group in repeat_groups(records)]
     return sorted(rows, key=lambda r: (r.strategy, r.case, r.seed, dumps(r.params, sort_keys=True), r.threads or 0))
 
 

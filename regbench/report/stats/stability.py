@@ -62,7 +62,8 @@ def solver_spreads(runs: Runs, load: Callable[[str], CaseData | None]) -> dict[s
     out: dict[str, float] = {}
     for solver in sorted({str(runs.solver[i]) for i in ok}):
         keys = [str(runs["key"][i]) for i in ok if str(runs.solver[i]) == solver]
-        transforms = [transform_from_dict(by_key[k].transform) for k in keys if k in by_key and by_key[k].transform]
+        stored = [by_key[k].transform for k in keys if k in by_key]
+        transforms = [transform_from_dict(t) for t in stored if t]
         value = spread(transforms, data)
         if value is not None:
             out[solver] = value

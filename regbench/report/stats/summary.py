@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from regbench.evaluation.outcomes import FAILURE_OUTCOMES, MIN_OVERLAP_FRACTION
@@ -207,7 +208,7 @@ class Column:
     key: str
     header: str  # terminal header (may break over two lines)
     full: str  # name in HTML, CSV and docs
-    justify: str
+    justify: JustifyMethod
     cell: Callable[[SummaryRow], str]
 
 

@@ -42,8 +42,8 @@ def _last_event(record: RunRecord) -> tuple[int, int, int, float] | None:
     """(segment, level, iteration, metric) of the last iteration event with a metric."""
     trace = record.trace
     for i in range(len(trace) - 1, -1, -1):
-        if trace.metric[i] is not None:
-            return trace.segment[i], trace.level[i], trace.iteration[i], trace.metric[i]
+        if (metric := trace.metric[i]) is not None:
+            return trace.segment[i], trace.level[i], trace.iteration[i], metric
     return None
 
 
@@ -158,10 +158,10 @@ def returned_best_text(record: RunRecord) -> str:
         )
     if record.returned_best is False:
         visited = [lv.best_metric for lv in record.levels if lv.best_metric is not None and lv.is_dense]
-        best = f" (a visited position reached {fmt(min(visited))})" if visited else ""
+        reached = f" (a visited position reached {fmt(min(visited))})" if visited else ""
         return (
             "No: the optimizer returned its last position, which is worse than the best one it visited"
-            f"{best}; the returned dense value is {fmt(record.final_metric_dense)}."
+            f"{reached}; the returned dense value is {fmt(record.final_metric_dense)}."
         )
     why = next((n for n in record.notes if n.startswith("returned_best unknown")), "")
     return "Unknown" + (f": {why.split(':', 1)[1].strip()}." if why else ".")
@@ -234,17 +234,17 @@ def _best_of_every_level(record: RunRecord) -> str | None:
     """The best dense value over every kept position of every level, and whether the returned transform is at
     least as good: the same rule and fields as best or last (:mod:`regbench.evaluation.best_or_last`), which compares
     the last level only, so a better position before it is named as such."""
-    final, best = record.final_metric_dense, trace_best(record)
-    if final is None or (best is None and record.best_visited_metric_dense is None):
+    final, best, visited = record.final_metric_dense, trace_best(record), record.best_visited_metric_dense
+    if final is None:
         return None
-    if best is None or (
-        record.best_visited_metric_dense is not None and record.best_visited_metric_dense < best.dense_metric
-    ):
+    if visited is not None and (best is None or visited < best.dense_metric):
         # best or last's best is not a trace row (where an execution or its last level started, or a reported value)
-        value, at, level = record.best_visited_metric_dense, where_best(record), None
-    else:
+        value, at, level = visited, where_best(record), None
+    elif best is not None:
         at = f"at {where(record.trace, best.row)} ({fmt(best.time_s, 3)} s)"
         value, level = best.dense_metric, best.level
+    else:  # neither a kept position nor best or last's best to compare with
+        return None
     if within_tolerance(final, value):
         verdict = "the returned transform is at least as good"
     else:

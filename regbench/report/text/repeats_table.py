@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from regbench.report.stats.repeats import RepeatSpread
@@ -25,8 +26,8 @@ def _labels(rows: Sequence[RepeatSpread]) -> list[str]:
                 )
     labels = []
     for row in rows:
-        names = sorted(varying.get(row.strategy, ()))
-        extra = ", ".join(f"{n}={dumps(row.params.get(n))}" for n in names)
+        differing = sorted(varying.get(row.strategy, ()))
+        extra = ", ".join(f"{n}={dumps(row.params.get(n))}" for n in differing)
         labels.append(f"{row.strategy} [{extra}]" if extra else row.strategy)
     return labels
 
@@ -49,7 +50,7 @@ def repeats_table(rows: Sequence[RepeatSpread], title: str | None = None) -> Tab
         ),
         caption_justify="left",
     )
-    for column, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("strategy", "left"),
         ("case", "left"),
         ("seed", "right"),
@@ -62,7 +63,8 @@ def repeats_table(rows: Sequence[RepeatSpread], title: str | None = None) -> Tab
         ("iterations", "right"),
         ("bit-identical", "left"),
         ("deterministic", "left"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")  # names wrap, never end in "…"
     for label, row in zip(_labels(rows), rows, strict=True):
         iterations = (

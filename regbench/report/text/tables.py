@@ -3,6 +3,7 @@ tests."""
 
 from __future__ import annotations
 
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from regbench.report.load.columns import Runs
@@ -128,7 +129,7 @@ def paired_tests_table(runs: Runs, measures: tuple[str, ...]) -> Table:
         caption=_caption(runs, blocks),
         caption_justify="left",
     )
-    for name, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("measure", "left"),
         ("A", "left"),
         ("B", "left"),
@@ -136,7 +137,8 @@ def paired_tests_table(runs: Runs, measures: tuple[str, ...]) -> Table:
         ("median A − B", "right"),
         ("p (Holm)", "right"),
         ("r", "right"),
-    ):
+    )
+    for name, justify in columns:
         table.add_column(name, justify=justify)
     for measure, tests in blocks.items():
         for t in tests:
