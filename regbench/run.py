@@ -183,7 +183,7 @@ def run_one(
     ``params`` override the strategy's defaults; unknown names or bad values raise ``ParameterError``.
     ``threads`` is the ITK thread count for the run (default :data:`DEFAULT_THREADS`, as ``regbench run``: the
     same call gives the same record). ``positions`` is which optimizer positions the trace keeps and evaluates
-    after the run (:class:`~regbench.harness.PositionSchedule`; default geometric in iterations).
+    after the run (:class:`~regbench.trace.PositionSchedule`; default geometric in iterations).
     """
     pm = pm or make_plugin_manager()
     strategy = pm.get_strategy(strategy) if isinstance(strategy, str) else strategy
