@@ -15,6 +15,13 @@ report computes first-hit times, ERT and ECDFs from them); runs that never retur
 
 Printed: the store's size and instance count, the wall time of `regbench report` (a subprocess: Python start-up,
 imports, loading, tables and statistics), of `regbench report --html`, and the load average of the machine.
+
+The HTML report is also timed on a store of the default suite's size (:data:`HTML_TARGET_S`): 18 strategies × 8
+built-in 2D cases + 6 repeats (150 runs), made the same way from real records but on cases the report can load, so
+it draws every figure and the recommended, median and worst run's pictures as on a real store; or, with
+``REGBENCH_BENCH_HTML_STORE=FILE``, on that store (e.g. one `regbench run` of the default suite wrote). Printed
+beside it: the terminal report alone on the same store (the HTML's own cost is the difference), the figures and
+pictures drawn, and the load average.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from pathlib import Path
 import pytest
 
 import regbench
+from regbench.report.html.drawing import cpus
 from regbench.report.load.instances import instances
 from regbench.report.load.sources import load_runs
 from regbench.store.sqlite import Store
@@ -38,6 +46,18 @@ from regbench.store.sqlite import Store
 N_STRATEGIES, N_CASES, N_SEEDS, N_REPEATS = 16, 120, 5, 400
 N_RUNS = N_STRATEGIES * N_CASES * N_SEEDS + N_REPEATS
 TARGET_S = 10.0
+# The HTML report of a default-suite-sized store: its figures drawn in worker processes (regbench.report.html.drawing)
+HTML_STRATEGIES, HTML_REPEATS, HTML_TARGET_S = 18, 6, 10.0
+HTML_CASES = (
+    "synth2d-translation",
+    "synth2d-rigid",
+    "synth2d-affine",
+    "synth2d-bspline",
+    "synth2d-rigid-mi",
+    "synth2d-affine-mi",
+    "synth2d-translation-far",
+    "synth2d-affine-noisy",
+)
 BASE = (
     ("lbfgs2", "synth2d-translation", {"number_of_iterations": 20}),
     ("lbfgs2", "synth2d-affine", {"number_of_iterations": 20}),
@@ -216,4 +236,46 @@ def test_html_report_time_of_a_10000_run_store(big_store, tmp_path, capsys):
         print(
             f"\n`regbench report --html` of {N_RUNS} runs with {figures} figures: {elapsed:.2f} s; "
             f"load average {load_average()}"
+        )
+
+
+@pytest.fixture(scope="module")
+def suite_store(tmp_path_factory) -> Path:
+    """A store of the default suite's size on built-in cases (or the one ``REGBENCH_BENCH_HTML_STORE`` names)."""
+    if given := os.environ.get("REGBENCH_BENCH_HTML_STORE"):
+        return Path(given)
+    pm = regbench.make_plugin_manager(entrypoints=False)
+    base = [regbench.run_one(s, c, seed=0, params=p, threads=1, pm=pm).to_dict() for s, c, p in BASE]
+    path = tmp_path_factory.mktemp("bench") / "suite.sqlite"
+    store = Store(path)
+    planned = [(strategy, case, 0) for strategy in range(HTML_STRATEGIES) for case in range(len(HTML_CASES))]
+    repeats = [(key, 1) for key in random.Random(0).sample(planned, HTML_REPEATS)]
+    for (strategy, case, seed), repeat in [(key, 0) for key in planned] + repeats:
+        data = _record(base[case % len(base)], strategy, case, seed, repeat)
+        # a built-in case, so that the pictures are drawn (the transform is the base run's, of the same dimension)
+        data.update(case=HTML_CASES[case], instance=f"{HTML_CASES[case]}-{seed}")
+        store.add(regbench.RunRecord.from_dict(data))
+    store.close()
+    return path
+
+
+def test_html_report_time_of_a_default_suite_store(suite_store, tmp_path, capsys):
+    runs = load_runs(suite_store)
+    terminal_s, done = timed(["report", "--store", str(suite_store)])
+    assert done.returncode == 0, done.stderr
+    load_before = load_average()
+    elapsed, done = timed(["report", "--store", str(suite_store), "--html", str(tmp_path / "html")])
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    out = tmp_path / "html"
+    figures = len(list(out.glob("*.png")))
+    pictures = len(list((out / "runs").glob("*/*/*.png")))
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert all(f'src="{f.name}"' in page for f in out.glob("*.png"))  # every figure drawn is shown
+    with capsys.disabled():
+        print(
+            f"\n`regbench report --html` of {len(runs)} runs ({len(set(runs.solver))} strategies × "
+            f"{len(set(runs['case']))} cases; {figures} figures, {pictures} pictures): {elapsed:.2f} s "
+            f"(target ≤ {HTML_TARGET_S:.0f} s on 2 cores), of which the terminal report alone {terminal_s:.2f} s; "
+            f"{cpus()} CPUs for the drawing workers; load average before {load_before}, after {load_average()}"
         )

@@ -74,13 +74,13 @@ def test_identical_results_on_every_instance_give_p_one():
 def test_tie_heavy_data_uses_the_normal_approximation_not_a_permutation_test(monkeypatch):
     # 12 instances, |A − B| mostly 1: scipy's default would run a permutation test per pair (~0.5 s each)
     calls = []
-    real = pairs.sps.wilcoxon
+    real = sps.wilcoxon
 
     def spy(*args, **kwargs):
         calls.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pairs.sps, "wilcoxon", spy)
+    monkeypatch.setattr(sps, "wilcoxon", spy)  # the module pairs imports when it tests
     deltas = [1.0, 1.0, 1.0, 2.0, 2.0, -1.0, 1.0, 1.0, 2.0, 1.0, 0.0, 1.0]
     records = []
     for seed, delta in enumerate(deltas):
@@ -97,3 +97,15 @@ def test_tie_heavy_data_uses_the_normal_approximation_not_a_permutation_test(mon
     assert ab.method == "normal approximation"
     expected = real(np.array(deltas), zero_method="pratt", method="asymptotic").pvalue
     assert ab.p == pytest.approx(expected)
+
+
+def test_average_ranks_are_scipys_rankdata_without_importing_it():
+    """The ranks the recommendation and r use, computed without scipy.stats (its import costs the end of every
+    ``regbench run`` about a second): the same floats as scipy's, ties and all."""
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        n = int(rng.integers(1, 30))
+        values = rng.integers(0, 6, size=n) * rng.choice([1.0, 0.5, 1e-3]) if rng.random() < 0.7 else rng.normal(size=n)
+        assert np.array_equal(pairs.average_ranks(values), stats.rankdata(values)), values

@@ -20,14 +20,17 @@ if TYPE_CHECKING:
 MAX_LINES = 5
 
 
-def answer_lines(records: Sequence[RunRecord], store: str | Path, case_files: Sequence[str] = ()) -> list[str]:
-    """The lines (rich markup, data escaped) that end a matrix's output; none when nothing finished."""
+def answer_lines(
+    records: Sequence[RunRecord], store: str | Path, case_files: Sequence[str] = (), race: Sequence[str] = ()
+) -> list[str]:
+    """The lines (rich markup, data escaped) that end a matrix's output; none when nothing finished. ``race``: how
+    the runs were raced (said after the answer, beyond :data:`MAX_LINES`)."""
     from regbench.report.decide.per_case import recommend_all
     from regbench.report.load.columns import from_records
 
     if not records:
         return []
-    recs = recommend_all(from_records(records), case_files=case_files)
+    recs = recommend_all(from_records(records), case_files=case_files, with_bayes=False)  # it shows no P(eq)
     per_case = [r for r in recs if r.scope != "all cases"]
     overall = [r for r in recs if r.scope == "all cases"]
     shown = per_case if len(per_case) <= MAX_LINES - 2 else overall[:1]
@@ -39,7 +42,7 @@ def answer_lines(records: Sequence[RunRecord], store: str | Path, case_files: Se
         f"next: [bold]regbench recommend{where}[/] (the evidence) · [bold]regbench report{where} --html report[/] "
         "(tables, figures, pictures)"
     )
-    return lines[:MAX_LINES]
+    return lines[:MAX_LINES] + [markup_safe(line) for line in race]
 
 
 def _line(rec: Recommendation) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from regbench.cli.common import echo_json, make_console
@@ -15,9 +16,12 @@ from regbench.store.sqlite import Store
 SHOW_FAILURES = 10
 
 
-def print_finished(runs: list[PlannedRun], skipped: int, store: Store, as_json: bool, ran: int) -> None:
+def print_finished(
+    runs: list[PlannedRun], skipped: int, store: Store, as_json: bool, ran: int, race: Sequence[str] = ()
+) -> None:
     """The end of a matrix: ``skipped`` runs were in the store before it started, ``ran`` were run here; the rest
-    were run by cooperating runners on the same store meanwhile (or not stored: the runner failed)."""
+    were run by cooperating runners on the same store meanwhile (or not stored: the runner failed). ``race``: the
+    lines of the race that made ``runs`` (``regbench run --race``), said with the answer."""
     found = {r.key: r for r in store.records(keys={run.spec.key for run in runs})}
     records = [found[run.spec.key] for run in runs if run.spec.key in found]
     if as_json:
@@ -59,7 +63,8 @@ def print_finished(runs: list[PlannedRun], skipped: int, store: Store, as_json: 
     )
     from regbench.cli.answer import answer_lines
 
-    for line in answer_lines(records, store.path, sorted({r.spec.case_file for r in runs if r.spec.case_file})):
+    case_files = sorted({r.spec.case_file for r in runs if r.spec.case_file})
+    for line in answer_lines(records, store.path, case_files, race):
         console.print(line)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from regbench.cli.common import F, echo_json, make_console
+from regbench.cli.race import print_race
 from regbench.cli.showfiles import check_outputs, write_run_files
 from regbench.report.gates import compare as cmp
 from regbench.report.load.columns import Runs, SourceError
@@ -243,6 +244,7 @@ def recommend_command(
         echo_json([to_jsonable(r) for r in recommend_all(runs, error, tolerance, case_files=case_files)])
         return
     _print_recommendations(make_console(), runs, error, tolerance, cases=True, wins=True, case_files=case_files)
+    print_race(source, [str(k) for k in runs["key"].tolist()])
 
 
 def _filter(runs: Runs, cases: Sequence[str] = (), strategies: Sequence[str] = ()) -> Runs:

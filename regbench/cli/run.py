@@ -16,10 +16,11 @@ from regbench.cli.common import cli_plugin_manager, echo_json, make_console, ref
 from regbench.cli.finished import print_finished
 from regbench.cli.plan import plural, print_plan, stored_keys
 from regbench.cli.progress import ProgressLines, progress_bar, progress_line_s, verdicts_field
+from regbench.cli.race import race_options, run_race
+from regbench.cli.seed_option import SeedList, flat_seeds
 from regbench.plugin.manager import PluginError
 from regbench.record import RunRecord
 from regbench.report.text.one_run import markup_safe, print_record
-from regbench.run import MAX_SEED
 from regbench.runner.executors import Executor, PlannedRun
 from regbench.runner.isolation import IsolatedWorker, Lost, lost_record, run_isolated
 from regbench.runner.matrix import MatrixError, plan
@@ -56,37 +57,6 @@ def _finite(param: click.Parameter, value: float | None) -> float | None:
     return value
 
 
-class SeedList(click.ParamType):
-    """``--seed S`` or ``--seed S1,S2,...``: seeds from 0 to :data:`~regbench.run.MAX_SEED` (what the store and ITK
-    hold), as a tuple; the option's callback flattens the repeated option (:func:`_flat_seeds`)."""
-
-    name = "seed"
-
-    def convert(self, value, param, ctx) -> tuple[int, ...]:
-        if isinstance(value, tuple):
-            return value
-        seeds = []
-        for part in str(value).split(","):
-            try:
-                seed = int(part.strip())
-            except ValueError:
-                seed = -1
-            if not 0 <= seed <= MAX_SEED:
-                self.fail(
-                    f"{part.strip()!r} is not a seed: give integers from 0 to {MAX_SEED}, one or comma-separated "
-                    "(--seed 0,1,2)",
-                    param,
-                    ctx,
-                )
-            seeds.append(seed)
-        return tuple(seeds)
-
-
-def _flat_seeds(values: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
-    """``--seed 1,2 --seed 5``: 1, 2, 5."""
-    return tuple(seed for seeds in values for seed in seeds)
-
-
 @click.command("run")
 @click.option(
     "-s",
@@ -110,7 +80,7 @@ def _flat_seeds(values: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
     "seed_list",
     multiple=True,
     type=SeedList(),
-    callback=lambda ctx, param, value: _flat_seeds(value),
+    callback=lambda ctx, param, value: flat_seeds(value),
     metavar="S[,S...]",
     help="Seeds ≥ 0 (repeatable, or comma-separated: --seed 0,1,2) [default: 0].",
 )
@@ -189,6 +159,7 @@ def _flat_seeds(values: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
     help="Print the planned runs (per strategy and case, those the store holds, workers, threads) and stop.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the records (or the --dry-run plan) as JSON.")
+@race_options
 def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
     """Run registrations and record what each optimizer really did.
 
@@ -277,12 +248,19 @@ def _isolated(run: PlannedRun, settings: Settings, pm) -> RunRecord:
 
 
 def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force: bool, as_json: bool, pm) -> None:
-    todo, ran = pending(runs, store, force), 0
-    if todo:  # workers only when there is work: a rerun of a finished matrix starts none
+    todo, ran, race = pending(runs, store, force), 0, None
+    if todo or settings.race:  # workers only when there is work: a rerun of a finished matrix starts none
         with ExitStack() as stack:
-            executor = _connect(settings, stack)
-            ran = _execute(todo, executor, settings, store, force, pm)
-    print_finished(runs, len(runs) - len(todo), store, as_json, ran)
+            executor = _connect(settings, stack)  # a race starts them to know what it needs: its first rounds
+
+            def execute(new: list[PlannedRun]) -> int:
+                return _execute(new, executor, settings, store, force, pm)
+
+            if settings.race:  # the runs the race made or found, those of them it ran, its log
+                runs, todo, race, ran = run_race(runs, settings, store, force, execute)
+            else:
+                ran = execute(todo)
+    print_finished(runs, len(runs) - len(todo), store, as_json, ran, race.lines() if race else ())
 
 
 def _connect(settings: Settings, stack: ExitStack) -> Executor:

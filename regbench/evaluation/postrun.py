@@ -3,26 +3,35 @@
 The trace's kept positions get their dense metric and truth errors (within a budget counted from what the run
 did, never from the clock), the record gets its anytime curve (start, kept positions, returned transform), and
 "best or last?" is answered on the dense metric against every position kept at the last level and the optimizer's
-own best visited (:mod:`regbench.evaluation.best_or_last`).
+own best visited (:mod:`regbench.evaluation.best_or_last`). In two halves: :func:`plan_trace` takes from the run
+what the record does not keep (a :class:`TracePlan`, plain JSON), :func:`complete_trace` evaluates from the record,
+the case and the plan alone, so it may run later, elsewhere, with the same numbers.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
 import SimpleITK as sitk
 
+from regbench.cases.case import Case, full_mapping
 from regbench.evaluation import best_or_last as bestorlast
 from regbench.evaluation.best_or_last import Compared, within_tolerance
 from regbench.evaluation.measures import PositionEvaluator
 from regbench.harness import BestVisited, RunContext
 from regbench.record import RunRecord
 from regbench.trace import Trace
+from regbench.util.transforms import transform_from_dict, transform_to_dict
 
 
 def evaluate_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> None:
     """Fill the trace's ``dense_metric``, ``error_mean`` and ``error_mean_fg`` at its saved positions (after the
     run, outside its timed executions), answer "best or last?" on those of the last level (:func:`_best_or_last`),
     and build the record's anytime curve, which ends at the returned transform when the strategy returned
-    (``ended_s`` after the run started).
+    (``ended_s`` after the run started): :func:`complete_trace` of :func:`plan_trace`, which may also run later,
+    in another process, from the stored record and the plan alone (the same numbers).
 
     The positions are evaluated within a budget (:attr:`PositionSchedule.evaluation_budget` × the run's Execute
     cost): each level's last position and the best visited first, then an evenly thinned set of the others, every
@@ -31,31 +40,88 @@ def evaluate_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> None:
     would cost several times itself. The budget is counted in evaluations, from what the run did
     (:func:`execute_cost`), never from the clock: the same key must give the same record.
     """
+    complete_trace(record, ctx.case, plan_trace(record, ctx, ended_s))
+
+
+@dataclass
+class TracePlan:
+    """What evaluating a run's kept positions needs beyond its record and case (which the record does not keep:
+    the executions' transforms, the optimizer's best visited): plain JSON values (:meth:`to_dict`)."""
+
+    ended_s: float
+    budget: float  # evaluations, from the run's Execute cost
+    #: (segment, level) → the transform dict positions of that execution and level are set into; None: none fits
+    templates: dict[tuple[int, int], dict[str, Any] | None] = field(default_factory=dict)
+    best: BestVisited | None = None
+    best_template: dict[str, Any] | None = None  # the layout the best visited position is set into
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ended_s": self.ended_s,
+            "budget": self.budget,
+            "templates": [[s, lvl, t] for (s, lvl), t in self.templates.items()],
+            "best": None if self.best is None else dataclasses.asdict(self.best),
+            "best_template": self.best_template,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TracePlan:
+        best = data["best"]
+        return cls(
+            ended_s=data["ended_s"],
+            budget=data["budget"],
+            templates={(int(s), int(lvl)): t for s, lvl, t in data["templates"]},
+            best=None if best is None else BestVisited(**{**best, "position": tuple(best["position"])}),
+            best_template=data["best_template"],
+        )
+
+
+def plan_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> TracePlan:
+    """What :func:`complete_trace` needs from the run (cheap: no evaluation); the best visited position goes
+    into its trace row, as the run saw it."""
     trace = record.trace
     best = ctx.best_visited
     if best is not None and best.row is not None and trace.position[best.row] is None:
         trace.position[best.row] = list(best.position)
-    evaluator = PositionEvaluator(ctx.case, record)
     cost = execute_cost(record, ctx.fixed.GetDimension()) / EVALUATION_COST.get(ctx.setup.metric, 2.0)
-    budget = ctx.positions.evaluation_budget * cost
-    templates: dict[tuple[int, int], sitk.Transform | None] = {}
-    first, rest = _evaluation_order(trace, best.row if best is not None else None)
+    plan = TracePlan(ended_s, ctx.positions.evaluation_budget * cost, best=best)
+    for row in trace.positions():
+        key = (trace.segment[row], trace.level[row])
+        if key not in plan.templates:
+            position = trace.position[row]
+            assert position is not None  # the rows are trace.positions(): each has one
+            template = _level_transform(record, ctx, *key, len(position))
+            plan.templates[key] = None if template is None else transform_to_dict(template)
+    if best is not None:
+        template = record.segments[best.segment].transform or next(
+            (s.transform for s in reversed(record.segments) if s.transform is not None), None
+        )
+        plan.best_template = None if template is None else transform_to_dict(template)
+    return plan
+
+
+def complete_trace(record: RunRecord, case: Case, plan: TracePlan) -> None:
+    """Evaluate the kept positions of ``record`` (a run on ``case``, the instance of its seed) as
+    :func:`evaluate_trace` describes, answer "best or last?" and build the anytime curve."""
+    trace = record.trace
+    data = case.load()
+    evaluator = PositionEvaluator(case, record)
+    templates = {key: None if t is None else transform_from_dict(t) for key, t in plan.templates.items()}
+    first, rest = _evaluation_order(trace, plan.best.row if plan.best is not None else None)
     for i, row in enumerate(first + rest):
-        if i >= len(first) + MIN_EVALUATED and i >= budget:
+        if i >= len(first) + MIN_EVALUATED and i >= plan.budget:
             break
         position = trace.position[row]
         assert position is not None  # the rows are trace.positions(): each has one
-        key = (trace.segment[row], trace.level[row])
-        if key not in templates:
-            templates[key] = _level_transform(record, ctx, *key, len(position))
-        if templates[key] is None:
+        template = templates[(trace.segment[row], trace.level[row])]
+        if template is None:
             continue
-        transform = sitk.Transform(templates[key]).Downcast()
+        transform = sitk.Transform(template).Downcast()
         transform.SetParameters(position)
-        for name, value in evaluator.measures(ctx.full_transform(transform)).items():
+        for name, value in evaluator.measures(full_mapping(case.setup, data, transform)).items():
             getattr(trace, name)[row] = value
-    _best_or_last(record, ctx, evaluator)
-    _anytime(record, ended_s)
+    _best_or_last(record, case, plan, evaluator)
+    _anytime(record, plan.ended_s)
 
 
 #: What one dense evaluation of a position costs, in full-resolution gradient-descent iterations of the same
@@ -142,12 +208,12 @@ def _level_transform(record: RunRecord, ctx: RunContext, segment: int, level: in
     return None
 
 
-def _best_or_last(record: RunRecord, ctx: RunContext, evaluator: PositionEvaluator) -> None:
+def _best_or_last(record: RunRecord, case: Case, plan: TracePlan, evaluator: PositionEvaluator) -> None:
     """Answer "best or last?" (``returned_best`` and the regret, returned minus best) on the dense metric, against
     every position kept at the case's last level that the trace evaluation reached and the optimizer's own best
     visited (over every execution, rejected attempts too: the run did visit those positions)."""
-    best = ctx.best_visited
-    last_level = ctx.setup.levels - 1
+    best = plan.best
+    last_level = case.setup.levels - 1
     row = best.row if best is not None else None
     if best is not None and row is not None and record.trace.position[row] != list(best.position):
         # The level's first value was paired with the previous level's last row, but the level started elsewhere
@@ -164,27 +230,26 @@ def _best_or_last(record: RunRecord, ctx: RunContext, evaluator: PositionEvaluat
             where = f"where execution {best.segment} started"
         else:
             where = f"where execution {best.segment} started level {last_level}"
-        visited = _evaluate_best_visited(record, ctx, evaluator, best, row, where)
+        visited = _evaluate_best_visited(record, case, plan, evaluator, row, where)
         if visited is not None:
             compared.append(visited)
     bestorlast.answer(record, compared)
 
 
 def _evaluate_best_visited(
-    record: RunRecord, ctx: RunContext, evaluator: PositionEvaluator, best: BestVisited, row: int | None, where: str
+    record: RunRecord, case: Case, plan: TracePlan, evaluator: PositionEvaluator, row: int | None, where: str
 ) -> Compared | None:
     """The optimizer's best visited position evaluated densely (into trace ``row``, the row that holds it, if
     any), or None when its parameter layout cannot be rebuilt."""
-    template = record.segments[best.segment].transform or next(
-        (s.transform for s in reversed(record.segments) if s.transform is not None), None
-    )
-    if template is None:  # every execution raised: no parameter layout to rebuild the position with
+    best = plan.best
+    assert best is not None  # only called with one
+    if plan.best_template is None:  # every execution raised: no parameter layout to rebuild the position with
         return None
-    transform = sitk.Transform(template).Downcast()
+    transform = transform_from_dict(plan.best_template)
     if transform.GetNumberOfParameters() != len(best.position):
         return None
     transform.SetParameters(best.position)
-    measures = evaluator.measures(ctx.full_transform(transform))
+    measures = evaluator.measures(full_mapping(case.setup, case.load(), transform))
     if row is not None:
         for name, value in measures.items():
             getattr(record.trace, name)[row] = value

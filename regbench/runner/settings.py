@@ -11,6 +11,7 @@ timeout = 120                        # seconds per run (0: no limit)
 store = "results.sqlite"             # relative to this file
 plugins = ["my_project.regbench_plugin"]
 executor = "local"                   # or "dask", with scheduler = "tcp://host:8786"
+race = true                          # race the strategies (regbench run --race), race_alpha = 0.05
 
 [params]
 number_of_iterations = 50            # every selected strategy
@@ -60,6 +61,8 @@ class RunFile:
     store: str | None = None
     executor: str | None = None
     scheduler: str | None = None
+    race: bool | None = None
+    race_alpha: float | None = None
 
 
 #: Upper bounds of the run file's (and the command line's) numbers: beyond them a value is a typo, not a choice.
@@ -134,6 +137,8 @@ def load_run_file(path: str | Path) -> RunFile:
         executor=get("executor", str, '"local" or "dask"'),
         scheduler=get("scheduler", str, "an address like tcp://host:8786"),
         params=_params(path, get("params", dict, "a table")),
+        race=_flag(where, data, "race"),
+        race_alpha=_level(where, get("race_alpha", float, "a level between 0 and 1, e.g. 0.05")),
     )
     if "seeds" in data:
         out.seeds = list(range(at_least("seeds", get("seeds", int, "a positive integer (a count)"), 1, MAX_SEEDS)))
@@ -146,6 +151,19 @@ def load_run_file(path: str | Path) -> RunFile:
             at_least("seed", value, 0)
         out.seeds = seeds
     return out
+
+
+def _flag(where: _Where, data: dict[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise MatrixError(f"{where(key)}: {key} must be true or false, not {value!r}")
+    return value
+
+
+def _level(where: _Where, value: float | None) -> float | None:
+    if value is not None and not 0 < value < 1:
+        raise MatrixError(f"{where('race_alpha')}: race_alpha must be between 0 and 1, not {value!r}")
+    return value
 
 
 class _Where:
@@ -216,6 +234,8 @@ class Settings:
     store: str
     in_process: bool = False  # --in-process: no worker process, no isolation, no timeout
     plugins_from: str = "--plugin"  # where :attr:`plugins` were given: the option, or the run file's key
+    race: bool = False  # --race: the matrix in rounds, dropping what cannot be recommended (regbench.cli.race)
+    race_alpha: float | None = None  # --race-alpha: the level of the race's paired tests (None: the default)
 
     @property
     def run_threads(self) -> int:
@@ -237,7 +257,7 @@ class Settings:
     def single(self, runs: list[PlannedRun]) -> bool:
         """One run on this machine: shown in full (the per-level table), in its own worker process unless
         --in-process."""
-        return len(runs) == 1 and self.executor == "local"
+        return len(runs) == 1 and self.executor == "local" and not self.race
 
 
 def merge_settings(
@@ -258,6 +278,8 @@ def merge_settings(
     plugins,
     store,
     in_process=False,
+    race=False,
+    race_alpha=None,
 ) -> Settings:
     """The command line over the run file (``config``) over the defaults; a bad combination is a
     :class:`MatrixError` naming the options."""
@@ -306,4 +328,6 @@ def merge_settings(
         store=store or file.store or DEFAULT_STORE,
         in_process=in_process,
         plugins_from="--plugin" if plugins or not file.plugins_at else file.plugins_at,
+        race=bool(race or file.race),
+        race_alpha=race_alpha or file.race_alpha,
     )

@@ -151,6 +151,11 @@ class Store:
         # _refuse_foreign refused a newer schema before the journal mode was set
         self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection, for the store's modules that keep a table of their own (:mod:`.races`)."""
+        return self._db
+
     # -- writing -------------------------------------------------------------------------------------------
 
     # -- claims: several runners on one store ----------------------------------------------------------

@@ -29,6 +29,8 @@ RUN_FILE_KEYS = (
     "store",
     "executor",
     "scheduler",
+    "race",
+    "race_alpha",
 )
 
 

@@ -30,6 +30,7 @@ def recommend_all(
     cases: bool = True,
     load: Callable[[str], CaseData | None] | None = None,
     case_files: Sequence[str] = (),
+    with_bayes: bool = True,
 ) -> list[Recommendation]:
     """A recommendation per case (``cases``) and one over all of them (when there are several), each decided by
     the strongest evidence its case has (:mod:`regbench.report.decide.evidence`). ``load`` gives a case's data for the
@@ -71,6 +72,7 @@ def recommend_all(
                 demonstrated,
                 values=ev.values,
                 initial_values=ev.initial,
+                with_bayes=with_bayes,
                 **_spread_gate(ev, name, tolerances[name][0], load),
             )
             _decided(rec, ev)
@@ -94,6 +96,7 @@ def recommend_all(
             demonstrated,
             values=values[mask],
             initial_values=starts[mask],
+            with_bayes=with_bayes,
         )
         kinds = Counter(found[n].kind for n in pooled)
         rec.evidence = kinds.most_common(1)[0][0] if len(kinds) == 1 else "mixed"

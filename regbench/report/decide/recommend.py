@@ -28,7 +28,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats as sps
 
 from regbench.evaluation.outcomes import MAX_FOLDING_FRACTION
 from regbench.evaluation.tolerance import NO_PROGRESS_SHARE
@@ -37,7 +36,7 @@ from regbench.report.decide.inputs import DEFAULT_TOLERANCE, case_tolerances, de
 from regbench.report.load.columns import Runs
 from regbench.report.load.instances import executed, instance_matrix, instances, succeeded
 from regbench.report.stats.across_instances import error_column, median
-from regbench.report.stats.pairs import SIGNIFICANCE, _wilcoxon, holm
+from regbench.report.stats.pairs import SIGNIFICANCE, _wilcoxon, average_ranks, holm
 
 BAYES_SAMPLES = 20000
 BAYES_SEED = 0
@@ -72,6 +71,7 @@ def recommend(
     spreads: dict[str, float] | None = None,
     spread_tolerance: float | None = None,
     initial_values: np.ndarray | None = None,
+    with_bayes: bool = True,
 ) -> Recommendation:
     """The recommendation over ``runs`` (one case, or several: ``scope`` names it).
 
@@ -80,7 +80,9 @@ def recommend(
     physical units) with ``spread_tolerance``: a solver whose results spread over seeds beyond it is not recommended.
     ``initial_values`` (per run, the same measure at the start): a solver whose runs removed less than
     :data:`regbench.evaluation.tolerance.NO_PROGRESS_SHARE` of it made no progress and is never recommended; without
-    them, the error column's starting counterpart (``initial_error_mean`` for ``error_mean``, ...) where it exists."""
+    them, the error column's starting counterpart (``initial_error_mean`` for ``error_mean``, ...) where it exists.
+    ``with_bayes=False`` leaves out the Bayesian P(equivalent) (~0.3 s a case), which shows in the evidence but
+    does not choose: the answer that ends ``regbench run`` needs none."""
     cases = sorted({str(c) for c in runs["case"].tolist()})
     tolerances = tolerances if tolerances is not None else case_tolerances(cases, runs=runs)
     demonstrated = demonstrations() if demonstrated is None else demonstrated
@@ -103,7 +105,8 @@ def recommend(
     ranks = np.full(len(solvers), np.nan)
     if complete.any():
         with np.errstate(all="ignore"):
-            ranks = sps.rankdata(np.nan_to_num(scaled[complete], posinf=np.finfo(float).max), axis=1).mean(axis=0)
+            finite = np.nan_to_num(scaled[complete], posinf=np.finfo(float).max)
+            ranks = np.array([average_ranks(row) for row in finite]).mean(axis=0)
 
     strategy_of = {str(s): str(st) for s, st in zip(runs.solver.tolist(), runs["strategy"].tolist(), strict=True)}
     ok = succeeded(runs)
@@ -209,7 +212,7 @@ def recommend(
                     wins[i, j] = int(np.nansum(scaled[:, i] < scaled[:, j] - unit_tol))
 
     bayes = {}
-    if best is not None:
+    if best is not None and with_bayes:
         k = index[best.solver]
         for c in candidates:
             if c.solver == best.solver:

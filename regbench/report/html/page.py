@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from regbench.evaluation.tolerance import RULE as TOLERANCE_RULE
 from regbench.report.figures import anytime as anytime_figures
 from regbench.report.figures import common as figures
 from regbench.report.figures import traces as trace_figures
+from regbench.report.html.drawing import Drawer, DrawnPlot
 from regbench.report.html.run_pages import _run_pages
 from regbench.report.html.sections import (
     _budget,
@@ -31,6 +33,7 @@ from regbench.report.html.sections import (
     _success,
     _target_note,
     _tests,
+    finish_pictures,
 )
 from regbench.report.html.template import TEMPLATE
 from regbench.report.load.columns import Runs
@@ -209,7 +212,10 @@ def write_html(
     out = Path(out_dir)
     prepare_dir(out)
     try:
-        return _write(runs, out, error, progress or (lambda _msg: None), tolerance, tuple(measures), tuple(case_files))
+        # the workers start now, and import while the page's statistics are computed
+        with Drawer() as drawer:
+            say = progress or (lambda _msg: None)
+            return _write(runs, out, error, say, drawer, tolerance, tuple(measures), tuple(case_files))
     except OSError as exc:
         where = exc.filename or out
         raise ReportError(f"{where}: cannot write the HTML report there ({exc.strerror or exc})") from exc
@@ -220,6 +226,7 @@ def _write(
     out: Path,
     error: str,
     say: Callable[[str], None],
+    drawer: Drawer,
     tolerance: float | None = None,
     measures: tuple[str, ...] = (),
     case_files: tuple[str, ...] = (),
@@ -239,21 +246,20 @@ def _write(
 
     say("recommendation")
     files: list[Path] = []
-    recommendation = _recommendation(runs, out, error, files, tolerance, case_files)
+    recommendation = _recommendation(runs, out, error, drawer, tolerance, case_files)
     say("figures")
     highlight = recommendation.pop("highlight")
-    plots = _plots(runs, errors, results, hits, budgets, by_strategy, len(found), error, highlight)
-    for plot in plots:
-        path = out / f"{plot.name}.png"
-        # tight bounding box: a long axis label or a legend outside the axes must not be cut off
-        plot.figure.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.1)
-        files.append(path)
+    drawing = _plots(runs, errors, results, hits, budgets, by_strategy, len(found), error, out, drawer, highlight)
+    finish_pictures(recommendation.pop("pending"), out, files)
+    plots_at = len(files)
     csv_path = out / "summary.csv"
     _write_csv(csv_path, by_case, by_strategy)
     files.append(csv_path)
 
     say("run pages")
     run_links = _run_pages(runs, out, error, files, recommendation)
+    plots = [future.result() for future in drawing]
+    files[plots_at:plots_at] = [plot.path for plot in plots]
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     cases = sorted(set(runs["case"].astype(str)))
     strategy_columns = columns_for(by_strategy, "strategy", measures)
@@ -289,10 +295,10 @@ def _write(
         plots=[
             {
                 "name": p.name,
-                "file": f"{p.name}.png",
+                "file": p.path.name,
                 "title": p.title,
                 "caption": p.caption,
-                "case": _case_of(p, cases),
+                "case": _case_of(p.name, cases),
             }
             for p in plots
         ],
@@ -315,24 +321,30 @@ def _plots(
     by_strategy,
     n_instances: int,
     error: str,
+    out: Path,
+    drawer: Drawer,
     highlight: Sequence[str] = (),
-) -> list[figures.Plot]:
-    """The report's figures; the ``highlight`` strategies (recommended, then contrasts) take the most distinct
-    colours in every figure, and are the only ones coloured where every strategy is pooled."""
+) -> list[Future[DrawnPlot]]:
+    """The report's figures, each computed here and handed to ``drawer`` once, in the page's order; the
+    ``highlight`` strategies (recommended, then contrasts) take the most distinct colours in every figure, and are
+    the only ones coloured where every strategy is pooled."""
     palette = figures.colors(sorted(set(runs.solver)), first=highlight)
     plots = []
     cases = sorted(set(runs["case"].astype(str)))[: figures.MAX_CASE_FIGURES]
     for number, case in enumerate(cases, start=1):
         groups = _trace_records(runs, case)
         traces = {s: g[: figures.TRACES_PER_GROUP] for s, g in groups.items()}
-        plots.append(trace_figures.trace_plot(case, number, traces, palette))
-        plots.append(trace_figures.convergence_plot(case, number, groups, palette))
+        plots.append(drawer.plot(trace_figures.trace_plot, case, number, traces, palette, out=out))
+        plots.append(drawer.plot(trace_figures.convergence_plot, case, number, groups, palette, out=out))
         shown, left_out = anytime_budget.shown_solvers(budgets["time"], case)
         by_time, by_iterations = (
             anytime_budget.case_profiles(runs, case, error, axis, shown) for axis in ("time", "iterations")
         )
         events = {s: [figures.run_events(r) for r in groups.get(s, [])] for s in shown}
-        plots.append(anytime_figures.anytime_plot(number, (by_time, by_iterations), events, palette, error, left_out))
+        panels = (by_time, by_iterations)
+        plots.append(
+            drawer.plot(anytime_figures.anytime_plot, number, panels, events, palette, error, left_out, out=out)
+        )
     ecdfs = [
         (_ecdf_title(hits["absolute"]), anytime_ert.runtime_ecdfs(hits["absolute"])),
         (
@@ -340,24 +352,21 @@ def _plots(
             anytime_ert.runtime_ecdfs(hits["relative"]),
         ),
     ]
-    plots.append(anytime_figures.ecdf_plot(ecdfs, n_instances, hits["absolute"].note, palette, highlight))
-    plots.append(
-        anytime_figures.profile_plot(
-            anytime_ert.first_hit_profile(hits["absolute"], TIME_PROFILE_TARGET),
-            stats.quality_profile(results),
-            f"an error of {stats.ERROR_TARGETS[TIME_PROFILE_TARGET]:g}",
-            palette,
-            highlight,
-        )
-    )
-    plots.append(anytime_figures.error_time_plot(runs, errors, palette, highlight))
-    plots.append(anytime_figures.outcome_plot(by_strategy))
+    note = hits["absolute"].note
+    plots.append(drawer.plot(anytime_figures.ecdf_plot, ecdfs, n_instances, note, palette, highlight, out=out))
+    time_profile = anytime_ert.first_hit_profile(hits["absolute"], TIME_PROFILE_TARGET)
+    target = f"an error of {stats.ERROR_TARGETS[TIME_PROFILE_TARGET]:g}"
+    quality = stats.quality_profile(results)
+    plots.append(drawer.plot(anytime_figures.profile_plot, time_profile, quality, target, palette, highlight, out=out))
+    columns = Runs(runs.columns, runs.params, runs.source)  # the columns only: no records to send to a worker
+    plots.append(drawer.plot(anytime_figures.error_time_plot, columns, errors, palette, highlight, out=out))
+    plots.append(drawer.plot(anytime_figures.outcome_plot, by_strategy, out=out))
     return plots
 
 
-def _case_of(plot: figures.Plot, cases: list[str]) -> str:
+def _case_of(name: str, cases: list[str]) -> str:
     """The case a per-case figure is drawn for (its file name ends in the case's number), "" for the others."""
-    stem, _, number = plot.name.rpartition("-")
+    stem, _, number = name.rpartition("-")
     if stem in figures.PER_CASE_FIGURES and number.isdigit() and 0 < int(number) <= len(cases):
         return cases[int(number) - 1]
     return ""

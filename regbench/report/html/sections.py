@@ -6,14 +6,16 @@ fixed-budget tables, the pairwise-test matrices, and the recommendation with its
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from regbench.evaluation.tolerance import RULE as TOLERANCE_RULE
 from regbench.report.html import answer as html_answer
 from regbench.report.html.answer import anchor as _anchor
+from regbench.report.html.drawing import Drawer
 from regbench.report.load.columns import Runs
 from regbench.report.load.instances import solvers_of
 from regbench.report.stats import across_instances as stats
@@ -21,6 +23,9 @@ from regbench.report.stats import anytime_budget, anytime_ert, pairs
 from regbench.report.stats import anytime_curves as anytime_stats
 from regbench.report.stats.summary import fmt_number, row_cells
 from regbench.report.text.tables import significant_share, tally
+
+if TYPE_CHECKING:
+    from regbench.report.figures.images import Pictures
 
 
 def _row(row, columns) -> dict:
@@ -159,17 +164,17 @@ def _recommendation(
     runs: Runs,
     out: Path,
     error: str,
-    files: list[Path],
+    drawer: Drawer,
     tolerance: float | None = None,
     case_files: Sequence[str] = (),
 ) -> dict:
-    """The answer (first screen: :mod:`regbench.report.html.answer`), then per case the evidence behind it."""
+    """The answer (first screen: :mod:`regbench.report.html.answer`), then per case the evidence behind it; the
+    pictures are handed to ``drawer`` (``"pending"``: :func:`finish_pictures` completes the blocks)."""
     from regbench.report.decide import answer as rc
     from regbench.report.decide.per_case import recommend_all
-    from regbench.report.load.case_of_run import CaseResolver
 
     recs = recommend_all(runs, error, tolerance, case_files=case_files)
-    resolver = CaseResolver(case_files=case_files)  # the pictures' cases: each case file read once
+    pending: list[tuple[dict, list[Pending]]] = []
     solvers = sorted(set(runs.solver.astype(str)))
     blocks = []
     for number, rec in enumerate(recs):
@@ -194,7 +199,9 @@ def _recommendation(
             "picture_note": "",
         }
         if rec.scope != html_answer.OVERALL and number < MAX_PICTURE_CASES:
-            block["pictures"], block["picture_note"] = _pictures(runs, rec, out, error, files, resolver)
+            drawing, block["picture_note"] = _pictures(runs, rec, out, error, drawer, case_files)
+            block["pictures"] = [picture for picture, _ in drawing]
+            pending.append((block, drawing))
         links = {p["solver"]: f"#{p['anchor']}" for p in block["pictures"]}
         for c in rec.candidates:
             probs = rec.bayes.get(c.solver)
@@ -226,13 +233,19 @@ def _recommendation(
         "matrix": html_answer.case_matrix(recs, solvers, rc.fmt),
         "highlight": html_answer.highlighted(recs),
         "tolerance_rule": f"{tolerance:g}, as given" if tolerance is not None else TOLERANCE_RULE,
+        "pending": pending,
     }
 
 
-def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path], resolver=None) -> tuple[list[dict], str]:
-    """The recommended (the chosen strategy's median run), the median and the worst run of one case, drawn."""
-    from regbench.report.figures import images
+# A picture being drawn: its block entry (completed from the drawing) and the drawing's result to come.
+Pending = tuple[dict[str, Any], "Future[Pictures]"]
 
+
+def _pictures(
+    runs: Runs, rec, out: Path, error: str, drawer: Drawer, case_files: Sequence[str] = ()
+) -> tuple[list[Pending], str]:
+    """The recommended (the chosen strategy's median run), the median and the worst run of one case, handed to
+    ``drawer``; their block entries are completed by :func:`finish_pictures`."""
     # the runs the recommendation judged (a real pair decided by its simulated instances: those), by its values
     mine = np.flatnonzero(np.isin(runs["case"].astype(str), rec.cases) & (runs["status"] == "ok"))
     if not mine.size:
@@ -251,7 +264,7 @@ def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path], resolve
     order = mine[np.argsort(err, kind="stable")]
     chosen.append(("median", order[(len(order) - 1) // 2]))
     chosen.append(("worst", order[-1]))
-    pictures: list[dict[str, Any]] = []
+    pictures: list[Pending] = []
     seen: set[str] = set()
     for role, i in chosen:
         key = str(runs["key"][i])
@@ -262,25 +275,53 @@ def _pictures(runs: Runs, rec, out: Path, error: str, files: list[Path], resolve
         if not records:
             return pictures, "Full records are not available from this source: no pictures."
         target = out / "runs" / _anchor(rec.scope) / _anchor(key)
-        try:
-            drawn = images.write_images(records[0], target, resolver=resolver)
-        except images.ImageError as exc:
-            return pictures, f"No pictures: {exc}"
-        files.extend(drawn.files)
-        pictures.append(
-            {
-                "role": role,
-                "solver": str(runs.solver[i]),
-                "seed": int(runs["seed"][i]),
-                "key": key,
-                "anchor": f"run-{_anchor(key)}",
-                "error": fmt_number(float(values[i])) if np.isfinite(values[i]) else "–",
-                "files": [str(f.relative_to(out)) for f in drawn.files],
-                # shown: the overlay (folds outlined) and the Jacobian; the rest one click away
-                "main": [str(f.relative_to(out)) for f in drawn.files if f.name in MAIN_PICTURES],
-                "more": [str(f.relative_to(out)) for f in drawn.files if f.name not in MAIN_PICTURES],
-                "deformable": drawn.folded_voxels is not None,
-                "folded": drawn.folded_voxels,
-            }
-        )
+        entry = {
+            "role": role,
+            "solver": str(runs.solver[i]),
+            "seed": int(runs["seed"][i]),
+            "key": key,
+            "anchor": f"run-{_anchor(key)}",
+            "error": fmt_number(float(values[i])) if np.isfinite(values[i]) else "–",
+        }
+        pictures.append((entry, drawer.pictures(records[0], target, case_files)))
     return pictures, ""
+
+
+def finish_pictures(pending: list[tuple[dict, list[Pending]]], out: Path, files: list[Path]) -> None:
+    """Wait for the pictures of each block and complete its entries, in order: a run that cannot be drawn (its
+    case is not available here) ends its block's pictures with a note, as if the later ones were never drawn."""
+    from regbench.report.figures import images
+
+    for block, drawing in pending:
+        for k, (entry, future) in enumerate(drawing):
+            try:
+                drawn = future.result()
+            except images.ImageError as exc:
+                block["pictures"] = block["pictures"][:k]
+                block["picture_note"] = f"No pictures: {exc}"
+                for _, later in drawing[k + 1 :]:
+                    _discard(later)
+                break
+            files.extend(drawn.files)
+            entry.update(
+                {
+                    "files": [str(f.relative_to(out)) for f in drawn.files],
+                    # shown: the overlay (folds outlined) and the Jacobian; the rest one click away
+                    "main": [str(f.relative_to(out)) for f in drawn.files if f.name in MAIN_PICTURES],
+                    "more": [str(f.relative_to(out)) for f in drawn.files if f.name not in MAIN_PICTURES],
+                    "deformable": drawn.folded_voxels is not None,
+                    "folded": drawn.folded_voxels,
+                }
+            )
+
+
+def _discard(future: Future[Pictures]) -> None:
+    """Remove what a drawing the page will not show wrote (the pictures after one that failed)."""
+    try:
+        drawn = future.result()
+    except Exception:
+        return
+    for f in drawn.files:
+        f.unlink(missing_ok=True)
+    if drawn.directory.is_dir() and not any(drawn.directory.iterdir()):
+        drawn.directory.rmdir()

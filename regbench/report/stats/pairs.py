@@ -11,7 +11,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from regbench.report.load.columns import Runs
 from regbench.report.load.instances import executed, instance_matrix
@@ -39,6 +38,20 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     return out
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties given their average rank: ``scipy.stats.rankdata(values)`` (its algorithm, the same
+    floats), without importing scipy.stats (~0.5–1.4 s), which only the signed-rank test itself needs."""
+    flat = np.ravel(np.asarray(values))
+    sorter = np.argsort(flat, kind="quicksort")
+    inverse = np.empty(sorter.size, dtype=np.intp)
+    inverse[sorter] = np.arange(sorter.size, dtype=np.intp)
+    ordered = flat[sorter]
+    first = np.r_[True, ordered[1:] != ordered[:-1]]
+    dense = first.cumsum()[inverse]
+    count = np.r_[np.nonzero(first)[0], len(first)]
+    return 0.5 * (count[dense] + count[dense - 1] + 1)
+
+
 def rank_biserial(differences: np.ndarray) -> float:
     """Matched-pairs rank-biserial correlation: (R+ − R−) / (R+ + R−) over the ranks of |d|, zeros dropped.
 
@@ -50,7 +63,7 @@ def rank_biserial(differences: np.ndarray) -> float:
     d = d[d != 0]
     if d.size == 0:
         return 0.0
-    ranks = sps.rankdata(np.abs(d))
+    ranks = average_ranks(np.abs(d))
     return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
 
 
@@ -135,6 +148,8 @@ def _wilcoxon(d: np.ndarray) -> tuple[float | None, str, str | None]:
     magnitudes = np.abs(nonzero)
     ties = np.unique(magnitudes).size < magnitudes.size
     exact = n <= EXACT_MAX_PAIRS and nonzero.size == n and not ties and np.all(np.isfinite(magnitudes))
+    from scipy import stats as sps
+
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")  # scipy's own notes on ties and zeros: the choice below handles them
         if exact:
