@@ -84,8 +84,12 @@ def run_race(
 
 def print_race(source: str | Path, keys: Sequence[str]) -> None:
     """The race's lines under a recommendation whose runs a race made (nothing for a store that never raced)."""
+    from regbench.report.text.one_run import as_text
+    from regbench.util.console import make_console
+
+    console = make_console()  # wraps between words at the terminal's width, text from data printed as text
     for line in race_lines(source, set(keys)):
-        click.echo(line)
+        console.print(as_text(line), highlight=False)
 
 
 def race_lines(source: str | Path, keys: set[str]) -> list[str]:
