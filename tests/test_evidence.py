@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
+from run_summaries import summary_row
 
 from regbench.cases.case import CaseData
 from regbench.record import RunRecord
@@ -15,23 +16,11 @@ from regbench.util.transforms import transform_to_dict
 
 
 def rows(case: str, per_strategy: dict[str, list[dict]]) -> list[dict]:
-    out = []
-    for strategy, runs in per_strategy.items():
-        for seed, fields in enumerate(runs):
-            out.append(
-                {
-                    "key": f"{strategy}-{case}-{seed}",
-                    "strategy": strategy,
-                    "case": case,
-                    "seed": seed,
-                    "instance": f"{case}-{seed}",
-                    "status": "ok",
-                    "outcome": "converged",
-                    "wall_time_s": 1.0,
-                    **fields,
-                }
-            )
-    return out
+    return [
+        summary_row(strategy, case, seed, **fields)
+        for strategy, runs in per_strategy.items()
+        for seed, fields in enumerate(runs)
+    ]
 
 
 def no_spread(name):

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from run_summaries import summary_row
 
 from regbench.report.decide.per_case import recommend_all
 from regbench.report.figures import anytime as anytime_figures
@@ -32,20 +33,17 @@ def hand_made_runs():
     for case in CASES:
         for strategy, (error, time) in STRATEGIES.items():
             for seed in range(SEEDS):
+                error_mean = error * (1 + 0.05 * rng.standard_normal())
                 rows.append(
-                    {
-                        "key": f"{strategy}-{case}-{seed}",
-                        "strategy": strategy,
-                        "case": case,
-                        "seed": seed,
-                        "instance": f"{case}-{seed}",
-                        "status": "ok",
-                        "outcome": "converged",
-                        "stop_category": "converged",
-                        "error_mean": error * (1 + 0.05 * rng.standard_normal()),
-                        "initial_error_mean": 8.0,
-                        "wall_time_s": time,
-                    }
+                    summary_row(
+                        strategy,
+                        case,
+                        seed,
+                        stop_category="converged",
+                        error_mean=error_mean,
+                        initial_error_mean=8.0,
+                        wall_time_s=time,
+                    )
                 )
     return from_dicts(rows)
 

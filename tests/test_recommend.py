@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from run_summaries import summary_row
 
 from regbench.cli import main
 from regbench.evaluation.tolerance import registration_tolerance
@@ -18,24 +19,19 @@ TOL = {"c1": (0.5, "test"), "c2": (0.1, "test")}
 
 
 def rows(errors: dict[str, list[float]], case="c1", outcome="converged", time=1.0, **extra):
-    out = []
-    for strategy, values in errors.items():
-        for seed, e in enumerate(values):
-            out.append(
-                {
-                    "key": f"{strategy}-{case}-{seed}",
-                    "strategy": strategy,
-                    "case": case,
-                    "seed": seed,
-                    "instance": f"{case}-{seed}",
-                    "status": "ok",
-                    "outcome": extra.get(f"outcome_{strategy}", outcome),
-                    "error_mean": e,
-                    "wall_time_s": extra.get(f"time_{strategy}", time),
-                    "folding_fraction": extra.get(f"fold_{strategy}"),
-                }
-            )
-    return out
+    return [
+        summary_row(
+            strategy,
+            case,
+            seed,
+            outcome=extra.get(f"outcome_{strategy}", outcome),
+            error_mean=e,
+            wall_time_s=extra.get(f"time_{strategy}", time),
+            folding_fraction=extra.get(f"fold_{strategy}"),
+        )
+        for strategy, values in errors.items()
+        for seed, e in enumerate(values)
+    ]
 
 
 def test_two_indistinguishable_strategies_are_both_recommended_and_said_to_be():
