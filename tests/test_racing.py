@@ -167,3 +167,22 @@ def test_regbench_run_race_runs_a_demonstration_once_and_stops_with_one_strategy
     with Store(store) as opened:
         assert sorted((r.strategy, r.seed) for r in opened.records()) == [("gd-once", 0), ("lbfgs2", 0)]
         assert len(races(opened)) == 1
+
+
+def test_a_race_level_without_a_race_is_a_usage_error(tmp_path):
+    """Seen in the last look: --race-alpha (or race_alpha in a run file) without --race was silently ignored."""
+    from click.testing import CliRunner
+
+    from regbench.cli import main
+
+    store = str(tmp_path / "s.sqlite")
+    result = CliRunner().invoke(
+        main, ["run", "-s", "gd", "-c", "synth2d-translation", "--race-alpha", "0.1", "--store", store, "--dry-run"]
+    )
+    assert result.exit_code == 2 and "give --race too" in result.output, result.output
+    config = tmp_path / "run.toml"
+    config.write_text('strategies = ["gd"]\ncases = ["synth2d-translation"]\nrace_alpha = 0.1\n')
+    result = CliRunner().invoke(main, ["run", "--config", str(config), "--store", store, "--dry-run"])
+    assert result.exit_code == 2 and "race_alpha sets the level of a race" in result.output, result.output
+    result = CliRunner().invoke(main, ["run", "--config", str(config), "--race", "--store", store, "--dry-run"])
+    assert result.exit_code == 0 and "raced: at most these" in result.output, result.output

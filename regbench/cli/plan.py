@@ -78,7 +78,9 @@ def print_plan(
     console.print(
         f"{plural(len(runs) - skipped, 'run')} to run {where}{each}, {plural(threads, 'ITK thread')} per run, "
         f"{f'timeout {timeout:g} s' if timeout else 'no timeout'} per run; "
-        f"{sum(held.values())} already in {markup_safe(settings.store)} ({again}). Nothing was run (--dry-run).",
+        f"{sum(held.values())} already in {markup_safe(settings.store)} ({again})"
+        + ("; raced: at most these, a strategy stops once it cannot be recommended" if settings.race else "")
+        + ". Nothing was run (--dry-run).",
         highlight=False,
     )
 

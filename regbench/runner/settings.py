@@ -295,6 +295,10 @@ def merge_settings(
             raise MatrixError(f"--param {entry.label} is given twice; list its values once: {entry.label}=V1,V2")
         given.add((entry.qualifier, entry.name))
         entries[(entry.qualifier, entry.name)] = entry
+    if race_alpha is not None and not (race or file.race):  # a level alone would be ignored without a word
+        raise MatrixError("--race-alpha sets the level of a race: give --race too (or race = true in the run file)")
+    if file.race_alpha is not None and not (race or file.race):
+        raise MatrixError(f"{config}: race_alpha sets the level of a race: add race = true (or give --race)")
     executor = executor or file.executor or ("dask" if scheduler or file.scheduler else "local")
     if executor not in ("local", "dask"):
         raise MatrixError(f"{config}: executor must be 'local' or 'dask', not {executor!r}")
