@@ -167,6 +167,11 @@ def test_regbench_run_race_runs_a_demonstration_once_and_stops_with_one_strategy
     with Store(store) as opened:
         assert sorted((r.strategy, r.seed) for r in opened.records()) == [("gd-once", 0), ("lbfgs2", 0)]
         assert len(races(opened)) == 1
+    # the HTML report says so under its answer too (seen missing in the last look)
+    html = CliRunner().invoke(main, ["report", "--store", str(store), "--html", str(tmp_path / "html")])
+    assert html.exit_code == 0, html.output
+    page = " ".join((tmp_path / "html" / "index.html").read_text().split())
+    assert "raced: 1 of 3 rounds" in page and "dropped gd-once after round 1: a demonstration" in page
 
 
 def test_a_race_level_without_a_race_is_a_usage_error(tmp_path):

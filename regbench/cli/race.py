@@ -12,7 +12,7 @@ import click
 from regbench.runner.executors import PlannedRun
 from regbench.runner.run_matrix import pending
 from regbench.runner.settings import Settings
-from regbench.store.sqlite import Store, StoreError
+from regbench.store.sqlite import Store
 
 if TYPE_CHECKING:
     from regbench.record import RunRecord
@@ -88,18 +88,7 @@ def print_race(source: str | Path, keys: Sequence[str]) -> None:
     from regbench.util.console import make_console
 
     console = make_console()  # wraps between words at the terminal's width, text from data printed as text
+    from regbench.report.decide.race import race_lines
+
     for line in race_lines(source, set(keys)):
         console.print(as_text(line), highlight=False)
-
-
-def race_lines(source: str | Path, keys: set[str]) -> list[str]:
-    """The newest race that covers every run of ``keys``, in words; none when there is none (or no store)."""
-    from regbench.report.decide.race import RaceLog
-    from regbench.store.races import last_race
-
-    try:
-        with Store.read_only(source) as store:
-            log = last_race(store, keys)
-    except StoreError:  # a record file, not a store: no race log
-        return []
-    return RaceLog.from_dict(log).lines() if log else []

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -35,6 +36,7 @@ from regbench.record import RunRecord
 from regbench.report.decide.answer import EQUIVALENT, MIN_EQUIVALENCE_INSTANCES, Recommendation
 from regbench.report.load.columns import from_records
 from regbench.report.stats.pairs import paired_tests
+from regbench.store.sqlite import Store, StoreError
 
 ALPHA = 0.05
 #: A strategy that failed on this many more instances than the best is dropped: one or two failures more can be
@@ -221,3 +223,15 @@ def solver_names(runs: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
     from regbench.report.load.columns import solver_labels
 
     return [str(s) for s in solver_labels(np.array([s for s, _ in runs], dtype=object), [p for _, p in runs])]
+
+
+def race_lines(source: str | Path, keys: set[str]) -> list[str]:
+    """The newest race that covers every run of ``keys``, in words; none when there is none (or no store)."""
+    from regbench.store.races import last_race
+
+    try:
+        with Store.read_only(source) as store:
+            log = last_race(store, keys)
+    except StoreError:  # a record file, not a store: no race log
+        return []
+    return RaceLog.from_dict(log).lines() if log else []

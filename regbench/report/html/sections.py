@@ -172,6 +172,7 @@ def _recommendation(
     pictures are handed to ``drawer`` (``"pending"``: :func:`finish_pictures` completes the blocks)."""
     from regbench.report.decide import answer as rc
     from regbench.report.decide.per_case import recommend_all
+    from regbench.report.decide.race import race_lines
 
     recs = recommend_all(runs, error, tolerance, case_files=case_files)
     pending: list[tuple[dict, list[Pending]]] = []
@@ -229,6 +230,8 @@ def _recommendation(
     return {
         "recommendations": blocks,
         "answers": html_answer.answers(recs, rc.fmt),
+        # a raced store says so under the answer, as recommend does (which strategies were dropped, when, why)
+        "race": race_lines(runs.source, {str(k) for k in runs["key"].tolist()}) if runs.source else [],
         "answer_rows": html_answer.ANSWER_ROWS,
         "matrix": html_answer.case_matrix(recs, solvers, rc.fmt),
         "highlight": html_answer.highlighted(recs),

@@ -93,6 +93,7 @@ href="{{ c.link }}">{{ c.short }}</a>{% else %}{{ c.short }}{% endif %}</th>{% e
 {% set lead = answers[0] if answers else None %}
 {% if lead %}<p class="verdict">{{ lead.verdict }}{% if lead.decided_by %} {{ lead.decided_by }}{% endif %}</p>
 {% endif %}
+{% for line in race %}<p class="note">{{ line }}</p>{% endfor %}
 {% macro answer_table(rows) %}
 <table class="answer">
 <colgroup><col style="width: 17%"><col style="width: 12%"><col style="width: 9%"><col><col style="width: 20%">
