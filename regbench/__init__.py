@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from regbench.cases.case import Case, CaseData, CaseError, Setup, as_float
 from regbench.cases.simulation import Simulation, TruthSpec, add_noise, make_truth, remap, simulate, warp
+from regbench.engines.external import ExternalExecution, ExternalLevel
 from regbench.evaluation.measures import evaluate_transform
 from regbench.evaluation.stops import CATEGORIES as STOP_CATEGORIES
 from regbench.evaluation.stops import is_no_overlap, is_no_overlap_error
@@ -51,6 +52,8 @@ __all__ = [
     "CaseData",
     "CaseError",
     "ExecutionFailed",
+    "ExternalExecution",
+    "ExternalLevel",
     "IterationEvent",
     "Level",
     "NoParams",

@@ -32,6 +32,7 @@ from regbench.cases.case import (
     initial_model_transform,
     uses_moving_initial,
 )
+from regbench.engines.external import ExternalExecution, build_segment
 from regbench.record import IterationEvent, Level, RunRecord, Segment, Trace
 from regbench.trace import DEFAULT_POSITIONS, PositionSchedule
 from regbench.util.itk_text import without_addresses
@@ -195,6 +196,31 @@ class RunContext:
         self.record.segments.append(segment)
         if segment.error:
             raise ExecutionFailed(segment) from failure
+        return segment
+
+    def record_external(self, execution: ExternalExecution) -> Segment:
+        """Record an execution another engine made (:class:`~regbench.engines.external.ExternalExecution`) as a segment,
+        as :meth:`execute` records ``Execute``: its levels, iterations and metric per iteration into the trace, each
+        level's stop text classified by the stop hook, its transform. Raises :class:`ExecutionFailed` (after
+        recording) when the execution reports an error."""
+        started_s = execution.started_s
+        if started_s is None:
+            started_s = time.perf_counter() - execution.wall_time_s
+        segment = build_segment(
+            execution,
+            self.setup,
+            self.record.trace,
+            len(self.record.segments),
+            started_s - self.started,
+            self.pm.classify_stop,
+            (lambda event: self.pm.record_iteration(self, event)) if self._observe else None,
+        )
+        if execution.threads is not None and execution.threads != self.threads:
+            self.note(f"{execution.engine} ran with {execution.threads} threads, not the run's {self.threads}")
+        self.record.deterministic = execution.deterministic  # measured for this engine, else not known
+        self.record.segments.append(segment)
+        if segment.error:
+            raise ExecutionFailed(segment)
         return segment
 
     def full_transform(self, transform: sitk.Transform) -> sitk.Transform:

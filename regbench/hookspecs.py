@@ -71,7 +71,8 @@ def regbench_record_iteration(run: RunContext, event: IterationEvent) -> None:
     """Observe one optimizer iteration.
 
     Called for every plugin at every ``sitkIterationEvent`` of every execution, after the harness stored the
-    sample. ``run`` is the :class:`regbench.RunContext`; ``event`` the :class:`regbench.IterationEvent` just
+    sample; for an execution another engine made (``ctx.record_external``), once per iteration it reported, after
+    the fact. ``run`` is the :class:`regbench.RunContext`; ``event`` the :class:`regbench.IterationEvent` just
     recorded (segment, level, iteration, metric, learning rate, convergence value). Keep it cheap: it runs inside
     the optimizer loop, in the worker process of the run. The return value is ignored; an exception ends the
     execution as an error naming the plugin.

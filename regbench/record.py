@@ -23,8 +23,8 @@ from regbench.util.strict_json import dumps, to_jsonable  # also re-exported: th
 from regbench.util.strict_json import finite_or_none as finite_or_none  # re-exported: the old import path
 
 SCHEMA_VERSION = 1
-#: Record fields that measure the machine, not the run.
-TIMING_FIELDS = ("wall_time_s", "cpu_time_s", "peak_rss_mb", "evaluation_time_s")
+#: Record fields that measure the machine, not the run (``host``: where it ran, its load; see below).
+TIMING_FIELDS = ("wall_time_s", "cpu_time_s", "peak_rss_mb", "evaluation_time_s", "host")
 
 
 #: The record fields a ``regbench_evaluate`` implementation may fill (numbers or None). Any other key that names a
@@ -75,13 +75,24 @@ class Level:
     shrink_factor: int | None = None
     smoothing_sigma: float | None = None
     sampling_percentage: float | None = None
+    # An execution another engine made (regbench.ExternalExecution): this level's own stop text and category (a
+    # SimpleITK execution has one stop text, the segment's), whether regbench inferred the stop rather than read
+    # it from the engine, the metric its values are on (the engine's, not the case's SimpleITK metric: never
+    # compared with a dense value) and the engine's own per-level values (elastix: SP_a, SP_A, SP_alpha), with
+    # what it cannot give under "unavailable" (name → reason).
+    stop_condition: str | None = None
+    stop_category: str | None = None
+    stop_inferred: bool | None = None
+    metric_source: str | None = None
+    engine: dict[str, Any] | None = None
 
     @property
     def is_dense(self) -> bool:
         """Its metric values are on the full-resolution, unsmoothed, unsampled metric: comparable with the
-        dense value of a transform."""
+        dense value of a transform (never those of another engine's metric)."""
         return (
-            self.shrink_factor == 1
+            self.metric_source is None
+            and self.shrink_factor == 1
             and not self.smoothing_sigma
             and (self.sampling_percentage is None or self.sampling_percentage >= 1.0)
         )
@@ -104,6 +115,9 @@ class Segment:
     # The strategy ran this execution and then discarded its result (e.g. gd's retry of a level at a lower
     # rate when the better attempt was another one): shown as rejected, never mistaken for a level change.
     rejected: bool = False
+    # An execution another engine made (regbench.ExternalExecution): the engine, its version, optimizer, threads,
+    # seed, settings and what it cannot give (name → reason). None: SimpleITK's Execute.
+    engine: dict[str, Any] | None = None
     # The transform Execute returned (not serialized here; the record keeps the run's returned transform).
     transform: Any = field(default=None, repr=False, compare=False, metadata={"json": False})
 
@@ -133,6 +147,10 @@ class RunRecord:
     fixed_spacing: list[float] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    # Where it ran (regbench.util.host.host_facts): name, cpu, cores, cores_usable, memory_gb, os, machine, python,
+    # blas, thread_env, and load_start / load_end (1, 5, 15 minute load averages). None in records written before
+    # regbench recorded it, and in records of runs that never started in a worker (crashed before it).
+    host: dict[str, Any] | None = None
     status: str = "ok"
     error: str | None = None
     segments: list[Segment] = field(default_factory=list)
@@ -193,6 +211,10 @@ class RunRecord:
     wall_time_s: float | None = None
     # Of the wall time: the evaluation after the run (returned transform, best visited, trace positions).
     evaluation_time_s: float | None = None
+    # Set while the evaluation of the kept trace positions waits (regbench.evaluation.postrun.TracePlan, as JSON):
+    # a matrix run stores its record without it, and the first report completes it (trace columns, anytime curve,
+    # best or last) with the same numbers. None: complete. Left out of the JSON when None.
+    evaluation_plan: dict[str, Any] | None = None
     cpu_time_s: float | None = None
     peak_rss_mb: float | None = None
     measures: dict[str, Any] = field(default_factory=dict)
@@ -206,7 +228,10 @@ class RunRecord:
     # -- JSON ----------------------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(self)
+        data = to_jsonable(self)
+        if data["evaluation_plan"] is None:  # a complete record's JSON is what it was before plans existed
+            del data["evaluation_plan"]
+        return data
 
     def to_json(self, **kwargs: Any) -> str:
         # to_dict is strict-JSON-ready already: walking it again in dumps() doubled the cost of every commit.
@@ -241,6 +266,7 @@ class RunRecord:
         """The record as JSON without what measures the machine rather than the run (wall and CPU times, peak
         memory, the trace's and anytime curve's clocks): what two executions of one deterministic key share."""
         data = self.to_dict()
+        data.pop("evaluation_plan", None)  # the run's clock and cost, kept until the trace is evaluated
         for name in TIMING_FIELDS:
             data.pop(name, None)
         for segment in data["segments"]:
@@ -271,16 +297,19 @@ class RunRecord:
             "transform",
             "provenance",
             "versions",
+            "host",
             "measures",
             "params",
             "notes",
             "flags",
+            "evaluation_plan",
         }
         out = {k: v for k, v in self.to_dict().items() if k not in skip}
         out["params"] = dumps(self.params, sort_keys=True)
         if self.dice_per_label is not None:  # a mapping: one JSON text cell, like params
             out["dice_per_label"] = dumps(self.dice_per_label, sort_keys=True)
         out["flags"] = ",".join(self.flags)
+        out["host"] = (self.host or {}).get("name")  # the name alone: the facts are a mapping
         for name, value in self.measures.items():
             out[f"measures.{name}"] = to_jsonable(value)
         return out

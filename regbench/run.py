@@ -23,7 +23,13 @@ import SimpleITK as sitk
 from regbench.cases.case import Case, CaseError, case_digest, initial_mapping
 from regbench.evaluation.inverse import measure as measure_inverse_consistency
 from regbench.evaluation.outcomes import Evidence, clear_no_overlap_values, judge
-from regbench.evaluation.postrun import evaluate_trace, returned_best_on_dense_levels
+from regbench.evaluation.postrun import (
+    TracePlan,
+    complete_stored,
+    complete_trace,
+    plan_trace,
+    returned_best_on_dense_levels,
+)
 from regbench.evaluation.stops import CATEGORIES as STOP_CATEGORIES
 from regbench.evaluation.stops import is_rounding_failure
 from regbench.harness import ExecutionFailed, RunContext
@@ -31,6 +37,7 @@ from regbench.plugin.manager import MEASURE_FIELDS, RegbenchPluginManager, make_
 from regbench.record import RunRecord, Segment
 from regbench.strategy import ParameterError, Strategy
 from regbench.trace import DEFAULT_POSITIONS, PositionSchedule
+from regbench.util.host import host_facts, load_average
 from regbench.util.memory_limit import memory_error_text, ran_out_of_memory
 from regbench.util.peak_memory import peak_rss_mb, reset_peak_rss
 from regbench.util.strict_json import dumps, to_jsonable
@@ -135,9 +142,11 @@ def new_record(
         raise ParameterError(problem)
     if problem := name_problem(case.name, "case"):
         raise CaseError(problem)
+    if strategy.unavailable:
+        raise ParameterError(f"strategy {strategy.name!r} is unavailable: {strategy.unavailable}")
     parsed = strategy.parse_params(params)
     threads = int(threads or DEFAULT_THREADS)
-    vers = versions()
+    vers = {**versions(), **strategy.engine_versions()}  # another engine's version is part of the key too
     param_dict = to_jsonable(dataclasses.asdict(parsed))
     record = RunRecord(
         strategy=strategy.name,
@@ -200,16 +209,30 @@ def execute_record(
     pm: RegbenchPluginManager,
     positions: PositionSchedule | None = None,
     instance_known: Callable[[str], None] | None = None,
+    evaluate_later: bool = False,
 ) -> RunRecord:
     """Fill ``record`` by running ``strategy`` on ``case`` (on its instance for the record's seed, where the case
     is simulated: :meth:`Case.for_seed`). ``instance_known`` is told the run's instance before the registration
-    starts (a worker tells its runner, which records it if the run then crashes or times out)."""
+    starts (a worker tells its runner, which records it if the run then crashes or times out).
+
+    ``evaluate_later``: leave the kept trace positions unevaluated, the record holding what evaluating them needs
+    (``evaluation_plan``) for :func:`complete_evaluation`, which gives the same numbers later, elsewhere: what a
+    matrix run does, so a run costs little more than its executions."""
+    try:  # before the run's clock: an engine's first use in this process (Strategy.prepare_process)
+        strategy.prepare_process()
+        unprepared: Exception | None = None
+    except Exception as exc:
+        unprepared = exc
     wall, cpu = time.perf_counter(), time.process_time()
     reset_peak_rss()
+    # where it runs, read here (in the worker, on its host), with the load before and after (it slows a run)
+    host = record.host = {**host_facts(), "load_start": load_average()}
     ctx: RunContext | None = None
     threads = record.threads if record.threads is not None else DEFAULT_THREADS  # new_record always sets it
     with itk_globals(threads):
         try:
+            if unprepared is not None:
+                raise unprepared
             case = case.for_seed(record.seed)
             record.instance = instance_key(case, record.seed)
             if instance_known is not None:
@@ -220,7 +243,11 @@ def execute_record(
             ctx, returned = _drive(strategy, case, params, pm, record, positions)
             evaluation = time.perf_counter()
             _summarize(record, returned, case, pm)
-            evaluate_trace(record, ctx, ended_s=evaluation - ctx.started)
+            plan = plan_trace(record, ctx, ended_s=evaluation - ctx.started)
+            if evaluate_later:
+                record.evaluation_plan = plan.to_dict()
+            else:
+                complete_trace(record, ctx.case, plan)
             record.evaluation_time_s = time.perf_counter() - evaluation
             if case.inverse_consistency:  # the reverse run, kept out of the run's own times
                 reverse_wall, reverse_cpu = measure_inverse_consistency(
@@ -240,7 +267,22 @@ def execute_record(
     record.wall_time_s = time.perf_counter() - wall
     record.cpu_time_s = time.process_time() - cpu
     record.peak_rss_mb = peak_rss_mb()
+    host["load_end"] = load_average()
     pm.run_finished(record, ctx)
+    return record
+
+
+def complete_evaluation(record: RunRecord, case: Case) -> RunRecord:
+    """Evaluate the kept trace positions of a record run with ``evaluate_later`` (``case``: its case, the instance
+    of its seed, as :func:`execute_record` ran it), with the run's thread count: the trace columns, the anytime
+    curve and the best-or-last answer that evaluating during the run gives, to the bit. Clears
+    ``evaluation_plan``; a complete record is returned as it is."""
+    if record.evaluation_plan is None:
+        return record
+    plan = TracePlan.from_dict(record.evaluation_plan)
+    with itk_globals(record.threads if record.threads is not None else DEFAULT_THREADS):
+        complete_stored(record, case, plan)
+    record.evaluation_plan = None
     return record
 
 

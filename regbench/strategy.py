@@ -228,11 +228,28 @@ class Strategy:
     #: use): one line saying what it shows. Reports show such strategies but ``regbench recommend`` never
     #: recommends them. None (the default): an ordinary strategy. Pass ``demonstrates=...`` to the constructor.
     demonstrates: str | None = None
+    #: The engine that runs the registration: "SimpleITK" (``ctx.execute``), or another one whose executions the
+    #: strategy reports through ``ctx.record_external`` (e.g. "elastix").
+    engine: ClassVar[str] = "SimpleITK"
+    #: Why the strategy cannot run here and how to fix that (e.g. the ``pip install`` line of a missing engine), as
+    #: for a case: ``regbench list`` shows it, a run of it is refused. None: it can run. Pass
+    #: ``unavailable=...`` to the constructor.
+    unavailable: str | None = None
 
-    def __init__(self, name: str, description: str = "", *, demonstrates: str | None = None, **defaults: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        description: str = "",
+        *,
+        demonstrates: str | None = None,
+        unavailable: str | None = None,
+        **defaults: Any,
+    ) -> None:
         self.name = name
         if demonstrates is not None:
             self.demonstrates = demonstrates
+        if unavailable is not None:
+            self.unavailable = unavailable
         self.description = description or (type(self).__doc__ or "").strip().split("\n")[0]
         self.provenance: Provenance | None = None  # set when registered
         # Validate the variant's defaults now: a broken built-in should fail at registration, not at run time.
@@ -261,6 +278,17 @@ class Strategy:
         if self.iteration_cap_param is None:
             return None
         return getattr(params, self.iteration_cap_param) or None
+
+    def engine_versions(self) -> dict[str, str]:
+        """The versions of the engine the strategy runs besides SimpleITK (e.g. ``{"itk-elastix": "0.25.4"}``): kept
+        in the record's ``versions`` and part of its key, so an upgraded engine runs again. Keep it cheap (read
+        package metadata, import nothing)."""
+        return {}
+
+    def prepare_process(self) -> None:
+        """Called before each run of the strategy, outside the run's clock: pay here, once per process, what the
+        first use of an engine costs (itk-elastix loads itk: 10–16 s), so no run's time includes it. Make it cheap
+        the second time (cache what it loads). A failure becomes the run's error."""
 
     def run(self, ctx: RunContext, params: Any) -> sitk.Transform | None:
         """Run the strategy; return the transform to evaluate (None: the last execution's result)."""

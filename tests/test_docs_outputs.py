@@ -36,6 +36,7 @@ SLOW = {
     "reproducible",
     "diagnostics-stability",
     "diagnostics-upgrade",
+    "diagnostics-switch",
 }
 #: Not rerun here: 36–72 runs each (15–75 s on 2 cores) on the BrainWeb pair of Debian's
 #: insighttoolkit5-examples, and their tables carry a time column no regex can blank without blanking its

@@ -26,6 +26,7 @@ LAYERS = (
     "trace",  # the record's data
     "record",
     "cases",  # the Case model, its setup, case files, simulated and tiny cases
+    "engines",  # what a strategy reports of an execution another engine made
     "harness",  # the RunContext a strategy drives, ctx.execute() and its event capture
     "strategy",  # strategies, parameters, probe families
     "evaluation",  # measures, post-run positions, tolerance, outcomes, stop vocabulary

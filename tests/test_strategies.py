@@ -17,6 +17,7 @@ FAST = {
     "rsgd": {"number_of_iterations": 5},
     "gdls": {"number_of_iterations": 3, "line_search_maximum_iterations": 5},
     "cg": {"number_of_iterations": 3, "line_search_maximum_iterations": 5},
+    "cg-ants": {"number_of_iterations": 3, "line_search_maximum_iterations": 5},
     "gd-once": {"number_of_iterations": 5},
     "gd-each-iteration": {"number_of_iterations": 5},
     "gd-level-schedule": {"number_of_iterations": 5},
@@ -39,7 +40,10 @@ def builtin_pm():
 
 
 def builtin_strategies(pm):
-    return {n: s for n, s in pm.strategies().items() if s.provenance.plugin.startswith(BUILTIN)}
+    # SimpleITK's: those of other engines have their own tests (tests/test_engine_elastix.py)
+    return {
+        n: s for n, s in pm.strategies().items() if s.provenance.plugin.startswith(BUILTIN) and s.engine == "SimpleITK"
+    }
 
 
 def test_at_least_fourteen_strategies_with_provenance_and_help(builtin_pm):

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 #: The generator modules beside this file, each with ``COMMANDS`` (name -> shell commands) and optionally
 #: ``prepare(name, workdir)``, which writes the inputs its commands read.
-GENERATORS = ("generate", "generate_diagnostics", "generate_evidence")
+GENERATORS = ("generate", "generate_diagnostics", "generate_evidence", "generate_clusters")
 RAW_250 = "-p estimate_learning_rate=never -p learning_rate=250"  # gd's raw fixed rate, as given
 
 # name -> shell commands (run one after another; each is echoed with a "$ " prompt)

@@ -47,6 +47,13 @@ COMMANDS: dict[str, list[str]] = {
         "regbench run -s gd -s lbfgs2 -c synth2d-rigid -c synth2d-affine --seeds 3 --store b.sqlite > /dev/null",
         status("regbench upgrade-check a.sqlite b.sqlite --margin 0.1 --max-stop-shift 0.2"),
     ],
+    "diagnostics-switch": [
+        "regbench run -s gd -s rsgd -c synth2d-translation --seeds 4 --store s.sqlite > /dev/null",
+        "regbench run -s rsgd -c synth2d-translation --seeds 4 -p number_of_iterations=3 --store s.sqlite > /dev/null",
+        status("regbench switch-check gd 'rsgd[number_of_iterations=200]' --store s.sqlite --margin 0.1"),
+        status("regbench switch-check gd 'rsgd[number_of_iterations=3]' --store s.sqlite --margin 0.1"),
+        status("regbench switch-check gd rsgd --store s.sqlite 2>&1"),
+    ],
 }
 
 

@@ -192,7 +192,23 @@ def configure_masks(method: sitk.ImageRegistrationMethod, data: CaseData) -> Non
 def initial_model_transform(setup: Setup, data: CaseData, seed: int | None = None) -> sitk.Transform:
     """The optimized transform at its starting point: the case's initial transform if it has the model's
     type, otherwise the model's identity centred on the fixed image; then, for a run seed ≥ 1 when the setup
-    asks for it, a misalignment drawn from that seed (:func:`jitter`)."""
+    asks for it, a misalignment drawn from that seed (:func:`jitter`). A copy: callers may change it."""
+    key = (id(setup), id(data), seed)
+    cached = _STARTS.get(key)
+    if cached is None or cached[0] is not setup or cached[1] is not data:
+        # a run asks for its start several times (its context, its instance, its evaluation): made once
+        cached = (setup, data, _model_start(setup, data, seed))
+        if len(_STARTS) >= 16:
+            _STARTS.pop(next(iter(_STARTS)))
+        _STARTS[key] = cached
+    return sitk.Transform(cached[2]).Downcast()
+
+
+#: The last few starts, by the identity of their setup and data (checked, not only their ids) and the seed.
+_STARTS: dict[tuple[int, int, int | None], tuple[Setup, CaseData, sitk.Transform]] = {}
+
+
+def _model_start(setup: Setup, data: CaseData, seed: int | None) -> sitk.Transform:
     fixed = data.fixed
     dim = fixed.GetDimension()
     initial = data.initial_transform

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from regbench.cli.common import echo_json, make_console
 from regbench.evaluation.outcomes import MEANINGS, succeeded, tally, tally_text
@@ -13,20 +14,31 @@ from regbench.report.text.table_fit import fit_table
 from regbench.runner.executors import PlannedRun
 from regbench.store.sqlite import Store
 
+if TYPE_CHECKING:
+    from regbench.plugin.manager import RegbenchPluginManager
+
 SHOW_FAILURES = 10
 
 
 def print_finished(
-    runs: list[PlannedRun], skipped: int, store: Store, as_json: bool, ran: int, race: Sequence[str] = ()
+    runs: list[PlannedRun],
+    skipped: int,
+    store: Store,
+    as_json: bool,
+    ran: int,
+    race: Sequence[str] = (),
+    pm: RegbenchPluginManager | None = None,
 ) -> None:
     """The end of a matrix: ``skipped`` runs were in the store before it started, ``ran`` were run here; the rest
     were run by cooperating runners on the same store meanwhile (or not stored: the runner failed). ``race``: the
     lines of the race that made ``runs`` (``regbench run --race``), said with the answer."""
+    if as_json:  # records handed on are complete: their kept positions evaluated now, if they waited
+        from regbench.runner.run_matrix import complete_records
+
+        echo_json([r.to_dict() for r in complete_records(runs, store, pm)])
+        return
     found = {r.key: r for r in store.records(keys={run.spec.key for run in runs})}
     records = [found[run.spec.key] for run in runs if run.spec.key in found]
-    if as_json:
-        echo_json([r.to_dict() for r in records])
-        return
     from regbench.report.load.columns import from_records
     from regbench.report.load.instances import notes
     from regbench.report.stats.repeats import repeat_spreads

@@ -23,6 +23,9 @@ def strategy_info(strategy: Strategy) -> dict[str, Any]:
     return {
         "name": strategy.name,
         "description": strategy.description,
+        "engine": strategy.engine,
+        "available": strategy.unavailable is None,
+        "unavailable": strategy.unavailable,
         "provenance": strategy.provenance.as_dict() if strategy.provenance else None,
         "params": [
             {"name": s.name, "type": s.type, "default": s.default, "range": s.range, "help": s.help}
@@ -108,7 +111,10 @@ def _print_tables(
     for column in ("name", "description", "plugin"):
         table.add_column(column)
     for s in strategies:
-        table.add_row(as_text(s["name"]), as_text(s["description"]), as_text(_provenance(s["provenance"])))
+        description = (
+            as_text(s["description"]) if s["available"] else as_text(f"unavailable: {s['unavailable']}", "yellow")
+        )
+        table.add_row(as_text(s["name"]), description, as_text(_provenance(s["provenance"])))
     console.print(fit_table(table, console.width))  # names whole: a cut case name cannot be typed
     if verbose:
         for s in strategies:

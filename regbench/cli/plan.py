@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from rich.table import Table
 from regbench.cli.common import echo_json, make_console
 from regbench.report.text.one_run import markup_safe
 from regbench.report.text.table_fit import fit_table
+from regbench.runner.cluster import KINDS, job_script
 from regbench.runner.executors import PlannedRun
 from regbench.runner.settings import Settings
 from regbench.store.sqlite import Store
@@ -30,15 +32,20 @@ def print_plan(
     skipped = 0 if force else sum(run.spec.key in stored for run in runs)
     here = settings.in_process
     workers = 1 if here or settings.single(runs) else settings.run_workers
+    if settings.cluster:
+        workers = settings.cluster.planned_workers
     repeats = settings.matrix.repeats
     where = (
         "in this process (--in-process: no isolation, no timeout)"
         if here
+        else f"on {settings.cluster.describe()}"
+        if settings.cluster
         else f"on the Dask cluster at {settings.scheduler}"
         if settings.scheduler
         else f"on {plural(workers, settings.executor + ' worker')}"
     )
     timeout = settings.run_timeout
+    script = job_script(settings.cluster) if settings.cluster else None
     if as_json:
         echo_json(
             {
@@ -47,6 +54,8 @@ def print_plan(
                 "executor": "in-process" if here else settings.executor,
                 "workers": None if settings.scheduler else workers,
                 "scheduler": settings.scheduler,
+                "cluster": dataclasses.asdict(settings.cluster) if settings.cluster else None,
+                "job_script": script,
                 "threads": threads,
                 "repeats": repeats,
                 "timeout_s": timeout,
@@ -83,6 +92,13 @@ def print_plan(
         + ". Nothing was run (--dry-run).",
         highlight=False,
     )
+    if script is not None:
+        submit = KINDS[settings.cluster.kind or "slurm"][1] if settings.cluster else ""
+        console.print(
+            f"\nThe script of each job ({submit} would submit it; the scheduler's address is known once it starts):\n",
+            highlight=False,
+        )
+        console.print(script, markup=False, highlight=False, soft_wrap=True)
 
 
 def plural(count: int, noun: str) -> str:

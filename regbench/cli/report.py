@@ -40,9 +40,9 @@ ERROR_FIELDS = (
 )
 
 
-def _load(path: str) -> Runs:
+def _load(path: str, case_files: Sequence[str] = ()) -> Runs:
     try:
-        return load_runs(path)
+        return load_runs(path, case_files)
     except SourceError as exc:
         raise click.UsageError(str(exc)) from exc
 
@@ -138,18 +138,17 @@ def report_command(
     from regbench.report.load.instances import notes
     from regbench.report.stats import across_instances as stats
     from regbench.report.stats.summary import summary_table
-    from regbench.report.text.repeats_table import repeats_table
-    from regbench.report.text.tables import first_hit_table, paired_tests_table, success_table
+    from regbench.report.text import host_times_table, hosts_table, repeats_table
+    from regbench.report.text.tables import first_hit_table, fit_table, paired_tests_table, success_table
 
-    runs = _filter(_load(source), cases, strategies)
     _resolver(case_files)  # a bad --cases file is a usage error, found before any table
+    runs = _filter(_load(source, case_files), cases, strategies)
     if html_dir:
         _check_html_dir(html_dir)  # before the tables: a bad directory is a usage error, found at once
     console = make_console()
     if not len(runs):
         console.print(f"{markup_safe(source)}: no runs yet")
         return
-    from regbench.report.text.tables import fit_table
 
     def show(table: Table) -> None:
         console.print(fit_table(table, console.width))
@@ -160,7 +159,9 @@ def report_command(
     for line in notes(runs):
         console.print(f"[yellow]note:[/] {markup_safe(line)}")
     if spreads := _repeat_spreads(runs):
-        show(repeats_table(spreads))
+        show(repeats_table.repeats_table(spreads))
+    hosts_table.show_hosts(runs, show)  # only where the runs come from several hosts
+    host_times_table.show_host_times(source, runs, show, console)  # likewise: times ÷ each host's calibration
     if not no_stats:
         show(success_table(runs, stats.instance_results(runs, error), error))
         show(first_hit_table(runs, error))
@@ -385,9 +386,10 @@ def show_command(
     """Explain one run in plain words. RUN is a record key, a unique key prefix, or a JSON record file."""
     from regbench.report.text.explain import print_explanation
 
+    resolver = _resolver(case_files)  # a bad --cases file is a usage error, before the record is read
     try:
         path = Path(run)
-        record = load_record(path) if path.is_file() else find_record(source, run)
+        record = load_record(path, case_files) if path.is_file() else find_record(source, run, case_files)
     except SourceError as exc:
         raise click.UsageError(str(exc)) from exc
     if as_json:
@@ -396,4 +398,4 @@ def show_command(
     check_outputs(transform_path, resample_path)
     print_explanation(record, make_console())
     if transform_path or resample_path or images_dir:
-        write_run_files(record, transform_path, resample_path, images_dir, _resolver(case_files))
+        write_run_files(record, transform_path, resample_path, images_dir, resolver)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import os
 import signal
@@ -138,6 +140,12 @@ def _finite(param: click.Parameter, value: float | None) -> float | None:
 @click.option("--executor", type=click.Choice(["local", "dask"]), help="Where runs execute [default: local].")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 [default: a local cluster].")
 @click.option(
+    "--cluster",
+    type=click.Choice(["slurm", "pbs", "sge"]),
+    help="Start Dask workers in batch jobs (dask-jobqueue), run on them, cancel the jobs after; the jobs' request "
+    "is the run file's [cluster] table. With --dry-run: print the job script, submit nothing.",
+)
+@click.option(
     "--plugin",
     "plugins",
     multiple=True,
@@ -190,6 +198,8 @@ def run_command(force: bool, dry_run: bool, as_json: bool, **options) -> None:
             store = stack.enter_context(Store(settings.store))
         except StoreFull as exc:  # not a usage error: the same command runs once there is space
             raise click.ClickException(f"the runner failed: {exc}\nnothing ran") from exc
+        except RunnerError as exc:  # --dry-run --cluster without dask-jobqueue
+            raise click.ClickException(str(exc)) from exc
         except USAGE_ERRORS as exc:
             raise click.UsageError(str(exc)) from exc
         if settings.single(runs):
@@ -202,6 +212,8 @@ def _run_single(run: PlannedRun, settings: Settings, store: Store, force: bool, 
     """One run shown in full (the per-level table): in a worker process of its own, so that a crash or a hang
     becomes a ``crashed`` or ``timeout`` record like in a matrix; in this process with --in-process."""
     console = make_console()
+    # shown in full, best or last included: its kept positions are evaluated at once
+    run = dataclasses.replace(run, spec=dataclasses.replace(run.spec, evaluate_later=False))
     record = None if force else store.get(run.spec.key)
     unstored = None
     if record is None:
@@ -260,7 +272,7 @@ def _run_matrix(runs: list[PlannedRun], settings: Settings, store: Store, force:
                 runs, todo, race, ran = run_race(runs, settings, store, force, execute)
             else:
                 ran = execute(todo)
-    print_finished(runs, len(runs) - len(todo), store, as_json, ran, race.lines() if race else ())
+    print_finished(runs, len(runs) - len(todo), store, as_json, ran, race.lines() if race else (), pm)
 
 
 def _connect(settings: Settings, stack: ExitStack) -> Executor:
@@ -271,20 +283,32 @@ def _connect(settings: Settings, stack: ExitStack) -> Executor:
     err = make_console(stderr=True)
     dask = settings.executor == "dask"
     where = settings.scheduler or "a local Dask cluster"
+    doing = "connecting to"
+    if settings.cluster is not None:
+        where, doing = settings.cluster.describe(), "submitting"
     name = "inprocess" if settings.in_process else settings.executor
     try:
-        with err.status(f"connecting to {markup_safe(where)}") if dask else nullcontext():
+        with err.status(f"{doing} {markup_safe(where)}") if dask else nullcontext():
             executor = stack.enter_context(
-                started(name, settings.run_workers, settings.run_timeout, settings.plugins, settings.scheduler)
+                started(
+                    name,
+                    settings.run_workers,
+                    settings.run_timeout,
+                    settings.plugins,
+                    settings.scheduler,
+                    settings.cluster,
+                )
             )
     except SchedulerAddressError as exc:
         raise click.BadParameter(str(exc), param_hint="--scheduler") from exc
     except RunnerError as exc:
         raise click.ClickException(f"{exc}\nnothing ran") from exc
     except KeyboardInterrupt:
-        err.print(f"interrupted while connecting to {markup_safe(where)}: nothing ran")
+        err.print(f"interrupted while {doing} {markup_safe(where)}: nothing ran")
         sys.exit(130)
-    if dask and not executor.workers:
+    if settings.cluster is not None:
+        err.print(f"submitted {markup_safe(where)}; the runs start as the jobs start and their workers join")
+    elif dask and not executor.workers:
         err.print(f"[yellow]{markup_safe(where)} has no workers yet: runs start when some join[/]")
     return executor
 
@@ -341,6 +365,8 @@ def _execute_runs(
     todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, pm, err
 ) -> int:
     where = f" at {settings.scheduler}" if settings.scheduler else ""
+    if settings.cluster is not None:
+        where = f" in {settings.cluster.label} jobs"
     done = 0
     try:
         with progress_bar(err) as bar:

@@ -10,7 +10,7 @@ the case and the plan alone, so it may run later, elsewhere, with the same numbe
 
 from __future__ import annotations
 
-import dataclasses
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,8 @@ from regbench.cases.case import Case, full_mapping
 from regbench.evaluation import best_or_last as bestorlast
 from regbench.evaluation.best_or_last import Compared, within_tolerance
 from regbench.evaluation.measures import PositionEvaluator
+from regbench.evaluation.outcomes import NO_OVERLAP_FIELDS, clear_no_overlap_values
+from regbench.evaluation.stops import is_no_overlap
 from regbench.harness import BestVisited, RunContext
 from regbench.record import RunRecord
 from regbench.trace import Trace
@@ -54,14 +56,21 @@ class TracePlan:
     templates: dict[tuple[int, int], dict[str, Any] | None] = field(default_factory=dict)
     best: BestVisited | None = None
     best_template: dict[str, Any] | None = None  # the layout the best visited position is set into
+    #: For completing a record stored after the run (:func:`complete_stored`): how many notes it had when
+    #: planned (its own notes go after those, as if made then), and which of its dense values were SimpleITK's
+    #: no-overlap value (DBL_MAX), which the record holds as None once judged.
+    notes_at: int | None = None
+    no_overlap: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ended_s": self.ended_s,
             "budget": self.budget,
             "templates": [[s, lvl, t] for (s, lvl), t in self.templates.items()],
-            "best": None if self.best is None else dataclasses.asdict(self.best),
+            "best": None if self.best is None else {**vars(self.best), "position": list(self.best.position)},
             "best_template": self.best_template,
+            "notes_at": self.notes_at,
+            "no_overlap": list(self.no_overlap),
         }
 
     @classmethod
@@ -73,6 +82,8 @@ class TracePlan:
             templates={(int(s), int(lvl)): t for s, lvl, t in data["templates"]},
             best=None if best is None else BestVisited(**{**best, "position": tuple(best["position"])}),
             best_template=data["best_template"],
+            notes_at=data.get("notes_at"),
+            no_overlap=list(data.get("no_overlap") or ()),
         )
 
 
@@ -84,7 +95,8 @@ def plan_trace(record: RunRecord, ctx: RunContext, ended_s: float) -> TracePlan:
     if best is not None and best.row is not None and trace.position[best.row] is None:
         trace.position[best.row] = list(best.position)
     cost = execute_cost(record, ctx.fixed.GetDimension()) / EVALUATION_COST.get(ctx.setup.metric, 2.0)
-    plan = TracePlan(ended_s, ctx.positions.evaluation_budget * cost, best=best)
+    plan = TracePlan(ended_s, ctx.positions.evaluation_budget * cost, best=best, notes_at=len(record.notes))
+    plan.no_overlap = [name for name in NO_OVERLAP_FIELDS if is_no_overlap(getattr(record, name))]
     for row in trace.positions():
         key = (trace.segment[row], trace.level[row])
         if key not in plan.templates:
@@ -122,6 +134,20 @@ def complete_trace(record: RunRecord, case: Case, plan: TracePlan) -> None:
             getattr(trace, name)[row] = value
     _best_or_last(record, case, plan, evaluator)
     _anytime(record, plan.ended_s)
+
+
+def complete_stored(record: RunRecord, case: Case, plan: TracePlan) -> None:
+    """:func:`complete_trace` of a record as stored after its run (judged, its no-overlap values None, notes
+    added after the plan): the same trace columns, curve, answer and notes, in the same order, as completing it
+    during the run gives."""
+    at = len(record.notes) if plan.notes_at is None else plan.notes_at
+    later = record.notes[at:]
+    record.notes = record.notes[:at]
+    for name in plan.no_overlap:  # as the run saw them: the curve's ends and the answer read them
+        setattr(record, name, sys.float_info.max)
+    complete_trace(record, case, plan)
+    clear_no_overlap_values(record)
+    record.notes.extend(later)
 
 
 #: What one dense evaluation of a position costs, in full-resolution gradient-descent iterations of the same

@@ -30,11 +30,12 @@ NO_OVERLAP_ERRORS = ("All samples map outside moving image buffer",)
 ROUNDING_PATTERNS = (
     re.compile(r"A rounding error occurred"),
     re.compile(r"LBFGSBOptimizerv4: Abnormal termination in line search"),
+    re.compile(r"Wolfe conditions are not satisfied"),  # elastix's QuasiNewtonLBFGS: its line search's end
 )
 
 
 def is_rounding_failure(text: str) -> bool:
-    """A line search that ended on a rounding error (LBFGS2's and LBFGSB's wording)."""
+    """A line search that ended on a rounding error (LBFGS2's and LBFGSB's wording, elastix's Wolfe stop)."""
     return any(p.match(text or "") for p in ROUNDING_PATTERNS)
 
 

@@ -3,7 +3,8 @@
 Each Dask task runs its spec in an isolated worker process kept by the Dask worker (see
 :mod:`regbench.runner.isolation`), so a segfault or a hang costs one ``crashed``/``timeout`` record, not the Dask
 worker, and the records are the same as the local executor's. Without a scheduler address a ``LocalCluster`` on
-loopback runs ``workers`` single-threaded worker processes.
+loopback runs ``workers`` single-threaded worker processes; with a :class:`~regbench.runner.cluster.ClusterSpec`,
+a batch cluster's jobs do (:mod:`regbench.runner.cluster`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from regbench.record import RunRecord
+from regbench.runner.cluster import ClusterSpec, start_cluster
 from regbench.runner.executors import Claim, Emit, PlannedRun, in_order
 from regbench.runner.isolation import IsolatedWorker, Lost, Observers, RunnerError, run_isolated
 from regbench.runner.schedule import RuntimeModel
@@ -50,9 +52,15 @@ class DaskExecutor:
     """
 
     def __init__(
-        self, scheduler: str | None, workers: int, timeout: float | None = None, plugins: Sequence[str] = ()
+        self,
+        scheduler: str | None,
+        workers: int,
+        timeout: float | None = None,
+        plugins: Sequence[str] = (),
+        cluster: ClusterSpec | None = None,
     ) -> None:
         self.scheduler = scheduler
+        self.batch = cluster
         self.workers = workers
         self.timeout = timeout
         self.plugins = tuple(plugins)
@@ -62,6 +70,9 @@ class DaskExecutor:
 
     @property
     def where(self) -> str:
+        if self.batch is not None:
+            address = f" at {self._cluster.scheduler_address}" if self._cluster is not None else ""
+            return f"the scheduler of the {self.batch.label} jobs{address}"
         return self.scheduler or "a local cluster"
 
     def __enter__(self) -> DaskExecutor:
@@ -69,6 +80,9 @@ class DaskExecutor:
         try:
             if self.scheduler:
                 self._client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
+            elif self.batch is not None:
+                self._cluster = start_cluster(self.batch)
+                self._client = distributed.Client(self._cluster)
             else:
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.workers,
@@ -79,6 +93,8 @@ class DaskExecutor:
                 )
                 self._client = distributed.Client(self._cluster)
             self.workers = len(self._client.scheduler_info().get("workers", {}))
+            if self.batch is not None:  # the workers asked for: their jobs may wait in the queue a while
+                self.workers = self.batch.planned_workers
         except ValueError as exc:
             self.__exit__()
             if not self.scheduler:

@@ -79,7 +79,7 @@ def plan(matrix: Matrix, pm: RegbenchPluginManager, threads: int) -> list[Planne
     repeats = matrix.repeats
     if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral) or repeats < 1:
         raise MatrixError(f"repeats must be an integer ≥ 1, not {repeats!r}")
-    strategies = [pm.get_strategy(n) for n in select(pm.strategies(), matrix.strategies or ["*"], "strategy")]
+    strategies = _select_strategies(matrix, pm)
     cases = _select_cases(matrix, pm)
     grids = {s.name: _grid(s, matrix.params, [x.name for x in strategies]) for s in strategies}
     runs: dict[str, PlannedRun] = {}
@@ -115,6 +115,21 @@ def case_pool(pm: RegbenchPluginManager, case_files: Sequence[str]) -> dict[str,
                 raise MatrixError(f"{path}: case {case.name!r} is already defined by {where}; rename it")
             pool[case.name] = (case, resolved)
     return pool
+
+
+def _select_strategies(matrix: Matrix, pm: RegbenchPluginManager) -> list[Strategy]:
+    """The strategies the patterns name (every one by default) that can run here; a pattern that names only
+    unavailable ones is refused with their reasons (e.g. an engine not installed), as for cases."""
+    pool = pm.strategies()
+    chosen: list[str] = []
+    for pattern in matrix.strategies or ["*"]:
+        matched = select(pool, [pattern], "strategy")
+        usable = [n for n in matched if not pool[n].unavailable]
+        if not usable and matrix.strategies:
+            reasons = "; ".join(f"{n}: {pool[n].unavailable}" for n in matched)
+            raise MatrixError(f"--strategy {pattern!r}: every matching strategy is unavailable here ({reasons})")
+        chosen += [n for n in usable if n not in chosen]
+    return [pool[n] for n in chosen]
 
 
 def _select_cases(matrix: Matrix, pm: RegbenchPluginManager) -> list[tuple[Case, str | None]]:

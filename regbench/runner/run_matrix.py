@@ -26,11 +26,12 @@ from regbench.evaluation.outcomes import succeeded, verdict
 from regbench.plugin.manager import RegbenchPluginManager
 from regbench.record import RunRecord
 from regbench.run import DEFAULT_THREADS, default_threads
+from regbench.runner.cluster import ClusterSpec
 from regbench.runner.executors import Emit, Executor, InProcessExecutor, LocalExecutor, PlannedRun
 from regbench.runner.isolation import RunnerError
 from regbench.runner.matrix import Matrix, plan
 from regbench.runner.schedule import CapOf, RuntimeModel, caps_from, no_caps
-from regbench.runner.worker import RunSpec, plugin_manager
+from regbench.runner.worker import RunSpec, WorkerState, plugin_manager
 from regbench.store.sqlite import Heartbeat, Store, lease_owner
 from regbench.util.itk_text import without_addresses
 
@@ -204,15 +205,18 @@ def make_executor(
     timeout: float | None = DEFAULT_TIMEOUT_S,
     plugins: Sequence[str] = (),
     scheduler: str | None = None,
+    cluster: ClusterSpec | None = None,
 ) -> Executor:
     workers = workers or default_workers()
     timeout = timeout or None  # 0: no limit
+    if cluster is not None and name != "dask":
+        raise ValueError(f"a batch cluster runs on Dask workers: executor 'dask', not {name!r}")
     if name == "local":
         return LocalExecutor(workers, timeout, plugins)
     if name == "dask":
         from regbench.runner.dask_executor import DaskExecutor
 
-        return DaskExecutor(scheduler, workers, timeout, plugins)
+        return DaskExecutor(scheduler, workers, timeout, plugins, cluster)
     if name == "inprocess":
         return InProcessExecutor(plugins)
     raise ValueError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
@@ -225,10 +229,11 @@ def started(
     timeout: float | None = DEFAULT_TIMEOUT_S,
     plugins: Sequence[str] = (),
     scheduler: str | None = None,
+    cluster: ClusterSpec | None = None,
 ) -> Iterator[Executor]:
     """An executor with what it needs acquired: local workers starting (they import SimpleITK and the plugins
     while the caller goes on), a Dask scheduler connected. A :class:`RunnerError` here means nothing can run."""
-    with make_executor(name, workers, timeout, plugins, scheduler) as executor:
+    with make_executor(name, workers, timeout, plugins, scheduler, cluster) as executor:
         yield executor
 
 
@@ -247,6 +252,27 @@ def run_pending(
     return record_runs(todo, store, executor, replace=force, on_record=on_record, model=model)
 
 
+def complete_records(
+    runs: Sequence[PlannedRun], store: Store, pm: RegbenchPluginManager | None = None
+) -> list[RunRecord]:
+    """The stored record of every run of ``runs``, each complete: one stored with its kept positions unevaluated
+    (as workers store them) is evaluated here and stored complete, for callers that hand records on
+    (:func:`run_matrix`, ``regbench run --json``). ``pm``: the plugin manager that planned them (default: a
+    fresh one)."""
+    found = {r.key: r for r in store.records(keys={run.spec.key for run in runs})}
+    state = WorkerState(pm=pm)
+    out = []
+    for run in runs:
+        record = found.get(run.spec.key)
+        if record is None:
+            continue
+        if record.evaluation_plan is not None:
+            record = state.complete(record, run.spec)
+            store.complete(record)
+        out.append(record)
+    return out
+
+
 def run_matrix(
     matrix: Matrix,
     store: Store | str | os.PathLike[str],
@@ -257,16 +283,19 @@ def run_matrix(
     timeout: float | None = DEFAULT_TIMEOUT_S,
     plugins: Sequence[str] = (),
     scheduler: str | None = None,
+    cluster: ClusterSpec | None = None,
     force: bool = False,
     on_record: Emit | None = None,
 ) -> list[RunRecord]:
-    """Run what the store lacks of ``matrix`` and return the record of every run of the matrix (every repeat).
+    """Run what the store lacks of ``matrix`` and return the record of every run of the matrix (every repeat),
+    complete (:func:`complete_records`).
 
     ``threads`` (ITK threads per run) defaults to :data:`DEFAULT_THREADS`, 1, as ``regbench run`` and
     ``run_one``: then the same key gives a bit-identical record, Mattes MI included. Parallelism comes from
     ``workers`` runs side by side (default: the cores ÷ ``threads``), started only when the store lacks a run;
     the longest runs expected start first. ``timeout`` is in seconds per run (None or 0: no
-    limit). ``plugins`` are module names imported in this process and in every worker. Raises ``MatrixError``
+    limit). ``plugins`` are module names imported in this process and in every worker. ``cluster`` (with
+    ``executor="dask"``) starts a batch cluster's jobs for the runs and closes it after them. Raises ``MatrixError``
     for a bad selection and :class:`RunnerError` when the runner itself fails; records finished before either
     are kept.
     """
@@ -278,11 +307,10 @@ def run_matrix(
         runs = plan(matrix, pm, threads)
         todo = pending(runs, db, force)
         if todo:  # workers only when there is work
-            with started(executor, workers, timeout, plugins, scheduler) as chosen:
+            with started(executor, workers, timeout, plugins, scheduler, cluster) as chosen:
                 callback = (lambda record, _: on_record(record)) if on_record else None
                 run_pending(todo, db, chosen, force=force, pm=pm, on_record=callback)
-        found = {r.key: r for r in db.records(keys={run.spec.key for run in runs})}
-        return [found[run.spec.key] for run in runs if run.spec.key in found]
+        return complete_records(runs, db, pm)
     finally:
         if db is not store:  # opened here
             db.close()

@@ -13,6 +13,9 @@ plugins = ["my_project.regbench_plugin"]
 executor = "local"                   # or "dask", with scheduler = "tcp://host:8786"
 race = true                          # race the strategies (regbench run --race), race_alpha = 0.05
 
+[cluster]                            # regbench run --cluster slurm|pbs|sge (regbench.runner.cluster)
+type = "slurm"                       # or give --cluster; cores, memory, walltime, queue, jobs, ...
+
 [params]
 number_of_iterations = 50            # every selected strategy
 [params.gd]
@@ -21,6 +24,7 @@ learning_rate = [0.5, 1.0, 2.0]      # a list is a grid (a list of lists for a s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import sys
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regbench.run import DEFAULT_THREADS, MAX_SEED
+from regbench.runner.cluster import ClusterSpec, cluster_spec, with_kind
 from regbench.runner.matrix import Matrix, MatrixError, ParamEntry, parse_param_option, split_patterns
 from regbench.runner.run_matrix import DEFAULT_TIMEOUT_S, default_workers
 from regbench.store.sqlite import DEFAULT_STORE
@@ -63,6 +68,7 @@ class RunFile:
     scheduler: str | None = None
     race: bool | None = None
     race_alpha: float | None = None
+    cluster: ClusterSpec | None = None
 
 
 #: Upper bounds of the run file's (and the command line's) numbers: beyond them a value is a typo, not a choice.
@@ -139,6 +145,7 @@ def load_run_file(path: str | Path) -> RunFile:
         params=_params(path, get("params", dict, "a table")),
         race=_flag(where, data, "race"),
         race_alpha=_level(where, get("race_alpha", float, "a level between 0 and 1, e.g. 0.05")),
+        cluster=_cluster(where, get("cluster", dict, "a table ([cluster])")),
     )
     if "seeds" in data:
         out.seeds = list(range(at_least("seeds", get("seeds", int, "a positive integer (a count)"), 1, MAX_SEEDS)))
@@ -164,6 +171,18 @@ def _level(where: _Where, value: float | None) -> float | None:
     if value is not None and not 0 < value < 1:
         raise MatrixError(f"{where('race_alpha')}: race_alpha must be between 0 and 1, not {value!r}")
     return value
+
+
+def _cluster(where: _Where, table: dict[str, Any] | None) -> ClusterSpec | None:
+    if table is None:
+        return None
+    start = where.toml.key("cluster") or 0
+
+    def at(key: str) -> str:  # the key's first line after the [cluster] header
+        line = where.toml.key(key, start + 1)
+        return where.toml.at(start if line is None else line)
+
+    return cluster_spec(table, at)
 
 
 class _Where:
@@ -236,6 +255,7 @@ class Settings:
     plugins_from: str = "--plugin"  # where :attr:`plugins` were given: the option, or the run file's key
     race: bool = False  # --race: the matrix in rounds, dropping what cannot be recommended (regbench.cli.race)
     race_alpha: float | None = None  # --race-alpha: the level of the race's paired tests (None: the default)
+    cluster: ClusterSpec | None = None  # --cluster: a batch cluster started for the run (with executor "dask")
 
     @property
     def run_threads(self) -> int:
@@ -280,6 +300,7 @@ def merge_settings(
     in_process=False,
     race=False,
     race_alpha=None,
+    cluster=None,
 ) -> Settings:
     """The command line over the run file (``config``) over the defaults; a bad combination is a
     :class:`MatrixError` naming the options."""
@@ -299,7 +320,8 @@ def merge_settings(
         raise MatrixError("--race-alpha sets the level of a race: give --race too (or race = true in the run file)")
     if file.race_alpha is not None and not (race or file.race):
         raise MatrixError(f"{config}: race_alpha sets the level of a race: add race = true (or give --race)")
-    executor = executor or file.executor or ("dask" if scheduler or file.scheduler else "local")
+    batch = _batch(file, cluster, executor, scheduler, workers, threads, in_process)
+    executor = "dask" if batch else executor or file.executor or ("dask" if scheduler or file.scheduler else "local")
     if executor not in ("local", "dask"):
         raise MatrixError(f"{config}: executor must be 'local' or 'dask', not {executor!r}")
     scheduler = scheduler or file.scheduler
@@ -334,4 +356,26 @@ def merge_settings(
         plugins_from="--plugin" if plugins or not file.plugins_at else file.plugins_at,
         race=bool(race or file.race),
         race_alpha=race_alpha or file.race_alpha,
+        cluster=batch,
     )
+
+
+def _batch(file: RunFile, kind, executor, scheduler, workers, threads, in_process) -> ClusterSpec | None:
+    """The batch cluster to start (``--cluster`` over the run file's ``[cluster] type``), None without one."""
+    spec = with_kind(file.cluster, kind)
+    if spec is None:
+        return None
+    given = f"--cluster {kind}" if kind else "[cluster] type"
+    if in_process:
+        raise MatrixError(f"--in-process runs here, one run after the other: drop {given}")
+    if scheduler or file.scheduler:
+        raise MatrixError(f"{given} starts its own Dask scheduler for the batch jobs: drop --scheduler")
+    if executor == "local" or (not kind and file.executor == "local"):
+        raise MatrixError(f"{given} runs on Dask workers in batch jobs: drop executor local")
+    workers = workers or file.workers
+    if workers and (spec.jobs or spec.adaptive):
+        raise MatrixError(
+            f"workers ({workers}, Dask workers in all) and [cluster] {'maximum_jobs' if spec.adaptive else 'jobs'} "
+            "both say how many workers to start: give one"
+        )
+    return dataclasses.replace(spec, threads=threads or file.threads or DEFAULT_THREADS, workers=workers)

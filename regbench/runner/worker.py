@@ -24,7 +24,7 @@ from typing import Any
 from regbench.cases.case import Case
 from regbench.plugin.manager import PluginError, RegbenchPluginManager, make_plugin_manager
 from regbench.record import RunRecord
-from regbench.run import execute_record, new_record
+from regbench.run import complete_evaluation, execute_record, new_record
 from regbench.util.memory_limit import max_memory_mb, memory_limit
 from regbench.util.strict_json import dumps
 
@@ -41,6 +41,9 @@ class RunSpec:
     params: dict[str, Any] = field(default_factory=dict)
     case_file: str | None = None  # the user case file the case comes from, else a registered case
     repeat: int = 0  # which execution of the same inputs (``regbench run --repeat K``); 0: the plain key
+    # Leave the kept trace positions for the first reader (regbench.report.load.completion): a matrix run's
+    # default; a single run shown in full is evaluated at once.
+    evaluate_later: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -80,8 +83,8 @@ def load_case_file(path: str) -> list[Case]:
 class WorkerState:
     """A worker's plugin manager and the cases of the user case files it has read, kept between runs."""
 
-    def __init__(self, plugins: Sequence[str] = ()) -> None:
-        self.pm = plugin_manager(plugins)
+    def __init__(self, plugins: Sequence[str] = (), pm: RegbenchPluginManager | None = None) -> None:
+        self.pm = pm or plugin_manager(plugins)
         self._file_cases: dict[str, dict[str, Case]] = {}
 
     def case(self, spec: RunSpec) -> Case:
@@ -110,7 +113,21 @@ class WorkerState:
         limit = max_memory_mb()
         # A run that runs out of memory is recorded ``memory`` by execute_record, before regbench_run_finished sees it.
         with memory_limit(limit) if limit else contextlib.nullcontext():
-            return execute_record(record, strategy, case, parsed, self.pm, instance_known=instance_known)
+            return execute_record(
+                record,
+                strategy,
+                case,
+                parsed,
+                self.pm,
+                instance_known=instance_known,
+                evaluate_later=spec.evaluate_later,
+            )
+
+    def complete(self, record: RunRecord, spec: RunSpec) -> RunRecord:
+        """``record`` (of ``spec``) with its kept positions evaluated, if it was stored without."""
+        if record.evaluation_plan is None:
+            return record
+        return complete_evaluation(record, self.case(spec).for_seed(record.seed))
 
 
 # -- the child process ---------------------------------------------------------------------------------------

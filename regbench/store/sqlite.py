@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 DEFAULT_STORE = "regbench-results.sqlite"
 
 # Bump when the layout changes; older stores are migrated in _migrate.
-SCHEMA_VERSION = 1
+# 2: the ``pending`` table (records whose kept trace positions wait to be evaluated).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -45,6 +46,9 @@ CREATE TABLE IF NOT EXISTS replaced (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_strategy_case ON runs (strategy, case_name);
+CREATE TABLE IF NOT EXISTS pending (
+    key TEXT PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS leases (
     key TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -139,7 +143,7 @@ class Store:
                 f"{self.path}: written by a newer regbench (store schema {version}, this one reads {SCHEMA_VERSION})"
             )
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if version == 0 and tables - {"runs", "replaced", "leases"}:
+        if version == 0 and tables - {"runs", "replaced", "leases", "pending"}:
             # Someone else's database: never add regbench's tables to it.
             self._db.close()
             raise StoreError(
@@ -207,6 +211,10 @@ class Store:
                 db.execute("INSERT INTO replaced (key, record) SELECT key, record FROM runs WHERE key = ?", row[:1])
                 db.execute("DELETE FROM runs WHERE key = ?", row[:1])
             db.execute("INSERT INTO runs (key, strategy, case_name, seed, status, record) VALUES (?,?,?,?,?,?)", row)
+            if record.evaluation_plan is not None:
+                db.execute("INSERT OR IGNORE INTO pending (key) VALUES (?)", row[:1])
+            elif replace:
+                db.execute("DELETE FROM pending WHERE key = ?", row[:1])
         except sqlite3.IntegrityError:
             db.execute("ROLLBACK")
             if exist_ok:
@@ -221,6 +229,30 @@ class Store:
         db.execute("DELETE FROM leases WHERE key = ?", row[:1])
         db.execute("COMMIT")
         return True
+
+    def complete(self, record: RunRecord) -> None:
+        """Store ``record`` again, its kept positions now evaluated (``evaluation_plan`` None): the same run, so
+        the same row, and no longer pending."""
+        if record.evaluation_plan is not None:
+            raise StoreError(f"record {record.key} is still pending: complete it before storing it again")
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("UPDATE runs SET record = ? WHERE key = ?", (record.to_json(), record.key))
+            db.execute("DELETE FROM pending WHERE key = ?", (record.key,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def pending(self, keys: set[str] | None = None) -> list[str]:
+        """Keys of the stored runs whose kept trace positions wait to be evaluated (of ``keys``, if given), in
+        the order they finished."""
+        try:
+            rows = self._db.execute("SELECT runs.key FROM pending JOIN runs USING (key) ORDER BY runs.rowid")
+        except sqlite3.OperationalError:  # a store older than the pending table, opened read-only
+            return []
+        return [k for (k,) in rows if keys is None or k in keys]
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -301,7 +333,9 @@ class Store:
                 if record is not None:
                     yield record
 
-    def summaries(self, without: tuple[str, ...] = ("trace", "transform", "segments")) -> list[dict[str, Any]]:
+    def summaries(
+        self, without: tuple[str, ...] = ("trace", "transform", "segments", "evaluation_plan")
+    ) -> list[dict[str, Any]]:
         """Every stored record as a dict without its heavy fields, in finishing order. SQLite drops them
         (``json_remove``) so large stores load fast; without SQLite's JSON functions, Python does."""
         drop = ",".join(f"'$.{name}'" for name in without)

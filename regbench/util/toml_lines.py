@@ -31,6 +31,7 @@ RUN_FILE_KEYS = (
     "scheduler",
     "race",
     "race_alpha",
+    "cluster",
 )
 
 

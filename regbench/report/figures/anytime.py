@@ -4,6 +4,7 @@ error against time and outcomes, drawn with the shared helpers of :mod:`regbench
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,8 @@ from regbench.report.stats.anytime_curves import BOOTSTRAP_RESAMPLES, CONFIDENCE
 from regbench.report.stats.anytime_ert import RuntimeEcdf
 from regbench.report.stats.summary import SummaryRow
 
+# The longest line of a runtime ECDF panel's title: half of the figure's width
+TITLE_CHARACTERS = 62
 # The runtime ECDF shades the bootstrap band of the first few coloured strategies only (the chosen one first):
 # more bands overlap into one grey.
 ECDF_BANDS = 3
@@ -96,7 +99,8 @@ def ecdf_plot(
         ax.set_xlabel("time since the run started (s, log scale)")
         ax.set_ylabel("fraction of (instance, target) pairs reached")
         n = max((e.n for e in ecdfs if e.label == "virtual best"), default=max((e.n for e in ecdfs), default=0))
-        ax.set_title(f"{title} (n={n} pairs)", fontsize="medium")
+        # wrapped: a long title (targets of cases with and without truth) would run over the other panel's
+        ax.set_title(textwrap.fill(f"{title} (n={n} pairs)", TITLE_CHARACTERS), fontsize="medium")
         pairs.append(f"{title}: {n}")
         if k == 0:
             handles, labels = legend_in_order(ax, coloured)
@@ -177,7 +181,7 @@ def anytime_plot(
             if profiles.has_truth
             else "relative dense-metric gap (f − f_best) / (f0 − f_best)"
         )
-        ax.tick_params(labelbottom=False)
+        ax.tick_params(which="both", labelbottom=False)  # the strip below labels the shared axis
         # the event strip: one row per strategy, ticks at level changes, bars over rejected executions
         for k, solver in enumerate(solvers):  # one artist per strategy and kind: hundreds of runs stay cheap
             color, mine = palette[solver], events.get(solver, [])

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullLocator
 
 from regbench.record import RunRecord
 from regbench.report.figures.common import (
@@ -104,16 +105,9 @@ def _trace_multiples(case: str, number: int, records: dict[str, list[RunRecord]]
     """The traces of many strategies, one small panel each: a strategy with thousands of evaluations no longer
     squeezes the others into the left edge, and no line hides another."""
     names = sorted(records)
-    cols = 4
-    rows = (len(names) + cols - 1) // cols
-    fig = Figure(figsize=(11, 2.1 * rows + 0.6), layout="constrained")
-    axes = fig.subplots(rows, cols, sharey=True, squeeze=False)
+    fig, axes = small_multiples(len(names))
     every, drawn, rejected_runs = [], 0, 0
-    for k, ax in enumerate(axes.flat):
-        if k >= len(names):
-            ax.set_axis_off()
-            continue
-        solver = names[k]
+    for solver, ax in zip(names, axes.flat, strict=False):
         for record in records[solver]:
             values = _metric_column(record.trace.metric)
             every.append(values)
@@ -123,12 +117,15 @@ def _trace_multiples(case: str, number: int, records: dict[str, list[RunRecord]]
             rejected_runs += _attempts_and_levels(ax, record, x, values, rejected, palette[solver], lw=0.8)
             drawn += 1
         ax.set_title(safe(solver), fontsize="small")
-        ax.tick_params(labelsize="x-small")
     if every:
         _log_if_positive(axes.flat[0], np.concatenate(every))
-    fig.supxlabel("iteration (counted over all levels and executions; each panel its own axis)", fontsize="small")
-    fig.supylabel("metric as the optimizer saw it", fontsize="small")
-    fig.suptitle(f"Metric traces: {safe(case)}")
+        _major_ticks_only(axes.flat[0])
+    label_multiples(
+        fig,
+        f"Metric traces: {safe(case)}",
+        "iteration (counted over all levels and executions; each panel its own axis)",
+        "metric as the optimizer saw it",
+    )
     caption = (
         f"{drawn} runs on {case} (at most {TRACES_PER_GROUP} per strategy, lowest seeds), one panel per strategy "
         "with its own iteration axis and a shared metric axis. Each line is the metric the optimizer reported at "
@@ -141,6 +138,52 @@ def _trace_multiples(case: str, number: int, records: dict[str, list[RunRecord]]
         )
     )
     return Plot(f"{PER_CASE_FIGURES[0]}-{number:02d}", f"Metric traces: {case}", caption, fig)
+
+
+# The small multiples' grid in inches: 4 panels a row, each 2.1 in high. The margins are fixed instead of
+# computed by constrained layout, which measured every tick label of every panel (most of the drawing time of a
+# 20-panel figure): the outer tick labels, the panel titles and the figure's labels fit in them.
+MULTIPLES_COLUMNS, PANEL_HEIGHT_IN, FIGURE_WIDTH_IN = 4, 2.1, 11.0
+LEFT_IN, RIGHT_IN, TOP_IN, BOTTOM_IN, ROW_GAP_IN, COLUMN_GAP_IN = 0.75, 0.1, 0.55, 0.55, 0.5, 0.15
+
+
+def small_multiples(panels: int) -> tuple[Figure, np.ndarray]:
+    """A figure of ``panels`` small panels (4 a row, the unused ones switched off) sharing their metric axis."""
+    rows = (panels + MULTIPLES_COLUMNS - 1) // MULTIPLES_COLUMNS
+    height = PANEL_HEIGHT_IN * rows + TOP_IN + BOTTOM_IN - ROW_GAP_IN
+    fig = Figure(figsize=(FIGURE_WIDTH_IN, height))
+    panel_width = (FIGURE_WIDTH_IN - LEFT_IN - RIGHT_IN + COLUMN_GAP_IN) / MULTIPLES_COLUMNS - COLUMN_GAP_IN
+    spacing = {
+        "left": LEFT_IN / FIGURE_WIDTH_IN,
+        "right": 1 - RIGHT_IN / FIGURE_WIDTH_IN,
+        "top": 1 - TOP_IN / height,
+        "bottom": BOTTOM_IN / height,
+        "hspace": ROW_GAP_IN / (PANEL_HEIGHT_IN - ROW_GAP_IN),
+        "wspace": COLUMN_GAP_IN / panel_width,
+    }
+    axes = fig.subplots(rows, MULTIPLES_COLUMNS, sharey=True, squeeze=False, gridspec_kw=spacing)
+    for ax in axes.flat[:panels]:
+        ax.tick_params(labelsize="x-small")
+        # whole iterations, at most 5 labels on a 2.5 in axis (each tick costs as much to draw as a line)
+        ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
+    for ax in axes.flat[panels:]:
+        ax.set_axis_off()
+    return fig, axes
+
+
+def label_multiples(fig: Figure, title: str, xlabel: str, ylabel: str) -> None:
+    """The small multiples' title and axis labels, in the fixed margins of :func:`small_multiples`."""
+    width, height = fig.get_size_inches()
+    fig.suptitle(title, y=1 - 0.1 / height, va="top")
+    fig.supxlabel(xlabel, y=0.1 / height, va="bottom", fontsize="small")
+    fig.supylabel(ylabel, x=0.1 / width, ha="left", fontsize="small")
+
+
+def _major_ticks_only(ax) -> None:
+    """On a log metric axis shared by small multiples, no minor ticks: it spans more than a factor of 20
+    (:func:`_log_if_positive`), where they carry no label, and twenty panels' minor ticks took half the drawing."""
+    if ax.get_yscale() == "log":
+        ax.yaxis.set_minor_locator(NullLocator())
 
 
 def carried_forward(series: list[np.ndarray]) -> np.ndarray:
@@ -171,10 +214,12 @@ def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]]
     strategies: small multiples (one panel each, its own iteration axis, a shared metric axis)."""
     names = sorted(records)
     many = len(names) > SMALL_MULTIPLES_ABOVE
-    cols = 4 if many else 1
-    rows = (len(names) + cols - 1) // cols if many else 1
-    fig = Figure(figsize=(11, 2.1 * rows + 0.6) if many else (9, 4.2), layout="constrained")
-    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).flat
+    if many:
+        fig, grid = small_multiples(len(names))
+        axes = grid.flat
+    else:
+        fig = Figure(figsize=(9, 4.2), layout="constrained")
+        axes = fig.subplots(1, 1, squeeze=False).flat
     counts, every = [], []
     styles = line_styles(names)
     for k, solver in enumerate(names):
@@ -183,7 +228,6 @@ def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]]
         band = _median_band(group)
         if many:
             ax.set_title(safe(solver), fontsize="small")
-            ax.tick_params(labelsize="x-small")
         if band is None:
             continue
         low, mid, high = band
@@ -193,17 +237,16 @@ def convergence_plot(case: str, number: int, records: dict[str, list[RunRecord]]
         ax.fill_between(x, low, high, color=palette[solver], alpha=0.18, lw=0)
         counts.append(f"{solver}: {len(group)}")
         every.append(mid)
-    if many:
-        for ax in list(axes)[len(names) :]:
-            ax.set_axis_off()
     if every:
         _log_if_positive(axes[0], np.concatenate(every))
+        if many:
+            _major_ticks_only(axes[0])
     xlabel = "iteration (counted over all levels and kept executions)"
     ylabel = "median metric value (case metric units)"
     if many:
-        fig.supxlabel(xlabel + "; each panel its own axis", fontsize="small")
-        fig.supylabel(ylabel + "; band: 25–75%", fontsize="small")
-        fig.suptitle(f"Median convergence: {safe(case)}")
+        label_multiples(
+            fig, f"Median convergence: {safe(case)}", xlabel + "; each panel its own axis", ylabel + "; band: 25–75%"
+        )
     else:
         axes[0].set_xlabel(xlabel)
         axes[0].set_ylabel(ylabel)

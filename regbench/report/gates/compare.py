@@ -48,7 +48,8 @@ MEASURE_PREFIX = "measures."
 
 
 class GateError(ValueError):
-    """A ``--fail-on`` expression that does not parse; the message gives the valid syntax."""
+    """A gate that cannot be evaluated: a ``--fail-on`` expression that does not parse (the message gives the valid
+    syntax), an unreadable store, or (switch-check) a strategy, case or evidence the store does not hold."""
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,21 @@ run.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from regbench.record import MEASURE_FIELDS as EVALUATED_FIELDS
 from regbench.record import RunRecord
 from regbench.store.sqlite import Store, StoreError
+
+if TYPE_CHECKING:
+    from regbench.report.load.completion import Completion
 
 FLOAT_FIELDS = (
     "iterations",
@@ -59,7 +63,11 @@ TEXT_FIELDS = (
 )
 # Dropped inside SQLite before parsing: the bulk of a record, not needed for tables and statistics.
 # The provenance's plugin entries go too; its small keys stay (the case file, the simulation a run's case is of).
-_HEAVY = ("trace", "transform", "segments", "versions", "provenance.strategy", "provenance.case", "notes")
+# The host's name and load stay (regbench.report.stats.hosts); its longer facts are read from one record per host.
+_HEAVY = (
+    *("trace", "transform", "segments", "versions", "provenance.strategy", "provenance.case", "notes"),
+    *("host.blas", "host.thread_env", "host.os", "host.cpu"),
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,6 +222,10 @@ def from_dicts(rows: Sequence[Mapping[str, Any]], source: str = "") -> Runs:
     columns["seed"] = np.array([int(r.get("seed") or 0) for r in rows], dtype=np.int64)
     columns["repeat"] = np.array([int(r.get("repeat") or 0) for r in rows], dtype=np.int64)
     columns["flags"] = np.array([_flags(r.get("flags")) for r in rows] or [], dtype=object)
+    # where each run ran (None: not recorded), and the run key a merged repeat is of (regbench.store.merge)
+    columns["host"] = np.array([_host(r) for r in rows] or [], dtype=object)
+    columns["run_key"] = np.array([_run_key(r) for r in rows] or [], dtype=object)
+    columns["load_start"] = np.array([_load_start(r) for r in rows], dtype=float)  # 1-minute load average
     # the real case a simulated case's instances come from (None: not simulated)
     columns["simulated_from"] = np.array([_simulated_from(r) for r in rows] or [], dtype=object)
     curves = np.empty(len(rows), dtype=object)
@@ -249,8 +261,11 @@ def solver_labels(strategies: np.ndarray, params: list[dict[str, Any]]) -> np.nd
     return labels
 
 
-def load_store(path: str | Path) -> Runs:
-    """The summary columns of every run in a result store, read without parsing traces."""
+def load_store(path: str | Path, case_files: Sequence[str | os.PathLike] = ()) -> Runs:
+    """The summary columns of every run in a result store, read without parsing traces; the kept positions of runs
+    stored without their evaluation are evaluated first, once (:mod:`~regbench.report.load.completion`;
+    ``case_files``: the ``--cases`` files)."""
+    complete_before_reading(path, None, case_files)
     try:
         with Store.read_only(path) as store:
             runs = from_dicts(store.summaries(_HEAVY), str(path))
@@ -264,8 +279,9 @@ def load_store(path: str | Path) -> Runs:
     return runs
 
 
-def store_key(path: str | Path, prefix: str) -> RunRecord:
-    """The one record whose key starts with ``prefix``; a clear error when none or several match."""
+def store_key(path: str | Path, prefix: str, case_files: Sequence[str | os.PathLike] = ()) -> RunRecord:
+    """The one record whose key starts with ``prefix`` (its kept positions evaluated, as :func:`load_store` does);
+    a clear error when none or several match."""
     try:
         with Store.read_only(path) as store:
             found = store.find(prefix)
@@ -279,7 +295,33 @@ def store_key(path: str | Path, prefix: str) -> RunRecord:
     if len(found) > 1:
         keys = ", ".join(r.key or "" for r in found[:5])  # stored records have their key
         raise SourceError(f"{path}: {prefix!r} matches several runs ({keys}...): give more characters")
-    return found[0]
+    record = found[0]
+    if record.evaluation_plan is not None and record.key and not complete_before_reading(path, {record.key}, case_files).left:
+        with Store.read_only(path) as store:
+            record = store.get(record.key) or record
+    return record
+
+
+def complete_before_reading(
+    path: str | Path, keys: set[str] | None = None, case_files: Sequence[str | os.PathLike] = ()
+) -> Completion:
+    """Evaluate the store's pending records (of ``keys``), saying on stderr which stay pending and why: what every
+    reader of full records does first (:mod:`~regbench.report.load.completion`; cheap when none is pending)."""
+    from regbench.report.load.completion import Completion, complete_pending
+
+    completion = complete_pending(path, keys, case_files) if _has_pending(path, keys) else Completion()
+    note = completion.note()
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+    return completion
+
+
+def _has_pending(path: str | Path, keys: set[str] | None) -> bool:
+    try:
+        with Store.read_only(path) as store:
+            return bool(store.pending(keys))
+    except StoreError:
+        return False  # the reader's own open says what is wrong with the file
 
 
 def _float(value: Any) -> float:
@@ -298,6 +340,23 @@ def _flags(value: Any) -> str:
 def _measures(row: Mapping[str, Any]) -> Mapping[str, Any]:
     measures = row.get("measures")
     return measures if isinstance(measures, Mapping) else {}
+
+
+def _host(row: Mapping[str, Any]) -> str | None:
+    host = row.get("host")  # the record's facts, or the name alone (a record's summary, extra_info)
+    return _text(host.get("name") if isinstance(host, Mapping) else host)
+
+
+def _load_start(row: Mapping[str, Any]) -> float:
+    host = row.get("host")
+    load = host.get("load_start") if isinstance(host, Mapping) else None
+    return _float(load[0]) if isinstance(load, list) and load else np.nan
+
+
+def _run_key(row: Mapping[str, Any]) -> str | None:
+    provenance = row.get("provenance")
+    merged = provenance.get("merged") if isinstance(provenance, Mapping) else None
+    return _text(merged.get("key") if isinstance(merged, Mapping) else row.get("key"))
 
 
 def _simulated_from(row: Mapping[str, Any]) -> str | None:

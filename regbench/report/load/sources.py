@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +19,9 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 BENCHMARK_RENAMES = {"optimizer_iterations": "iterations", "run_key": "key"}
 
 
-def load_runs(path: str | Path) -> Runs:
-    """Runs from any supported file, chosen by its content (not its name)."""
+def load_runs(path: str | Path, case_files: Sequence[str | os.PathLike] = ()) -> Runs:
+    """Runs from any supported file, chosen by its content (not its name); ``case_files`` (``--cases``) find the
+    cases of runs stored before their kept positions were evaluated (:mod:`~regbench.report.load.completion`)."""
     path = Path(path)
     problem = file_problem(path)
     if problem == "not found":
@@ -26,10 +30,10 @@ def load_runs(path: str | Path) -> Runs:
         raise SourceError(f"{path}: is a directory; give a result store or a JSON file")
     if problem is not None:  # before opening it: a FIFO would block
         raise SourceError(f"{path}: {problem}")
-    return load_store(path) if _is_store(path) else load_json(path)
+    return load_store(path, case_files) if _is_store(path) else load_json(path, case_files)
 
 
-def load_json(path: Path) -> Runs:
+def load_json(path: Path, case_files: Sequence[str | os.PathLike] = ()) -> Runs:
     problem = file_problem(path)
     if problem is not None:
         raise SourceError(f"{path}: {problem}")
@@ -62,12 +66,18 @@ def load_json(path: Path) -> Runs:
             where = f"{path}" if len(items) == 1 else f"{path}: record {number}"
             message = str(exc) if str(exc).startswith("not a run record") else f"not a run record: {exc}"
             raise SourceError(f"{where}: {message}") from None
+    if any(r.evaluation_plan is not None for r in records):  # exported from a store before a report completed it
+        from regbench.report.load.completion import complete_in_memory
+
+        note = complete_in_memory(records, case_files).note()
+        if note:
+            print(f"warning: {path}: {note}", file=sys.stderr)
     return from_records(records, str(path))
 
 
-def load_record(path: Path) -> RunRecord:
+def load_record(path: Path, case_files: Sequence[str | os.PathLike] = ()) -> RunRecord:
     """One record from a JSON file (``regbench run --json`` output, or a list holding exactly one)."""
-    records = _full_records(load_json(path), path)
+    records = _full_records(load_json(path, case_files), path)
     if len(records) != 1:
         raise SourceError(
             f"{path}: holds {len(records)} records; `show` explains one: give its key with --store {path}"
@@ -75,12 +85,12 @@ def load_record(path: Path) -> RunRecord:
     return records[0]
 
 
-def find_record(source: str | Path, prefix: str) -> RunRecord:
+def find_record(source: str | Path, prefix: str, case_files: Sequence[str | os.PathLike] = ()) -> RunRecord:
     """The one record of ``source`` (a result store, or a JSON / JSON-lines record file) whose key starts with
     ``prefix``; a clear error when none or several match."""
     path = Path(source)
     if not path.is_file() or _is_store(path):
-        return store_key(source, prefix)
+        return store_key(source, prefix, case_files)
     records = [r for r in _full_records(load_json(path), path) if (r.key or "").startswith(prefix)]
     if len(records) != 1:
         what = "no run" if not records else f"{len(records)} runs"

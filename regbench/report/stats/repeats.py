@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from regbench.record import TRACE_COLUMNS, RunRecord
+from regbench.trace import AFTER_RUN_COLUMNS
 from regbench.util.strict_json import dumps
 
 # A full record or a store summary (a dict): grouping reads only the key's inputs, which both have.
@@ -96,8 +97,11 @@ def repeat_groups(records: Iterable[_Row]) -> list[list[_Row]]:
     ]
 
 
-# The trace columns that must repeat bit for bit (the clocks measure the machine).
-_REPEATED_COLUMNS = tuple(name for name in TRACE_COLUMNS if name not in ("time_s", "exec_time_s"))
+# The trace columns that must repeat bit for bit: what the optimizer did. The clocks measure the machine; the values
+# evaluated after the run follow from the kept positions, and a repeat may still wait for them (completion).
+_REPEATED_COLUMNS = tuple(
+    name for name in TRACE_COLUMNS if name not in ("time_s", "exec_time_s") and name not in AFTER_RUN_COLUMNS
+)
 
 
 def _result(record: RunRecord) -> str:

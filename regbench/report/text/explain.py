@@ -28,6 +28,7 @@ from regbench.report.text.one_run import (
     as_text,
     clipped,
     fmt,
+    host_lines,
     level_table,
     markup_safe,
     ran_no_iteration,
@@ -230,6 +231,8 @@ def _print_tail(record: RunRecord, say, heading, console: Console) -> None:
     for need in needs:
         say(f"  needs {need}")
     say(f"time: {fmt(record.wall_time_s, 3)} s wall, {fmt(record.cpu_time_s, 3)} s CPU")
+    for label, text in host_lines(record.host):
+        say(f"{label}: {text}")
     for note in record.notes:
         if not note.startswith((TRACEBACK_NOTE, "returned_best unknown")):
             say(f"note: {note}")

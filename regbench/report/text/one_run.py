@@ -203,6 +203,42 @@ def summary_lines(record: RunRecord) -> list[tuple[str, str]]:
     return rows
 
 
+def host_lines(host: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Where the run ran (``record.host``), as two labelled lines for ``show``: the machine and its load, then its
+    software."""
+    if not host:
+        return [("host", "not recorded (a record written before regbench recorded its host)")]
+    load = [(host.get(k) or [None])[0] for k in ("load_start", "load_end")]
+    machine = (
+        f"{host.get('name')}: {host.get('cpu') or 'CPU not known'}, {fmt(host.get('cores_usable'))} of "
+        f"{fmt(host.get('cores'))} cores, {fmt(host.get('memory_gb'))} GB; load {fmt(load[0])} → {fmt(load[1])}"
+    )
+    software = (
+        f"{host.get('os') or '–'}; Python {host.get('python') or '–'}; BLAS {blas_text(host.get('blas'))}; "
+        f"thread variables: {threads_text(host.get('thread_env'))}"
+    )
+    return [("host", machine), ("host software", software)]
+
+
+def blas_text(blas: Any) -> str:
+    """``openblas 0.3.26 (2 threads)``, libraries joined by commas; "–" when none is recorded."""
+    if not isinstance(blas, list) or not blas:
+        return "–"
+    parts = []
+    for lib in blas:
+        if isinstance(lib, dict):
+            threads = f" ({lib['threads']} threads)" if lib.get("threads") is not None else ""
+            parts.append(f"{lib.get('library') or '?'} {lib.get('version') or ''}".strip() + threads)
+    return ", ".join(parts) or "–"
+
+
+def threads_text(env: Any) -> str:
+    """``OMP_NUM_THREADS=1 ...``; "none set" when no thread variable was set."""
+    if not isinstance(env, dict) or not env:
+        return "none set"
+    return " ".join(f"{name}={value}" for name, value in sorted(env.items()))
+
+
 def print_record(record: RunRecord, console: Console | None = None) -> None:
     """The per-level table (when the run executed) and the summary lines; ``console`` defaults to the CLI's."""
     if console is None:

@@ -1,0 +1,1 @@
+"""Other engines than SimpleITK: what a strategy reports of an execution another engine made."""
