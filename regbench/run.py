@@ -223,10 +223,11 @@ def execute_record(
         unprepared: Exception | None = None
     except Exception as exc:
         unprepared = exc
+    # where it runs, read here (in the worker, on its host; once per process, before the run's clock), with the
+    # load before and after (it slows a run)
+    host = record.host = {**host_facts(), "load_start": load_average()}
     wall, cpu = time.perf_counter(), time.process_time()
     reset_peak_rss()
-    # where it runs, read here (in the worker, on its host), with the load before and after (it slows a run)
-    host = record.host = {**host_facts(), "load_start": load_average()}
     ctx: RunContext | None = None
     threads = record.threads if record.threads is not None else DEFAULT_THREADS  # new_record always sets it
     with itk_globals(threads):

@@ -140,3 +140,15 @@ def test_copy_calibrations_for_merge_copies_each_measurement_once(tmp_path):
     assert [(c.host, c.threads, c.seconds, c.measured) for c in copied] == [
         (c.host, c.threads, c.seconds, c.measured) for c in original
     ]
+
+
+def test_regbench_merge_carries_the_calibrations_over_once(tmp_path):
+    with Store(tmp_path / "a.sqlite") as a:
+        add_calibration(a, Calibration("a", 1, 0.5, repeats=1))
+    Store(tmp_path / "b.sqlite").close()
+    out = tmp_path / "out.sqlite"
+    code, output = _cli("merge", str(out), str(tmp_path / "a.sqlite"), str(tmp_path / "b.sqlite"))
+    assert code == 0 and "1 host calibrations carried over" in output, output
+    code, _ = _cli("merge", str(out), str(tmp_path / "a.sqlite"))
+    with Store.read_only(out) as merged:
+        assert code == 0 and [(c.host, c.threads, c.seconds) for c in calibrations(merged)] == [("a", 1, 0.5)]

@@ -70,10 +70,9 @@ plugins = ["cluster_count_plugin"]
 number_of_iterations = 5
 
 [cluster]
-cores = 2
+{table}
 memory = "1GB"
 walltime = "00:10:00"
-jobs = 1
 python = {python}
 """
 
@@ -89,31 +88,50 @@ def stored(path: Path) -> list[dict]:
         return sorted((record.without_timings() for record in store.records()), key=lambda data: data["key"])
 
 
-@pytest.mark.slow
-def test_a_matrix_runs_once_per_run_in_slurm_jobs_and_gives_the_local_records(slurm, regbench_process, tmp_path):
-    (tmp_path / "run.toml").write_text(RUN_FILE.format(python=f'"{sys.executable}"'))  # the venv's Python
-    on_slurm, here = tmp_path / "slurm.log", tmp_path / "local.log"
-    env = {**slurm, EXECUTIONS_LOG: str(on_slurm)}
+def on_slurm(slurm: dict[str, str], regbench_process, tmp_path: Path, table: str) -> tuple[list[dict], set[str]]:
+    """``regbench run --cluster slurm`` of :data:`RUN_FILE` with ``table`` for its jobs: the stored records, and
+    the SLURM jobs the runs executed in, after checking each run executed once, in a job, and no job is left."""
+    (tmp_path / "run.toml").write_text(RUN_FILE.format(table=table, python=f'"{sys.executable}"'))  # the venv's
+    log = tmp_path / "slurm.log"
     done = regbench_process.run(
-        "run", "--config", "run.toml", "--cluster", "slurm", "--store", "slurm.sqlite", env=env, timeout=240
+        "run",
+        "--config",
+        "run.toml",
+        "--cluster",
+        "slurm",
+        "--store",
+        "slurm.sqlite",
+        env={**slurm, EXECUTIONS_LOG: str(log)},
+        timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "submitted 1 SLURM job (each 2 cores and 1GB, 2 Dask workers)" in done.stderr, done.stderr
+    records, ran = stored(tmp_path / "slurm.sqlite"), executions(log)
+    jobs = {job for _, job in ran}
+    print(f"{len(records)} runs, {len(ran)} executions in SLURM jobs {sorted(jobs)}")
+    assert len(records) == 4 and {record["status"] for record in records} == {"ok"}
+    # Each run executed once, inside a SLURM job (its processes see SLURM_JOB_ID).
+    assert sorted(key for key, _ in ran) == [record["key"] for record in records]
+    assert "-" not in jobs, ran
+    # The cluster was closed: its jobs are cancelled, not left holding the node until their walltime.
+    queue = subprocess.run(["squeue", "--noheader", "--format", "%i"], env={**os.environ, **slurm}, capture_output=True)
+    assert jobs.isdisjoint(queue.stdout.decode().split()), queue.stdout
+    return records, jobs
+
+
+@pytest.mark.slow
+def test_a_matrix_runs_once_per_run_in_slurm_jobs_and_gives_the_local_records(slurm, regbench_process, tmp_path):
+    records, jobs = on_slurm(slurm, regbench_process, tmp_path, "cores = 2\njobs = 1")
+    assert len(jobs) == 1  # the one job asked for
+    here = tmp_path / "local.log"
     local = regbench_process.run(
         "run", "--config", "run.toml", "--store", "local.sqlite", env={EXECUTIONS_LOG: str(here)}
     )
     assert local.returncode == 0, local.stdout + local.stderr
-
-    records = stored(tmp_path / "slurm.sqlite")
-    ran = executions(on_slurm)
-    print(f"{len(records)} runs, {len(ran)} executions in SLURM jobs {sorted({job for _, job in ran})}")
-    assert len(records) == 4 and {record["status"] for record in records} == {"ok"}
-    # Each run executed once, inside the one SLURM job submitted (its processes see SLURM_JOB_ID).
-    assert sorted(key for key, _ in ran) == [record["key"] for record in records]
-    jobs = {job for _, job in ran}
-    assert len(jobs) == 1 and "-" not in jobs, ran
     assert {job for _, job in executions(here)} == {"-"}  # the local run's counter says where it was: not in a job
     assert records == stored(tmp_path / "local.sqlite")
-    # The cluster was closed: its job is cancelled, not left holding the node until its walltime.
-    queue = subprocess.run(["squeue", "--noheader", "--format", "%i"], env={**os.environ, **slurm}, capture_output=True)
-    assert jobs.isdisjoint(queue.stdout.decode().split()), queue.stdout
+
+
+@pytest.mark.slow
+def test_adaptive_bounds_submit_jobs_while_runs_wait(slurm, regbench_process, tmp_path):
+    _, jobs = on_slurm(slurm, regbench_process, tmp_path, "cores = 1\nminimum_jobs = 0\nmaximum_jobs = 2")
+    assert 1 <= len(jobs) <= 2

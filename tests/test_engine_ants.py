@@ -89,6 +89,18 @@ def test_an_ants_run_is_measured_like_a_simpleitk_run(outputs, model):
 
 
 @needs_ants
+def test_ants_starts_where_simpleitk_starts_and_returns_the_whole_map():
+    # a jittered start several px off: ANTs' result (its initial transform collapsed in) is the whole map
+    tiny = make_tiny_case("affine")
+    setup = dataclasses.replace(tiny.setup, initial_jitter=2.0, initial_jitter_angle=3.0)
+    case = regbench.Case("tiny-jittered", tiny.loader, setup)
+    record = regbench.run_one("ants", case, seed=1, threads=1)
+    assert record.status == "ok", record.error
+    assert record.initial_error_mean > 5 and record.error_mean < 0.02 * record.initial_error_mean
+    assert record.error_mean == pytest.approx(independent(case, record)["error_mean"], rel=1e-9)
+
+
+@needs_ants
 def test_a_seed_and_one_thread_give_the_same_ants_record_twice():
     tiny = make_tiny_case("affine")
     setup = dataclasses.replace(tiny.setup, metric="mattes", sampling="regular", sampling_percentage=(0.5,))

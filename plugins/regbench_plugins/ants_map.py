@@ -80,8 +80,8 @@ def command(
             f"interpolator {setup.interpolator!r} has no ANTs counterpart: ANTs' metrics interpolate linearly "
             "(its --interpolation is for the warped output only)"
         )
-    if seed == 0:
-        raise UnsupportedSetup("ANTs reads random seed 0 as 'seed from the clock': give a non-zero seed")
+    if not 0 < seed < 2**31:  # ANTs reads 0 as "seed from the clock" and parses the seed as a C int
+        raise UnsupportedSetup(f"ANTs' random seed must be in 1..2**31-1 (ANTs reads 0 as 'from the clock'): {seed}")
     metric, _ = metric_argument(setup, paths["fixed"], paths["moving"])
     masks = f"[{paths.get('fixed_mask', 'NA')},{paths.get('moving_mask', 'NA')}]"
     return [

@@ -57,6 +57,8 @@ def _print(result: InputResult) -> None:
         parts.append(f"{len(result.drifted)} kept as repeats (same key, different record)")
     if result.races or result.replaced:
         parts.append(f"{result.races} race logs and {result.replaced} replaced records carried over")
+    if result.calibrations:
+        parts.append(f"{result.calibrations} host calibrations carried over")
     click.echo(f"{visible(str(result.path))}: {result.runs} finished runs: {', '.join(parts)}")
     for d in result.drifted:
         host, other = (f"host {h}" if h else "a host not recorded" for h in (d.host, d.other_host))

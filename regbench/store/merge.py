@@ -36,6 +36,7 @@ from typing import Any
 
 from regbench.record import SCHEMA_VERSION as RECORD_SCHEMA
 from regbench.record import RunRecord
+from regbench.store.calibration import copy_calibrations
 from regbench.store.races import _SCHEMA as RACES_SCHEMA
 from regbench.store.sqlite import SCHEMA_VERSION, Store, StoreError, write_failure
 from regbench.trace import AFTER_RUN_COLUMNS
@@ -92,10 +93,11 @@ class InputResult:
     skipped: list[str] = field(default_factory=list)  # rows left out, and why
     races: int = 0
     replaced: int = 0
+    calibrations: int = 0  # host reference timings (regbench calibrate) added
 
     @property
     def changed(self) -> int:
-        return self.added + len(self.drifted) + self.races + self.replaced
+        return self.added + len(self.drifted) + self.races + self.replaced + self.calibrations
 
 
 def check_input(path: Path) -> None:
@@ -150,6 +152,7 @@ def _merge_one(target: Store, source: Store) -> InputResult:
             _merge_row(db, source, row, result)
         _copy_replaced(db, source, result)
         _copy_races(db, source, result)
+        result.calibrations = copy_calibrations(db, source)
     except BaseException:
         db.execute("ROLLBACK")
         raise

@@ -25,8 +25,6 @@ and the JSON in :mod:`regbench.report.text.recommend_tables`.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from regbench.evaluation.outcomes import MAX_FOLDING_FRACTION
@@ -37,28 +35,24 @@ from regbench.report.load.columns import Runs
 from regbench.report.load.instances import executed, instance_matrix, instances, succeeded
 from regbench.report.stats.across_instances import error_column, median
 from regbench.report.stats.pairs import SIGNIFICANCE, _wilcoxon, average_ranks, holm
+from regbench.report.stats.signed_rank import signed_rank_probs
 
 BAYES_SAMPLES = 20000
 BAYES_SEED = 0
 
 
 def _bayes(d: np.ndarray) -> tuple[float, float, float] | None:
-    """(P(d < −1), P(|d| ≤ 1), P(d > 1)) of paired differences d in tolerances, by baycomp's signed-rank test."""
+    """(P(d < −1), P(|d| ≤ 1), P(d > 1)) of paired differences d in tolerances, by baycomp's signed-rank test
+    (:mod:`regbench.report.stats.signed_rank`: its numbers, in linear time a sample, drawn from a fixed seed so a
+    report is reproducible; baycomp itself draws from the operating system's entropy)."""
     d = d[np.isfinite(d)]
     if d.size < 2:
         return None
-    try:
-        import baycomp  # type: ignore[import-untyped]  # baycomp ships no type hints or stubs
-    except ImportError:
-        return None
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        if np.all(np.abs(d) <= 1e-12):
-            return 0.0, 1.0, 0.0
-        np.random.seed(BAYES_SEED)  # baycomp samples with numpy's global generator: reproducible reports
-        # baycomp.SignedRankTest.probs(x, y): (P(x > y), rope, P(x < y)) on x − y
-        worse, rope, better = baycomp.SignedRankTest.probs(d, np.zeros_like(d), rope=1.0, nsamples=BAYES_SAMPLES)
-    return float(better), float(rope), float(worse)
+    if np.all(np.abs(d) <= 1e-12):
+        return 0.0, 1.0, 0.0
+    # probs(x, y): (P(x > y), rope, P(x < y)) on x − y
+    worse, rope, better = signed_rank_probs(d, np.zeros_like(d), 1.0, nsamples=BAYES_SAMPLES, random_state=BAYES_SEED)
+    return better, rope, worse
 
 
 def recommend(

@@ -296,7 +296,11 @@ def store_key(path: str | Path, prefix: str, case_files: Sequence[str | os.PathL
         keys = ", ".join(r.key or "" for r in found[:5])  # stored records have their key
         raise SourceError(f"{path}: {prefix!r} matches several runs ({keys}...): give more characters")
     record = found[0]
-    if record.evaluation_plan is not None and record.key and not complete_before_reading(path, {record.key}, case_files).left:
+    if (
+        record.evaluation_plan is not None
+        and record.key
+        and not complete_before_reading(path, {record.key}, case_files).left
+    ):
         with Store.read_only(path) as store:
             record = store.get(record.key) or record
     return record

@@ -67,6 +67,10 @@ def reported_vs_last_iteration(record: RunRecord) -> str:
             "0 then, which is not a value of this run)."
         )
     if final is None:
+        engine = next((s.engine for s in reversed(record.segments) if s.engine), None) or {}
+        why = engine.get("unavailable", {}).get("final_metric")
+        if why:  # another engine's run: its values are on its own metric
+            return f"No final metric on the case's metric from {engine.get('engine', 'the engine')}: {why}."
         return "No final metric was reported (the run did not finish an execution)."
     if final >= NO_OVERLAP_VALUE:
         return "The reported value is SimpleITK's no-valid-points value: nothing overlapped at the end."
