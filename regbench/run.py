@@ -33,7 +33,8 @@ from regbench.evaluation.postrun import (
 from regbench.evaluation.stops import CATEGORIES as STOP_CATEGORIES
 from regbench.evaluation.stops import is_rounding_failure
 from regbench.harness import ExecutionFailed, RunContext
-from regbench.plugin.manager import MEASURE_FIELDS, RegbenchPluginManager, make_plugin_manager, name_problem
+from regbench.plugin.manager import RegbenchPluginManager, make_plugin_manager, name_problem
+from regbench.plugin.measures import merge_measures
 from regbench.record import RunRecord, Segment
 from regbench.strategy import ParameterError, Strategy
 from regbench.trace import DEFAULT_POSITIONS, PositionSchedule
@@ -339,53 +340,8 @@ def _cap(strategy: Strategy, params: Any, record: RunRecord) -> int | None:
 def _summarize(record: RunRecord, transform: sitk.Transform, case: Case, pm: RegbenchPluginManager) -> None:
     record.transform = transform_to_dict(transform)
     for measures in pm.evaluate(case, transform, record):
-        _merge_measures(record, measures)
+        merge_measures(record, measures)
     record.returned_best = returned_best_on_dense_levels(record)
-
-
-#: Record fields no evaluation may set: the run's identity, what the optimizer did, its status and timings.
-_NOT_MEASURES = frozenset(f.name for f in dataclasses.fields(RunRecord)) - set(MEASURE_FIELDS)
-
-
-#: Measure fields whose value is a mapping (name → number or None), not a number: the per-label Dice.
-MAPPING_MEASURES = frozenset({"dice_per_label"})
-
-
-def _is_number(value: Any) -> bool:
-    """None or a number (bool is not one)."""
-    return value is None or (not isinstance(value, bool) and isinstance(value, (int, float, np.number)))
-
-
-def _merge_measures(record: RunRecord, measures: Any) -> None:
-    """One ``regbench_evaluate`` result into the record: measure fields (numbers; ``dice_per_label`` a mapping of
-    numbers), ``measures`` (a dict) and other names into ``record.measures``; any other record field is refused
-    with a note (an evaluation adds measures, it does not rewrite what ran)."""
-    if not isinstance(measures, Mapping):
-        record.notes.append(f"regbench_evaluate returned {measures!r:.80}, not a dict: ignored")
-        return
-    refused = []
-    for name, value in measures.items():
-        if name == "measures" and isinstance(value, Mapping):
-            record.measures.update({str(k): to_jsonable(v) for k, v in value.items()})
-        elif name in MAPPING_MEASURES:
-            if value is not None and not (isinstance(value, Mapping) and all(map(_is_number, value.values()))):
-                refused.append(f"{name} (not a mapping of numbers: {value!r:.40})")
-                continue
-            setattr(record, name, None if value is None else {str(k): to_jsonable(v) for k, v in value.items()})
-        elif name in MEASURE_FIELDS:
-            if not _is_number(value):
-                refused.append(f"{name} (not a number: {value!r:.40})")
-                continue
-            setattr(record, name, to_jsonable(value))
-        elif name in _NOT_MEASURES or not isinstance(name, str):
-            refused.append(repr(name))
-        else:
-            record.measures[name] = to_jsonable(value)
-    if refused:
-        record.notes.append(
-            f"regbench_evaluate tried to set {', '.join(refused)}: refused; an evaluation may set the measure "
-            f"fields ({', '.join(MEASURE_FIELDS)}) and any other name, which goes to measures"
-        )
 
 
 def kept_segments(record: RunRecord) -> list[Segment]:

@@ -16,6 +16,7 @@ from regbench.cli import main
 from regbench.record import RunRecord
 from regbench.report.load.completion import IN_PROCESS, complete_pending
 from regbench.run import run_one
+from regbench.store.pending import pending_keys
 from regbench.store.sqlite import Store
 
 #: More runs than are completed in the reader's own process: the worker processes are used.
@@ -33,7 +34,7 @@ def stored(path: Path) -> dict[str, RunRecord]:
 
 def pending(path: Path) -> list[str]:
     with Store(path) as db:
-        return db.pending()
+        return pending_keys(db)
 
 
 @pytest.fixture(scope="module")

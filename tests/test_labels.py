@@ -22,10 +22,10 @@ from regbench.cli import main
 from regbench.evaluation.labels import dice_per_label, hd95, label_measures, overlap, surface, warp_labels
 from regbench.evaluation.measures import evaluate_transform
 from regbench.evaluation.outcomes import Evidence, judge
+from regbench.plugin.measures import merge_measures
 from regbench.record import RunRecord
 from regbench.report.stats.summary import columns_for, summary_rows, summary_table
 from regbench.report.text.explain import print_explanation
-from regbench.run import _merge_measures
 from regbench.store.exports import flat_row
 
 TRUTH = sitk.TranslationTransform(2, (3.0, -2.0))
@@ -241,22 +241,22 @@ def test_a_dice_that_fell_is_worse_than_start_from_labels_alone():
     case = labelled_case("labelled-worse")
     record = RunRecord(strategy="x", case=case.name, seed=0, stop_category="converged")
     far = sitk.TranslationTransform(2, (-6.0, 5.0))  # the truth is (3, −2): this moves away from it
-    _merge_measures(record, evaluate_transform(case, far, record))
+    merge_measures(record, evaluate_transform(case, far, record))
     assert record.error_mean is None and not record.measures.get("tre_mean")
     assert record.dice_mean < record.initial_dice_mean
     outcome, flags = judge(Evidence.of(record))
     assert outcome == "worse_than_start" and "worse_than_start" in flags
     # and the truth's own answer: registered there, the same labels say not worse
     record2 = RunRecord(strategy="x", case=case.name, seed=0, stop_category="converged")
-    _merge_measures(record2, evaluate_transform(case, TRUTH, record2))
+    merge_measures(record2, evaluate_transform(case, TRUTH, record2))
     assert judge(Evidence.of(record2))[0] == "converged" and record2.dice_mean == 1.0
 
 
 def test_dice_per_label_must_be_a_mapping_of_numbers():
     record = RunRecord(strategy="x", case="c", seed=0)
-    _merge_measures(record, {"dice_per_label": [0.5]})
+    merge_measures(record, {"dice_per_label": [0.5]})
     assert record.dice_per_label is None and "dice_per_label (not a mapping of numbers" in record.notes[-1]
-    _merge_measures(record, {"dice_per_label": {3: np.float64(0.5)}})
+    merge_measures(record, {"dice_per_label": {3: np.float64(0.5)}})
     assert record.dice_per_label == {"3": 0.5} and type(record.dice_per_label["3"]) is float
 
 

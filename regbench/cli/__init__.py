@@ -12,9 +12,10 @@ from regbench.cli.export import export_command
 from regbench.cli.gates import switch_command, upgrade_command
 from regbench.cli.list import list_command
 from regbench.cli.merge import merge_command
-from regbench.cli.report import compare_command, recommend_command, report_command, show_command
+from regbench.cli.report import compare_command, recommend_command, report_command
 from regbench.cli.run import run_command
 from regbench.cli.runs import runs_command
+from regbench.cli.show import show_command
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,10 +10,9 @@ import click
 
 from regbench.cli.common import F, echo_json, make_console
 from regbench.cli.race import print_race
-from regbench.cli.showfiles import check_outputs, write_run_files
 from regbench.report.gates import compare as cmp
 from regbench.report.load.columns import Runs, SourceError
-from regbench.report.load.sources import find_record, load_record, load_runs
+from regbench.report.load.sources import load_runs
 from regbench.store.sqlite import DEFAULT_STORE
 from regbench.util.console import markup_safe, visible
 
@@ -62,7 +61,7 @@ _only_cases = click.option("-c", "--case", "cases", multiple=True, help="Only th
 _only_strategies = click.option(
     "-s", "--strategy", "strategies", multiple=True, help="Only these strategies (repeatable)."
 )
-_case_files = click.option(
+case_files_option = click.option(
     "--cases",
     "case_files",
     multiple=True,
@@ -72,7 +71,7 @@ _case_files = click.option(
 )
 
 
-def _resolver(case_files: tuple[str, ...]) -> CaseResolver:
+def case_resolver(case_files: tuple[str, ...]) -> CaseResolver:
     """The case resolver of a command, its ``--cases`` files read now: a bad one is a usage error naming it."""
     from regbench.cases.case import CaseError
     from regbench.report.load.case_of_run import CaseResolver
@@ -120,7 +119,7 @@ def _resolver(case_files: tuple[str, ...]) -> CaseResolver:
     help="Add a column with the median of a plugin's numeric measure (record.measures[NAME]; repeatable). "
     "Every plugin measure is in the HTML report's summary.csv and in regbench export.",
 )
-@_case_files
+@case_files_option
 def report_command(
     source: str,
     by: str,
@@ -141,7 +140,7 @@ def report_command(
     from regbench.report.text import host_times_table, hosts_table, repeats_table
     from regbench.report.text.tables import first_hit_table, fit_table, paired_tests_table, success_table
 
-    _resolver(case_files)  # a bad --cases file is a usage error, found before any table
+    case_resolver(case_files)  # a bad --cases file is a usage error, found before any table
     runs = _filter(_load(source, case_files), cases, strategies)
     if html_dir:
         _check_html_dir(html_dir)  # before the tables: a bad directory is a usage error, found at once
@@ -215,7 +214,7 @@ def _print_recommendations(
 @_only_cases
 @_only_strategies
 @click.option("--json", "as_json", is_flag=True, help="Print the recommendations as JSON.")
-@_case_files
+@case_files_option
 def recommend_command(
     source: str,
     error: str,
@@ -234,7 +233,7 @@ def recommend_command(
 
     # -c NAME keeps NAME's simulated companion: the evidence the answer for NAME may be decided by
     runs = _filter(_load(source), (*cases, *(c + SIMULATED_SUFFIX for c in cases)), strategies)
-    _resolver(case_files)
+    case_resolver(case_files)
     if not len(runs):
         click.echo(f"{visible(source)}: no runs" + (" matching the filters" if cases or strategies else ""))
         return
@@ -348,54 +347,3 @@ def compare_command(a: str, b: str, gates: tuple[str, ...], as_json: bool) -> No
         raise SystemExit(1)
     if parsed:
         click.echo(f"passed: {', '.join(g.text for g in parsed)}", err=True)
-
-
-@click.command("show")
-@click.argument("run")
-@click.option("--store", "source", default=DEFAULT_STORE, show_default=True, help="Result store to look RUN up in.")
-@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON instead.")
-@click.option(
-    "--save-transform",
-    "transform_path",
-    type=click.Path(dir_okay=False),
-    help="Write the run's transform (fixed → moving, the full mapping) as an ITK transform file (.tfm, .h5).",
-)
-@click.option(
-    "--resample",
-    "resample_path",
-    type=click.Path(dir_okay=False),
-    help="Write the moving image resampled onto the fixed grid with the run's transform (.nii.gz, .mha...).",
-)
-@click.option(
-    "--images",
-    "images_dir",
-    type=click.Path(file_okay=False),
-    help="Write pictures of the run into DIR: overlay, checkerboard and difference before and after; for "
-    "deformable transforms a Jacobian-determinant map (folding in red) and a deformation grid.",
-)
-@_case_files
-def show_command(
-    run: str,
-    source: str,
-    as_json: bool,
-    transform_path: str | None,
-    resample_path: str | None,
-    images_dir: str | None,
-    case_files: tuple[str, ...],
-) -> None:
-    """Explain one run in plain words. RUN is a record key, a unique key prefix, or a JSON record file."""
-    from regbench.report.text.explain import print_explanation
-
-    resolver = _resolver(case_files)  # a bad --cases file is a usage error, before the record is read
-    try:
-        path = Path(run)
-        record = load_record(path, case_files) if path.is_file() else find_record(source, run, case_files)
-    except SourceError as exc:
-        raise click.UsageError(str(exc)) from exc
-    if as_json:
-        echo_json(record.to_dict())
-        return
-    check_outputs(transform_path, resample_path)
-    print_explanation(record, make_console())
-    if transform_path or resample_path or images_dir:
-        write_run_files(record, transform_path, resample_path, images_dir, resolver)

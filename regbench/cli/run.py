@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import signal
 import sqlite3
 import sys
 from contextlib import ExitStack, contextmanager, nullcontext
@@ -19,6 +18,7 @@ from regbench.cli.plan import plural, print_plan, stored_keys
 from regbench.cli.progress import ProgressLines, progress_bar, progress_line_s, verdicts_field
 from regbench.cli.race import race_options, run_race
 from regbench.cli.seed_option import SeedList, flat_seeds
+from regbench.cli.signals import Terminated, sigterm_raises
 from regbench.plugin.manager import PluginError
 from regbench.record import RunRecord
 from regbench.report.text.one_run import markup_safe, print_record
@@ -218,7 +218,7 @@ def _run_single(run: PlannedRun, settings: Settings, store: Store, force: bool, 
     if record is None:
         err = make_console(stderr=True)
         try:
-            with _sigterm_raises():
+            with sigterm_raises():
                 if settings.in_process:
                     record = WorkerState(settings.plugins).run(run.spec)
                 else:
@@ -335,28 +335,9 @@ def default_max_memory_mb(workers: int) -> int:
     return max(256, total // 2**20 // max(1, workers))
 
 
-class Terminated(BaseException):
-    """SIGTERM reached the runner (a scheduler's job limit, `kill`, a container stopping). A BaseException, like
-    KeyboardInterrupt: a run in this process (--in-process) must not record it as the run's own error."""
-
-
-def _on_sigterm(signum, frame) -> None:
-    raise Terminated
-
-
-@contextmanager
-def _sigterm_raises():
-    """SIGTERM raises :class:`Terminated` for the duration (the caller says what is committed and exits 143)."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _execute(todo: list[PlannedRun], executor: Executor, settings: Settings, store: Store, force: bool, pm) -> int:
     """Run ``todo``; how many of them this runner ran and stored (cooperating runners store the others)."""
-    with _sigterm_raises():
+    with sigterm_raises():
         return _execute_runs(todo, executor, settings, store, force, pm, make_console(stderr=True))
 
 

@@ -32,6 +32,7 @@ from regbench.runner.isolation import RunnerError
 from regbench.runner.matrix import Matrix, plan
 from regbench.runner.schedule import CapOf, RuntimeModel, caps_from, no_caps
 from regbench.runner.worker import RunSpec, WorkerState, plugin_manager
+from regbench.store.pending import store_completed
 from regbench.store.sqlite import Heartbeat, Store, lease_owner
 from regbench.util.itk_text import without_addresses
 
@@ -268,7 +269,7 @@ def complete_records(
             continue
         if record.evaluation_plan is not None:
             record = state.complete(record, run.spec)
-            store.complete(record)
+            store_completed(store, record)
         out.append(record)
     return out
 

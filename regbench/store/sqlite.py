@@ -230,30 +230,6 @@ class Store:
         db.execute("COMMIT")
         return True
 
-    def complete(self, record: RunRecord) -> None:
-        """Store ``record`` again, its kept positions now evaluated (``evaluation_plan`` None): the same run, so
-        the same row, and no longer pending."""
-        if record.evaluation_plan is not None:
-            raise StoreError(f"record {record.key} is still pending: complete it before storing it again")
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute("UPDATE runs SET record = ? WHERE key = ?", (record.to_json(), record.key))
-            db.execute("DELETE FROM pending WHERE key = ?", (record.key,))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    def pending(self, keys: set[str] | None = None) -> list[str]:
-        """Keys of the stored runs whose kept trace positions wait to be evaluated (of ``keys``, if given), in
-        the order they finished."""
-        try:
-            rows = self._db.execute("SELECT runs.key FROM pending JOIN runs USING (key) ORDER BY runs.rowid")
-        except sqlite3.OperationalError:  # a store older than the pending table, opened read-only
-            return []
-        return [k for (k,) in rows if keys is None or k in keys]
-
     # -- reading -------------------------------------------------------------------------------------------
 
     def _decode(self, rowid: int, key: str, text: Any) -> RunRecord | None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from regbench.record import MEASURE_FIELDS as EVALUATED_FIELDS
 from regbench.record import RunRecord
+from regbench.store.pending import pending_keys
 from regbench.store.sqlite import Store, StoreError
 
 if TYPE_CHECKING:
@@ -323,7 +324,7 @@ def complete_before_reading(
 def _has_pending(path: str | Path, keys: set[str] | None) -> bool:
     try:
         with Store.read_only(path) as store:
-            return bool(store.pending(keys))
+            return bool(pending_keys(store, keys))
     except StoreError:
         return False  # the reader's own open says what is wrong with the file
 

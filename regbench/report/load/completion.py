@@ -24,6 +24,7 @@ from regbench.cases.case import CaseError
 from regbench.record import RunRecord
 from regbench.report.load.case_of_run import CaseResolver
 from regbench.run import complete_evaluation
+from regbench.store.pending import pending_keys, store_completed
 from regbench.store.sqlite import Store, StoreError
 
 #: Up to this many pending records are evaluated in this process: starting a worker costs more than they do.
@@ -67,7 +68,7 @@ def complete_pending(
     done = Completion()
     try:
         with Store.read_only(path) as reader:
-            pending = reader.pending(keys)
+            pending = pending_keys(reader, keys)
     except StoreError:
         return done  # not a store this reader can open: its own error comes from the reader itself
     if not pending:
@@ -89,7 +90,7 @@ def complete_pending(
             )
         for key, result in _completed(records, [str(p) for p in case_files], workers):
             if isinstance(result, RunRecord):
-                store.complete(result)
+                store_completed(store, result)
                 done.completed += 1
             else:
                 done.left[key] = result

@@ -11,6 +11,8 @@ moves a sample only at an exact tie between two of its three values).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: Samples per chunk: bounds the memory of the gathered prefix sums (chunk × (n + 1) floats).
@@ -24,8 +26,6 @@ def signed_rank_probs(
     (P(x − y > rope), P(|x − y| ≤ rope), P(x − y < −rope)) as the shares of posterior samples in which each is the
     largest of the three. ``rope`` > 0."""
     diff = np.hstack(([0.0], np.asarray(y, dtype=float) - np.asarray(x, dtype=float)))
-    weights = np.ones(len(diff))
-    weights[0] = prior
     order = np.argsort(diff, kind="stable")
     sorted_diff = diff[order]
     # per i, over j in sorted order: diff_i + diff_j is non-decreasing (floating-point addition is monotone), so
@@ -35,7 +35,7 @@ def signed_rank_probs(
     below_le = np.array([np.searchsorted(row, -2 * rope, side="right") for row in sums])
     above_ge = np.array([np.searchsorted(row, 2 * rope, side="left") for row in sums])
     above_gt = np.array([np.searchsorted(row, 2 * rope, side="right") for row in sums])
-    draws = np.random.RandomState(random_state).dirichlet(weights, nsamples)
+    draws = _draws(len(diff), prior, nsamples, random_state)
     counts = np.zeros(3, dtype=np.int64)
     for start in range(0, nsamples, CHUNK):
         w = draws[start : start + CHUNK]
@@ -48,6 +48,18 @@ def signed_rank_probs(
         counts += np.bincount(np.argmax(samples, axis=1), minlength=3)
     left, equal, right = counts / nsamples
     return float(left), float(equal), float(right)
+
+
+@functools.lru_cache(maxsize=2)
+def _draws(size: int, prior: float, nsamples: int, random_state: int) -> np.ndarray:
+    """The posterior's Dirichlet draws: they depend on the number of differences only (the prior's weight first,
+    then 1 each), so a recommendation comparing the best with every other solver on the same instances draws them
+    once (0.2 s of 0.26 s a comparison on 375 instances)."""
+    weights = np.ones(size)
+    weights[0] = prior
+    draws = np.random.RandomState(random_state).dirichlet(weights, nsamples)
+    draws.flags.writeable = False
+    return draws
 
 
 def _between(prefix: np.ndarray, strict: np.ndarray, inclusive: np.ndarray) -> np.ndarray:

@@ -72,6 +72,8 @@ def fit_table(table: Table, width: int) -> Table:
 
     def too_wide() -> bool:
         estimate = sum((c.min_width or 0) + 3 for c in table.columns) + edges
+        if estimate > width:
+            return True  # no need to measure every cell (the cost of a table of many rows)
         try:  # rich's own minimum width of the table as it stands (what it cannot shrink below)
             measured = Measurement.get(probe, probe.options, table).minimum
         except Exception:
