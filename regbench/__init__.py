@@ -9,6 +9,7 @@ from __future__ import annotations
 from regbench.cases.case import Case, CaseData, CaseError, Setup, as_float
 from regbench.cases.simulation import Simulation, TruthSpec, add_noise, make_truth, remap, simulate, warp
 from regbench.engines.external import ExternalExecution, ExternalLevel
+from regbench.engines.packages import missing_package, package_version
 from regbench.evaluation.measures import evaluate_transform
 from regbench.evaluation.stops import CATEGORIES as STOP_CATEGORIES
 from regbench.evaluation.stops import is_no_overlap, is_no_overlap_error
@@ -83,6 +84,8 @@ __all__ = [
     "is_no_overlap_error",
     "make_plugin_manager",
     "make_truth",
+    "missing_package",
+    "package_version",
     "param",
     "remap",
     "run_one",

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
-import importlib.metadata
 import os
 import re
 import sys
@@ -41,20 +40,6 @@ from regbench_plugins import ants_map
 from regbench_plugins.ants_map import read_diagnostics
 
 INSTALL = "needs antspyx: pip install 'regbench[ants]' (or pip install 'antspyx>=0.6')"
-
-
-def missing() -> str | None:
-    """Why the ANTs strategies cannot run here (None: they can); checked without importing antspyx."""
-    try:
-        importlib.metadata.version("antspyx")
-    except importlib.metadata.PackageNotFoundError:
-        return INSTALL
-    return None
-
-
-@functools.cache  # read once per process: it is part of every run's key
-def _installed_version() -> str:
-    return importlib.metadata.version("antspyx")
 
 
 @functools.cache
@@ -87,7 +72,7 @@ class Ants(regbench.Strategy):
     iteration_cap_param = "number_of_iterations"
 
     def engine_versions(self) -> dict[str, str]:
-        return {"antspyx": _installed_version()} if self.unavailable is None else {}
+        return {"antspyx": regbench.package_version("antspyx")} if self.unavailable is None else {}
 
     def prepare_process(self) -> None:
         _ants()  # loads ANTs' libraries outside the run's clock; cached after
@@ -154,7 +139,7 @@ def execute(
         metric=metric,
         levels=levels,
         transform=transform,
-        version=_installed_version(),
+        version=regbench.package_version("antspyx"),
         threads=threads,
         seed=ctx.sampling_seed,
         wall_time_s=wall,
@@ -255,7 +240,9 @@ def regbench_classify_stop(text: str) -> str | None:
 
 @regbench.hookimpl
 def regbench_register_strategies(register: Callable[[regbench.Strategy], None]) -> None:
-    unavailable = missing()  # once per plugin manager: package metadata, no import of antspyx
+    unavailable = regbench.missing_package(
+        "antspyx", INSTALL
+    )  # once per plugin manager: package metadata, no import of antspyx
     description = (
         "ANTs' linear stage of the case's model (antspyx's 'Rigid', 'Affine'... presets: conjugate-gradient line "
         "search, gradient step 0.25, ANTs' iteration schedule)"

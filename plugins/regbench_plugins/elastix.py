@@ -17,7 +17,6 @@ without their images.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import re
 import tempfile
 import time
@@ -34,20 +33,6 @@ from regbench import ExternalExecution, ExternalLevel, UnsupportedSetup, param
 from regbench_plugins.elastix_map import LogLevel, parameter_map, read_log
 
 INSTALL = "needs itk-elastix: pip install 'regbench[elastix]' (or pip install 'itk-elastix>=0.25')"
-
-
-def missing() -> str | None:
-    """Why the elastix strategies cannot run here (None: they can); checked without importing itk."""
-    try:
-        importlib.metadata.version("itk-elastix")
-    except importlib.metadata.PackageNotFoundError:
-        return INSTALL
-    return None
-
-
-@functools.cache  # read once per process: it is part of every run's key
-def _installed_version() -> str:
-    return importlib.metadata.version("itk-elastix")
 
 
 @functools.cache
@@ -89,7 +74,7 @@ class Elastix(regbench.Strategy):
         self.settings = dict(settings or {})
 
     def engine_versions(self) -> dict[str, str]:
-        return {"itk-elastix": _installed_version()} if self.unavailable is None else {}
+        return {"itk-elastix": regbench.package_version("itk-elastix")} if self.unavailable is None else {}
 
     def prepare_process(self) -> None:
         _itk()  # itk's first use in this process (10–16 s), outside the run's clock; cached after
@@ -291,6 +276,8 @@ VARIANTS: tuple[tuple[str, str, dict[str, str], str], ...] = (
 
 @regbench.hookimpl
 def regbench_register_strategies(register: Callable[[regbench.Strategy], None]) -> None:
-    unavailable = missing()  # once per plugin manager: package metadata, no import of itk
+    unavailable = regbench.missing_package(
+        "itk-elastix", INSTALL
+    )  # once per plugin manager: package metadata, no import of itk
     for name, optimizer, settings, description in VARIANTS:
         register(Elastix(name, description, optimizer, settings, unavailable))

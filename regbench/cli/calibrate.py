@@ -35,6 +35,7 @@ def calibrate_command(store: str, repeats: int, list_only: bool) -> None:
     reference time and says so; calibrate each host into the store (or into the stores you merge).
     """
     from regbench.report.text.host_times_table import calibration_table
+    from regbench.report.text.table_fit import fit_table
     from regbench.runner.calibrate import REFERENCE, CalibrationError, calibrate
     from regbench.store.calibration import add_calibration, calibrations, this_host
     from regbench.store.sqlite import Store, StoreError
@@ -49,7 +50,7 @@ def calibrate_command(store: str, repeats: int, list_only: bool) -> None:
         if not found:
             console.print(f"{markup_safe(store)}: no calibration yet (run `regbench calibrate --store {store}`)")
             return
-        console.print(calibration_table(found, f"Calibrations in {markup_safe(store)}"))
+        console.print(fit_table(calibration_table(found, f"Calibrations in {markup_safe(store)}"), console.width))
         return
     try:
         db = Store(store)
@@ -65,5 +66,8 @@ def calibrate_command(store: str, repeats: int, list_only: bool) -> None:
         for calibration in measured:
             add_calibration(db, calibration)
     console.print(
-        calibration_table(measured, f"Calibration of {markup_safe(this_host())}, kept in {markup_safe(store)}")
+        fit_table(
+            calibration_table(measured, f"Calibration of {markup_safe(this_host())}, kept in {markup_safe(store)}"),
+            console.width,
+        )
     )

@@ -4,6 +4,7 @@ error."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -56,8 +57,12 @@ def _finish(
         echo_json(jsonable(report))
     else:
         console = make_console()
-        for line in lines(report):
-            console.print(as_text(line), highlight=False, soft_wrap=True)
+        for line in lines(report):  # wrapped between words, a line's continuation indented under it
+            indent = " " * (len(line) - len(line.lstrip()))
+            wrapped = textwrap.fill(
+                line, console.width, subsequent_indent=indent + "    ", break_long_words=False, break_on_hyphens=False
+            )
+            console.print(as_text(wrapped), highlight=False, soft_wrap=True)
     if not report.passed:
         click.get_current_context().exit(1)
 

@@ -232,8 +232,8 @@ def recommend_command(
     from regbench.report.decide.evidence import SIMULATED_SUFFIX
 
     # -c NAME keeps NAME's simulated companion: the evidence the answer for NAME may be decided by
-    runs = _filter(_load(source), (*cases, *(c + SIMULATED_SUFFIX for c in cases)), strategies)
-    case_resolver(case_files)
+    case_resolver(case_files)  # a bad --cases file is a usage error, before the store is read
+    runs = _filter(_load(source, case_files), (*cases, *(c + SIMULATED_SUFFIX for c in cases)), strategies)
     if not len(runs):
         click.echo(f"{visible(source)}: no runs" + (" matching the filters" if cases or strategies else ""))
         return

@@ -23,7 +23,7 @@ def calibration_table(rows: Sequence[Calibration], title: str) -> Table:
         title=title,
         title_justify="left",
         caption=f"reference: {reference}; time: the median Execute time of its runs (min–max beside it), wall: "
-        "the median whole run; load: the 1, 5 and 15-minute load averages when the runs started.",
+        "the median whole run; load: the 1-minute load average when the runs started; measured: UTC.",
         caption_justify="left",
     )
     columns: list[tuple[str, JustifyMethod]] = [("host", "left"), ("threads", "right"), ("runs", "right")]
@@ -31,14 +31,14 @@ def calibration_table(rows: Sequence[Calibration], title: str) -> Table:
         ("time s", "right"),
         ("min–max s", "right"),
         ("wall s", "right"),
-        ("load", "left"),
+        ("load", "right"),
         ("measured", "left"),
     ]
     for column, justify in columns:
         table.add_column(column, justify=justify)
     for row in rows:
         spread = f"{min(row.times):.3f}–{max(row.times):.3f}" if row.times else "–"
-        load = " ".join(f"{x:.2f}" for x in row.load_average) if row.load_average else "–"
+        load = f"{row.load_average[0]:.2f}" if row.load_average else "–"
         table.add_row(
             markup_safe(row.host),
             str(row.threads),
@@ -47,7 +47,7 @@ def calibration_table(rows: Sequence[Calibration], title: str) -> Table:
             spread,
             fmt(row.wall_s, 3),
             load,
-            row.measured or "now",
+            (row.measured or "now").replace("T", " ").removesuffix("Z")[:16],
         )
     return table
 

@@ -74,7 +74,13 @@ def hosts_table(rows: Sequence[Host]) -> Table:
 
 
 def drift_table(rows: Sequence[Drift]) -> Table:
-    """One line per run key whose records differ between hosts, with how far apart they are."""
+    """One line per run key whose records differ between hosts, with how far apart they are (none: one sentence,
+    not an empty table)."""
+    if not rows:
+        table = Table(show_header=False, box=None, padding=0)
+        table.add_column("same key, different host")
+        table.add_row("Same key, different host: no run key gave different records on different hosts.")
+        return table
     table = _table(
         f"Same key, different host: {len(rows)} run key{'' if len(rows) == 1 else 's'} gave different records",
         "Same key: same strategy, parameters, case, seed, threads and software. Δ: max − min over the key's "

@@ -9,6 +9,7 @@ rich, so that the run's end summary does not load the statistics to print a tabl
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Column, Table
@@ -47,6 +48,22 @@ def _is_measure(column: Column) -> bool:
     return bool(MEASURE_WORDS & set(_plain(column.header).lower().split()))
 
 
+#: How close to the width a table's estimate must come before it is laid out to check (cheap tables only pay it).
+NEAR_EDGE = 8
+
+
+def _laid_out_width(table: Table, width: int) -> int:
+    """The widest line of ``table`` laid out for a terminal of ``width`` columns, before the terminal crops it."""
+    console = Console(width=width, file=None, color_system=None)
+    widest = line = 0
+    for segment in console.render(table, console.options):
+        if segment.text == "\n":
+            widest, line = max(widest, line), 0
+        else:
+            line += cell_len(segment.text)
+    return max(widest, line)
+
+
 def fit_table(table: Table, width: int) -> Table:
     """``table`` made to fit ``width`` columns: the leading columns that name a row (:func:`_identity_count`) and
     the right-justified (numeric) ones never wrap and get the width of their widest cell (unless that is over a
@@ -78,7 +95,11 @@ def fit_table(table: Table, width: int) -> Table:
             measured = Measurement.get(probe, probe.options, table).minimum
         except Exception:
             measured = 0
-        return max(estimate, measured) > width
+        if max(estimate, measured) > width:
+            return True
+        # Near the edge, rich's layout can still end a few columns wider than its minimum (a column it widens back
+        # for a word that must stay whole) and the terminal crops the right edge: lay it out and look.
+        return max(estimate, measured) > width - NEAR_EDGE and _laid_out_width(table, width) > width
 
     original = list(columns)
     dropped: list[Column] = []
