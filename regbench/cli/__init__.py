@@ -1,24 +1,31 @@
-"""The ``regbench`` command. Each subcommand lives in its own module and is added here."""
+"""The ``regbench`` command. Each subcommand lives in its own module, imported when it is used (:data:`COMMANDS`)."""
 
 from __future__ import annotations
 
 import click
 
 from regbench import __version__
-from regbench.cli.audit import audit_command
-from regbench.cli.calibrate import calibrate_command
 from regbench.cli.common import Group
-from regbench.cli.export import export_command
-from regbench.cli.gates import switch_command, upgrade_command
-from regbench.cli.list import list_command
-from regbench.cli.merge import merge_command
-from regbench.cli.report import compare_command, recommend_command, report_command
-from regbench.cli.run import run_command
-from regbench.cli.runs import runs_command
-from regbench.cli.show import show_command
+
+#: Each subcommand and where it lives: imported when it is invoked (or listed by --help).
+COMMANDS = {
+    "list": "regbench.cli.list:list_command",
+    "run": "regbench.cli.run:run_command",
+    "report": "regbench.cli.report:report_command",
+    "compare": "regbench.cli.report:compare_command",
+    "recommend": "regbench.cli.report:recommend_command",
+    "runs": "regbench.cli.runs:runs_command",
+    "show": "regbench.cli.show:show_command",
+    "export": "regbench.cli.export:export_command",
+    "merge": "regbench.cli.merge:merge_command",
+    "audit": "regbench.cli.audit:audit_command",
+    "upgrade-check": "regbench.cli.gates:upgrade_command",
+    "switch-check": "regbench.cli.gates:switch_command",
+    "calibrate": "regbench.cli.calibrate:calibrate_command",
+}
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="regbench")
 def main() -> None:
     """Compare SimpleITK registration optimizers on equal terms.
@@ -38,18 +45,3 @@ def main() -> None:
     regbench merge OUT STORE...   result stores from several machines in one, by run key
     regbench calibrate            time a reference registration on this host (times across hosts)
     """
-
-
-main.add_command(list_command)
-main.add_command(run_command)
-main.add_command(report_command)
-main.add_command(compare_command)
-main.add_command(recommend_command)
-main.add_command(runs_command)
-main.add_command(show_command)
-main.add_command(export_command)
-main.add_command(merge_command)
-main.add_command(audit_command)
-main.add_command(upgrade_command)
-main.add_command(switch_command)
-main.add_command(calibrate_command)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import click
@@ -21,7 +22,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Group(click.Group):
     """The ``regbench`` group: an error message is printed with its control characters shown, not obeyed. Usage
     errors quote paths, names and plugins' exception texts, any of which may hold a terminal escape; click echoes
-    them to a terminal as they are."""
+    them to a terminal as they are.
+
+    ``lazy`` maps a subcommand's name to ``"module:attribute"``: its module is imported when the command is looked
+    up, so ``regbench run`` does not import the report, gates and export machinery it never uses."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attribute = self.lazy[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
