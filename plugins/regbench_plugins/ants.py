@@ -23,7 +23,6 @@ import contextlib
 import ctypes
 import functools
 import os
-import re
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ import regbench
 from regbench import ExternalExecution, ExternalLevel, UnsupportedSetup, param
 from regbench_plugins import ants_map
 from regbench_plugins.ants_map import read_diagnostics
+from regbench_plugins.stop_texts import rule_classifier
 
 INSTALL = "needs antspyx: pip install 'regbench[ants]' (or pip install 'antspyx>=0.6')"
 
@@ -227,22 +227,18 @@ def _flush_c_streams() -> None:
 # -- stop texts and registration ------------------------------------------------------------------------------------
 
 
-_STOPS = tuple((re.compile(pattern), category) for pattern, category in ants_map.STOP_RULES)
+_classify = rule_classifier(ants_map.STOP_RULES)
 
 
 @regbench.hookimpl
 def regbench_classify_stop(text: str) -> str | None:
-    for pattern, category in _STOPS:
-        if pattern.match(text or ""):
-            return category
-    return None
+    return _classify(text)
 
 
 @regbench.hookimpl
 def regbench_register_strategies(register: Callable[[regbench.Strategy], None]) -> None:
-    unavailable = regbench.missing_package(
-        "antspyx", INSTALL
-    )  # once per plugin manager: package metadata, no import of antspyx
+    # once per plugin manager: package metadata, no import of antspyx
+    unavailable = regbench.missing_package("antspyx", INSTALL)
     description = (
         "ANTs' linear stage of the case's model (antspyx's 'Rigid', 'Affine'... presets: conjugate-gradient line "
         "search, gradient step 0.25, ANTs' iteration schedule)"

@@ -31,6 +31,7 @@ import SimpleITK as sitk
 import regbench
 from regbench import ExternalExecution, ExternalLevel, UnsupportedSetup, param
 from regbench_plugins.elastix_map import LogLevel, parameter_map, read_log
+from regbench_plugins.stop_texts import rule_classifier
 
 INSTALL = "needs itk-elastix: pip install 'regbench[elastix]' (or pip install 'itk-elastix>=0.25')"
 
@@ -233,15 +234,12 @@ STOP_RULES: tuple[tuple[str, str], ...] = (
     (r"(?:The diagonal matrix is invalid|The InvalidDiagonalMatrix)", "error"),
     (r"Error in metric", "error"),
 )
-_STOPS = tuple((re.compile(pattern), category) for pattern, category in STOP_RULES)
+_classify = rule_classifier(STOP_RULES)
 
 
 @regbench.hookimpl
 def regbench_classify_stop(text: str) -> str | None:
-    for pattern, category in _STOPS:
-        if pattern.match(text or ""):
-            return category
-    return None
+    return _classify(text)
 
 
 # -- registration -------------------------------------------------------------------------------------------------
@@ -276,8 +274,7 @@ VARIANTS: tuple[tuple[str, str, dict[str, str], str], ...] = (
 
 @regbench.hookimpl
 def regbench_register_strategies(register: Callable[[regbench.Strategy], None]) -> None:
-    unavailable = regbench.missing_package(
-        "itk-elastix", INSTALL
-    )  # once per plugin manager: package metadata, no import of itk
+    # once per plugin manager: package metadata, no import of itk
+    unavailable = regbench.missing_package("itk-elastix", INSTALL)
     for name, optimizer, settings, description in VARIANTS:
         register(Elastix(name, description, optimizer, settings, unavailable))

@@ -5,6 +5,7 @@ rule for its optimizer wins; a text no rule knows is ``unknown``."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
 import regbench
 
@@ -74,16 +75,27 @@ RULES: tuple[tuple[str, str], ...] = (
     # Execute raised: the description is the exception text (a file:line prefix, then sitk::ERROR)
     (r"(?s).*(?:sitk::ERROR|itk::ExceptionObject|ITK ERROR|Exception thrown)", "error"),
 )
-_COMPILED = tuple((re.compile(pattern), category) for pattern, category in RULES)
+
+
+def rule_classifier(rules: Sequence[tuple[str, str]]) -> Callable[[str], str | None]:
+    """A stop-text classifier from (pattern, category) rules: the category of the first pattern that matches the
+    start of the text, else None (the next ``regbench_classify_stop`` implementation decides). Another engine's
+    plugin (elastix, ANTs) classifies its own texts with one."""
+    compiled = tuple((re.compile(pattern), category) for pattern, category in rules)
+
+    def classify(text: str) -> str | None:
+        text = (text or "").strip("\n")
+        return next((category for pattern, category in compiled if pattern.match(text)), None)
+
+    return classify
+
+
+_builtin = rule_classifier(RULES)
 
 
 def classify_text(text: str) -> str:
     """The built-in classification of a stop text (no plugins involved)."""
-    text = (text or "").strip("\n")
-    for pattern, category in _COMPILED:
-        if pattern.match(text):
-            return category
-    return "unknown"
+    return _builtin(text) or "unknown"
 
 
 @regbench.hookimpl(trylast=True)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from regbench.cli.common import F, echo_json, make_console
-from regbench.cli.report import ERROR_FIELDS
+from regbench.cli.report import error_option
 from regbench.report.text.one_run import as_text
 from regbench.store.sqlite import DEFAULT_STORE
 
@@ -120,15 +120,7 @@ def upgrade_command(
 @click.option(
     "-c", "--case", "cases", multiple=True, help="Only these cases (repeatable; default: every case both ran)."
 )
-@click.option(
-    "--error",
-    "error",
-    type=click.Choice(ERROR_FIELDS),
-    default="error_mean",
-    show_default=True,
-    help="The error tested (_fg: over the foreground; tre_*: landmark TRE). A case without it uses its counterpart "
-    "(landmark TRE for error_*, and back); a case with neither is refused.",
-)
+@error_option("The error tested", "; a case with neither is refused")
 @_gate_options("Equivalence margin of the mean error change B − A, physical units (paired TOST, α = 0.05).")
 @click.option(
     "--one-sided",

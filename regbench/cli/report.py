@@ -46,6 +46,20 @@ def _load(path: str, case_files: Sequence[str] = ()) -> Runs:
         raise click.UsageError(str(exc)) from exc
 
 
+def error_option(what: str, fallback: str = "") -> Callable[[F], F]:
+    """``--error``: which error a command uses (``what`` it is for; ``fallback``: what it does with a case that has
+    neither it nor its counterpart)."""
+    return click.option(
+        "--error",
+        "error",
+        type=click.Choice(ERROR_FIELDS),
+        default="error_mean",
+        show_default=True,
+        help=f"{what} (_fg: over the foreground; tre_*: landmark TRE). A case without it uses its counterpart "
+        f"(landmark TRE for error_*, and back){fallback}.",
+    )
+
+
 def _tolerance_option(where: str = "") -> Callable[[F], F]:
     return click.option(
         "--tolerance",
@@ -97,15 +111,7 @@ def case_resolver(case_files: tuple[str, ...]) -> CaseResolver:
     show_default=True,
     help="One row per strategy, or per strategy × case.",
 )
-@click.option(
-    "--error",
-    "error",
-    type=click.Choice(ERROR_FIELDS),
-    default="error_mean",
-    show_default=True,
-    help="The accuracy measure the tables and targets use (_fg: over the foreground; tre_*: landmark TRE). "
-    "A case without it uses its counterpart (landmark TRE for error_*, and back).",
-)
+@error_option("The accuracy measure the tables and targets use")
 @click.option("--html", "html_dir", type=click.Path(file_okay=False), help="Also write an HTML report into DIR.")
 @click.option("--no-stats", is_flag=True, help="Only the summary table.")
 @_tolerance_option(" in the recommendation")
@@ -209,7 +215,7 @@ def _print_recommendations(
 
 @click.command("recommend")
 @click.option("--store", "source", default=DEFAULT_STORE, show_default=True, help="Result store (or record file).")
-@click.option("--error", "error", type=click.Choice(ERROR_FIELDS), default="error_mean", show_default=True)
+@error_option("The accuracy measure the recommendation compares")
 @_tolerance_option()
 @_only_cases
 @_only_strategies
